@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrClosed is returned by GroupCommit.Do after Close.
+var ErrClosed = errors.New("store closed")
+
+// GroupCommit gathers write operations submitted concurrently and runs them
+// in shared transactions, so durable throughput is not bounded by one fsync
+// per operation. Batching is natural: while one transaction commits, new
+// operations queue up and go into the next one, so a lone operation waits
+// for nothing.
+type GroupCommit[Op any] struct {
+	run      func(ctx context.Context, ops []Op) []error
+	maxBatch int
+	queue    chan *pending[Op]
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	wg        sync.WaitGroup
+}
+
+type pending[Op any] struct {
+	op   Op
+	done chan error
+}
+
+// NewGroupCommit starts workers goroutines that each take up to maxBatch
+// queued operations and pass them to run, which must execute them in one
+// transaction and return one error per operation (nil for success). A
+// failing operation must not fail the others (use savepoints); an error
+// that dooms the whole transaction is returned for every operation.
+func NewGroupCommit[Op any](workers, maxBatch int, run func(ctx context.Context, ops []Op) []error) *GroupCommit[Op] {
+	g := &GroupCommit[Op]{
+		run:      run,
+		maxBatch: maxBatch,
+		queue:    make(chan *pending[Op], maxBatch*workers*4),
+		closed:   make(chan struct{}),
+	}
+	for range workers {
+		g.wg.Add(1)
+		go g.loop()
+	}
+	return g
+}
+
+// Do submits op and waits until its transaction has committed or failed.
+// Once submitted, op is waited for even if ctx ends, so a caller never
+// reports failure for a write that committed.
+func (g *GroupCommit[Op]) Do(ctx context.Context, op Op) error {
+	p := &pending[Op]{op: op, done: make(chan error, 1)}
+	select {
+	case <-g.closed:
+		return ErrClosed
+	default:
+	}
+	select {
+	case g.queue <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-g.closed:
+		return ErrClosed
+	}
+	return <-p.done
+}
+
+// Close stops accepting operations, finishes the queued ones, and waits
+// for the workers. It is safe to call more than once.
+func (g *GroupCommit[Op]) Close() {
+	g.closeOnce.Do(func() { close(g.closed) })
+	g.wg.Wait()
+}
+
+func (g *GroupCommit[Op]) loop() {
+	defer g.wg.Done()
+	batch := make([]*pending[Op], 0, g.maxBatch)
+	ops := make([]Op, 0, g.maxBatch)
+	for {
+		var first *pending[Op]
+		select {
+		case first = <-g.queue:
+		case <-g.closed:
+			// Drain what was queued before Close.
+			select {
+			case first = <-g.queue:
+			default:
+				return
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < g.maxBatch {
+			select {
+			case p := <-g.queue:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		ops = ops[:0]
+		for _, p := range batch {
+			ops = append(ops, p.op)
+		}
+		errs := g.run(context.Background(), ops)
+		for i, p := range batch {
+			p.done <- errs[i]
+		}
+		clear(ops)
+	}
+}

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+func TestGroupCommitBatchesConcurrentOps(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var batches [][]int
+	g := NewGroupCommit(1, 100, func(_ context.Context, ops []int) []error {
+		if ops[0] == 0 {
+			close(entered)
+			<-release // hold the first transaction so the rest queue up
+		}
+		mu.Lock()
+		batches = append(batches, append([]int(nil), ops...))
+		mu.Unlock()
+		errs := make([]error, len(ops))
+		for i, op := range ops {
+			if op == 7 {
+				errs[i] = errors.New("seven fails alone")
+			}
+		}
+		return errs
+	})
+	defer g.Close()
+
+	first := make(chan error)
+	go func() { first <- g.Do(context.Background(), 0) }()
+	<-entered // the first op is inside run; queue 20 more behind it
+	var wg sync.WaitGroup
+	errs := make([]error, 21)
+	for i := 1; i <= 20; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = g.Do(context.Background(), i) }()
+	}
+	waitQueued(t, g, 20)
+	close(release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatalf("op 0: got %v, want nil", err)
+	}
+	for i := 1; i <= 20; i++ {
+		if (errs[i] != nil) != (i == 7) {
+			t.Errorf("op %d: got error %v", i, errs[i])
+		}
+	}
+	if len(batches) != 2 || len(batches[1]) != 20 {
+		t.Fatalf("got batches %v, want [0] then the other 20 together", batches)
+	}
+}
+
+func TestGroupCommitCloseFinishesQueuedAndRefusesNew(t *testing.T) {
+	t.Parallel()
+	g := NewGroupCommit(2, 10, func(_ context.Context, ops []int) []error { return make([]error, len(ops)) })
+	if err := g.Do(context.Background(), 1); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
+	g.Close()
+	g.Close()
+	if err := g.Do(context.Background(), 2); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: got %v, want ErrClosed", err)
+	}
+}
+
+// waitQueued waits until n operations are queued. Submitting goroutines have
+// no other observable step, so this polls the queue length, yielding.
+func waitQueued(t *testing.T, g *GroupCommit[int], n int) {
+	t.Helper()
+	for len(g.queue) < n {
+		runtime.Gosched()
+	}
+}

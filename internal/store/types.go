@@ -1,0 +1,94 @@
+package store
+
+import (
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// Page selects one page of a list ordered by ID. Iterator is the last ID of
+// the previous page (exclusive); lists run oldest first unless Desc.
+type Page struct {
+	Limit    int // 1..250; callers validate
+	Iterator string
+	Desc     bool
+}
+
+// MessageFilter narrows message lists. Messages come newest first.
+type MessageFilter struct {
+	Page
+	Channel    string
+	EventTypes []string
+	Before     time.Time // zero: no bound
+	After      time.Time
+	Status     *herald.MessageStatus // for endpoint message lists
+}
+
+// AttemptFilter narrows attempt lists. Set MsgID, EndpointID or both.
+// Attempts come newest first.
+type AttemptFilter struct {
+	Page
+	MsgID           string
+	EndpointID      string
+	Status          *herald.MessageStatus
+	StatusCodeClass int // 0: any; 100, 200, 300, 400, 500: that class; -1: no response
+	Channel         string
+	EventTypes      []string
+	Before          time.Time
+	After           time.Time
+}
+
+// Job is one delivery ready to send, with what sending it needs.
+type Job struct {
+	Delivery herald.Delivery
+	Message  *herald.Message
+	Endpoint *herald.Endpoint
+}
+
+// DeliveryKey identifies one delivery.
+type DeliveryKey struct {
+	MsgID      string
+	EndpointID string
+}
+
+// Result is one attempt and its consequence for the delivery.
+type Result struct {
+	Attempt herald.Attempt
+	Outcome herald.Outcome
+	// Attempts is the delivery's attempt count including this one.
+	Attempts int
+}
+
+// EndpointMessage is a message as seen from one endpoint.
+type EndpointMessage struct {
+	Message       herald.Message
+	Status        herald.MessageStatus
+	NextAttemptAt time.Time // zero when final
+}
+
+// MessageDestination is an endpoint as seen from one message.
+type MessageDestination struct {
+	Endpoint      herald.Endpoint
+	Status        herald.MessageStatus
+	NextAttemptAt time.Time
+}
+
+// Stats counts deliveries by status.
+type Stats struct {
+	Success, Pending, Fail, Sending, Canceled int64
+}
+
+// Token is an API credential. An empty AppID means an admin token.
+type Token struct {
+	Hash      []byte // SHA-256 of the secret; the secret itself is never stored
+	AppID     string
+	Kind      string // "admin", "app", "portal"
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+}
+
+// IdempotentResponse is a saved response replayed for a repeated key.
+type IdempotentResponse struct {
+	StatusCode int
+	Body       []byte
+}
