@@ -1,0 +1,129 @@
+// Command herald is the Herald webhook gateway: one binary that serves the
+// API and delivery engine, runs migrations, and offers developer tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Env is what a subcommand may touch of the outside world, so tests can run
+// the real program in-process.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, env Env) error
+}
+
+var commands = map[string]command{
+	"version": {"print the version", runVersion},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	env := Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	err := Main(ctx, os.Args[1:], env)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "herald:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// Main runs one subcommand. It is the whole program minus the process.
+func Main(ctx context.Context, args []string, env Env) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(env.Stderr)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		usage(env.Stderr)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return cmd.run(ctx, args[1:], env)
+}
+
+var errUsage = errors.New("a command is required")
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Herald: a self-hosted webhook gateway.\n\nUsage: herald <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nEvery flag can also be set as HERALD_<FLAG>, e.g. --data-dir as HERALD_DATA_DIR.")
+}
+
+// parseFlags parses args into fs after applying HERALD_* environment
+// variables, so flags given on the command line win over the environment.
+// A repeatable flag takes a comma-separated list from the environment.
+func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
+	fs.SetOutput(env.Stderr)
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := env.Getenv(name)
+		if v == "" || envErr != nil {
+			return
+		}
+		parts := []string{v}
+		if _, repeatable := f.Value.(*listFlag); repeatable {
+			parts = strings.Split(v, ",")
+		}
+		for _, p := range parts {
+			if err := fs.Set(f.Name, strings.TrimSpace(p)); err != nil {
+				envErr = fmt.Errorf("%s: %w", name, err)
+				return
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	return fs.Parse(args)
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runVersion(_ context.Context, _ []string, env Env) error {
+	_, err := fmt.Fprintln(env.Stdout, "herald", version)
+	return err
+}
