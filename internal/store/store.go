@@ -144,3 +144,10 @@ type Auth interface {
 	// resp is nil (the request failed and may be retried).
 	FinishIdempotent(ctx context.Context, key string, resp *IdempotentResponse) error
 }
+
+// Waker is implemented by stores shared by several nodes (PostgreSQL): its
+// channel receives a value when another node made deliveries due, so an idle
+// node claims them at once instead of at its next poll.
+type Waker interface {
+	Wakeups() <-chan struct{}
+}
