@@ -33,6 +33,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"send":    {"publish an event through a running Herald", runSend},
 	"version": {"print the version", runVersion},
 }
 

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// apiClient is the small HTTP client the developer commands use to talk
+// to a running Herald.
+type apiClient struct {
+	server string
+	token  string
+	http   *http.Client
+}
+
+func newAPIClient(server, token string) (*apiClient, error) {
+	if server == "" {
+		return nil, errors.New("--server (or HERALD_SERVER) is required, e.g. http://localhost:8080")
+	}
+	if token == "" {
+		return nil, errors.New("--token (or HERALD_TOKEN) is required")
+	}
+	return &apiClient{
+		server: strings.TrimRight(server, "/"),
+		token:  token,
+		http:   &http.Client{Timeout: 30 * time.Second},
+	}, nil
+}
+
+// apiError is an error answer from the server, with its Svix-style body.
+type apiError struct {
+	Status int
+	Code   string
+	Detail string
+}
+
+func (e *apiError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("server answered %d", e.Status)
+	}
+	return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, e.Detail)
+}
+
+// do sends a JSON request and decodes a JSON answer into out (if non-nil).
+func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.server+path, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		e := &apiError{Status: resp.StatusCode}
+		var eb struct {
+			Code   string          `json:"code"`
+			Detail json.RawMessage `json:"detail"`
+		}
+		if json.Unmarshal(raw, &eb) == nil {
+			e.Code = eb.Code
+			if err := json.Unmarshal(eb.Detail, &e.Detail); err != nil {
+				e.Detail = string(eb.Detail)
+			}
+		}
+		return e
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("decode answer: %w", err)
+		}
+	}
+	return nil
+}

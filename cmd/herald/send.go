@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"time"
+)
+
+// runSend publishes one event through the API, the way an application
+// would, and optionally waits for the outcome of each delivery.
+func runSend(ctx context.Context, args []string, env Env) error {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	server := fs.String("server", "", "Herald server URL")
+	token := fs.String("token", "", "API token")
+	app := fs.String("app", "", "application id or uid")
+	eventType := fs.String("type", "", "event type")
+	data := fs.String("data", "", "JSON payload (an object); see also --file")
+	file := fs.String("file", "", "read the JSON payload from this file, or - for stdin")
+	eventID := fs.String("event-id", "", "optional unique event id")
+	var channels listFlag
+	fs.Var(&channels, "channel", "channel (repeatable)")
+	wait := fs.Duration("wait", 0, "wait up to this long for every delivery to finish, and print each outcome")
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	if *app == "" || *eventType == "" {
+		return errors.New("--app and --type are required")
+	}
+	payload, err := readPayload(*data, *file, env.Stdin)
+	if err != nil {
+		return err
+	}
+	c, err := newAPIClient(*server, *token)
+	if err != nil {
+		return err
+	}
+
+	in := map[string]any{"eventType": *eventType, "payload": payload}
+	if *eventID != "" {
+		in["eventId"] = *eventID
+	}
+	if len(channels) > 0 {
+		in["channels"] = channels
+	}
+	var msg struct {
+		ID string `json:"id"`
+	}
+	if err := c.do(ctx, "POST", "/api/v1/app/"+url.PathEscape(*app)+"/msg", in, &msg); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	fmt.Fprintln(env.Stdout, msg.ID)
+	if *wait > 0 {
+		return waitDeliveries(ctx, c, env, *app, msg.ID, *wait)
+	}
+	return nil
+}
+
+// readPayload returns the payload from --data or --file; it must be a JSON
+// object, as the API requires.
+func readPayload(data, file string, stdin io.Reader) (json.RawMessage, error) {
+	var raw []byte
+	switch {
+	case data != "" && file != "":
+		return nil, errors.New("give the payload with --data or --file, not both")
+	case data != "":
+		raw = []byte(data)
+	case file == "-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read stdin: %w", err)
+		}
+		raw = b
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read payload: %w", err)
+		}
+		raw = b
+	default:
+		raw = []byte("{}")
+	}
+	raw = bytes.TrimSpace(raw)
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("the payload must be a JSON object: %w", err)
+	}
+	return raw, nil
+}
+
+// waitDeliveries polls the message's destinations until none is pending,
+// then prints one line per endpoint.
+func waitDeliveries(ctx context.Context, c *apiClient, env Env, app, msgID string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	type dest struct {
+		ID         string `json:"id"`
+		URL        string `json:"url"`
+		StatusText string `json:"statusText"`
+	}
+	var list struct {
+		Data []dest `json:"data"`
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := c.do(ctx, "GET", "/api/v1/app/"+url.PathEscape(app)+"/msg/"+url.PathEscape(msgID)+"/endpoint?limit=250", nil, &list)
+		if err != nil {
+			return fmt.Errorf("read deliveries: %w", err)
+		}
+		done := true
+		for _, d := range list.Data {
+			if d.StatusText == "pending" || d.StatusText == "sending" {
+				done = false
+			}
+		}
+		if done {
+			failed := 0
+			for _, d := range list.Data {
+				fmt.Fprintf(env.Stdout, "%s\t%s\t%s\n", d.ID, d.StatusText, d.URL)
+				if d.StatusText != "success" {
+					failed++
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d deliveries failed", failed, len(list.Data))
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("deliveries still pending after %s", limit)
+		case <-tick.C:
+		}
+	}
+}
