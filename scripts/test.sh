@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every Herald test: unit and integration tests of every package (the
+# store suite on SQLite and PostgreSQL), the Svix SDK compatibility module,
+# and the interop tests against the official JavaScript libraries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/ensure-postgres.sh
+./scripts/ensure-node-deps.sh
+
+echo "== go vet"
+go vet ./...
+echo "== go test (race detector on)"
+go test -race -count=1 -timeout 20m ./...
+echo "== Svix SDK compatibility"
+(cd sdktest && go test -race -count=1 -timeout 10m ./...)
