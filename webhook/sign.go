@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -45,28 +46,29 @@ type signingKey struct {
 }
 
 // NewSigner decodes secrets: "whsec_..." (or bare base64) for v1 HMAC, and
-// "whsk_..." for a v1a ed25519 private key (seed or full key).
+// "whsk_..." for a v1a ed25519 private key (seed or full key). Base64
+// padding may be left off. It fails with ErrInvalidSecret when a secret
+// cannot be decoded or when there is none.
 func NewSigner(secrets ...string) (*Signer, error) {
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("%w: no secrets given", ErrInvalidSecret)
+	}
 	s := &Signer{keys: make([]signingKey, 0, len(secrets))}
-	for _, secret := range secrets {
-		if rest, ok := strings.CutPrefix(secret, PrefixPrivateKey); ok {
-			raw, err := base64.StdEncoding.DecodeString(rest)
+	for i, secret := range secrets {
+		if strings.HasPrefix(secret, PrefixPrivateKey) {
+			key, err := decodePrivateKey(secret)
 			if err != nil {
-				return nil, ErrInvalidSecret
+				return nil, fmt.Errorf("secret %d: %w", i+1, err)
 			}
-			switch len(raw) {
-			case ed25519.SeedSize:
-				s.keys = append(s.keys, signingKey{edKey: ed25519.NewKeyFromSeed(raw)})
-			case ed25519.PrivateKeySize:
-				s.keys = append(s.keys, signingKey{edKey: ed25519.PrivateKey(raw)})
-			default:
-				return nil, ErrInvalidSecret
-			}
+			s.keys = append(s.keys, signingKey{edKey: key})
 			continue
 		}
-		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, PrefixHMAC))
-		if err != nil || len(key) == 0 {
-			return nil, ErrInvalidSecret
+		if strings.HasPrefix(secret, PrefixPublicKey) {
+			return nil, fmt.Errorf("secret %d: %w: a whpk_ public key can only verify", i+1, ErrInvalidSecret)
+		}
+		key, err := decodeHMACSecret(secret)
+		if err != nil {
+			return nil, fmt.Errorf("secret %d: %w", i+1, err)
 		}
 		s.keys = append(s.keys, signingKey{hmacKey: key})
 	}
