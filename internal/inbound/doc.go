@@ -1,0 +1,26 @@
+// Package inbound receives webhooks from providers: it verifies each
+// request against the source's verifier preset and extracts the event type
+// and the provider's own event id used to drop duplicates.
+//
+// A Verifier is built once per source from a VerifierConfig and is safe
+// for concurrent use. Verify works on the raw request bytes, fails closed
+// (an unsigned or wrongly signed request is refused with an error wrapping
+// ErrMissingSignature, ErrMalformedSignature, ErrBadSignature or ErrStale,
+// which the ingest handler answers with 401), and accepts any of several
+// secrets so a source can rotate them without downtime.
+//
+// Presets:
+//
+//	standard-webhooks  webhook-* or svix-* headers, whsec_ (HMAC) or whpk_ (ed25519) secrets
+//	stripe             Stripe-Signature: t=...,v1=... over "t.body", 300 s tolerance
+//	github             X-Hub-Signature-256 (or legacy X-Hub-Signature sha1)
+//	shopify            X-Shopify-Hmac-Sha256, base64 HMAC-SHA256 of the body
+//	slack              X-Slack-Signature over "v0:ts:body", 300 s; answers url_verification
+//	twilio             X-Twilio-Signature over URL + sorted form params, or bodySHA256
+//	linear             Linear-Signature hex HMAC-SHA256, webhookTimestamp within 60 s
+//	paddle             Paddle-Signature: ts=...;h1=... over "ts:body", 5 s tolerance
+//	gitlab             X-Gitlab-Token equal to the secret
+//	hmac               any header, algorithm, encoding, prefix and signed-content template
+//	basic-auth         Authorization: Basic, secrets written "user:password"
+//	api-key            Authorization: Bearer <key> or X-API-Key, or a configured header
+package inbound
