@@ -1,0 +1,124 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// principal is who is calling.
+type principal struct {
+	admin bool
+	appID string // set for application-scoped tokens
+	// hash is the SHA-256 of the token; it scopes idempotency keys and
+	// identifies stored tokens for logout.
+	hash   []byte
+	stored bool // the token lives in the store (not the configured admin token)
+}
+
+// Token prefixes. Only the SHA-256 of a token is stored.
+const portalTokenPrefix = "appsk_"
+
+// authenticate checks the bearer token of r.
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return principal{}, herald.Errorf(herald.EUNAUTHORIZED, "Missing Authorization header; send 'Authorization: Bearer <token>'")
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return principal{}, herald.Errorf(herald.EUNAUTHORIZED, "Invalid Authorization header; send 'Authorization: Bearer <token>'")
+	}
+	sum := sha256.Sum256([]byte(token))
+	if s.adminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) == 1 {
+		return principal{admin: true, hash: sum[:]}, nil
+	}
+	t, err := s.store.GetToken(ctx, sum[:])
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		return principal{}, herald.Errorf(herald.EUNAUTHORIZED, "Invalid token")
+	case err != nil:
+		return principal{}, err
+	}
+	if !t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt) {
+		return principal{}, herald.Errorf(herald.EUNAUTHORIZED, "The token has expired")
+	}
+	return principal{admin: t.AppID == "", appID: t.AppID, hash: sum[:], stored: true}, nil
+}
+
+// newToken returns a random token: prefix + 32 random bytes, URL-safe.
+func newToken(prefix string) string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+type appPortalAccessIn struct {
+	Application  *applicationIn `json:"application"`
+	FeatureFlags []string       `json:"featureFlags"`
+	Expiry       *int64         `json:"expiry"` // seconds
+	ReadOnly     *bool          `json:"readOnly"`
+}
+
+type appPortalAccessOut struct {
+	Token string `json:"token"`
+	URL   string `json:"url"`
+}
+
+// appPortalAccess creates a token scoped to one application and the URL of
+// the consumer portal that uses it.
+func (s *Server) appPortalAccess(c *call) error {
+	var in appPortalAccessIn
+	if b, err := s.readBody(c.w, c.r); err != nil {
+		return err
+	} else if len(strings.TrimSpace(string(b))) > 0 {
+		if err := decodeJSON(b, &in); err != nil {
+			return err
+		}
+	}
+	for _, f := range in.FeatureFlags {
+		if err := checkName("featureFlags", f, 256); err != nil {
+			return err
+		}
+	}
+	ttl := s.portalTTL
+	if in.Expiry != nil {
+		if *in.Expiry < 1 || *in.Expiry > 7*24*3600 {
+			return invalidBody("expiry", "expiry must be between 1 and 604800 seconds")
+		}
+		ttl = secondsDuration(*in.Expiry)
+	}
+	token := newToken(portalTokenPrefix)
+	sum := sha256.Sum256([]byte(token))
+	err := s.store.CreateToken(c.ctx, &store.Token{
+		Hash:      sum[:],
+		AppID:     c.app.ID,
+		Kind:      "portal",
+		CreatedAt: c.now,
+		ExpiresAt: c.now.Add(ttl),
+	})
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, appPortalAccessOut{Token: token, URL: s.portalURL + "#key=" + token})
+}
+
+// logout deletes the calling token.
+func (s *Server) logout(c *call) error {
+	if !c.who.stored {
+		return herald.Errorf(herald.EBADREQUEST, "The configured admin token cannot be logged out")
+	}
+	if err := s.store.DeleteToken(c.ctx, c.who.hash); err != nil && !errors.Is(err, herald.ErrNotFound) {
+		return err
+	}
+	return c.noContent(http.StatusNoContent)
+}

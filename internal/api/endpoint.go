@@ -1,0 +1,361 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// endpointIn is Svix's EndpointIn and EndpointUpdate. filterTypes and
+// rateLimit are the older names of eventTypes and throttleRate; both are
+// accepted, the newer name winning when both are sent.
+type endpointIn struct {
+	URL          string            `json:"url"`
+	UID          *string           `json:"uid"`
+	Description  string            `json:"description"`
+	Disabled     bool              `json:"disabled"`
+	EventTypes   []string          `json:"eventTypes"`
+	FilterTypes  []string          `json:"filterTypes"`
+	Channels     []string          `json:"channels"`
+	ThrottleRate *int              `json:"throttleRate"`
+	RateLimit    *int              `json:"rateLimit"`
+	Metadata     map[string]string `json:"metadata"`
+	Secret       *string           `json:"secret"`
+	Version      *int              `json:"version"` // deprecated by Svix; accepted and ignored
+}
+
+// endpointPatch is Svix's EndpointPatch.
+type endpointPatch struct {
+	URL          optional[string]            `json:"url"`
+	UID          optional[string]            `json:"uid"`
+	Description  optional[string]            `json:"description"`
+	Disabled     optional[bool]              `json:"disabled"`
+	EventTypes   optional[[]string]          `json:"eventTypes"`
+	FilterTypes  optional[[]string]          `json:"filterTypes"`
+	Channels     optional[[]string]          `json:"channels"`
+	ThrottleRate optional[int]               `json:"throttleRate"`
+	RateLimit    optional[int]               `json:"rateLimit"`
+	Metadata     optional[map[string]string] `json:"metadata"`
+	Secret       optional[string]            `json:"secret"`
+	Version      optional[int]               `json:"version"`
+}
+
+// endpointOut is Svix's EndpointOut with the field names both the Go SDK
+// (which rejects unknown fields) and the JavaScript SDK decode.
+type endpointOut struct {
+	ID          string            `json:"id"`
+	UID         *string           `json:"uid,omitempty"`
+	URL         string            `json:"url"`
+	Version     int               `json:"version"`
+	Description string            `json:"description"`
+	Disabled    bool              `json:"disabled"`
+	FilterTypes []string          `json:"filterTypes,omitempty"`
+	Channels    []string          `json:"channels,omitempty"`
+	RateLimit   *int              `json:"rateLimit,omitempty"`
+	Metadata    map[string]string `json:"metadata"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	UpdatedAt   time.Time         `json:"updatedAt"`
+}
+
+func toEndpointOut(e *herald.Endpoint) endpointOut {
+	out := endpointOut{
+		ID:          e.ID,
+		URL:         e.URL,
+		Version:     1,
+		Description: e.Description,
+		Disabled:    e.Disabled,
+		FilterTypes: e.EventTypes,
+		Channels:    e.Channels,
+		Metadata:    e.Metadata,
+		CreatedAt:   e.CreatedAt.UTC(),
+		UpdatedAt:   e.UpdatedAt.UTC(),
+	}
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
+	}
+	if e.UID != "" {
+		uid := e.UID
+		out.UID = &uid
+	}
+	if e.ThrottleRate > 0 {
+		r := e.ThrottleRate
+		out.RateLimit = &r
+	}
+	return out
+}
+
+// apply validates in and copies it onto ep, generating a secret when ep
+// has none and none is given.
+func (s *Server) applyEndpointIn(c *call, in *endpointIn, ep *herald.Endpoint) error {
+	if err := checkURL("url", in.URL); err != nil {
+		return err
+	}
+	ep.URL, ep.Description, ep.UID = in.URL, in.Description, ""
+	if in.UID != nil {
+		if err := checkUID("uid", *in.UID); err != nil {
+			return err
+		}
+		ep.UID = *in.UID
+	}
+	types, field := in.EventTypes, "eventTypes"
+	if types == nil {
+		types, field = in.FilterTypes, "filterTypes"
+	}
+	if err := s.checkEventTypes(c, field, types); err != nil {
+		return err
+	}
+	ep.EventTypes = types
+	if in.Channels != nil {
+		if err := checkNames("channels", in.Channels, 128, 1, 10); err != nil {
+			return err
+		}
+	}
+	ep.Channels = in.Channels
+	rate, field := in.ThrottleRate, "throttleRate"
+	if rate == nil {
+		rate, field = in.RateLimit, "rateLimit"
+	}
+	ep.ThrottleRate = 0
+	if rate != nil {
+		if err := checkRate(field, *rate, 1); err != nil {
+			return err
+		}
+		ep.ThrottleRate = *rate
+	}
+	if err := checkMetadata(in.Metadata); err != nil {
+		return err
+	}
+	ep.Metadata = in.Metadata
+	if ep.Metadata == nil {
+		ep.Metadata = map[string]string{}
+	}
+	setDisabled(ep, in.Disabled)
+	if in.Secret != nil {
+		key, err := checkSecret("secret", *in.Secret)
+		if err != nil {
+			return err
+		}
+		ep.Secrets = []herald.Secret{{Key: key}}
+	} else if len(ep.Secrets) == 0 {
+		ep.Secrets = []herald.Secret{{Key: newSecret()}}
+	}
+	return nil
+}
+
+// setDisabled sets Disabled; re-enabling clears the failure history that
+// would otherwise disable the endpoint again at once.
+func setDisabled(ep *herald.Endpoint, disabled bool) {
+	if ep.Disabled && !disabled {
+		ep.FailingSince = time.Time{}
+	}
+	ep.Disabled = disabled
+}
+
+// checkEventTypes validates an endpoint's event type filter: null, or 1+
+// unique names of event types that exist.
+func (s *Server) checkEventTypes(c *call, field string, types []string) error {
+	if types == nil {
+		return nil
+	}
+	if err := checkNames(field, types, 256, 1, 0); err != nil {
+		return err
+	}
+	for _, t := range types {
+		if _, err := s.store.GetEventType(c.ctx, t); err != nil {
+			if errors.Is(err, herald.ErrNotFound) {
+				return invalidBody(field, "Event type %q does not exist", t)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// endpoint loads the endpoint named by {endpoint_id} in c.app.
+func (s *Server) endpoint(c *call) (*herald.Endpoint, error) {
+	id := c.path("endpoint_id")
+	ep, err := s.store.GetEndpoint(c.ctx, c.app.ID, id)
+	if errors.Is(err, herald.ErrNotFound) {
+		return nil, herald.Errorf(herald.ENOTFOUND, "Endpoint %q not found", id)
+	}
+	return ep, err
+}
+
+func (s *Server) listEndpoints(c *call) error {
+	p, err := parsePage(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	eps, err := s.store.ListEndpoints(c.ctx, c.app.ID, p.storePage())
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, listPage(p, eps, func(e *herald.Endpoint) string { return e.ID }, toEndpointOut, true))
+}
+
+func (s *Server) createEndpoint(c *call) error {
+	var in endpointIn
+	if err := c.body(&in); err != nil {
+		return err
+	}
+	return s.insertEndpoint(c, &in)
+}
+
+func (s *Server) insertEndpoint(c *call, in *endpointIn) error {
+	ep := &herald.Endpoint{
+		ID:        herald.NewID(herald.PrefixEndpoint, c.now),
+		AppID:     c.app.ID,
+		CreatedAt: c.now,
+		UpdatedAt: c.now,
+	}
+	if err := s.applyEndpointIn(c, in, ep); err != nil {
+		return err
+	}
+	if err := s.store.CreateEndpoint(c.ctx, ep); err != nil {
+		return conflictUID(err, "endpoint", ep.UID)
+	}
+	s.pub.InvalidateEndpoints(c.app.ID)
+	return c.json(http.StatusCreated, toEndpointOut(ep))
+}
+
+func (s *Server) getEndpoint(c *call) error {
+	ep, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, toEndpointOut(ep))
+}
+
+// updateEndpoint replaces an endpoint, creating it when it does not exist.
+func (s *Server) updateEndpoint(c *call) error {
+	var in endpointIn
+	if err := c.body(&in); err != nil {
+		return err
+	}
+	ep, err := s.store.GetEndpoint(c.ctx, c.app.ID, c.path("endpoint_id"))
+	if errors.Is(err, herald.ErrNotFound) {
+		return s.insertEndpoint(c, &in)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.applyEndpointIn(c, &in, ep); err != nil {
+		return err
+	}
+	return s.saveEndpoint(c, ep)
+}
+
+func (s *Server) patchEndpoint(c *call) error {
+	var in endpointPatch
+	if err := c.body(&in); err != nil {
+		return err
+	}
+	ep, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	if err := s.applyEndpointPatch(c, &in, ep); err != nil {
+		return err
+	}
+	return s.saveEndpoint(c, ep)
+}
+
+func (s *Server) applyEndpointPatch(c *call, in *endpointPatch, ep *herald.Endpoint) error {
+	if in.URL.Set {
+		if err := checkURL("url", in.URL.V); err != nil {
+			return err
+		}
+		ep.URL = in.URL.V
+	}
+	if in.UID.Set {
+		ep.UID = ""
+		if !in.UID.Null {
+			if err := checkUID("uid", in.UID.V); err != nil {
+				return err
+			}
+			ep.UID = in.UID.V
+		}
+	}
+	if in.Description.Set {
+		ep.Description = in.Description.V
+	}
+	if in.Disabled.Set {
+		setDisabled(ep, in.Disabled.V)
+	}
+	types, field := in.EventTypes, "eventTypes"
+	if !types.Set {
+		types, field = in.FilterTypes, "filterTypes"
+	}
+	if types.Set {
+		v := types.V
+		if types.Null || len(v) == 0 {
+			v = nil
+		}
+		if err := s.checkEventTypes(c, field, v); err != nil {
+			return err
+		}
+		ep.EventTypes = v
+	}
+	if in.Channels.Set {
+		v := in.Channels.V
+		if in.Channels.Null || len(v) == 0 {
+			v = nil
+		} else if err := checkNames("channels", v, 128, 1, 10); err != nil {
+			return err
+		}
+		ep.Channels = v
+	}
+	rate, rfield := in.ThrottleRate, "throttleRate"
+	if !rate.Set {
+		rate, rfield = in.RateLimit, "rateLimit"
+	}
+	if rate.Set {
+		ep.ThrottleRate = 0
+		if !rate.Null {
+			if err := checkRate(rfield, rate.V, 0); err != nil {
+				return err
+			}
+			ep.ThrottleRate = rate.V
+		}
+	}
+	if in.Metadata.Set {
+		if err := checkMetadata(in.Metadata.V); err != nil {
+			return err
+		}
+		ep.Metadata = in.Metadata.V
+		if ep.Metadata == nil {
+			ep.Metadata = map[string]string{}
+		}
+	}
+	if in.Secret.Set && !in.Secret.Null {
+		key, err := checkSecret("secret", in.Secret.V)
+		if err != nil {
+			return err
+		}
+		ep.Secrets = []herald.Secret{{Key: key}}
+	}
+	return nil
+}
+
+func (s *Server) saveEndpoint(c *call, ep *herald.Endpoint) error {
+	ep.UpdatedAt = c.now
+	if err := s.store.UpdateEndpoint(c.ctx, ep); err != nil {
+		return conflictUID(err, "endpoint", ep.UID)
+	}
+	s.pub.InvalidateEndpoints(c.app.ID)
+	return c.json(http.StatusOK, toEndpointOut(ep))
+}
+
+func (s *Server) deleteEndpoint(c *call) error {
+	ep, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteEndpoint(c.ctx, c.app.ID, ep.ID); err != nil {
+		return err
+	}
+	s.pub.InvalidateEndpoints(c.app.ID)
+	return c.noContent(http.StatusNoContent)
+}

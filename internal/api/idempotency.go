@@ -1,0 +1,113 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// idempotencyTTL is how long a key's saved response is replayed.
+const idempotencyTTL = 24 * time.Hour
+
+// idempotencyKey scopes the caller's Idempotency-Key by token, method and
+// path, so two tokens or two routes never share a key.
+func idempotencyKey(c *call, key string) string {
+	h := sha256.New()
+	h.Write(c.who.hash)
+	for _, part := range []string{c.r.Method, c.r.URL.Path, key} {
+		h.Write([]byte{0})
+		h.Write([]byte(part))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// idempotently runs h at most once per Idempotency-Key: a repeated key
+// replays the saved status and body, and a key whose first request is
+// still running gets 409.
+func (s *Server) idempotently(c *call, h func(*call) error) error {
+	raw := c.r.Header.Get("Idempotency-Key")
+	if len(raw) > 256 {
+		return invalid([]string{"header", "idempotency-key"}, "Idempotency-Key must be at most 256 characters")
+	}
+	key := idempotencyKey(c, raw)
+	saved, err := s.store.BeginIdempotent(c.ctx, key, c.now, c.now.Add(idempotencyTTL))
+	switch {
+	case errors.Is(err, herald.ErrConflict):
+		return herald.Errorf(herald.ECONFLICT, "A request with this Idempotency-Key is still in progress")
+	case err != nil:
+		return err
+	case saved != nil:
+		c.w.Header().Set("Idempotent-Replayed", "true")
+		if len(saved.Body) == 0 {
+			c.w.WriteHeader(saved.StatusCode)
+			return nil
+		}
+		writeRaw(c.w, saved.StatusCode, saved.Body)
+		return nil
+	}
+
+	cw := &captureWriter{ResponseWriter: c.w}
+	c.w = cw
+	if err := h(c); err != nil {
+		s.fail(c, err)
+	}
+	var resp *store.IdempotentResponse
+	if replayable(cw.code()) {
+		resp = &store.IdempotentResponse{StatusCode: cw.code(), Body: cw.buf.Bytes()}
+	}
+	ctx, cancel := detached(c.ctx)
+	defer cancel()
+	if err := s.store.FinishIdempotent(ctx, key, resp); err != nil {
+		s.log.Error("save idempotent response", "route", c.route, "err", err)
+	}
+	return nil
+}
+
+// replayable reports whether a response is final for its key. Server
+// errors, throttling and conflicts may go differently on a retry, so their
+// key is released instead.
+func replayable(status int) bool {
+	switch {
+	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusConflict,
+		status == http.StatusUnauthorized:
+		return false
+	}
+	return true
+}
+
+// captureWriter keeps a copy of the response for the idempotency record.
+type captureWriter struct {
+	http.ResponseWriter
+	status int
+	buf    bytes.Buffer
+}
+
+func (w *captureWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *captureWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.buf.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *captureWriter) answered() bool { return w.status != 0 }
+
+func (w *captureWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}

@@ -1,0 +1,203 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// endpointStatsOut is Svix's EndpointStats. Canceled deliveries count as
+// fail, as everywhere in the Svix API.
+type endpointStatsOut struct {
+	Success int64 `json:"success"`
+	Pending int64 `json:"pending"`
+	Sending int64 `json:"sending"`
+	Fail    int64 `json:"fail"`
+}
+
+// endpointStats counts the endpoint's deliveries created in [since, until);
+// by default the last 28 days.
+func (s *Server) endpointStats(c *call) error {
+	q := c.r.URL.Query()
+	since, err := parseTime(q, "since")
+	if err != nil {
+		return err
+	}
+	until, err := parseTime(q, "until")
+	if err != nil {
+		return err
+	}
+	if until.IsZero() {
+		until = c.now.Add(time.Minute)
+	}
+	if since.IsZero() {
+		since = c.now.Add(-28 * 24 * time.Hour)
+	}
+	if !since.Before(until) {
+		return invalidQuery("since", "since must be before until")
+	}
+	ep, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	st, err := s.store.EndpointStats(c.ctx, c.app.ID, ep.ID, since, until)
+	if err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, endpointStatsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail + st.Canceled})
+}
+
+type eventExampleIn struct {
+	EventType    string `json:"eventType"`
+	ExampleIndex *int   `json:"exampleIndex"`
+}
+
+// sendExample sends one example message to one endpoint: the example from
+// the event type's newest schema when it has one, else a small default.
+func (s *Server) sendExample(c *call) error {
+	var in eventExampleIn
+	if err := c.body(&in); err != nil {
+		return err
+	}
+	if err := checkName("eventType", in.EventType, 256); err != nil {
+		return err
+	}
+	idx := 0
+	if in.ExampleIndex != nil {
+		if idx = *in.ExampleIndex; idx < 0 {
+			return invalidBody("exampleIndex", "exampleIndex must not be negative")
+		}
+	}
+	ep, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	payload, err := s.examplePayload(c, in.EventType, idx)
+	if err != nil {
+		return err
+	}
+	msg := &herald.Message{
+		ID:        herald.NewID(herald.PrefixMessage, c.now),
+		AppID:     c.app.ID,
+		EventType: in.EventType,
+		Payload:   payload,
+		CreatedAt: c.now,
+		ExpiresAt: c.now.Add(defaultRetention),
+	}
+	if err := s.pub.PublishTo(c.ctx, msg, ep.ID); err != nil {
+		return publishError(err, msg)
+	}
+	writeRaw(c.w, http.StatusOK, appendMessageOut(nil, msg, true))
+	return nil
+}
+
+// examplePayload returns example number idx of the event type's newest
+// schema version, or a default payload naming the event type.
+func (s *Server) examplePayload(c *call, eventType string, idx int) (json.RawMessage, error) {
+	def := json.RawMessage(`{"eventType":` + string(appendString(nil, eventType)) + `,"example":true}`)
+	et, err := s.store.GetEventType(c.ctx, eventType)
+	if errors.Is(err, herald.ErrNotFound) {
+		return def, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var schemas map[string]struct {
+		Examples []json.RawMessage `json:"examples"`
+	}
+	if len(et.Schemas) == 0 || json.Unmarshal(et.Schemas, &schemas) != nil || len(schemas) == 0 {
+		return def, nil
+	}
+	versions := make([]string, 0, len(schemas))
+	for v := range schemas {
+		versions = append(versions, v)
+	}
+	// Newest version first: numeric versions by value, others by name.
+	sort.Slice(versions, func(i, j int) bool {
+		a, errA := strconv.Atoi(versions[i])
+		b, errB := strconv.Atoi(versions[j])
+		if errA == nil && errB == nil {
+			return a > b
+		}
+		return versions[i] > versions[j]
+	})
+	examples := schemas[versions[0]].Examples
+	if len(examples) == 0 {
+		return def, nil
+	}
+	if idx >= len(examples) {
+		return nil, invalidBody("exampleIndex", "The event type has %d example(s)", len(examples))
+	}
+	ex := examples[idx]
+	if len(ex) == 0 || ex[0] != '{' {
+		return def, nil
+	}
+	return ex, nil
+}
+
+type recoverIn struct {
+	Since *time.Time `json:"since"`
+	Until *time.Time `json:"until"`
+}
+
+// recoverOut is Svix's RecoverOut.
+type recoverOut struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Task   string `json:"task"`
+}
+
+// recoverEndpoint schedules a new attempt for the endpoint's failed
+// deliveries in [since, until). The work is done when this returns, so the
+// task is reported finished.
+func (s *Server) recoverEndpoint(c *call) error {
+	var in recoverIn
+	if err := c.body(&in); err != nil {
+		return err
+	}
+	if in.Since == nil {
+		return invalidBody("since", "since is required")
+	}
+	until := c.now
+	if in.Until != nil {
+		until = *in.Until
+	}
+	if !in.Since.Before(until) {
+		return invalidBody("since", "since must be before until")
+	}
+	ep, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Recover(c.ctx, c.app.ID, ep.ID, *in.Since, until, c.now); err != nil {
+		return err
+	}
+	s.pub.Wake()
+	return c.json(http.StatusAccepted, recoverOut{
+		ID:     herald.NewID(herald.PrefixTask, c.now),
+		Status: "finished",
+		Task:   "endpoint.recover",
+	})
+}
+
+// resend schedules a manual attempt of a message to an endpoint now.
+func (s *Server) resend(c *call) error {
+	msg, err := s.message(c)
+	if err != nil {
+		return err
+	}
+	ep, err := s.endpoint(c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Resend(c.ctx, c.app.ID, msg.ID, ep.ID, c.now); err != nil {
+		return err
+	}
+	s.pub.Wake()
+	return c.noContent(http.StatusAccepted)
+}

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Pagination limits, as Svix has them.
+const (
+	defaultLimit = 50
+	maxLimit     = 250
+)
+
+// pageQuery is a parsed limit/iterator/order.
+type pageQuery struct {
+	limit    int
+	iterator string
+	prev     bool // iterator came from prevIterator ("-" prefix): page backwards
+	desc     bool // order=descending
+}
+
+// parsePage reads limit, iterator and order from q.
+func parsePage(q url.Values) (pageQuery, error) {
+	p := pageQuery{limit: defaultLimit}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return p, invalidQuery("limit", "limit must be an integer between 1 and %d", maxLimit)
+		}
+		p.limit = n
+	}
+	if it := q.Get("iterator"); it != "" {
+		if rest, ok := strings.CutPrefix(it, "-"); ok {
+			p.prev, it = true, rest
+		}
+		if len(it) > 512 {
+			return p, invalidQuery("iterator", "iterator is too long")
+		}
+		p.iterator = it
+	}
+	switch q.Get("order") {
+	case "", "ascending":
+	case "descending":
+		p.desc = true
+	default:
+		return p, invalidQuery("order", "order must be ascending or descending")
+	}
+	return p, nil
+}
+
+// storePage returns the store page that fetches one row more than asked,
+// so the response can tell whether the list is done.
+func (p pageQuery) storePage() store.Page {
+	return store.Page{Limit: p.limit + 1, Iterator: p.iterator, Desc: p.desc != p.prev}
+}
+
+// listOut is Svix's ListResponse.
+type listOut[T any] struct {
+	Data         []T     `json:"data"`
+	Iterator     *string `json:"iterator"`
+	PrevIterator *string `json:"prevIterator,omitempty"`
+	Done         bool    `json:"done"`
+}
+
+// listPage builds a list response from rows fetched with storePage: it
+// drops the extra row, restores order after a backwards page, and sets the
+// iterators. withPrev adds prevIterator for lists that can page backwards.
+func listPage[R, T any](p pageQuery, rows []R, id func(*R) string, out func(*R) T, withPrev bool) listOut[T] {
+	done := len(rows) <= p.limit
+	if !done {
+		rows = rows[:p.limit]
+	}
+	if p.prev {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	res := listOut[T]{Data: make([]T, 0, len(rows)), Done: done}
+	for i := range rows {
+		res.Data = append(res.Data, out(&rows[i]))
+	}
+	if n := len(rows); n > 0 {
+		last := id(&rows[n-1])
+		res.Iterator = &last
+		if withPrev {
+			first := "-" + id(&rows[0])
+			res.PrevIterator = &first
+		}
+	}
+	return res
+}
+
+// parseTime reads an RFC 3339 query parameter; empty gives the zero time.
+func parseTime(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, invalidQuery(name, "%s must be an RFC 3339 date-time", name)
+	}
+	return t, nil
+}
+
+// parseBool reads a boolean query parameter with a default.
+func parseBool(q url.Values, name string, def bool) (bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def, invalidQuery(name, "%s must be true or false", name)
+	}
+	return b, nil
+}
+
+// parseEventTypes reads event_types, given repeated or comma-separated.
+func parseEventTypes(q url.Values) ([]string, error) {
+	var out []string
+	for _, v := range q["event_types"] {
+		for _, t := range strings.Split(v, ",") {
+			if t == "" {
+				continue
+			}
+			if err := checkName("event_types", t, 256); err != nil {
+				return nil, invalidQuery("event_types", "event_types may contain only letters, digits, '-', '_' and '.'")
+			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// parseChannel reads the channel filter.
+func parseChannel(q url.Values) (string, error) {
+	v := q.Get("channel")
+	if v == "" {
+		return "", nil
+	}
+	if err := checkName("channel", v, 128); err != nil {
+		return "", invalidQuery("channel", "channel may contain only letters, digits, '-', '_' and '.', up to 128")
+	}
+	return v, nil
+}

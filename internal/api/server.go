@@ -1,0 +1,125 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Publisher is the delivery engine as the API sees it.
+type Publisher interface {
+	// Publish fans msg out to its application's endpoints and returns once
+	// the message and its deliveries are durably committed.
+	Publish(ctx context.Context, msg *herald.Message) error
+	// PublishTo is Publish restricted to one endpoint (send-example).
+	PublishTo(ctx context.Context, msg *herald.Message, endpointID string) error
+	// Wake makes the engine claim due deliveries now (after resend, recover).
+	Wake()
+	// InvalidateEndpoints drops cached endpoints of the application after
+	// any change to them.
+	InvalidateEndpoints(appID string)
+}
+
+// Config configures a Server. Zero values are documented defaults.
+type Config struct {
+	// Store is where everything is kept. Required.
+	Store store.Store
+	// Publisher is the delivery engine. Required.
+	Publisher Publisher
+	// AdminToken may do everything. Empty disables admin access by token.
+	AdminToken string
+	// PortalURL is the base of the URLs returned by app-portal-access, e.g.
+	// "http://host/ui/portal". Empty means "/ui/portal".
+	PortalURL string
+	// PortalTokenTTL is how long an app-portal token lives; 0 means 7 days.
+	PortalTokenTTL time.Duration
+	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
+	MaxBodyBytes int64
+	// Logger receives errors the client does not see; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Registry, when set, receives herald_http_requests_total and
+	// herald_http_request_duration_seconds.
+	Registry prometheus.Registerer
+	// AppCacheTTL is how long a looked-up application is reused by the
+	// publish path; 0 means 2 seconds, negative disables the cache.
+	AppCacheTTL time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	store      store.Store
+	pub        Publisher
+	adminToken string
+	portalURL  string
+	portalTTL  time.Duration
+	maxBody    int64
+	log        *slog.Logger
+	now        func() time.Time
+	metrics    *metrics
+	apps       *appCache
+	mux        *http.ServeMux
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	s := &Server{
+		store:      cfg.Store,
+		pub:        cfg.Publisher,
+		adminToken: cfg.AdminToken,
+		portalURL:  cfg.PortalURL,
+		portalTTL:  cfg.PortalTokenTTL,
+		maxBody:    cfg.MaxBodyBytes,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+	}
+	if s.portalURL == "" {
+		s.portalURL = "/ui/portal"
+	}
+	if s.portalTTL <= 0 {
+		s.portalTTL = 7 * 24 * time.Hour
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	ttl := cfg.AppCacheTTL
+	if ttl == 0 {
+		ttl = 2 * time.Second
+	}
+	s.apps = newAppCache(ttl, s.now)
+	s.metrics = newMetrics(cfg.Registry)
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s
+}
+
+// Handler returns the API's http.Handler. A path with a trailing slash is
+// served like the same path without it.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+			r.URL.Path = strings.TrimRight(p, "/")
+			if r.URL.Path == "" {
+				r.URL.Path = "/"
+			}
+			if r.URL.RawPath != "" {
+				r.URL.RawPath = strings.TrimRight(r.URL.RawPath, "/")
+			}
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
