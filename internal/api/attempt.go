@@ -271,6 +271,8 @@ func (s *Server) listAttemptedMessages(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := func(m *store.EndpointMessage) endpointMessageOut { return endpointMessageOut{m: m, withContent: withContent} }
+	out := func(m *store.EndpointMessage) endpointMessageOut {
+		return endpointMessageOut{m: m, withContent: withContent}
+	}
 	return c.json(http.StatusOK, listPage(p, msgs, func(m *store.EndpointMessage) string { return m.Message.ID }, out, false))
 }
