@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const endpointColumns = `id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
+	metadata, headers, secrets, failing_since, created_at, updated_at`
+
+// CreateEndpoint inserts ep; ErrConflict if its UID is taken in the app,
+// ErrNotFound if the application does not exist.
+func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	secrets, err := jsonSecrets(ep.Secrets)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		_, err := w.tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description, boolInt(ep.Disabled),
+			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.ThrottleRate, jsonMap(ep.Metadata),
+			jsonMap(ep.Headers), secrets, nullMS(ep.FailingSince), ms(ep.CreatedAt), ms(ep.UpdatedAt))
+		return mapErr("create endpoint", err)
+	})
+}
+
+// GetEndpoint finds an endpoint of the application by ID or UID.
+func (db *DB) GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error) {
+	row := db.reader.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE app_id = ?1 AND (id = ?2 OR uid = ?2) ORDER BY id = ?2 DESC LIMIT 1`, appID, idOrUID)
+	ep, err := scanEndpoint(row)
+	if err != nil {
+		return nil, mapErr("get endpoint", err)
+	}
+	return ep, nil
+}
+
+// ListEndpoints lists the application's endpoints by ID.
+func (db *DB) ListEndpoints(ctx context.Context, appID string, page store.Page) ([]herald.Endpoint, error) {
+	var w where
+	w.add("app_id = ?", appID)
+	order := w.page("id", page, false)
+	return db.queryEndpoints(ctx, "list endpoints", `SELECT `+endpointColumns+` FROM endpoints`+w.String()+order, w.args...)
+}
+
+// ActiveEndpoints returns the application's enabled endpoints.
+func (db *DB) ActiveEndpoints(ctx context.Context, appID string) ([]herald.Endpoint, error) {
+	return db.queryEndpoints(ctx, "active endpoints", `SELECT `+endpointColumns+` FROM endpoints
+		WHERE app_id = ? AND disabled = 0 ORDER BY id`, appID)
+}
+
+func (db *DB) queryEndpoints(ctx context.Context, what, q string, args ...any) ([]herald.Endpoint, error) {
+	rows, err := db.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(what, err)
+	}
+	defer rows.Close()
+	var out []herald.Endpoint
+	for rows.Next() {
+		ep, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, mapErr(what, err)
+		}
+		out = append(out, *ep)
+	}
+	return out, mapErr(what, rows.Err())
+}
+
+// UpdateEndpoint replaces every field but ID, AppID and CreatedAt. Disabling
+// the endpoint cancels its unfinished deliveries.
+func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	secrets, err := jsonSecrets(ep.Secrets)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		res, err := w.tx.ExecContext(ctx, `UPDATE endpoints SET uid = ?, url = ?, description = ?, disabled = ?,
+			event_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?, secrets = ?,
+			failing_since = ?, updated_at = ? WHERE id = ? AND app_id = ?`,
+			nullString(ep.UID), ep.URL, ep.Description, boolInt(ep.Disabled), jsonList(ep.EventTypes),
+			jsonList(ep.Channels), ep.ThrottleRate, jsonMap(ep.Metadata), jsonMap(ep.Headers), secrets,
+			nullMS(ep.FailingSince), ms(ep.UpdatedAt), ep.ID, ep.AppID)
+		if err := affectedOne("update endpoint", res, err); err != nil {
+			return err
+		}
+		if ep.Disabled {
+			_, err := w.exec(ctx, db.st.cancelEndpointDeliveries, ms(ep.UpdatedAt), ep.ID)
+			return mapErr("update endpoint: cancel deliveries", err)
+		}
+		return nil
+	})
+}
+
+// DeleteEndpoint deletes the endpoint and cancels its unfinished
+// deliveries. Its delivery and attempt history stays with the messages.
+func (db *DB) DeleteEndpoint(ctx context.Context, appID, id string) error {
+	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		res, err := w.tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND app_id = ?`, id, appID)
+		if err := affectedOne("delete endpoint", res, err); err != nil {
+			return err
+		}
+		_, err = w.exec(ctx, db.st.cancelEndpointDeliveries, ms(db.now()), id)
+		return mapErr("delete endpoint: cancel deliveries", err)
+	})
+}
+
+func scanEndpoint(s scanner) (*herald.Endpoint, error) {
+	var (
+		ep                                          herald.Endpoint
+		uid, evTypes, channels, meta, hdrs, secrets sql.NullString
+		disabled                                    int
+		failing                                     sql.NullInt64
+		created, updated                            int64
+	)
+	err := s.Scan(&ep.ID, &ep.AppID, &uid, &ep.URL, &ep.Description, &disabled, &evTypes, &channels,
+		&ep.ThrottleRate, &meta, &hdrs, &secrets, &failing, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	ep.UID, ep.Disabled = uid.String, disabled != 0
+	ep.FailingSince, ep.CreatedAt, ep.UpdatedAt = fromNullMS(failing), fromMS(created), fromMS(updated)
+	if ep.EventTypes, err = parseList(evTypes); err != nil {
+		return nil, err
+	}
+	if ep.Channels, err = parseList(channels); err != nil {
+		return nil, err
+	}
+	if ep.Metadata, err = parseMap(meta); err != nil {
+		return nil, err
+	}
+	if ep.Headers, err = parseMap(hdrs); err != nil {
+		return nil, err
+	}
+	if ep.Secrets, err = parseSecrets(secrets); err != nil {
+		return nil, err
+	}
+	return &ep, nil
+}

@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const (
+	// sqlClaim leases the oldest due rows through the partial index
+	// deliveries_due. A row whose lease belonged to another owner was
+	// abandoned by a dead node: its next attempt is a recovery.
+	sqlClaim = `UPDATE deliveries SET lease_owner = ?1, next_attempt_at = ?2, updated_at = ?3,
+			trigger = CASE WHEN lease_owner IS NOT NULL AND lease_owner <> ?1 THEN 2 ELSE trigger END
+		WHERE (msg_id, endpoint_id) IN (
+			SELECT msg_id, endpoint_id FROM deliveries
+			WHERE status IN (1, 3) AND next_attempt_at <= ?3
+			ORDER BY next_attempt_at LIMIT ?4)
+		RETURNING msg_id, endpoint_id, app_id, status, attempts, trigger, created_at`
+	sqlExtendLeases = `UPDATE deliveries SET next_attempt_at = ?
+		WHERE lease_owner = ? AND status IN (1, 3)`
+	// A released row becomes due as of when it was last claimed or
+	// published, which is never later than any clock reading after that.
+	sqlReleaseOwnerLeases = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = updated_at
+		WHERE lease_owner = ?`
+	sqlReleaseLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = updated_at
+		WHERE msg_id = ? AND endpoint_id = ? AND lease_owner = ?`
+	sqlCancelEndpointDeliveries = `UPDATE deliveries SET status = 4, next_attempt_at = NULL,
+			lease_owner = NULL, updated_at = ?
+		WHERE endpoint_id = ? AND status IN (1, 3)`
+)
+
+// claimChunk bounds the IDs in one IN list when loading claimed rows.
+const claimChunk = 500
+
+// Claim leases up to limit due deliveries to owner until now+lease and
+// returns them with their message and endpoint. Deliveries whose endpoint
+// is gone or disabled are canceled instead of returned.
+func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var jobs []store.Job
+	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+		var err error
+		jobs, err = db.claim(ctx, w, owner, now, lease, limit)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	until := now.Add(lease)
+	rows, err := w.stmt(ctx, db.st.claim).QueryContext(ctx, owner, ms(until), ms(now), limit)
+	if err != nil {
+		return nil, mapErr("claim deliveries", err)
+	}
+	var ds []herald.Delivery
+	for rows.Next() {
+		d := herald.Delivery{NextAttemptAt: until, LeaseOwner: owner, UpdatedAt: now}
+		var status, trigger int
+		var created int64
+		if err := rows.Scan(&d.MsgID, &d.EndpointID, &d.AppID, &status, &d.Attempts, &trigger, &created); err != nil {
+			rows.Close()
+			return nil, mapErr("claim deliveries", err)
+		}
+		d.Status, d.Trigger, d.CreatedAt = herald.MessageStatus(status), herald.Trigger(trigger), fromMS(created)
+		ds = append(ds, d)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, mapErr("claim deliveries", err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("claim deliveries", err)
+	}
+	if len(ds) == 0 {
+		return nil, nil
+	}
+
+	msgIDs := make([]string, 0, len(ds))
+	epIDs := make([]string, 0, 8)
+	seenEp := make(map[string]bool, 8)
+	for _, d := range ds {
+		msgIDs = append(msgIDs, d.MsgID)
+		if !seenEp[d.EndpointID] {
+			seenEp[d.EndpointID] = true
+			epIDs = append(epIDs, d.EndpointID)
+		}
+	}
+	msgs := make(map[string]*herald.Message, len(msgIDs))
+	err = loadByIDs(ctx, w.tx, `SELECT `+messageColumns+` FROM messages WHERE id IN `, msgIDs, func(s scanner) error {
+		m, err := scanMessage(s)
+		if err == nil {
+			msgs[m.ID] = m
+		}
+		return err
+	})
+	if err != nil {
+		return nil, mapErr("claim deliveries: load messages", err)
+	}
+	eps := make(map[string]*herald.Endpoint, len(epIDs))
+	err = loadByIDs(ctx, w.tx, `SELECT `+endpointColumns+` FROM endpoints WHERE id IN `, epIDs, func(s scanner) error {
+		ep, err := scanEndpoint(s)
+		if err == nil {
+			eps[ep.ID] = ep
+		}
+		return err
+	})
+	if err != nil {
+		return nil, mapErr("claim deliveries: load endpoints", err)
+	}
+
+	jobs := make([]store.Job, 0, len(ds))
+	for _, d := range ds {
+		m, ep := msgs[d.MsgID], eps[d.EndpointID]
+		if m == nil || ep == nil || ep.Disabled {
+			_, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET status = 4, next_attempt_at = NULL,
+				lease_owner = NULL, updated_at = ? WHERE msg_id = ? AND endpoint_id = ?`, ms(now), d.MsgID, d.EndpointID)
+			if err != nil {
+				return nil, mapErr("claim deliveries: cancel", err)
+			}
+			continue
+		}
+		jobs = append(jobs, store.Job{Delivery: d, Message: m, Endpoint: ep})
+	}
+	return jobs, nil
+}
+
+// loadByIDs runs prefix + "(?, ...)" for ids in chunks and scans each row.
+func loadByIDs(ctx context.Context, tx *sql.Tx, prefix string, ids []string, scan func(scanner) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), claimChunk)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, prefix+"("+placeholders(n)+")", args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// ExtendLeases pushes every lease held by owner to until.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) error {
+	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		_, err := w.exec(ctx, db.st.extendLeases, ms(until), owner)
+		return mapErr("extend leases", err)
+	})
+}
+
+// ReleaseLeases makes owner's leased deliveries due at once: those in
+// keys, or all of them when keys is nil.
+func (db *DB) ReleaseLeases(ctx context.Context, owner string, keys []store.DeliveryKey) error {
+	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		if keys == nil {
+			_, err := w.exec(ctx, db.st.releaseOwnerLeases, owner)
+			return mapErr("release leases", err)
+		}
+		for _, k := range keys {
+			if _, err := w.exec(ctx, db.st.releaseLease, k.MsgID, k.EndpointID, owner); err != nil {
+				return mapErr("release leases", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Resend schedules a manual attempt of the message to the endpoint at now.
+// A final delivery starts over with a fresh attempt count.
+func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		if err := exists(ctx, w.tx, "resend: message", `SELECT 1 FROM messages WHERE id = ? AND app_id = ?`, msgID, appID); err != nil {
+			return err
+		}
+		if err := exists(ctx, w.tx, "resend: endpoint", `SELECT 1 FROM endpoints WHERE id = ? AND app_id = ?`, endpointID, appID); err != nil {
+			return err
+		}
+		t := ms(now)
+		_, err := w.tx.ExecContext(ctx, `INSERT INTO deliveries
+			(msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, trigger, lease_owner, created_at, updated_at)
+			VALUES (?1, ?2, ?3, 1, 0, ?4, 1, NULL, ?4, ?4)
+			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET
+				status = CASE WHEN status IN (1, 3) THEN status ELSE 1 END,
+				attempts = CASE WHEN status IN (1, 3) THEN attempts ELSE 0 END,
+				next_attempt_at = ?4, trigger = 1, lease_owner = NULL, updated_at = ?4`,
+			msgID, endpointID, appID, t)
+		return mapErr("resend", err)
+	})
+}
+
+// Recover schedules a new attempt at now for the endpoint's failed or
+// canceled deliveries created in [since, until), and returns how many.
+func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	var n int64
+	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+		if err := exists(ctx, w.tx, "recover: endpoint", `SELECT 1 FROM endpoints WHERE id = ? AND app_id = ?`, endpointID, appID); err != nil {
+			return err
+		}
+		var c where
+		c.add("endpoint_id = ?", endpointID)
+		c.add("app_id = ?", appID)
+		c.add("status IN (2, 4)")
+		timeRange(&c, "created_at", since, until)
+		args := append([]any{ms(now), ms(now)}, c.args...)
+		res, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?,
+			trigger = 2, lease_owner = NULL, updated_at = ?`+c.String(), args...)
+		if err != nil {
+			return mapErr("recover", err)
+		}
+		n, err = res.RowsAffected()
+		return mapErr("recover", err)
+	})
+	return int(n), err
+}
+
+// Backlog counts deliveries that are not final.
+func (db *DB) Backlog(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE status IN (1, 3)`).Scan(&n)
+	if err != nil {
+		return 0, mapErr("backlog", err)
+	}
+	return n, nil
+}
+
+// timeRange adds col >= since and col < until for the bounds that are set.
+func timeRange(w *where, col string, since, until time.Time) {
+	if !since.IsZero() {
+		w.add(col+" >= ?", ms(since))
+	}
+	if !until.IsZero() {
+		w.add(col+" < ?", ms(until))
+	}
+}
+
+// exists returns ErrNotFound unless q finds a row.
+func exists(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, what, query string, args ...any) error {
+	var one int
+	if err := q.QueryRowContext(ctx, query, args...).Scan(&one); err != nil {
+		return mapErr(what, err)
+	}
+	return nil
+}

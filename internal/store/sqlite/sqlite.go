@@ -1,0 +1,154 @@
+// Package sqlite is Herald's embedded store: one SQLite file in WAL mode,
+// written by a single connection and read by a small pool. Every write goes
+// through one group commit, so concurrent publishes and attempt results
+// share transactions and one fsync.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ store.Store = (*DB)(nil)
+
+// Config configures Open. Zero values are the documented defaults.
+type Config struct {
+	// Path is the database file; its directory is created if missing.
+	// Required.
+	Path string
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+	// Synchronous is SQLite's synchronous pragma: OFF, NORMAL, FULL or
+	// EXTRA. Default FULL, so an acknowledged write survives power loss;
+	// group commit keeps the fsyncs affordable.
+	Synchronous string
+	// ReadConns is the size of the reader pool. Default 4.
+	ReadConns int
+	// MaxBatch is the most write operations one transaction carries.
+	// Default 512.
+	MaxBatch int
+	// BusyTimeout is how long a connection waits for a lock. Default 10s.
+	BusyTimeout time.Duration
+	// Now is the clock for the few writes that take no time from the
+	// caller (deleting an endpoint). Default time.Now.
+	Now func() time.Time
+}
+
+// DB is the SQLite store.
+type DB struct {
+	path   string
+	log    *slog.Logger
+	writer *sql.DB // exactly one connection
+	reader *sql.DB // query_only connections
+	gc     *store.GroupCommit[op]
+	st     *stmts
+	now    func() time.Time
+}
+
+// Open opens (creating if needed) the database at cfg.Path, applies pending
+// migrations, and starts the group commit.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("open sqlite: empty path")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Synchronous == "" {
+		cfg.Synchronous = "FULL"
+	}
+	switch strings.ToUpper(cfg.Synchronous) {
+	case "OFF", "NORMAL", "FULL", "EXTRA":
+	default:
+		return nil, fmt.Errorf("open sqlite: invalid synchronous %q", cfg.Synchronous)
+	}
+	if cfg.ReadConns <= 0 {
+		cfg.ReadConns = 4
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 512
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BusyTimeout <= 0 {
+		cfg.BusyTimeout = 10 * time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+
+	busy := fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
+	wq := url.Values{"_pragma": {
+		busy, "journal_mode(WAL)", "synchronous(" + strings.ToUpper(cfg.Synchronous) + ")", "foreign_keys(1)",
+	}, "_txlock": {"immediate"}}
+	writer, err := sql.Open("sqlite", cfg.Path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite writer: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	db := &DB{path: cfg.Path, log: cfg.Logger, writer: writer, now: cfg.Now}
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open sqlite writer: %w: %w", herald.ErrUnavailable, err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		writer.Close()
+		return nil, err
+	}
+
+	rq := url.Values{"_pragma": {busy, "query_only(1)"}}
+	db.reader, err = sql.Open("sqlite", cfg.Path+"?"+rq.Encode())
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open sqlite reader: %w", err)
+	}
+	db.reader.SetMaxOpenConns(cfg.ReadConns)
+	db.reader.SetMaxIdleConns(cfg.ReadConns)
+	db.reader.SetConnMaxLifetime(0)
+	db.reader.SetConnMaxIdleTime(0)
+
+	if db.st, err = prepare(ctx, writer); err != nil {
+		db.reader.Close()
+		writer.Close()
+		return nil, err
+	}
+	db.gc = store.NewGroupCommit(1, cfg.MaxBatch, db.runBatch)
+	return db, nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping sqlite: %w: %w", herald.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close finishes the queued writes, then closes the connections. The
+// writer's close checkpoints the WAL into the main file.
+func (db *DB) Close() error {
+	db.gc.Close()
+	db.st.close()
+	return errors.Join(db.reader.Close(), db.writer.Close())
+}
