@@ -1,0 +1,131 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// attempt makes one attempt of job to ep (the endpoint's latest known
+// state), hands its result to the recorder, and returns how long the
+// endpoint's queue should pause (0: no throttling).
+func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, gone bool, signer *webhook.Signer, signerErr error) time.Duration {
+	d := &job.Delivery
+	now := e.now()
+	if gone || ep == nil || ep.Disabled {
+		e.rec.add(canceledResult(job, now))
+		return 0
+	}
+	if job.Message == nil || job.Message.Payload == nil {
+		// The content was expunged: there is nothing left to send.
+		e.rec.add(canceledResult(job, now))
+		return 0
+	}
+	if signerErr != nil && e.errLimit.allow("signer:"+ep.ID, now) {
+		e.log.Error("endpoint secret cannot be decoded; sending unsigned",
+			slog.String("app_id", d.AppID), slog.String("endpoint_id", ep.ID))
+	}
+
+	e.metrics.inflight.Inc()
+	resp := e.sender.send(e.sendCtx, &request{
+		url:     ep.URL,
+		msgID:   d.MsgID,
+		payload: job.Message.Payload,
+		headers: ep.Headers,
+		signer:  signer,
+		now:     now,
+	})
+	e.metrics.inflight.Dec()
+	if resp.interrupted {
+		e.disp.abort(store.DeliveryKey{MsgID: d.MsgID, EndpointID: d.EndpointID})
+		return 0
+	}
+
+	attempts := d.Attempts + 1
+	r := herald.Response{StatusCode: resp.statusCode, RetryAfter: resp.retryAfter}
+	done := e.now()
+	out := e.policy.Decide(attempts, r, done, ep.FailingSince, e.cfg.Rand())
+	status := herald.StatusFail
+	if r.Succeeded() {
+		status = herald.StatusSuccess
+	}
+	e.rec.add(store.Result{
+		Attempt: herald.Attempt{
+			ID:              herald.NewID(herald.PrefixAttempt, now),
+			MsgID:           d.MsgID,
+			EndpointID:      d.EndpointID,
+			AppID:           d.AppID,
+			URL:             ep.URL,
+			Status:          status,
+			StatusCode:      resp.statusCode,
+			ResponseBody:    resp.body,
+			ResponseHeaders: resp.headers,
+			RequestHeaders:  resp.reqHeaders,
+			Duration:        resp.duration,
+			ErrorClass:      resp.errClass,
+			Trigger:         d.Trigger,
+			CreatedAt:       now,
+		},
+		Outcome:  out,
+		Attempts: attempts,
+	})
+
+	e.observe(job, ep, resp, out, attempts, done)
+	if !out.Throttled {
+		return 0
+	}
+	pause := max(e.cfg.ThrottleBackoff, min(resp.retryAfter, maxThrottleBackoff))
+	return pause
+}
+
+// observe updates metrics and logs one attempt.
+func (e *Engine) observe(job store.Job, ep *herald.Endpoint, resp response, out herald.Outcome, attempts int, now time.Time) {
+	switch {
+	case resp.errClass != "":
+		e.metrics.attempts.WithLabelValues(string(resp.errClass)).Inc()
+	case out.Status == herald.StatusSuccess:
+		e.metrics.attempts.WithLabelValues("success").Inc()
+		if !job.Message.CreatedAt.IsZero() {
+			e.metrics.latency.Observe(now.Sub(job.Message.CreatedAt).Seconds())
+		}
+		return
+	case out.Throttled:
+		e.metrics.attempts.WithLabelValues("throttled").Inc()
+	default:
+		e.metrics.attempts.WithLabelValues("failure").Inc()
+	}
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("attempt failed",
+			slog.String("app_id", job.Delivery.AppID),
+			slog.String("endpoint_id", ep.ID),
+			slog.String("msg_id", job.Delivery.MsgID),
+			slog.Int("attempt", attempts),
+			slog.Int("status_code", resp.statusCode),
+			slog.String("error_class", string(resp.errClass)),
+			slog.String("next_status", out.Status.String()))
+	}
+}
+
+// canceledResult records that a delivery will not be sent because its
+// endpoint is gone or its content expunged. No request is made, so the
+// attempt carries no ID: the store moves the delivery to StatusCanceled
+// and writes no attempt row.
+func canceledResult(job store.Job, now time.Time) store.Result {
+	d := &job.Delivery
+	return store.Result{
+		Attempt: herald.Attempt{
+			MsgID:      d.MsgID,
+			EndpointID: d.EndpointID,
+			AppID:      d.AppID,
+			Status:     herald.StatusFail,
+			Trigger:    d.Trigger,
+			CreatedAt:  now,
+		},
+		Outcome:  herald.Outcome{Status: herald.StatusCanceled},
+		Attempts: d.Attempts,
+	}
+}

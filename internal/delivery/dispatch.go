@@ -1,0 +1,354 @@
+package delivery
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// dispatcher holds deliveries in memory, one queue per endpoint, and runs
+// them on a shared pool of workers. Each queue has its own in-flight cap
+// and back-off, and a worker only ever waits on the endpoint it is sending
+// to, so a slow endpoint holds at most its own cap of workers and never
+// delays another endpoint's deliveries.
+type dispatcher struct {
+	e        *Engine
+	perEP    int // EndpointConcurrency
+	queueCap int // EndpointQueue
+
+	mu     sync.RWMutex
+	queues map[string]*epQueue
+
+	run      runQueue
+	held     atomic.Int64 // deliveries in memory, queued or in flight
+	stopping atomic.Bool
+	workers  sync.WaitGroup
+
+	abortedMu sync.Mutex
+	aborted   []store.DeliveryKey // sends Stop cut off: released, not recorded
+}
+
+// epQueue is one endpoint's deliveries waiting in memory.
+type epQueue struct {
+	id string
+
+	mu     sync.Mutex
+	jobs   []store.Job // FIFO from head
+	head   int
+	active int // workers serving this queue, or tokens for it in the run queue
+	ep     *herald.Endpoint
+	gone   bool // disabled or deleted: cancel instead of sending
+	dead   bool // removed from the dispatcher's map; look it up again
+
+	pausedUntil time.Time
+	timer       *time.Timer
+
+	signerKeys []string
+	signer     *webhook.Signer
+	signerErr  error
+}
+
+// fairnessBatch is how many deliveries a worker sends for one endpoint
+// before letting other endpoints' waiting work go first.
+const fairnessBatch = 32
+
+func newDispatcher(e *Engine) *dispatcher {
+	d := &dispatcher{
+		e:        e,
+		perEP:    e.cfg.EndpointConcurrency,
+		queueCap: e.cfg.EndpointQueue,
+		queues:   make(map[string]*epQueue),
+	}
+	d.run.init()
+	return d
+}
+
+func (d *dispatcher) start() {
+	for range d.e.cfg.Workers {
+		d.workers.Add(1)
+		go d.worker()
+	}
+}
+
+// enqueue hands jobs to their endpoints' queues and returns the keys of
+// those that did not fit (a full queue, or a stopping engine): the caller
+// releases their leases.
+func (d *dispatcher) enqueue(jobs []store.Job) (spilled []store.DeliveryKey) {
+	for i := range jobs {
+		if !d.enqueueOne(jobs[i]) {
+			spilled = append(spilled, store.DeliveryKey{MsgID: jobs[i].Delivery.MsgID, EndpointID: jobs[i].Delivery.EndpointID})
+		}
+	}
+	return spilled
+}
+
+func (d *dispatcher) enqueueOne(job store.Job) bool {
+	if d.stopping.Load() {
+		return false
+	}
+	for {
+		q := d.queue(job.Delivery.EndpointID)
+		q.mu.Lock()
+		if q.dead {
+			q.mu.Unlock()
+			continue
+		}
+		if len(q.jobs)-q.head >= d.queueCap {
+			q.mu.Unlock()
+			d.e.metrics.spilled.Inc()
+			return false
+		}
+		if job.Endpoint != nil && (q.ep == nil || job.Endpoint.UpdatedAt.After(q.ep.UpdatedAt)) {
+			q.ep = job.Endpoint
+		}
+		q.jobs = append(q.jobs, job)
+		d.held.Add(1)
+		now := d.e.now()
+		push := q.active < d.perEP && q.active < len(q.jobs)-q.head && !q.paused(now)
+		if push {
+			q.active++
+		} else if q.paused(now) {
+			d.armResume(q, now)
+		}
+		q.mu.Unlock()
+		if push {
+			d.run.push(q)
+		}
+		return true
+	}
+}
+
+// queue returns the endpoint's queue, creating it.
+func (d *dispatcher) queue(endpointID string) *epQueue {
+	d.mu.RLock()
+	q := d.queues[endpointID]
+	d.mu.RUnlock()
+	if q != nil {
+		return q
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if q = d.queues[endpointID]; q == nil {
+		q = &epQueue{id: endpointID}
+		d.queues[endpointID] = q
+	}
+	return q
+}
+
+// lookup returns the endpoint's queue if it exists.
+func (d *dispatcher) lookup(endpointID string) *epQueue {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.queues[endpointID]
+}
+
+// queuesOf returns the queues of an application's endpoints.
+func (d *dispatcher) queuesOf(appID string) []*epQueue {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []*epQueue
+	for _, q := range d.queues {
+		q.mu.Lock()
+		if q.ep != nil && q.ep.AppID == appID {
+			out = append(out, q)
+		}
+		q.mu.Unlock()
+	}
+	return out
+}
+
+// sweep forgets idle queues so the map does not grow with every endpoint
+// ever seen.
+func (d *dispatcher) sweep() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, q := range d.queues {
+		q.mu.Lock()
+		if q.active == 0 && len(q.jobs) == q.head && q.timer == nil {
+			q.dead = true
+			delete(d.queues, id)
+		}
+		q.mu.Unlock()
+	}
+}
+
+// worker serves queues from the run queue until the dispatcher stops.
+func (d *dispatcher) worker() {
+	defer d.workers.Done()
+	for {
+		q := d.run.pop()
+		if q == nil {
+			return
+		}
+		d.serve(q)
+	}
+}
+
+// serve sends q's deliveries one after another while it has some, then
+// gives up its token.
+func (d *dispatcher) serve(q *epQueue) {
+	for n := 0; ; n++ {
+		q.mu.Lock()
+		now := d.e.now()
+		if d.stopping.Load() || len(q.jobs) == q.head || q.paused(now) {
+			q.active--
+			if q.paused(now) && len(q.jobs) > q.head {
+				d.armResume(q, now)
+			}
+			q.mu.Unlock()
+			return
+		}
+		if n >= fairnessBatch && d.run.waiting() {
+			// Keep the token but go to the back of the line.
+			q.mu.Unlock()
+			d.run.push(q)
+			return
+		}
+		job := q.jobs[q.head]
+		q.jobs[q.head] = store.Job{}
+		q.head++
+		if q.head == len(q.jobs) {
+			q.jobs, q.head = q.jobs[:0], 0
+		} else if q.head >= 1024 && q.head*2 >= len(q.jobs) {
+			q.jobs, q.head = slices.Clone(q.jobs[q.head:]), 0
+		}
+		ep, gone := q.ep, q.gone
+		if ep == nil {
+			ep = job.Endpoint
+		}
+		var signer *webhook.Signer
+		var signerErr error
+		if !gone && ep != nil {
+			signer, signerErr = q.signerFor(ep, now)
+		}
+		q.mu.Unlock()
+
+		throttle := d.e.attempt(job, ep, gone, signer, signerErr)
+		d.held.Add(-1)
+		if throttle > 0 {
+			q.mu.Lock()
+			if until := d.e.now().Add(throttle); until.After(q.pausedUntil) {
+				q.pausedUntil = until
+			}
+			q.mu.Unlock()
+		}
+	}
+}
+
+// paused reports whether the endpoint asked us to back off. q.mu is held.
+func (q *epQueue) paused(now time.Time) bool {
+	return !q.pausedUntil.IsZero() && now.Before(q.pausedUntil)
+}
+
+// armResume makes sure a paused queue restarts when its back-off ends.
+// q.mu is held.
+func (d *dispatcher) armResume(q *epQueue, now time.Time) {
+	if q.timer == nil && !d.stopping.Load() {
+		q.timer = time.AfterFunc(q.pausedUntil.Sub(now), func() { d.resume(q) })
+	}
+}
+
+// resume restarts a paused queue when its back-off ends.
+func (d *dispatcher) resume(q *epQueue) {
+	q.mu.Lock()
+	q.timer = nil
+	q.pausedUntil = time.Time{}
+	var n int
+	for !d.stopping.Load() && q.active < d.perEP && q.active < len(q.jobs)-q.head {
+		q.active++
+		n++
+	}
+	q.mu.Unlock()
+	for range n {
+		d.run.push(q)
+	}
+}
+
+// signerFor returns the cached signer for ep's current keys. q.mu is held.
+func (q *epQueue) signerFor(ep *herald.Endpoint, now time.Time) (*webhook.Signer, error) {
+	keys := ep.SigningKeys(now)
+	if q.signerKeys != nil && slices.Equal(keys, q.signerKeys) {
+		return q.signer, q.signerErr
+	}
+	q.signerKeys = keys
+	q.signer, q.signerErr = nil, nil
+	if len(keys) > 0 {
+		q.signer, q.signerErr = webhook.NewSigner(keys...)
+	}
+	return q.signer, q.signerErr
+}
+
+// setEndpoint updates q after the endpoint changed: ep nil means it is
+// disabled or deleted, so its queued deliveries get canceled.
+func (q *epQueue) setEndpoint(ep *herald.Endpoint) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if ep == nil || ep.Disabled {
+		q.gone = true
+		return
+	}
+	q.gone = false
+	q.ep = ep
+}
+
+// abort notes a delivery whose send Stop cut off, so its lease is released
+// rather than an attempt recorded against the endpoint.
+func (d *dispatcher) abort(key store.DeliveryKey) {
+	d.abortedMu.Lock()
+	d.aborted = append(d.aborted, key)
+	d.abortedMu.Unlock()
+}
+
+// beginStop makes workers stop taking deliveries; the ones they are
+// sending finish.
+func (d *dispatcher) beginStop() {
+	d.stopping.Store(true)
+	d.run.close()
+}
+
+// waitWorkers waits for every worker to return, or for ctx to end; it
+// reports whether they all returned.
+func (d *dispatcher) waitWorkers(ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() {
+		d.workers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// takeQueued empties every queue after the workers stopped and returns the
+// keys of the deliveries that were never sent.
+func (d *dispatcher) takeQueued() []store.DeliveryKey {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.abortedMu.Lock()
+	keys := d.aborted
+	d.aborted = nil
+	d.abortedMu.Unlock()
+	for _, q := range d.queues {
+		q.mu.Lock()
+		if q.timer != nil {
+			q.timer.Stop()
+			q.timer = nil
+		}
+		for _, j := range q.jobs[q.head:] {
+			keys = append(keys, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
+		}
+		d.held.Add(-int64(len(q.jobs) - q.head))
+		q.jobs, q.head = nil, 0
+		q.mu.Unlock()
+	}
+	return keys
+}

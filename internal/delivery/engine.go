@@ -1,0 +1,190 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// ErrStopped is returned by Start after Stop, and wraps the cause given to
+// sends that Stop cut off.
+var ErrStopped = errors.New("delivery engine stopped")
+
+// Engine delivers messages: it publishes them with their deliveries leased
+// to this node, sends those from memory, claims due retries from the store,
+// and records every attempt.
+type Engine struct {
+	cfg    Config
+	store  Store
+	log    *slog.Logger
+	now    func() time.Time
+	policy herald.Policy
+
+	metrics  *metrics
+	endpts   *endpointCache
+	sender   *sender
+	disp     *dispatcher
+	rec      *recorder
+	poll     *poller
+	errLimit *logLimiter
+
+	mu      sync.Mutex
+	state   int // stateNew, stateRunning, stateStopped
+	stopped chan struct{}
+
+	pollCtx    context.Context // poller, heartbeat, endpoint refresh
+	pollCancel context.CancelCauseFunc
+	sendCtx    context.Context // HTTP requests
+	sendCancel context.CancelCauseFunc
+	bgWG       sync.WaitGroup // poller goroutines
+}
+
+const (
+	stateNew = iota
+	stateRunning
+	stateStopped
+)
+
+// New returns an engine configured by cfg. It starts nothing: call Start.
+func New(cfg Config) (*Engine, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:      cfg,
+		store:    cfg.Store,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		policy:   cfg.Policy,
+		errLimit: newLogLimiter(10 * time.Second),
+		stopped:  make(chan struct{}),
+	}
+	e.metrics = newMetrics(e)
+	if cfg.Registry != nil {
+		if err := e.metrics.register(cfg.Registry); err != nil {
+			return nil, err
+		}
+	}
+	e.endpts = newEndpointCache(cfg.Store, cfg.EndpointCacheTTL, cfg.Now)
+	e.sender = newSender(cfg)
+	e.disp = newDispatcher(e)
+	e.rec = newRecorder(e)
+	e.poll = newPoller(e)
+	return e, nil
+}
+
+// NodeID returns the lease owner name this engine uses.
+func (e *Engine) NodeID() string { return e.cfg.NodeID }
+
+// Start starts the workers, the recorder and the poller. ctx is used for
+// its values only: the engine runs until Stop. Start fails if the engine
+// was already started or stopped.
+func (e *Engine) Start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch e.state {
+	case stateRunning:
+		return errors.New("delivery: start: already started")
+	case stateStopped:
+		return ErrStopped
+	}
+	base := context.WithoutCancel(ctx)
+	e.pollCtx, e.pollCancel = context.WithCancelCause(base)
+	e.sendCtx, e.sendCancel = context.WithCancelCause(base)
+	e.rec.start()
+	e.disp.start()
+	e.bgWG.Add(1)
+	go func() {
+		defer e.bgWG.Done()
+		e.poll.run(e.pollCtx)
+	}()
+	if w, ok := e.store.(store.Waker); ok {
+		e.bgWG.Add(1)
+		go func() {
+			defer e.bgWG.Done()
+			e.poll.forwardWakeups(e.pollCtx, w.Wakeups())
+		}()
+	}
+	e.state = stateRunning
+	return nil
+}
+
+// Stop shuts the engine down: it stops claiming, lets in-flight sends
+// finish until ctx ends, then cancels them, writes the pending results,
+// and releases the leases of deliveries still queued in memory so another
+// node (or this one after a restart) sends them. It is safe to call more
+// than once and before Start; later calls wait for the first to finish.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	switch e.state {
+	case stateNew:
+		e.state = stateStopped
+		close(e.stopped)
+		e.mu.Unlock()
+		return nil
+	case stateStopped:
+		e.mu.Unlock()
+		select {
+		case <-e.stopped:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	e.state = stateStopped
+	e.mu.Unlock()
+	defer close(e.stopped)
+
+	// 1. Stop claiming and heartbeats.
+	e.pollCancel(ErrStopped)
+	e.bgWG.Wait()
+
+	// 2. Let in-flight sends finish until ctx ends, then cut them off.
+	e.disp.beginStop()
+	if !e.disp.waitWorkers(ctx) {
+		e.sendCancel(ErrStopped)
+		e.disp.waitWorkers(context.Background())
+	}
+	e.sendCancel(ErrStopped)
+
+	// 3. Write what was sent, then hand back what was not.
+	e.rec.stop()
+	keys := e.disp.takeQueued()
+	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	var err error
+	if len(keys) > 0 {
+		if rerr := e.store.ReleaseLeases(releaseCtx, e.cfg.NodeID, keys); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("release leases at stop: %w", rerr))
+		}
+	}
+	if ctx.Err() != nil {
+		err = errors.Join(err, fmt.Errorf("stop: in-flight sends cut off: %w", ctx.Err()))
+	}
+	return err
+}
+
+// Wake tells the engine that deliveries became due in the database (a
+// resend or a recover), so it claims now instead of at its next poll.
+func (e *Engine) Wake() { e.poll.wake() }
+
+// InvalidateEndpoints drops the cached endpoint list of an application and
+// refreshes the endpoints of its queued deliveries. The API calls it after
+// creating, updating, disabling or deleting an endpoint.
+func (e *Engine) InvalidateEndpoints(appID string) {
+	e.endpts.invalidate(appID)
+	e.poll.refreshApp(appID)
+}
+
+func (e *Engine) running() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state == stateRunning
+}

@@ -1,0 +1,241 @@
+package delivery
+
+import (
+	"container/heap"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// poller claims due deliveries from the store: when woken (Wake, the
+// store's wake-ups, the earliest retry this node scheduled) or every
+// PollInterval. It also keeps this node's leases alive and refreshes the
+// endpoints of queued deliveries after the API changed them.
+type poller struct {
+	e     *Engine
+	wakeC chan struct{}
+
+	mu      sync.Mutex
+	retries timeHeap // retry times this node scheduled
+	hintC   chan struct{}
+	dirty   map[string]bool // applications whose endpoints changed
+	dirtyC  chan struct{}
+}
+
+// maxHints bounds the retry times remembered; later ones are found by the
+// regular poll.
+const maxHints = 4096
+
+func newPoller(e *Engine) *poller {
+	return &poller{
+		e:      e,
+		wakeC:  make(chan struct{}, 1),
+		hintC:  make(chan struct{}, 1),
+		dirty:  make(map[string]bool),
+		dirtyC: make(chan struct{}, 1),
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (p *poller) wake() { signal(p.wakeC) }
+
+// hint notes that a retry is due at t.
+func (p *poller) hint(t time.Time) {
+	p.mu.Lock()
+	if len(p.retries) >= maxHints {
+		p.mu.Unlock()
+		return
+	}
+	earliest := len(p.retries) == 0 || t.Before(p.retries[0])
+	heap.Push(&p.retries, t)
+	p.mu.Unlock()
+	if earliest {
+		signal(p.hintC)
+	}
+}
+
+// refreshApp asks for the application's queued endpoints to be reloaded.
+func (p *poller) refreshApp(appID string) {
+	p.mu.Lock()
+	p.dirty[appID] = true
+	p.mu.Unlock()
+	signal(p.dirtyC)
+}
+
+// forwardWakeups turns the store's wake-ups into claims.
+func (p *poller) forwardWakeups(ctx context.Context, c <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-c:
+			if !ok {
+				return
+			}
+			p.wake()
+		}
+	}
+}
+
+func (p *poller) run(ctx context.Context) {
+	e := p.e
+	tick := time.NewTicker(e.cfg.PollInterval)
+	defer tick.Stop()
+	beat := time.NewTicker(max(e.cfg.LeaseDuration/3, time.Millisecond))
+	defer beat.Stop()
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+
+	p.claim(ctx) // what was left by a previous run of this node or others
+	for {
+		p.armRetry(retry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wakeC:
+		case <-tick.C:
+			p.refresh(ctx)
+		case <-retry.C:
+		case <-p.hintC:
+			continue
+		case <-beat.C:
+			p.heartbeat(ctx)
+			continue
+		case <-p.dirtyC:
+			p.refresh(ctx)
+			continue
+		case <-sweep.C:
+			e.disp.sweep()
+			continue
+		}
+		p.claim(ctx)
+	}
+}
+
+// armRetry sets t to fire at the earliest remembered retry, dropping those
+// already due (the claim that follows picks them up).
+func (p *poller) armRetry(t *time.Timer) {
+	now := p.e.now()
+	p.mu.Lock()
+	for len(p.retries) > 0 && !p.retries[0].After(now) {
+		heap.Pop(&p.retries)
+	}
+	d := time.Hour
+	if len(p.retries) > 0 {
+		d = p.retries[0].Sub(now)
+	}
+	p.mu.Unlock()
+	t.Reset(d)
+}
+
+// claim takes due deliveries while there is room for them in memory.
+func (p *poller) claim(ctx context.Context) {
+	e := p.e
+	for ctx.Err() == nil {
+		room := e.cfg.MaxHeld - int(e.disp.held.Load())
+		limit := min(room, e.cfg.ClaimBatch)
+		if limit <= 0 {
+			return
+		}
+		jobs, err := e.store.Claim(ctx, e.cfg.NodeID, e.now(), e.cfg.LeaseDuration, limit)
+		if err != nil {
+			if ctx.Err() == nil && e.errLimit.allow("claim", e.now()) {
+				e.log.Error("claim deliveries", slog.Any("error", err))
+			}
+			return
+		}
+		spilled := e.disp.enqueue(jobs)
+		if len(spilled) > 0 {
+			if err := e.store.ReleaseLeases(ctx, e.cfg.NodeID, spilled); err != nil && e.errLimit.allow("spill", e.now()) {
+				e.log.Error("release spilled deliveries", slog.Int("deliveries", len(spilled)), slog.Any("error", err))
+			}
+			// The queues are full: claiming again now would only claim
+			// the same rows back.
+			return
+		}
+		if len(jobs) < limit {
+			return
+		}
+	}
+}
+
+// heartbeat extends this node's leases.
+func (p *poller) heartbeat(ctx context.Context) {
+	e := p.e
+	err := e.store.ExtendLeases(ctx, e.cfg.NodeID, e.now().Add(e.cfg.LeaseDuration))
+	if err != nil && ctx.Err() == nil && e.errLimit.allow("extend", e.now()) {
+		e.log.Error("extend leases", slog.Any("error", err))
+	}
+}
+
+// refresh reloads the endpoints of applications marked dirty and applies
+// them to the queued deliveries: a disabled or deleted endpoint's queue is
+// canceled, an updated one sends with its new URL, headers and secrets.
+func (p *poller) refresh(ctx context.Context) {
+	e := p.e
+	p.mu.Lock()
+	if len(p.dirty) == 0 {
+		p.mu.Unlock()
+		return
+	}
+	apps := make([]string, 0, len(p.dirty))
+	for app := range p.dirty {
+		apps = append(apps, app)
+	}
+	clear(p.dirty)
+	p.mu.Unlock()
+
+	for _, app := range apps {
+		if err := p.reloadApp(ctx, app); err != nil {
+			if ctx.Err() == nil && e.errLimit.allow("refresh", e.now()) {
+				e.log.Error("reload endpoints", slog.String("app_id", app), slog.Any("error", err))
+			}
+			// Try again at the next poll.
+			p.mu.Lock()
+			p.dirty[app] = true
+			p.mu.Unlock()
+		}
+	}
+}
+
+// reloadApp reloads one application's endpoints into the cache and its
+// queues.
+func (p *poller) reloadApp(ctx context.Context, appID string) error {
+	eps, err := p.e.endpts.reload(ctx, appID)
+	if err != nil {
+		return err
+	}
+	active := make(map[string]*herald.Endpoint, len(eps))
+	for i := range eps {
+		active[eps[i].ID] = &eps[i]
+	}
+	for _, q := range p.e.disp.queuesOf(appID) {
+		q.setEndpoint(active[q.id])
+	}
+	return nil
+}
+
+// timeHeap is a min-heap of times.
+type timeHeap []time.Time
+
+func (h timeHeap) Len() int           { return len(h) }
+func (h timeHeap) Less(i, j int) bool { return h[i].Before(h[j]) }
+func (h timeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap) Push(x any)        { *h = append(*h, x.(time.Time)) }
+func (h *timeHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}

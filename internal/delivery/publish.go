@@ -1,0 +1,123 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Publish stores msg with one delivery per active endpoint of its
+// application whose filters accept it, and returns once they are durable.
+// The deliveries are stored leased to this node and sent from memory; a
+// message no endpoint accepts is still stored. msg.ID and msg.CreatedAt
+// are filled in when empty. The error is the store's (herald.ErrConflict
+// for a reused event ID).
+func (e *Engine) Publish(ctx context.Context, msg *herald.Message) error {
+	eps, err := e.endpts.get(ctx, msg.AppID)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	targets := make([]*herald.Endpoint, 0, len(eps))
+	for i := range eps {
+		if !eps[i].Disabled && eps[i].Accepts(msg.EventType, msg.Channels) {
+			targets = append(targets, &eps[i])
+		}
+	}
+	return e.publish(ctx, msg, targets)
+}
+
+// PublishTo stores msg with a single delivery to one endpoint of its
+// application (given by ID or UID), whatever the endpoint's filters; it is
+// how an example event is sent. herald.ErrNotFound if the endpoint does
+// not exist or is disabled.
+func (e *Engine) PublishTo(ctx context.Context, msg *herald.Message, endpointID string) error {
+	ep, err := e.findEndpoint(ctx, msg.AppID, endpointID)
+	if err != nil {
+		return fmt.Errorf("publish to endpoint: %w", err)
+	}
+	return e.publish(ctx, msg, []*herald.Endpoint{ep})
+}
+
+func (e *Engine) findEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error) {
+	find := func(eps []herald.Endpoint) *herald.Endpoint {
+		for i := range eps {
+			if eps[i].ID == idOrUID || (eps[i].UID != "" && eps[i].UID == idOrUID) {
+				return &eps[i]
+			}
+		}
+		return nil
+	}
+	eps, err := e.endpts.get(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	if ep := find(eps); ep != nil {
+		return ep, nil
+	}
+	// It may be newer than the cached list.
+	if eps, err = e.endpts.reload(ctx, appID); err != nil {
+		return nil, err
+	}
+	if ep := find(eps); ep != nil && !ep.Disabled {
+		return ep, nil
+	}
+	return nil, herald.ErrNotFound
+}
+
+// publish stores msg with a delivery to each target and dispatches them.
+func (e *Engine) publish(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint) error {
+	now := e.now()
+	if msg.CreatedAt.IsZero() {
+		msg.CreatedAt = now
+	}
+	if msg.ID == "" {
+		msg.ID = herald.NewID(herald.PrefixMessage, now)
+	}
+	leaseUntil := now.Add(e.cfg.LeaseDuration)
+	deliveries := make([]herald.Delivery, len(targets))
+	for i, ep := range targets {
+		deliveries[i] = herald.Delivery{
+			MsgID:         msg.ID,
+			EndpointID:    ep.ID,
+			AppID:         msg.AppID,
+			Status:        herald.StatusPending,
+			NextAttemptAt: leaseUntil,
+			Trigger:       herald.TriggerScheduled,
+			LeaseOwner:    e.cfg.NodeID,
+			CreatedAt:     now,
+			UpdatedAt:     now,
+		}
+	}
+	if err := e.store.Publish(ctx, msg, deliveries, e.cfg.NodeID, leaseUntil); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	e.metrics.published.Inc()
+	if len(targets) == 0 {
+		return nil
+	}
+
+	jobs := make([]store.Job, len(targets))
+	for i, ep := range targets {
+		jobs[i] = store.Job{Delivery: deliveries[i], Message: msg, Endpoint: ep}
+	}
+	var spilled []store.DeliveryKey
+	if e.running() {
+		spilled = e.disp.enqueue(jobs)
+	} else {
+		for _, j := range jobs {
+			spilled = append(spilled, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
+		}
+	}
+	if len(spilled) > 0 {
+		// The message is durable; these deliveries go back to the
+		// database for the poller (or another node) to claim.
+		if err := e.store.ReleaseLeases(context.WithoutCancel(ctx), e.cfg.NodeID, spilled); err != nil && e.errLimit.allow("spill", now) {
+			e.log.Error("release spilled deliveries; they are sent when their lease expires",
+				slog.String("app_id", msg.AppID), slog.String("msg_id", msg.ID), slog.Any("error", err))
+		}
+	}
+	return nil
+}

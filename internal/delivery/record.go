@@ -1,0 +1,144 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// recorder writes attempt results to the store in batches. Workers hand
+// results over and go on sending; a few recorder goroutines each take
+// whatever has gathered and write it with one Record call, which the store
+// group-commits with the others.
+type recorder struct {
+	e        *Engine
+	ch       chan store.Result
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	maxBatch int
+	loops    int
+}
+
+func newRecorder(e *Engine) *recorder {
+	return &recorder{
+		e:        e,
+		ch:       make(chan store.Result, 2*e.cfg.Workers),
+		quit:     make(chan struct{}),
+		maxBatch: 512,
+		loops:    2,
+	}
+}
+
+func (r *recorder) start() {
+	for range r.loops {
+		r.wg.Add(1)
+		go r.loop()
+	}
+}
+
+// add queues one result; it blocks while the store falls behind, which
+// slows the workers down instead of piling results up in memory.
+func (r *recorder) add(res store.Result) { r.ch <- res }
+
+// stop writes what is queued and waits. Nothing may call add afterwards.
+func (r *recorder) stop() {
+	close(r.quit)
+	close(r.ch)
+	r.wg.Wait()
+}
+
+func (r *recorder) loop() {
+	defer r.wg.Done()
+	batch := make([]store.Result, 0, r.maxBatch)
+	for {
+		res, ok := <-r.ch
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], res)
+	fill:
+		for len(batch) < r.maxBatch {
+			select {
+			case res, ok := <-r.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, res)
+			default:
+				break fill
+			}
+		}
+		r.write(batch)
+		clear(batch)
+	}
+}
+
+// write records batch, retrying while the store is unavailable. Once the
+// engine is stopping it tries once more and then gives up: the deliveries
+// stay leased until their lease expires, and are sent again then.
+func (r *recorder) write(batch []store.Result) {
+	e := r.e
+	backoff := 100 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		disabled, err := e.store.Record(ctx, batch)
+		cancel()
+		if err == nil {
+			r.applied(batch, disabled)
+			return
+		}
+		stopping := false
+		select {
+		case <-r.quit:
+			stopping = true
+		default:
+		}
+		if stopping {
+			e.log.Error("record attempt results at stop; they will be sent again",
+				slog.Int("results", len(batch)), slog.Any("error", err))
+			return
+		}
+		if e.errLimit.allow("record", e.now()) {
+			e.log.Error("record attempt results; retrying",
+				slog.Int("results", len(batch)), slog.Any("error", err))
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-r.quit:
+			t.Stop()
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// applied reacts to a committed batch: endpoints the store disabled stop
+// receiving, and scheduled retries wake the poller when due.
+func (r *recorder) applied(batch []store.Result, disabled []string) {
+	e := r.e
+	for _, id := range disabled {
+		appID := ""
+		for i := range batch {
+			if batch[i].Attempt.EndpointID == id {
+				appID = batch[i].Attempt.AppID
+				break
+			}
+		}
+		e.log.Warn("endpoint disabled", slog.String("app_id", appID), slog.String("endpoint_id", id))
+		if q := e.disp.lookup(id); q != nil {
+			q.setEndpoint(nil)
+		}
+		if appID != "" {
+			e.endpts.invalidate(appID)
+		}
+	}
+	for i := range batch {
+		if o := batch[i].Outcome; o.Status == herald.StatusSending {
+			e.poll.hint(o.NextAttemptAt)
+		}
+	}
+}

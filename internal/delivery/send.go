@@ -1,0 +1,235 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// sender posts one attempt. It holds the one HTTP client every attempt
+// shares, so connections to an endpoint are kept alive and reused.
+type sender struct {
+	client    *http.Client
+	timeout   time.Duration
+	maxBody   int64
+	userAgent []string
+	hdrID     string
+	hdrTS     string
+	hdrSig    string
+}
+
+// request is what the sender needs for one attempt.
+type request struct {
+	url     string
+	msgID   string
+	payload []byte
+	headers map[string]string // the endpoint's custom headers
+	signer  *webhook.Signer   // nil: unsigned (the endpoint has no usable key)
+	now     time.Time
+}
+
+// response is what one attempt learned.
+type response struct {
+	statusCode  int
+	retryAfter  time.Duration
+	body        string
+	headers     map[string]string
+	reqHeaders  map[string]string
+	errClass    herald.ErrorClass
+	err         error
+	duration    time.Duration
+	interrupted bool // cut off by Stop, not by the endpoint
+}
+
+func newSender(cfg Config) *sender {
+	guard := addrGuard{allow: cfg.AllowNetworks}
+	dialer := &net.Dialer{
+		Timeout:   cfg.Timeout,
+		KeepAlive: 30 * time.Second,
+		Control:   guard.control,
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would hide the real destination from the guard
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * cfg.Workers,
+		MaxIdleConnsPerHost:   cfg.EndpointConcurrency,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	s := &sender{
+		client: &http.Client{
+			Transport: transport,
+			// Redirects are never followed: a 3xx is the attempt's answer.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		timeout:   cfg.Timeout,
+		maxBody:   int64(cfg.MaxResponseBody),
+		userAgent: []string{cfg.UserAgent},
+		hdrID:     http.CanonicalHeaderKey(webhook.HeaderID),
+		hdrTS:     http.CanonicalHeaderKey(webhook.HeaderTimestamp),
+		hdrSig:    http.CanonicalHeaderKey(webhook.HeaderSignature),
+	}
+	if cfg.SvixHeaders {
+		s.hdrID = http.CanonicalHeaderKey(webhook.HeaderSvixID)
+		s.hdrTS = http.CanonicalHeaderKey(webhook.HeaderSvixTimestamp)
+		s.hdrSig = http.CanonicalHeaderKey(webhook.HeaderSvixSignature)
+	}
+	return s
+}
+
+// close drops idle connections.
+func (s *sender) close() { s.client.CloseIdleConnections() }
+
+var contentTypeJSON = []string{"application/json"}
+
+// send posts r and reports what came back. ctx ends the request early
+// (Stop); the per-request timeout is the sender's own.
+func (s *sender) send(ctx context.Context, r *request) response {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+
+	var out response
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.payload))
+	if err != nil {
+		out.err, out.errClass = err, herald.ErrClassConnection
+		return out
+	}
+	h := req.Header
+	for k, v := range r.headers {
+		ck := http.CanonicalHeaderKey(k)
+		if !protectedHeader(ck) {
+			h[ck] = []string{v}
+		}
+	}
+	h["Content-Type"] = contentTypeJSON
+	h["User-Agent"] = s.userAgent
+	ts := strconv.FormatInt(r.now.Unix(), 10)
+	h[s.hdrID] = []string{r.msgID}
+	h[s.hdrTS] = []string{ts}
+	if r.signer != nil {
+		h[s.hdrSig] = []string{r.signer.Sign(r.msgID, r.now, r.payload)}
+	}
+	out.reqHeaders = recordedRequestHeaders(h)
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		out.duration = time.Since(start)
+		out.err = err
+		out.errClass = classify(err)
+		out.interrupted = errors.Is(context.Cause(ctx), ErrStopped)
+		return out
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, s.maxBody))
+	// Read a little more so the connection can be reused, then give up.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	out.duration = time.Since(start)
+	out.statusCode = resp.StatusCode
+	out.body = string(body)
+	out.headers = make(map[string]string, len(resp.Header))
+	for k, v := range resp.Header {
+		if len(v) > 0 {
+			out.headers[k] = v[0]
+		}
+	}
+	out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), r.now)
+	return out
+}
+
+// protectedHeader reports whether an endpoint's custom header would
+// override one Herald sets or one that belongs to the connection. ck is
+// canonical.
+func protectedHeader(ck string) bool {
+	switch ck {
+	case "Content-Type", "Content-Length", "Host", "Transfer-Encoding",
+		"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
+		"Proxy-Authenticate", "Te", "Trailer", "Upgrade",
+		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
+		"Svix-Id", "Svix-Timestamp", "Svix-Signature":
+		return true
+	}
+	return false
+}
+
+// recordedRequestHeaders is what an attempt keeps of the request headers:
+// Herald's own in full, custom ones by name only, since they often carry
+// credentials.
+func recordedRequestHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		switch {
+		case protectedHeader(k) || k == "User-Agent":
+			out[k] = v[0]
+		default:
+			out[k] = "[redacted]"
+		}
+	}
+	return out
+}
+
+// classify names why a request got no response.
+func classify(err error) herald.ErrorClass {
+	var (
+		forbidden *forbiddenAddrError
+		dnsErr    *net.DNSError
+		certErr   *tls.CertificateVerificationError
+		recErr    tls.RecordHeaderError
+		alertErr  tls.AlertError
+		unknownCA x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		netErr    net.Error
+	)
+	switch {
+	case errors.As(err, &forbidden):
+		return herald.ErrClassForbidden
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsTimeout {
+			return herald.ErrClassTimeout
+		}
+		return herald.ErrClassDNS
+	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alertErr),
+		errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid),
+		strings.Contains(err.Error(), "tls: "):
+		return herald.ErrClassTLS
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return herald.ErrClassTimeout
+	}
+	return herald.ErrClassConnection
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP
+// date. It returns 0 when absent, invalid or in the past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(365*24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
