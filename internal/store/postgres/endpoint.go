@@ -1,0 +1,172 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const endpointColumns = `id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
+	metadata, headers, secrets, failing_since, created_at, updated_at`
+
+// cancelDeliveries cancels an endpoint's unfinished deliveries: they will
+// never be sent.
+const cancelDeliveries = `UPDATE deliveries SET status = 4, next_attempt_at = NULL, lease_owner = NULL
+	WHERE endpoint_id = $1 AND status IN (1, 3)`
+
+// CreateEndpoint inserts ep; ErrConflict if its UID is taken in the app,
+// ErrNotFound if the app does not exist.
+func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	_, err := db.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		ep.ID, ep.AppID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled,
+		jsonText(ep.EventTypes), jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata),
+		jsonText(ep.Headers), secretsText(ep.Secrets), nullMS(ep.FailingSince), ms(ep.CreatedAt), ms(ep.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create endpoint: %w", db.mapCallErr(ctx, err))
+	}
+	return nil
+}
+
+// GetEndpoint finds one of the app's endpoints by ID or UID.
+func (db *DB) GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error) {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE app_id = $1 AND (id = $2 OR uid = $2) ORDER BY (id = $2) DESC LIMIT 1`, appID, idOrUID)
+	if err != nil {
+		return nil, fmt.Errorf("get endpoint: %w", db.mapCallErr(ctx, err))
+	}
+	ep, err := pgx.CollectExactlyOneRow(rows, scanEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, db.mapCallErr(ctx, err))
+	}
+	return &ep, nil
+}
+
+// ListEndpoints lists the app's endpoints by ID.
+func (db *DB) ListEndpoints(ctx context.Context, appID string, page store.Page) ([]herald.Endpoint, error) {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	var q query
+	q.add(`SELECT `, endpointColumns, ` FROM endpoints WHERE app_id = `, q.arg(appID))
+	q.page("id", page, false)
+	eps, err := db.queryEndpoints(ctx, q.String(), q.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list endpoints: %w", db.mapCallErr(ctx, err))
+	}
+	return eps, nil
+}
+
+// ActiveEndpoints returns the app's enabled endpoints by ID.
+func (db *DB) ActiveEndpoints(ctx context.Context, appID string) ([]herald.Endpoint, error) {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	eps, err := db.queryEndpoints(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE app_id = $1 AND NOT disabled ORDER BY id`, appID)
+	if err != nil {
+		return nil, fmt.Errorf("active endpoints: %w", db.mapCallErr(ctx, err))
+	}
+	return eps, nil
+}
+
+func (db *DB) queryEndpoints(ctx context.Context, sql string, args ...any) ([]herald.Endpoint, error) {
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanEndpoint)
+}
+
+// UpdateEndpoint replaces every field but ID, AppID and CreatedAt. Disabling
+// an endpoint cancels its unfinished deliveries.
+func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var wasDisabled bool
+		err := tx.QueryRow(ctx, `SELECT disabled FROM endpoints WHERE id = $1 AND app_id = $2 FOR UPDATE`,
+			ep.ID, ep.AppID).Scan(&wasDisabled)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE endpoints SET uid = $2, url = $3, description = $4, disabled = $5,
+			event_types = $6, channels = $7, throttle_rate = $8, metadata = $9, headers = $10, secrets = $11,
+			failing_since = $12, updated_at = $13 WHERE id = $1`,
+			ep.ID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled, jsonText(ep.EventTypes),
+			jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata), jsonText(ep.Headers),
+			secretsText(ep.Secrets), nullMS(ep.FailingSince), ms(ep.UpdatedAt))
+		if err != nil || wasDisabled || !ep.Disabled {
+			return err
+		}
+		_, err = tx.Exec(ctx, cancelDeliveries, ep.ID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("update endpoint %s: %w", ep.ID, db.mapCallErr(ctx, err))
+	}
+	return nil
+}
+
+// DeleteEndpoint deletes the endpoint and cancels its unfinished
+// deliveries. Its attempts stay in the log.
+func (db *DB) DeleteEndpoint(ctx context.Context, appID, id string) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM endpoints WHERE id = $1 AND app_id = $2`, id, appID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return herald.ErrNotFound
+		}
+		_, err = tx.Exec(ctx, cancelDeliveries, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete endpoint %s: %w", id, db.mapCallErr(ctx, err))
+	}
+	return nil
+}
+
+func scanEndpoint(row pgx.CollectableRow) (herald.Endpoint, error) {
+	return scanEndpointWith(row)
+}
+
+// scanEndpointWith scans endpointColumns, then extra.
+func scanEndpointWith(row pgx.CollectableRow, extra ...any) (herald.Endpoint, error) {
+	var (
+		ep                                                 herald.Endpoint
+		uid, eventTypes, channels, metadata, headers, secs *string
+		failingSince                                       *int64
+		createdAt, updatedAt                               int64
+	)
+	dest := append([]any{&ep.ID, &ep.AppID, &uid, &ep.URL, &ep.Description, &ep.Disabled, &eventTypes, &channels,
+		&ep.ThrottleRate, &metadata, &headers, &secs, &failingSince, &createdAt, &updatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return herald.Endpoint{}, err
+	}
+	ep.UID = fromNullText(uid)
+	ep.FailingSince = fromNullMS(failingSince)
+	ep.CreatedAt, ep.UpdatedAt = fromMS(createdAt), fromMS(updatedAt)
+	for _, f := range []struct {
+		s *string
+		v any
+	}{{eventTypes, &ep.EventTypes}, {channels, &ep.Channels}, {metadata, &ep.Metadata}, {headers, &ep.Headers}} {
+		if err := fromJSON(f.s, f.v); err != nil {
+			return herald.Endpoint{}, err
+		}
+	}
+	var err error
+	if ep.Secrets, err = fromSecretsText(secs); err != nil {
+		return herald.Endpoint{}, err
+	}
+	return ep, nil
+}

@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+var errUnavailable = herald.ErrUnavailable
+
+// mapErr translates a pgx error into Herald's sentinels: no rows is
+// ErrNotFound, a unique violation ErrConflict, a missing parent row
+// ErrNotFound, and any sign that the database cannot be reached
+// ErrUnavailable. Other errors pass through unchanged.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return herald.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505": // unique_violation
+			return fmt.Errorf("%w: %s", herald.ErrConflict, pgErr.ConstraintName)
+		case pgErr.Code == "23503": // foreign_key_violation
+			return fmt.Errorf("%w: %s", herald.ErrNotFound, pgErr.ConstraintName)
+		case unavailableCode(pgErr.Code):
+			return fmt.Errorf("%w: %w", errUnavailable, err)
+		}
+		return err
+	}
+	if unreachable(err) {
+		return fmt.Errorf("%w: %w", errUnavailable, err)
+	}
+	return err
+}
+
+// unavailableCode reports SQLSTATEs that mean the server cannot serve us now
+// rather than that the request is wrong.
+func unavailableCode(code string) bool {
+	switch code {
+	case "57014", // query_canceled: the statement timeout fired
+		"57P01", "57P02", "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
+		"53300", // too_many_connections
+		"40001", // serialization_failure
+		"40P01": // deadlock_detected
+		return true
+	}
+	return len(code) == 5 && code[:2] == "08" // connection_exception class
+}
+
+// unreachable reports whether err comes from the connection rather than
+// from the server's answer.
+func unreachable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case pgconn.SafeToRetry(err), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &connectErr), errors.As(err, &netErr):
+		return true
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed):
+		return true
+	}
+	return false
+}
+
+// dataError reports whether err is the server rejecting the data of one
+// operation (integrity or data exception classes), so a batch that failed
+// with it is worth retrying one operation at a time.
+func dataError(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) != 5 {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,263 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// claimDeliveries leases due rows in one statement. FOR UPDATE SKIP LOCKED
+// lets concurrent claimers (this node's or another's) pass over each
+// other's rows instead of waiting or taking them twice. A row whose lease
+// by another owner expired is being recovered from a dead node.
+const claimDeliveries = `WITH c AS (
+	SELECT msg_id, endpoint_id, next_attempt_at AS due FROM deliveries
+	WHERE status IN (1, 3) AND next_attempt_at <= $1
+	ORDER BY next_attempt_at
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+)
+UPDATE deliveries d SET
+	trigger = CASE WHEN d.lease_owner IS NOT NULL AND d.lease_owner <> $3 THEN 2 ELSE d.trigger END,
+	lease_owner = $3, next_attempt_at = $4, leased_at = $1, updated_at = $1
+FROM c WHERE d.msg_id = c.msg_id AND d.endpoint_id = c.endpoint_id
+RETURNING d.msg_id, d.endpoint_id, d.app_id, d.status, d.attempts, d.trigger, d.created_at, c.due`
+
+// Claim leases up to limit due deliveries to owner until now+lease, oldest
+// due first, with their messages and endpoints. Rows held by other claims
+// are skipped, never waited for.
+func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	jobs, err := db.claim(ctx, owner, now, lease, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", db.mapCallErr(ctx, err))
+	}
+	return jobs, nil
+}
+
+func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, claimDeliveries, ms(now), limit, owner, ms(now.Add(lease)))
+	if err != nil {
+		return nil, err
+	}
+	var (
+		del        herald.Delivery
+		status     int16
+		trigger    int16
+		created    int64
+		due        int64
+		deliveries []herald.Delivery
+		dueAt      = make(map[store.DeliveryKey]int64)
+	)
+	_, err = pgx.ForEachRow(rows, []any{&del.MsgID, &del.EndpointID, &del.AppID, &status, &del.Attempts, &trigger, &created, &due},
+		func() error {
+			del.Status, del.Trigger = herald.MessageStatus(status), herald.Trigger(trigger)
+			del.CreatedAt = fromMS(created)
+			del.NextAttemptAt, del.UpdatedAt = fromMS(ms(now.Add(lease))), fromMS(ms(now))
+			del.LeaseOwner = owner
+			deliveries = append(deliveries, del)
+			dueAt[store.DeliveryKey{MsgID: del.MsgID, EndpointID: del.EndpointID}] = due
+			return nil
+		})
+	if err != nil || len(deliveries) == 0 {
+		return nil, err
+	}
+	// RETURNING does not keep the claim's order: oldest due first.
+	slices.SortFunc(deliveries, func(a, b herald.Delivery) int {
+		ka := store.DeliveryKey{MsgID: a.MsgID, EndpointID: a.EndpointID}
+		kb := store.DeliveryKey{MsgID: b.MsgID, EndpointID: b.EndpointID}
+		if c := cmp.Compare(dueAt[ka], dueAt[kb]); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.MsgID, b.MsgID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.EndpointID, b.EndpointID)
+	})
+	return db.jobs(ctx, deliveries)
+}
+
+// jobs loads the messages and endpoints of claimed deliveries in one round
+// trip. A delivery whose message or endpoint is gone is canceled instead.
+func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.Job, error) {
+	var msgIDs, epIDs []string
+	for _, d := range deliveries {
+		msgIDs = append(msgIDs, d.MsgID)
+		epIDs = append(epIDs, d.EndpointID)
+	}
+	msgs := make(map[string]*herald.Message)
+	eps := make(map[string]*herald.Endpoint)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+messageColumnList+` FROM messages WHERE id = ANY($1)`, msgIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				return err
+			}
+			msgs[m.ID] = &m
+		}
+		return rows.Err()
+	})
+	b.Queue(`SELECT `+endpointColumns+` FROM endpoints WHERE id = ANY($1)`, epIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			ep, err := scanEndpoint(rows)
+			if err != nil {
+				return err
+			}
+			eps[ep.ID] = &ep
+		}
+		return rows.Err()
+	})
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	jobs := make([]store.Job, 0, len(deliveries))
+	var orphanMsg, orphanEp []string
+	for _, d := range deliveries {
+		m, e := msgs[d.MsgID], eps[d.EndpointID]
+		if m == nil || e == nil {
+			orphanMsg, orphanEp = append(orphanMsg, d.MsgID), append(orphanEp, d.EndpointID)
+			continue
+		}
+		jobs = append(jobs, store.Job{Delivery: d, Message: m, Endpoint: e})
+	}
+	if len(orphanMsg) > 0 {
+		_, err := db.pool.Exec(ctx, `UPDATE deliveries d SET status = 4, next_attempt_at = NULL, lease_owner = NULL
+			FROM unnest($1::text[], $2::text[]) AS o(msg_id, endpoint_id)
+			WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, orphanMsg, orphanEp)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return jobs, nil
+}
+
+// ExtendLeases pushes every lease owner holds to until.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $2
+		WHERE lease_owner = $1 AND status IN (1, 3)`, owner, ms(until))
+	if err != nil {
+		return fmt.Errorf("extend leases: %w", db.mapCallErr(ctx, err))
+	}
+	return nil
+}
+
+// ReleaseLeases gives up owner's leases on deliveries (all of them when
+// deliveries is empty): each becomes due again as of when it was leased,
+// so any node claims it at once, and idle nodes are notified.
+func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	const set = `UPDATE deliveries d SET lease_owner = NULL, next_attempt_at = COALESCE(d.leased_at, d.next_attempt_at)`
+	var (
+		n   int64
+		err error
+	)
+	if len(deliveries) == 0 {
+		n, err = db.execNotify(ctx, set+` WHERE d.lease_owner = $1 AND d.status IN (1, 3)`, owner)
+	} else {
+		msgIDs := make([]string, len(deliveries))
+		epIDs := make([]string, len(deliveries))
+		for i, k := range deliveries {
+			msgIDs[i], epIDs[i] = k.MsgID, k.EndpointID
+		}
+		n, err = db.execNotify(ctx, set+` FROM unnest($2::text[], $3::text[]) AS k(msg_id, endpoint_id)
+			WHERE d.msg_id = k.msg_id AND d.endpoint_id = k.endpoint_id
+			AND d.lease_owner = $1 AND d.status IN (1, 3)`, owner, msgIDs, epIDs)
+	}
+	if err != nil {
+		return fmt.Errorf("release leases: %w", db.mapCallErr(ctx, err))
+	}
+	db.log.DebugContext(ctx, "released leases", "owner", owner, "count", n)
+	return nil
+}
+
+// Resend schedules a manual attempt of the message to the endpoint at now,
+// creating the delivery if the message never went there. ErrNotFound if
+// either is not the app's.
+func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	n, err := db.execNotify(ctx, `INSERT INTO deliveries AS d (msg_id, endpoint_id, app_id, status, attempts,
+			next_attempt_at, trigger, created_at, updated_at)
+		SELECT m.id, e.id, m.app_id, 1, 0, $4, 1, $4, $4
+		FROM messages m, endpoints e
+		WHERE m.app_id = $1 AND m.id = $2 AND e.app_id = $1 AND e.id = $3
+		ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET
+			status = CASE WHEN d.status IN (1, 3) THEN d.status WHEN d.attempts = 0 THEN 1 ELSE 3 END,
+			next_attempt_at = $4, trigger = 1, lease_owner = NULL, leased_at = NULL, updated_at = $4`,
+		appID, msgID, endpointID, ms(now))
+	if err == nil && n == 0 {
+		err = herald.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("resend %s to %s: %w", msgID, endpointID, db.mapCallErr(ctx, err))
+	}
+	return nil
+}
+
+// Recover schedules a new attempt at now for the endpoint's failed (and
+// canceled) deliveries created in [since, until), and returns how many. A
+// zero until means no upper bound.
+func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	upper := int64(1<<63 - 1)
+	if !until.IsZero() {
+		upper = ms(until)
+	}
+	n, err := db.execNotify(ctx, `UPDATE deliveries SET
+			status = CASE WHEN attempts = 0 THEN 1 ELSE 3 END,
+			next_attempt_at = $5, trigger = 2, lease_owner = NULL, leased_at = NULL, updated_at = $5
+		WHERE endpoint_id = $2 AND app_id = $1 AND status IN (2, 4)
+		AND created_at >= $3 AND created_at < $4`,
+		appID, endpointID, ms(since), upper, ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("recover %s: %w", endpointID, db.mapCallErr(ctx, err))
+	}
+	return int(n), nil
+}
+
+// Backlog counts deliveries that are not final.
+func (db *DB) Backlog(ctx context.Context) (int64, error) {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	var n int64
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status IN (1, 3)`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("backlog: %w", db.mapCallErr(ctx, err))
+	}
+	return n, nil
+}
+
+// execNotify runs sql and, in the same transaction, notifies idle nodes if
+// it changed any row. It returns the number of rows changed.
+func (db *DB) execNotify(ctx context.Context, sql string, args ...any) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		if n == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, notifySQL, db.notifyPayload())
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,274 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// recordOp is one Record waiting for its group commit.
+type recordOp struct {
+	results  []store.Result
+	disabled []string // endpoints this call disabled, set by the commit
+}
+
+// Record inserts each attempt, moves each delivery to its next state and
+// clears its lease, and updates endpoint health: a success clears
+// FailingSince, a failure sets it if unset, and DisableEndpoint disables the
+// endpoint and cancels its unfinished deliveries. Concurrent calls share one
+// transaction. It returns the endpoints this call disabled.
+func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, error) {
+	if len(results) == 0 {
+		return nil, nil
+	}
+	op := &recordOp{results: results}
+	if err := db.record.Do(ctx, op); err != nil {
+		return nil, fmt.Errorf("record attempts: %w", err)
+	}
+	return op.disabled, nil
+}
+
+// runRecord commits one group of Record calls. If the group fails on one
+// call's data, each call is retried alone so the others still commit.
+func (db *DB) runRecord(ctx context.Context, ops []*recordOp) []error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	errs := make([]error, len(ops))
+	all := make([]int, len(ops))
+	for i := range ops {
+		all[i] = i
+	}
+	err := db.recordBatch(ctx, ops, all)
+	if err != nil && dataError(err) && len(ops) > 1 {
+		for i := range ops {
+			if err := db.recordBatch(ctx, ops, []int{i}); err != nil {
+				errs[i] = db.mapCallErr(ctx, err)
+			}
+		}
+		return errs
+	}
+	if err != nil {
+		err = db.mapCallErr(ctx, err)
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// Row locks are taken in a fixed order (endpoints by ID, then deliveries by
+// key) so concurrent groups and endpoint updates never deadlock.
+const (
+	lockEndpoints  = `SELECT count(*) FROM (SELECT id FROM endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE) AS l`
+	lockDeliveries = `SELECT count(*) FROM (SELECT 1 FROM deliveries d
+		JOIN unnest($1::text[], $2::text[]) AS k(msg_id, endpoint_id)
+			ON d.msg_id = k.msg_id AND d.endpoint_id = k.endpoint_id
+		ORDER BY d.msg_id, d.endpoint_id FOR UPDATE OF d) AS l`
+
+	insertAttempts = `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, status_code,
+		response_body, response_headers, request_headers, duration_ns, error_class, trigger, created_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
+		$7::integer[], $8::bytea[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::smallint[], $14::bigint[])`
+
+	// A canceled delivery stays canceled unless the attempt in flight when
+	// it was canceled succeeded.
+	updateDeliveries = `UPDATE deliveries d SET
+		status = CASE WHEN d.status = 4 AND u.status <> 0 THEN 4 ELSE u.status END,
+		next_attempt_at = CASE WHEN d.status = 4 AND u.status <> 0 THEN NULL ELSE u.next_attempt_at END,
+		attempts = u.attempts, trigger = 0, lease_owner = NULL, leased_at = NULL, updated_at = u.updated_at
+	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::integer[], $5::bigint[], $6::bigint[])
+		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+	WHERE d.msg_id = u.msg_id AND d.endpoint_id = u.endpoint_id`
+
+	updateHealth = `UPDATE endpoints e SET
+		failing_since = CASE WHEN u.reset THEN u.failing_since ELSE COALESCE(e.failing_since, u.failing_since) END
+	FROM unnest($1::text[], $2::boolean[], $3::bigint[]) AS u(id, reset, failing_since)
+	WHERE e.id = u.id`
+
+	disableEndpoints = `WITH dis AS (
+		UPDATE endpoints SET disabled = true WHERE id = ANY($1) AND NOT disabled RETURNING id
+	), c AS (
+		UPDATE deliveries SET status = 4, next_attempt_at = NULL, lease_owner = NULL
+		WHERE endpoint_id IN (SELECT id FROM dis) AND status IN (1, 3)
+	)
+	SELECT id FROM dis`
+)
+
+// recordBatch runs ops[run] in one pipelined implicit transaction.
+func (db *DB) recordBatch(ctx context.Context, ops []*recordOp, run []int) error {
+	var (
+		a attemptColumns
+		d deliveryUpdates
+		h healthUpdates
+	)
+	for _, i := range run {
+		ops[i].disabled = nil
+		for _, r := range ops[i].results {
+			a.add(&r.Attempt)
+			d.add(r)
+			h.add(i, r)
+		}
+	}
+	epIDs := h.sortedIDs()
+	b := &pgx.Batch{}
+	b.Queue(lockEndpoints, epIDs)
+	b.Queue(lockDeliveries, d.msgID, d.endpointID)
+	b.Queue(insertAttempts, a.id, a.msgID, a.endpointID, a.appID, a.url, a.status, a.statusCode,
+		a.body, a.respHeaders, a.reqHeaders, a.duration, a.errorClass, a.trigger, a.createdAt)
+	b.Queue(updateDeliveries, d.msgID, d.endpointID, d.status, d.attempts, d.next, d.updated)
+	b.Queue(updateHealth, epIDs, h.resets(epIDs), h.failingSinces(epIDs))
+	var disabled []string
+	if toDisable := h.toDisable(epIDs); len(toDisable) > 0 {
+		b.Queue(disableEndpoints, toDisable).Query(func(rows pgx.Rows) error {
+			var err error
+			disabled, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+	}
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	for _, id := range disabled {
+		op := ops[h.byID[id].disabledBy]
+		op.disabled = append(op.disabled, id)
+	}
+	return nil
+}
+
+// attemptColumns holds a group's attempts column by column, for unnest.
+type attemptColumns struct {
+	id, msgID, endpointID, appID, url, errorClass []string
+	respHeaders, reqHeaders                       []string
+	status, trigger                               []int16
+	statusCode                                    []int32
+	body                                          [][]byte
+	duration, createdAt                           []int64
+}
+
+func (c *attemptColumns) add(a *herald.Attempt) {
+	c.id = append(c.id, a.ID)
+	c.msgID = append(c.msgID, a.MsgID)
+	c.endpointID = append(c.endpointID, a.EndpointID)
+	c.appID = append(c.appID, a.AppID)
+	c.url = append(c.url, a.URL)
+	c.status = append(c.status, int16(a.Status))
+	c.statusCode = append(c.statusCode, int32(a.StatusCode))
+	c.body = append(c.body, []byte(a.ResponseBody))
+	c.respHeaders = append(c.respHeaders, jsonText(a.ResponseHeaders))
+	c.reqHeaders = append(c.reqHeaders, jsonText(a.RequestHeaders))
+	c.duration = append(c.duration, int64(a.Duration))
+	c.errorClass = append(c.errorClass, string(a.ErrorClass))
+	c.trigger = append(c.trigger, int16(a.Trigger))
+	c.createdAt = append(c.createdAt, ms(a.CreatedAt))
+}
+
+// deliveryUpdates holds the new state of each delivery in a group; when a
+// delivery has several results, the last one wins.
+type deliveryUpdates struct {
+	index             map[store.DeliveryKey]int
+	msgID, endpointID []string
+	status            []int16
+	attempts          []int32
+	next              []*int64
+	updated           []int64
+}
+
+func (c *deliveryUpdates) add(r store.Result) {
+	key := store.DeliveryKey{MsgID: r.Attempt.MsgID, EndpointID: r.Attempt.EndpointID}
+	var next *int64
+	if !r.Outcome.Status.Final() {
+		at := r.Outcome.NextAttemptAt
+		if at.IsZero() {
+			at = r.Attempt.CreatedAt
+		}
+		next = nullMS(at)
+	}
+	if c.index == nil {
+		c.index = make(map[store.DeliveryKey]int)
+	}
+	if i, ok := c.index[key]; ok {
+		c.status[i], c.attempts[i], c.next[i] = int16(r.Outcome.Status), int32(r.Attempts), next
+		c.updated[i] = ms(r.Attempt.CreatedAt)
+		return
+	}
+	c.index[key] = len(c.msgID)
+	c.msgID = append(c.msgID, key.MsgID)
+	c.endpointID = append(c.endpointID, key.EndpointID)
+	c.status = append(c.status, int16(r.Outcome.Status))
+	c.attempts = append(c.attempts, int32(r.Attempts))
+	c.next = append(c.next, next)
+	c.updated = append(c.updated, ms(r.Attempt.CreatedAt))
+}
+
+// endpointHealth is what a group's results, taken in order, do to one
+// endpoint.
+type endpointHealth struct {
+	reset        bool   // a success cleared FailingSince
+	failingSince *int64 // first failure since then
+	disable      bool
+	disabledBy   int // the first op that asked to disable it
+}
+
+type healthUpdates struct {
+	byID map[string]*endpointHealth
+}
+
+func (h *healthUpdates) add(op int, r store.Result) {
+	if h.byID == nil {
+		h.byID = make(map[string]*endpointHealth)
+	}
+	e := h.byID[r.Attempt.EndpointID]
+	if e == nil {
+		e = &endpointHealth{}
+		h.byID[r.Attempt.EndpointID] = e
+	}
+	switch {
+	case r.Outcome.Status == herald.StatusSuccess:
+		e.reset, e.failingSince = true, nil
+	case e.failingSince == nil:
+		e.failingSince = nullMS(r.Attempt.CreatedAt)
+	}
+	if r.Outcome.DisableEndpoint && !e.disable {
+		e.disable, e.disabledBy = true, op
+	}
+}
+
+func (h *healthUpdates) sortedIDs() []string {
+	ids := make([]string, 0, len(h.byID))
+	for id := range h.byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (h *healthUpdates) resets(ids []string) []bool {
+	out := make([]bool, len(ids))
+	for i, id := range ids {
+		out[i] = h.byID[id].reset
+	}
+	return out
+}
+
+func (h *healthUpdates) failingSinces(ids []string) []*int64 {
+	out := make([]*int64, len(ids))
+	for i, id := range ids {
+		out[i] = h.byID[id].failingSince
+	}
+	return out
+}
+
+func (h *healthUpdates) toDisable(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if h.byID[id].disable {
+			out = append(out, id)
+		}
+	}
+	return out
+}
