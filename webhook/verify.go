@@ -21,6 +21,10 @@ const DefaultTolerance = 5 * time.Minute
 // an old message can then be replayed: use it only for tooling and tests.
 const SkipTimestampCheck time.Duration = -1
 
+// strictBase64 decodes signatures, refusing non-zero padding bits so that
+// each signature has exactly one accepted spelling.
+var strictBase64 = base64.StdEncoding.Strict()
+
 // Verifier checks Standard Webhooks signatures against one or more keys:
 // several while a secret is being rotated. Build it once; it is safe for
 // concurrent use as long as its fields are not changed meanwhile.
@@ -145,7 +149,7 @@ func (v *Verifier) match(content []byte, sigs []signature) error {
 			if len(s.value) != base64.StdEncoding.EncodedLen(sha256.Size) {
 				continue
 			}
-			if n, err := base64.StdEncoding.Decode(got[:], []byte(s.value)); err != nil || n != sha256.Size {
+			if n, err := strictBase64.Decode(got[:], []byte(s.value)); err != nil || n != sha256.Size {
 				continue
 			}
 			if macs == nil {
@@ -166,7 +170,7 @@ func (v *Verifier) match(content []byte, sigs []signature) error {
 				continue
 			}
 			checked++
-			got, err := base64.StdEncoding.DecodeString(s.value)
+			got, err := strictBase64.DecodeString(s.value)
 			if err != nil || len(got) != ed25519.SignatureSize {
 				continue
 			}

@@ -305,3 +305,34 @@ func TestNewSecret(t *testing.T) {
 		t.Fatalf("NewSecret: got %d bytes with prefix %q, want %d bytes with %q", len(key), a[:6], secretBytes, PrefixHMAC)
 	}
 }
+
+func TestNonCanonicalSignatureRejected(t *testing.T) {
+	t.Parallel()
+	secret := NewSecret()
+	good := mustSigner(t, secret).Sign("msg_nc", testNow, testPayload)
+	// The 43rd character carries two padding bits; flipping them keeps the
+	// decoded MAC under lenient decoding but is not a canonical spelling.
+	b := []byte(good)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	i := len(b) - 2
+	b[i] = alphabet[strings.IndexByte(alphabet, b[i])^1]
+	err := mustVerifier(t, secret).VerifyParts("msg_nc", strconv.FormatInt(testNow.Unix(), 10), string(b), testPayload)
+	if !errors.Is(err, ErrNoMatch) {
+		t.Fatalf("VerifyParts with non-zero padding bits: got error %v, want ErrNoMatch", err)
+	}
+}
+
+func BenchmarkVerifyHMAC(b *testing.B) {
+	secret := NewSecret()
+	s, _ := NewSigner(secret)
+	v, _ := NewVerifier(secret)
+	v.Now = fixedClock(testNow)
+	ts := strconv.FormatInt(testNow.Unix(), 10)
+	sig := s.Sign("msg_bench", testNow, testPayload)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.VerifyParts("msg_bench", ts, sig, testPayload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
