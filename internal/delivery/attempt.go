@@ -11,19 +11,18 @@ import (
 )
 
 // attempt makes one attempt of job to ep (the endpoint's latest known
-// state), hands its result to the recorder, and returns how long the
-// endpoint's queue should pause (0: no throttling).
-func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, gone bool, signer *webhook.Signer, signerErr error) time.Duration {
+// state). It returns the result to record (ok false: nothing to record,
+// the send was cut off by Stop and the lease is released instead) and how
+// long the endpoint's queue should pause (0: no throttling).
+func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, gone bool, signer *webhook.Signer, signerErr error) (res store.Result, ok bool, pause time.Duration) {
 	d := &job.Delivery
 	now := e.now()
 	if gone || ep == nil || ep.Disabled {
-		e.rec.add(canceledResult(job, now))
-		return 0
+		return canceledResult(job, now), true, 0
 	}
 	if job.Message == nil || job.Message.Payload == nil {
 		// The content was expunged: there is nothing left to send.
-		e.rec.add(canceledResult(job, now))
-		return 0
+		return canceledResult(job, now), true, 0
 	}
 	if signerErr != nil && e.errLimit.allow("signer:"+ep.ID, now) {
 		e.log.Error("endpoint secret cannot be decoded; sending unsigned",
@@ -42,7 +41,7 @@ func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, gone bool, signer *
 	e.metrics.inflight.Dec()
 	if resp.interrupted {
 		e.disp.abort(store.DeliveryKey{MsgID: d.MsgID, EndpointID: d.EndpointID})
-		return 0
+		return res, false, 0
 	}
 
 	attempts := d.Attempts + 1
@@ -53,7 +52,7 @@ func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, gone bool, signer *
 	if r.Succeeded() {
 		status = herald.StatusSuccess
 	}
-	e.rec.add(store.Result{
+	res = store.Result{
 		Attempt: herald.Attempt{
 			ID:              herald.NewID(herald.PrefixAttempt, now),
 			MsgID:           d.MsgID,
@@ -72,14 +71,12 @@ func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, gone bool, signer *
 		},
 		Outcome:  out,
 		Attempts: attempts,
-	})
-
-	e.observe(job, ep, resp, out, attempts, done)
-	if !out.Throttled {
-		return 0
 	}
-	pause := max(e.cfg.ThrottleBackoff, min(resp.retryAfter, maxThrottleBackoff))
-	return pause
+	e.observe(job, ep, resp, out, attempts, done)
+	if out.Throttled {
+		pause = max(e.cfg.ThrottleBackoff, min(resp.retryAfter, maxThrottleBackoff))
+	}
+	return res, true, pause
 }
 
 // observe updates metrics and logs one attempt.

@@ -229,15 +229,20 @@ func (d *dispatcher) serve(q *epQueue) {
 		}
 		q.mu.Unlock()
 
-		throttle := d.e.attempt(job, ep, gone, signer, signerErr)
-		d.held.Add(-1)
-		if throttle > 0 {
+		res, record, pause := d.e.attempt(job, ep, gone, signer, signerErr)
+		if pause > 0 {
+			// Pause before the result is out, so nothing sent after it
+			// was recorded can slip past the back-off.
 			q.mu.Lock()
-			if until := d.e.now().Add(throttle); until.After(q.pausedUntil) {
+			if until := d.e.now().Add(pause); until.After(q.pausedUntil) {
 				q.pausedUntil = until
 			}
 			q.mu.Unlock()
 		}
+		if record {
+			d.e.rec.add(res)
+		}
+		d.held.Add(-1)
 	}
 }
 

@@ -1,0 +1,220 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// hanging returns a sink whose requests block until release is called.
+func hanging(t *testing.T) (url string, got chan received, release func()) {
+	t.Helper()
+	ch := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	srv, got := sink(t, func(w http.ResponseWriter, _ int) {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second): // never hold a test server open forever
+		}
+	})
+	t.Cleanup(release)
+	return srv.URL, got, release
+}
+
+func keyOf(msg *herald.Message, ep herald.Endpoint) store.DeliveryKey {
+	return store.DeliveryKey{MsgID: msg.ID, EndpointID: ep.ID}
+}
+
+func TestStopReleasesQueuedDeliveries(t *testing.T) {
+	t.Parallel()
+	url, got, _ := hanging(t)
+	ep := endpoint("ep_stop", url)
+	b := setup(t, Config{EndpointConcurrency: 1}, ep)
+	var msgs []*herald.Message
+	msgs = append(msgs, b.publish(t, message("a", `{}`)))
+	<-got // in flight
+	for range 4 {
+		msgs = append(msgs, b.publish(t, message("a", `{}`)))
+	}
+
+	// A context that is already over cuts the in-flight send off at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.engine.Stop(ctx); err == nil {
+		t.Errorf("Stop with an ended context = nil, want an error saying sends were cut off")
+	}
+	if err := b.engine.Stop(context.Background()); err != nil {
+		t.Errorf("second Stop = %v, want nil", err)
+	}
+
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	if len(b.store.results) != 0 {
+		t.Errorf("recorded %d results, want none: a cut-off send is not the endpoint's failure", len(b.store.results))
+	}
+	for _, m := range msgs {
+		if !slices.Contains(b.store.released, keyOf(m, ep)) {
+			t.Errorf("delivery of %s was not released", m.ID)
+		}
+		if d := b.store.deliveries[keyOf(m, ep)]; d.LeaseOwner != "" {
+			t.Errorf("delivery of %s still leased to %q", m.ID, d.LeaseOwner)
+		}
+	}
+}
+
+func TestStopLetsInFlightFinish(t *testing.T) {
+	t.Parallel()
+	url, got, release := hanging(t)
+	ep := endpoint("ep_graceful", url)
+	b := setup(t, Config{EndpointConcurrency: 1}, ep)
+	first := b.publish(t, message("a", `{}`))
+	<-got
+	var rest []*herald.Message
+	for range 4 {
+		rest = append(rest, b.publish(t, message("a", `{}`)))
+	}
+
+	stopped := make(chan error)
+	go func() { stopped <- b.engine.Stop(context.Background()) }()
+	release()
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop = %v, want nil", err)
+	}
+
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	if res := b.store.resultsOf(first.ID); len(res) != 1 || res[0].Outcome.Status != herald.StatusSuccess {
+		t.Errorf("in-flight delivery results = %+v, want one success", res)
+	}
+	// Whether the worker took more before it saw Stop is a race; each
+	// queued delivery is either sent and recorded, or released, never both
+	// and never neither.
+	for _, m := range rest {
+		sent := len(b.store.resultsOf(m.ID)) == 1
+		released := slices.Contains(b.store.released, keyOf(m, ep))
+		if sent == released {
+			t.Errorf("delivery of %s: sent %v, released %v; want exactly one", m.ID, sent, released)
+		}
+	}
+}
+
+func TestSpillWhenEndpointQueueFull(t *testing.T) {
+	t.Parallel()
+	url, got, release := hanging(t)
+	ep := endpoint("ep_spill", url)
+	b := setup(t, Config{EndpointConcurrency: 1, EndpointQueue: 2}, ep)
+	var msgs []*herald.Message
+	msgs = append(msgs, b.publish(t, message("a", `{}`)))
+	<-got
+	for range 4 {
+		msgs = append(msgs, b.publish(t, message("a", `{}`)))
+	}
+	b.store.mu.Lock()
+	released := slices.Clone(b.store.released)
+	b.store.mu.Unlock()
+	want := []store.DeliveryKey{keyOf(msgs[3], ep), keyOf(msgs[4], ep)}
+	if !slices.Equal(released, want) {
+		t.Fatalf("released %v, want the two that did not fit: %v", released, want)
+	}
+
+	// Once the endpoint answers, the queued ones go out, and the spilled
+	// ones are claimed back from the database when the engine is woken.
+	release()
+	for _, m := range msgs[:3] {
+		b.waitFinal(t, m.ID, ep.ID)
+	}
+	b.engine.Wake()
+	for _, m := range msgs[3:] {
+		if res := b.waitFinal(t, m.ID, ep.ID); res[0].Outcome.Status != herald.StatusSuccess {
+			t.Errorf("spilled delivery of %s: %v, want success", m.ID, res[0].Outcome.Status)
+		}
+	}
+}
+
+func TestClaimedDeliveryIsSentAfterRestart(t *testing.T) {
+	t.Parallel()
+	url, got, release := hanging(t)
+	ep := endpoint("ep_restart", url)
+	first := setup(t, Config{EndpointConcurrency: 1, NodeID: "node_a"}, ep)
+	msgs := []*herald.Message{first.publish(t, message("a", `{}`))}
+	<-got
+	msgs = append(msgs, first.publish(t, message("a", `{}`)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = first.engine.Stop(ctx) // cut off: both deliveries go back to the database
+
+	// A delivery leased by a node that died: its lease has expired.
+	orphan := message("a", `{}`)
+	if err := first.store.Publish(context.Background(), orphan,
+		[]herald.Delivery{{MsgID: orphan.ID, EndpointID: ep.ID, AppID: testApp, Status: herald.StatusPending}},
+		"node_dead", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	msgs = append(msgs, orphan)
+
+	release()
+	second := startEngine(t, first.store, Config{NodeID: "node_b"})
+	for _, m := range msgs {
+		res := second.waitFinal(t, m.ID, ep.ID)
+		if last := res[len(res)-1]; last.Outcome.Status != herald.StatusSuccess {
+			t.Errorf("delivery of %s after restart: %v, want success", m.ID, last.Outcome.Status)
+		}
+	}
+}
+
+func TestQueuedDeliveryCanceledWhenEndpointDeleted(t *testing.T) {
+	t.Parallel()
+	url, got, release := hanging(t)
+	ep := endpoint("ep_deleted", url)
+	b := setup(t, Config{EndpointConcurrency: 1}, ep)
+	first := b.publish(t, message("a", `{}`))
+	<-got
+	queued := b.publish(t, message("a", `{}`))
+
+	b.store.deleteEndpoint(ep.ID)
+	b.engine.InvalidateEndpoints(testApp)
+	if err := b.engine.poll.reloadApp(context.Background(), testApp); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	b.waitFinal(t, first.ID, ep.ID)
+	res := b.waitFinal(t, queued.ID, ep.ID)
+	if len(res) != 1 || res[0].Outcome.Status != herald.StatusCanceled || res[0].Attempt.ID != "" {
+		t.Fatalf("results = %+v, want one cancellation without an attempt", res)
+	}
+	select {
+	case <-got:
+		t.Errorf("the deleted endpoint got a request for the queued delivery")
+	default:
+	}
+}
+
+func TestThrottledEndpointBacksOff(t *testing.T) {
+	t.Parallel()
+	srv, got := sink(t, func(w http.ResponseWriter, n int) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	ep := endpoint("ep_throttle", srv.URL)
+	b := setup(t, Config{EndpointConcurrency: 1, ThrottleBackoff: 200 * time.Millisecond,
+		Policy: herald.Policy{Schedule: []time.Duration{time.Hour}}}, ep)
+	throttled := b.publish(t, message("a", `{}`))
+	first := <-got
+	b.store.waitFor(t, "the 503 recorded", func() bool { return len(b.store.resultsOf(throttled.ID)) == 1 })
+	next := b.publish(t, message("a", `{}`))
+	second := <-got
+	if gap := second.at.Sub(first.at); gap < 200*time.Millisecond {
+		t.Errorf("next request %v after a 503, want the endpoint paused for at least 200ms", gap)
+	}
+	b.waitFinal(t, next.ID, ep.ID)
+}
