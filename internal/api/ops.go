@@ -77,6 +77,9 @@ func (s *Server) sendExample(c *call) error {
 	if err != nil {
 		return err
 	}
+	if ep.Disabled {
+		return herald.Errorf(herald.ECONFLICT, "Endpoint %q is disabled", ep.ID)
+	}
 	payload, err := s.examplePayload(c, in.EventType, idx)
 	if err != nil {
 		return err
