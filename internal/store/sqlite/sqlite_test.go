@@ -1,0 +1,119 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	})
+}
+
+// openTest opens a store at path and closes it when the test ends.
+func openTest(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(t.Context(), Config{Path: path})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func TestOpenCreatesParentDirectory(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a", "b", "herald.db")
+	db := openTest(t, path)
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatalf("ping: got %v, want nil", err)
+	}
+	var mode string
+	if err := db.reader.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatalf("journal mode: %v", err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal mode: got %q, want wal", mode)
+	}
+}
+
+func TestOpenRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []Config{{}, {Path: filepath.Join(t.TempDir(), "x.db"), Synchronous: "SOMETIMES"}} {
+		if db, err := Open(t.Context(), cfg); err == nil {
+			db.Close()
+			t.Errorf("open %+v: got nil error, want one", cfg)
+		}
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	db, err := Open(ctx, Config{Path: path})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApp, now), Name: "a", CreatedAt: now, UpdatedAt: now}
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: "https://e", CreatedAt: now, UpdatedAt: now}
+	msg := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "t", Payload: []byte(`{"x":1}`), CreatedAt: now}
+	must(t, db.CreateApplication(ctx, app))
+	must(t, db.CreateEndpoint(ctx, ep))
+	must(t, db.Publish(ctx, msg, []herald.Delivery{{EndpointID: ep.ID}}, "node-a", now.Add(time.Minute)))
+	must(t, db.Close())
+	if err := db.Close(); err != nil {
+		t.Errorf("second close: got %v, want nil", err)
+	}
+
+	db = openTest(t, path)
+	got, err := db.GetMessage(ctx, app.ID, msg.ID)
+	if err != nil || string(got.Payload) != `{"x":1}` {
+		t.Fatalf("message after reopen: got %v, %v, want the payload back", got, err)
+	}
+	jobs, err := db.Claim(ctx, "node-b", now.Add(time.Minute), time.Minute, 10)
+	must(t, err)
+	if len(jobs) != 1 || jobs[0].Endpoint.URL != "https://e" || jobs[0].Delivery.Trigger != herald.TriggerRecovery {
+		t.Fatalf("claim after reopen: got %d jobs, want the leased delivery back as recovery", len(jobs))
+	}
+}
+
+func TestMigrationsAreIdempotent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db := openTest(t, path)
+	ctx := t.Context()
+	for range 2 {
+		must(t, db.Migrate(ctx))
+	}
+	v, err := db.SchemaVersion(ctx)
+	must(t, err)
+	if v != LatestSchemaVersion() || v < 1 {
+		t.Errorf("schema version: got %d, want %d", v, LatestSchemaVersion())
+	}
+	var n int
+	must(t, db.writer.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n))
+	if n != v {
+		t.Errorf("recorded migrations: got %d, want %d", n, v)
+	}
+	db2 := openTest(t, path) // a second open of a current file applies nothing
+	if v2, err := db2.SchemaVersion(ctx); err != nil || v2 != v {
+		t.Errorf("version after reopen: got %d, %v, want %d", v2, err, v)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+

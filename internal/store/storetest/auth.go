@@ -1,0 +1,70 @@
+package storetest
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var authTests = []test{
+	{"Tokens", func(f *fixture) {
+		a := f.app()
+		admin := &store.Token{Hash: bytes.Repeat([]byte{1}, 32), Kind: "admin", CreatedAt: f.t0}
+		app := &store.Token{Hash: bytes.Repeat([]byte{2}, 32), AppID: a.ID, Kind: "portal", CreatedAt: f.t0, ExpiresAt: f.at(time.Hour)}
+		f.noErr("create admin token", f.s.CreateToken(f.ctx, admin))
+		f.noErr("create app token", f.s.CreateToken(f.ctx, app))
+		f.wantErr("create same hash", f.s.CreateToken(f.ctx, admin), herald.ErrConflict)
+		for _, want := range []*store.Token{admin, app} {
+			got, err := f.s.GetToken(f.ctx, want.Hash)
+			f.noErr("get token", err)
+			if !bytes.Equal(got.Hash, want.Hash) || got.AppID != want.AppID || got.Kind != want.Kind ||
+				!got.CreatedAt.Equal(want.CreatedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+				f.Errorf("token: got %+v, want %+v", got, want)
+			}
+		}
+		f.noErr("delete token", f.s.DeleteToken(f.ctx, app.Hash))
+		_, err := f.s.GetToken(f.ctx, app.Hash)
+		f.wantErr("get deleted token", err, herald.ErrNotFound)
+		f.wantErr("delete missing token", f.s.DeleteToken(f.ctx, app.Hash), herald.ErrNotFound)
+	}},
+	{"Idempotency", func(f *fixture) {
+		exp := f.at(time.Hour)
+		saved, err := f.s.BeginIdempotent(f.ctx, "key-1", f.t0, exp)
+		if err != nil || saved != nil {
+			f.Fatalf("first begin: got %v, %v, want nil, nil (proceed)", saved, err)
+		}
+		_, err = f.s.BeginIdempotent(f.ctx, "key-1", f.at(time.Second), exp)
+		f.wantErr("begin while in flight", err, herald.ErrConflict)
+		resp := &store.IdempotentResponse{StatusCode: 202, Body: []byte(`{"id":"msg_1"}`)}
+		f.noErr("finish", f.s.FinishIdempotent(f.ctx, "key-1", resp))
+		saved, err = f.s.BeginIdempotent(f.ctx, "key-1", f.at(time.Minute), exp)
+		f.noErr("begin after finish", err)
+		if saved == nil || saved.StatusCode != 202 || string(saved.Body) != string(resp.Body) {
+			f.Errorf("saved response: got %+v, want %+v", saved, resp)
+		}
+		saved, err = f.s.BeginIdempotent(f.ctx, "key-1", exp, f.at(2*time.Hour))
+		if err != nil || saved != nil {
+			f.Errorf("begin after expiry: got %v, %v, want nil, nil (the key is claimed afresh)", saved, err)
+		}
+
+		saved, err = f.s.BeginIdempotent(f.ctx, "key-2", f.t0, exp)
+		if err != nil || saved != nil {
+			f.Fatalf("begin key-2: got %v, %v, want nil, nil", saved, err)
+		}
+		f.noErr("forget key-2", f.s.FinishIdempotent(f.ctx, "key-2", nil))
+		saved, err = f.s.BeginIdempotent(f.ctx, "key-2", f.at(time.Second), exp)
+		if err != nil || saved != nil {
+			f.Errorf("begin after a failed request: got %v, %v, want nil, nil (retry allowed)", saved, err)
+		}
+
+		// A request that never finished holds its key only until it expires.
+		_, err = f.s.BeginIdempotent(f.ctx, "key-2", exp.Add(-time.Millisecond), exp)
+		f.wantErr("begin just before expiry", err, herald.ErrConflict)
+		saved, err = f.s.BeginIdempotent(f.ctx, "key-2", exp, f.at(2*time.Hour))
+		if err != nil || saved != nil {
+			f.Errorf("begin after an abandoned request expired: got %v, %v, want nil, nil", saved, err)
+		}
+	}},
+}

@@ -1,0 +1,234 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var queueTests = []test{
+	{"ClaimReturnsJobWithMessageAndEndpoint", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID, func(e *herald.Endpoint) { e.Headers = map[string]string{"X-A": "1"} })
+		m := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node-a", f.at(time.Second))
+		d := j.Delivery
+		if d.MsgID != m.ID || d.EndpointID != e.ID || d.AppID != a.ID || d.Status != herald.StatusPending || d.Attempts != 0 {
+			f.Errorf("delivery: got %+v, want pending delivery of %s to %s", d, m.ID, e.ID)
+		}
+		if d.LeaseOwner != "node-a" || !d.NextAttemptAt.Equal(f.at(time.Second+lease)) || d.Trigger != herald.TriggerScheduled {
+			f.Errorf("lease: got owner %q until %v trigger %d, want node-a until %v scheduled", d.LeaseOwner, d.NextAttemptAt, d.Trigger, f.at(time.Second+lease))
+		}
+		if j.Message == nil || j.Message.ID != m.ID || string(j.Message.Payload) != string(m.Payload) {
+			f.Errorf("job message: got %+v, want %s with its payload", j.Message, m.ID)
+		}
+		if j.Endpoint == nil {
+			f.Fatalf("job endpoint: got nil")
+		}
+		sameEndpoint(f, j.Endpoint, e)
+	}},
+	{"LeasedRowsWaitForExpiryThenComeBackAsRecovery", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		f.publish(a.ID, f.t0, e.ID)
+		f.claimOne("node-a", f.t0)
+		f.claimNone("node-b", f.at(lease-time.Millisecond))
+		f.claimNone("node-a", f.at(lease-time.Millisecond))
+		j := f.claimOne("node-b", f.at(lease))
+		if j.Delivery.Trigger != herald.TriggerRecovery || j.Delivery.LeaseOwner != "node-b" {
+			f.Errorf("claim after expiry: got trigger %d owner %q, want recovery by node-b", j.Delivery.Trigger, j.Delivery.LeaseOwner)
+		}
+	}},
+	{"PublishLeasedSkipsTheQueueUntilTheLeaseExpires", func(f *fixture) {
+		a := f.app()
+		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
+		m := f.publishLeased(a.ID, f.t0, "node-a", f.at(lease), e1.ID, e2.ID)
+		f.claimNone("node-b", f.at(lease-time.Millisecond))
+		jobs := f.claim("node-b", f.at(lease), 10)
+		if len(jobs) != 2 {
+			f.Fatalf("claim after the publish lease: got %d jobs, want 2", len(jobs))
+		}
+		for _, j := range jobs {
+			if j.Delivery.MsgID != m.ID || j.Delivery.Trigger != herald.TriggerRecovery {
+				f.Errorf("got %s trigger %d, want %s as recovery", j.Delivery.MsgID, j.Delivery.Trigger, m.ID)
+			}
+		}
+	}},
+	{"ExtendLeasesKeepsRows", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publishLeased(a.ID, f.t0, "node-a", f.at(lease), e.ID)
+		o := f.publish(a.ID, f.t0, e.ID)
+		f.claimOne("node-c", f.t0) // o: extending node-a must not touch node-c's lease
+		f.noErr("extend", f.s.ExtendLeases(f.ctx, "node-a", f.at(3*lease)))
+		if j := f.claimOne("node-b", f.at(2*lease)); j.Delivery.MsgID != o.ID {
+			f.Errorf("claim at 2 leases: got %s, want %s whose lease was not extended", j.Delivery.MsgID, o.ID)
+		}
+		f.claimNone("node-d", f.at(3*lease-time.Millisecond))
+		jobs := f.claim("node-d", f.at(3*lease), 10)
+		if len(jobs) != 2 || (jobs[0].Delivery.MsgID != m.ID && jobs[1].Delivery.MsgID != m.ID) {
+			f.Errorf("claim when the extended lease ends: got %d jobs, want 2 including %s", len(jobs), m.ID)
+		}
+	}},
+	{"ReleaseLeasesMakesRowsDue", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m1 := f.publishLeased(a.ID, f.t0, "node-a", f.at(time.Hour), e.ID)
+		f.publishLeased(a.ID, f.t0, "node-a", f.at(time.Hour), e.ID)
+		f.publishLeased(a.ID, f.t0, "node-a", f.at(time.Hour), e.ID)
+		other := f.publishLeased(a.ID, f.t0, "node-z", f.at(time.Hour), e.ID)
+		f.noErr("release one", f.s.ReleaseLeases(f.ctx, "node-a", []store.DeliveryKey{{MsgID: m1.ID, EndpointID: e.ID}}))
+		j := f.claimOne("node-b", f.at(time.Second))
+		if j.Delivery.MsgID != m1.ID || j.Delivery.Trigger != herald.TriggerScheduled {
+			f.Errorf("after releasing one: got %s trigger %d, want %s scheduled", j.Delivery.MsgID, j.Delivery.Trigger, m1.ID)
+		}
+		f.noErr("release a key not held", f.s.ReleaseLeases(f.ctx, "node-a", []store.DeliveryKey{{MsgID: other.ID, EndpointID: e.ID}}))
+		f.noErr("release all", f.s.ReleaseLeases(f.ctx, "node-a", nil))
+		jobs := f.claim("node-b", f.at(2*time.Second), 10)
+		if len(jobs) != 2 {
+			f.Errorf("after releasing all: got %d jobs, want 2 (node-z keeps its lease)", len(jobs))
+		}
+		for _, j := range jobs {
+			if j.Delivery.MsgID == other.ID {
+				f.Errorf("claimed %s, which node-z still holds", other.ID)
+			}
+		}
+	}},
+	{"ClaimTakesOldestDueFirstUpToLimit", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		var ids []string
+		for _, off := range []time.Duration{3 * time.Second, time.Second, 2 * time.Second, time.Hour} {
+			ids = append(ids, f.publish(a.ID, f.at(off), e.ID).ID)
+		}
+		first := f.claim("node", f.at(time.Minute), 2)
+		got := []string{first[0].Delivery.MsgID, first[1].Delivery.MsgID}
+		slices.Sort(got)
+		want := []string{ids[1], ids[2]}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			f.Errorf("first claim: got %v, want the two oldest due %v", got, want)
+		}
+		rest := f.claim("node", f.at(time.Minute), 10)
+		if len(rest) != 1 || rest[0].Delivery.MsgID != ids[0] {
+			f.Errorf("second claim: got %d jobs, want only %s (the last is not due)", len(rest), ids[0])
+		}
+	}},
+	{"BacklogCountsUnfinished", func(f *fixture) {
+		a := f.app()
+		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
+		f.publish(a.ID, f.t0, e1.ID, e2.ID)
+		f.publishLeased(a.ID, f.t0, "node", f.at(lease), e1.ID)
+		wantBacklog(f, 3)
+		j := f.claim("node", f.t0, 1)
+		f.record(result(j[0], f.at(time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+		wantBacklog(f, 2)
+	}},
+	{"ConcurrentPublishesAreDurableAndClaimedOnce", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		const writers, each = 16, 40
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*each)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					m := f.message(a.ID, f.t0, func(m *herald.Message) {
+						if i%5 == 0 {
+							m.EventID = fmt.Sprintf("w%d-%d", w, i)
+						}
+					})
+					if err := f.s.Publish(f.ctx, m, deliveries(m, e.ID), "", time.Time{}); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			f.Fatalf("concurrent publish: %v", err)
+		}
+		wantBacklog(f, writers*each)
+		seen := map[string]bool{}
+		for {
+			jobs := f.claim("node", f.at(time.Second), 64)
+			if len(jobs) == 0 {
+				break
+			}
+			for _, j := range jobs {
+				if seen[j.Delivery.MsgID] {
+					f.Fatalf("message %s claimed twice", j.Delivery.MsgID)
+				}
+				seen[j.Delivery.MsgID] = true
+			}
+		}
+		if len(seen) != writers*each {
+			f.Errorf("claimed: got %d deliveries, want %d", len(seen), writers*each)
+		}
+	}},
+	{"ConcurrentClaimersNeverShareADelivery", func(f *fixture) {
+		a := f.app()
+		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
+		const n = 150
+		for i := range n {
+			f.publish(a.ID, f.at(time.Duration(i)*time.Millisecond), e1.ID, e2.ID)
+		}
+		const owners = 4
+		got := make([][]store.DeliveryKey, owners)
+		var wg sync.WaitGroup
+		errs := make(chan error, owners)
+		for o := range owners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					jobs, err := f.s.Claim(f.ctx, fmt.Sprintf("node-%d", o), f.at(time.Minute), lease, 7)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if len(jobs) == 0 {
+						return
+					}
+					for _, j := range jobs {
+						got[o] = append(got[o], store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			f.Fatalf("concurrent claim: %v", err)
+		}
+		owner := map[store.DeliveryKey]int{}
+		for o, keys := range got {
+			for _, k := range keys {
+				if prev, dup := owner[k]; dup {
+					f.Fatalf("delivery %v claimed by node-%d and node-%d", k, prev, o)
+				}
+				owner[k] = o
+			}
+		}
+		if len(owner) != 2*n {
+			f.Errorf("claimed: got %d deliveries, want %d", len(owner), 2*n)
+		}
+	}},
+}
+
+// wantBacklog checks the count of unfinished deliveries.
+func wantBacklog(f *fixture, want int) {
+	f.Helper()
+	n, err := f.s.Backlog(f.ctx)
+	f.noErr("backlog", err)
+	if n != int64(want) {
+		f.Errorf("backlog: got %d, want %d", n, want)
+	}
+}

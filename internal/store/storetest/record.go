@@ -1,0 +1,169 @@
+package storetest
+
+import (
+	"slices"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var recordTests = []test{
+	{"SuccessIsFinal", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node", f.t0)
+		r := result(j, f.at(time.Second), 200, herald.Outcome{Status: herald.StatusSuccess})
+		if disabled := f.record(r); len(disabled) != 0 {
+			f.Errorf("disabled: got %v, want none", disabled)
+		}
+		f.claimNone("node-b", f.at(time.Hour))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSuccess, time.Time{})
+		got, err := f.s.GetAttempt(f.ctx, a.ID, m.ID, r.Attempt.ID)
+		f.noErr("get attempt", err)
+		want := r.Attempt
+		if got.ID != want.ID || got.EndpointID != e.ID || got.URL != e.URL || got.Status != herald.StatusSuccess ||
+			got.StatusCode != 200 || got.ResponseBody != want.ResponseBody || got.Duration != want.Duration ||
+			got.Trigger != want.Trigger || !got.CreatedAt.Equal(want.CreatedAt) ||
+			got.ResponseHeaders["Content-Type"] != "application/json" || got.RequestHeaders["webhook-id"] != m.ID {
+			f.Errorf("attempt: got %+v, want %+v", got, want)
+		}
+	}},
+	{"RetryComesBackWhenDue", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node", f.t0)
+		next := f.at(5 * time.Second)
+		f.record(result(j, f.at(time.Second), 503, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: next, Throttled: true}))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSending, next)
+		f.claimNone("node", next.Add(-time.Millisecond))
+		j = f.claimOne("node", next)
+		if j.Delivery.Status != herald.StatusSending || j.Delivery.Attempts != 1 || j.Delivery.Trigger != herald.TriggerScheduled {
+			f.Errorf("retry: got status %d attempts %d trigger %d, want sending, 1, scheduled", j.Delivery.Status, j.Delivery.Attempts, j.Delivery.Trigger)
+		}
+		f.record(result(j, next, 200, herald.Outcome{Status: herald.StatusSuccess}))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSuccess, time.Time{})
+		atts, err := f.s.ListAttempts(f.ctx, a.ID, store.AttemptFilter{Page: page(10, ""), MsgID: m.ID})
+		f.noErr("list attempts", err)
+		if len(atts) != 2 || atts[0].StatusCode != 200 || atts[1].StatusCode != 503 {
+			f.Errorf("attempts: got %d, want 2 newest first (200 then 503)", len(atts))
+		}
+	}},
+	{"FinalFailureIsNotClaimed", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node", f.t0)
+		f.record(result(j, f.at(time.Second), 500, herald.Outcome{Status: herald.StatusFail}))
+		f.claimNone("node", f.at(48*time.Hour))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusFail, time.Time{})
+		wantBacklog(f, 0)
+	}},
+	{"FailingSinceSetOnFirstFailureClearedBySuccess", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		for range 3 {
+			f.publish(a.ID, f.t0, e.ID)
+		}
+		jobs := f.claim("node", f.t0, 3)
+		fail := herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Hour)}
+		f.record(result(jobs[0], f.at(time.Second), 500, fail))
+		wantFailingSince(f, e, f.at(time.Second))
+		f.record(result(jobs[1], f.at(2*time.Second), 0, fail))
+		wantFailingSince(f, e, f.at(time.Second))
+		f.record(result(jobs[2], f.at(3*time.Second), 204, herald.Outcome{Status: herald.StatusSuccess}))
+		wantFailingSince(f, e, time.Time{})
+	}},
+	{"DisableIsReportedOnceAndCancelsTheRest", func(f *fixture) {
+		a := f.app()
+		gone, healthy := f.endpoint(a.ID), f.endpoint(a.ID)
+		var msgs []*herald.Message
+		for i := range 4 {
+			msgs = append(msgs, f.publish(a.ID, f.at(time.Duration(i)*time.Millisecond), gone.ID))
+		}
+		f.publish(a.ID, f.t0, healthy.ID)
+		jobs := f.claim("node", f.at(time.Second), 10)
+		var mine []store.Job
+		for _, j := range jobs {
+			switch {
+			case j.Delivery.EndpointID == healthy.ID:
+				f.record(result(j, f.at(time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+			case j.Delivery.MsgID != msgs[3].ID:
+				mine = append(mine, j)
+			}
+		}
+		if len(jobs) != 5 || len(mine) != 3 {
+			f.Fatalf("claim: got %d jobs, want 5", len(jobs))
+		}
+		off := herald.Outcome{Status: herald.StatusFail, DisableEndpoint: true}
+		disabled := f.record(result(mine[0], f.at(2*time.Second), 410, off), result(mine[1], f.at(2*time.Second), 410, off))
+		if !slices.Equal(disabled, []string{gone.ID}) {
+			f.Errorf("first record: got disabled %v, want [%s] once", disabled, gone.ID)
+		}
+		if disabled := f.record(result(mine[2], f.at(3*time.Second), 410, off)); len(disabled) != 0 {
+			f.Errorf("second record: got disabled %v, want none (already disabled)", disabled)
+		}
+		ep, err := f.s.GetEndpoint(f.ctx, a.ID, gone.ID)
+		f.noErr("get endpoint", err)
+		if !ep.Disabled {
+			f.Errorf("endpoint after 410: got enabled, want disabled")
+		}
+		// msgs[3] was leased but not yet attempted when the endpoint died.
+		wantDelivery(f, a.ID, gone.ID, msgs[3].ID, herald.StatusCanceled, time.Time{})
+		st, err := f.s.EndpointStats(f.ctx, a.ID, gone.ID, time.Time{}, time.Time{})
+		f.noErr("stats", err)
+		if st != (store.Stats{Fail: 3, Canceled: 1}) {
+			f.Errorf("stats: got %+v, want 3 fail, 1 canceled", st)
+		}
+		f.claimNone("node-b", f.at(time.Hour))
+		active, err := f.s.ActiveEndpoints(f.ctx, a.ID)
+		f.noErr("active endpoints", err)
+		if got := endpointIDs(active); !slices.Equal(got, []string{healthy.ID}) {
+			f.Errorf("active endpoints: got %v, want [%s]", got, healthy.ID)
+		}
+	}},
+	{"DeletedEndpointCancelsItsDeliveries", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		waiting := f.publish(a.ID, f.at(time.Hour), e.ID)
+		inFlight := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node", f.t0)
+		f.noErr("delete endpoint", f.s.DeleteEndpoint(f.ctx, a.ID, e.ID))
+		f.record(result(j, f.at(time.Second), 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Minute)}))
+		f.claimNone("node", f.at(2*time.Hour))
+		wantBacklog(f, 0)
+		for _, m := range []*herald.Message{waiting, inFlight} {
+			if _, err := f.s.GetMessage(f.ctx, a.ID, m.ID); err != nil {
+				f.Errorf("message %s after its endpoint was deleted: %v", m.ID, err)
+			}
+		}
+	}},
+}
+
+// wantDelivery checks one delivery through the endpoint's message list.
+func wantDelivery(f *fixture, appID, endpointID, msgID string, status herald.MessageStatus, next time.Time) {
+	f.Helper()
+	ems, err := f.s.ListEndpointMessages(f.ctx, appID, endpointID, store.MessageFilter{Page: page(250, "")})
+	f.noErr("list endpoint messages", err)
+	for _, em := range ems {
+		if em.Message.ID != msgID {
+			continue
+		}
+		if em.Status != status || !em.NextAttemptAt.Equal(next) {
+			f.Errorf("delivery of %s: got status %d next %v, want %d next %v", msgID, em.Status, em.NextAttemptAt, status, next)
+		}
+		return
+	}
+	f.Errorf("delivery of %s to %s: not listed", msgID, endpointID)
+}
+
+func wantFailingSince(f *fixture, e *herald.Endpoint, want time.Time) {
+	f.Helper()
+	got, err := f.s.GetEndpoint(f.ctx, e.AppID, e.ID)
+	f.noErr("get endpoint", err)
+	if !got.FailingSince.Equal(want) {
+		f.Errorf("failing since: got %v, want %v", got.FailingSince, want)
+	}
+}
