@@ -34,6 +34,7 @@ type command struct {
 
 var commands = map[string]command{
 	"send":    {"publish an event through a running Herald", runSend},
+	"verify":  {"check a webhook signature", runVerify},
 	"version": {"print the version", runVersion},
 }
 

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/webhook"
+)
+
+// verifyRun is the outcome of one in-process `herald verify`.
+type verifyRun struct {
+	stdout, stderr string
+	err            error
+}
+
+func runVerifyCmd(t *testing.T, stdin string, environ map[string]string, args ...string) verifyRun {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := Env{
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &stdout,
+		Stderr: &stderr,
+		Getenv: func(k string) string { return environ[k] },
+	}
+	err := Main(context.Background(), append([]string{"verify"}, args...), env)
+	return verifyRun{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// signedMessage is a message signed now with a fresh secret, its body
+// written to a file.
+type signedMessage struct {
+	secret, id, timestamp, signature, bodyFile string
+	body                                       []byte
+}
+
+func newSignedMessage(t *testing.T, at time.Time) signedMessage {
+	t.Helper()
+	secret := webhook.NewSecret()
+	s, err := webhook.NewSigner(secret)
+	if err != nil {
+		t.Fatalf("NewSigner: %v", err)
+	}
+	body := []byte(`{"type":"invoice.paid","data":{"id":"in_1"}}`)
+	path := filepath.Join(t.TempDir(), "body.json")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return signedMessage{
+		secret:    secret,
+		id:        "msg_cli",
+		timestamp: strconv.FormatInt(at.Unix(), 10),
+		signature: s.Sign("msg_cli", at, body),
+		bodyFile:  path,
+		body:      body,
+	}
+}
+
+func (m signedMessage) args(extra ...string) []string {
+	return append([]string{"--secret", m.secret, "--id", m.id, "--timestamp", m.timestamp,
+		"--signature", m.signature, "--body", m.bodyFile}, extra...)
+}
+
+func TestVerifyValid(t *testing.T) {
+	t.Parallel()
+	m := newSignedMessage(t, time.Now())
+	tests := []struct {
+		name    string
+		stdin   string
+		environ map[string]string
+		args    []string
+	}{
+		{"flags", "", nil, m.args()},
+		{"headers", "", nil, []string{"--secret", m.secret, "--body", m.bodyFile,
+			"--header", "webhook-id: " + m.id, "--header", "Webhook-Timestamp:" + m.timestamp,
+			"--header", "webhook-signature: " + m.signature}},
+		{"svix headers", "", nil, []string{"--secret", m.secret, "--body", m.bodyFile,
+			"--header", "svix-id: " + m.id, "--header", "svix-timestamp: " + m.timestamp,
+			"--header", "svix-signature: " + m.signature}},
+		{"body from stdin", string(m.body), nil, []string{"--secret", m.secret, "--id", m.id,
+			"--timestamp", m.timestamp, "--signature", m.signature, "--body", "-"}},
+		{"secret from the environment", "", map[string]string{"HERALD_SECRET": m.secret}, []string{"--id", m.id,
+			"--timestamp", m.timestamp, "--signature", m.signature, "--body", m.bodyFile}},
+		{"rotation: several secrets", "", nil, append(m.args(), "--secret", webhook.NewSecret())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := runVerifyCmd(t, tt.stdin, tt.environ, tt.args...)
+			if got.err != nil {
+				t.Fatalf("verify: got error %v (stderr %q), want none", got.err, got.stderr)
+			}
+			if got.stdout != "signature valid\n" {
+				t.Fatalf("stdout: got %q, want %q", got.stdout, "signature valid\n")
+			}
+		})
+	}
+}
+
+func TestVerifyEd25519(t *testing.T) {
+	t.Parallel()
+	private, public := webhook.NewKeyPair()
+	s, err := webhook.NewSigner(private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	body := `{"ok":true}`
+	got := runVerifyCmd(t, body, nil, "--secret", public, "--id", "msg_ed",
+		"--timestamp", strconv.FormatInt(now.Unix(), 10), "--signature", s.Sign("msg_ed", now, []byte(body)), "--body", "-")
+	if got.err != nil || got.stdout != "signature valid\n" {
+		t.Fatalf("verify v1a: got %q, %v, want %q and no error", got.stdout, got.err, "signature valid\n")
+	}
+}
+
+func TestVerifyInvalid(t *testing.T) {
+	t.Parallel()
+	m := newSignedMessage(t, time.Now())
+	old := newSignedMessage(t, time.Now().Add(-time.Hour))
+	tests := []struct {
+		name     string
+		stdin    string
+		args     []string
+		wantErr  error
+		wantText string
+	}{
+		{"wrong secret", "", append(m.args(), "--secret", webhook.NewSecret())[2:], webhook.ErrNoMatch, "trailing newline counts"},
+		{"body with a trailing newline", string(m.body) + "\n", append(m.args(), "--body", "-"), webhook.ErrNoMatch, "no matching signature"},
+		{"stale", "", old.args(), webhook.ErrTooOld, "--tolerance 0"},
+		{"stale with a custom tolerance", "", old.args("--tolerance", "30m"), webhook.ErrTooOld, "tolerance 30m0s"},
+		{"missing signature", "", []string{"--secret", m.secret, "--id", m.id, "--timestamp", m.timestamp, "--body", m.bodyFile}, webhook.ErrMissingHeaders, "webhook-signature"},
+		{"bad timestamp", "", m.args("--timestamp", "yesterday"), webhook.ErrInvalidTimestamp, "not unix seconds"},
+		{"bad secret", "", m.args("--secret", "whsec_!!"), webhook.ErrInvalidSecret, "secret 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := runVerifyCmd(t, tt.stdin, nil, tt.args...)
+			if !errors.Is(got.err, tt.wantErr) {
+				t.Fatalf("verify: got error %v, want %v", got.err, tt.wantErr)
+			}
+			if !strings.Contains(got.err.Error(), tt.wantText) {
+				t.Fatalf("error text: got %q, want it to contain %q", got.err, tt.wantText)
+			}
+			if got.stdout != "" {
+				t.Fatalf("stdout: got %q, want nothing", got.stdout)
+			}
+			if code := exitCode(got.err); code != 1 {
+				t.Fatalf("exit code: got %d, want 1", code)
+			}
+		})
+	}
+}
+
+func TestVerifyOldMessageWithoutTolerance(t *testing.T) {
+	t.Parallel()
+	old := newSignedMessage(t, time.Now().Add(-30*24*time.Hour))
+	got := runVerifyCmd(t, "", nil, old.args("--tolerance", "0")...)
+	if got.err != nil || got.stdout != "signature valid\n" {
+		t.Fatalf("verify --tolerance 0: got %q, %v, want %q and no error", got.stdout, got.err, "signature valid\n")
+	}
+}
+
+func TestVerifyUsageErrors(t *testing.T) {
+	t.Parallel()
+	m := newSignedMessage(t, time.Now())
+	tests := []struct {
+		name     string
+		args     []string
+		wantText string
+	}{
+		{"no secret", []string{"--id", m.id, "--body", m.bodyFile}, "--secret is required"},
+		{"no body", []string{"--secret", m.secret}, "--body is required"},
+		{"malformed header", []string{"--secret", m.secret, "--body", m.bodyFile, "--header", "no colon"}, `want "Name: value"`},
+		{"missing body file", []string{"--secret", m.secret, "--body", filepath.Join(t.TempDir(), "none")}, "read body"},
+		{"stray argument", append(m.args(), "extra"), `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := runVerifyCmd(t, "", nil, tt.args...)
+			if got.err == nil || !strings.Contains(got.err.Error(), tt.wantText) {
+				t.Fatalf("verify: got error %v, want one containing %q", got.err, tt.wantText)
+			}
+		})
+	}
+	got := runVerifyCmd(t, "", nil, "--help")
+	if !errors.Is(got.err, flag.ErrHelp) || !strings.Contains(got.stderr, "herald verify --secret") {
+		t.Fatalf("verify --help: got %v and stderr %q, want flag.ErrHelp and the usage", got.err, got.stderr)
+	}
+}
