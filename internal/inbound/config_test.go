@@ -19,7 +19,7 @@ func TestValidate(t *testing.T) {
 		cfg     VerifierConfig
 		wantErr string // substring of the detail; empty means valid
 	}{
-		{"every preset with a plain secret", VerifierConfig{Type: TypeStripe, Secrets: []string{"whsec_x"}}, ""},
+		{"stripe", VerifierConfig{Type: TypeStripe, Secrets: []string{"whsec_x"}}, ""},
 		{"standard webhooks", VerifierConfig{Type: TypeStandardWebhooks, Secrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, ""},
 		{"standard webhooks unpadded", VerifierConfig{Type: TypeStandardWebhooks, Secrets: []string{"whsec_dGVzdA"}}, ""},
 		{"hmac with template", VerifierConfig{Type: TypeHMAC, Secrets: []string{"s"}, Header: "X-Sig", Template: "{timestamp}.{body}", TimestampHeader: "X-Ts", ToleranceSeconds: 60}, ""},
