@@ -14,16 +14,9 @@ import (
 // state). It returns the result to record (ok false: nothing to record,
 // the send was cut off by Stop and the lease is released instead) and how
 // long the endpoint's queue should pause (0: no throttling).
-func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, gone bool, signer *webhook.Signer, signerErr error) (res store.Result, ok bool, pause time.Duration) {
+func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, signer *webhook.Signer, signerErr error) (res store.Result, ok bool, pause time.Duration) {
 	d := &job.Delivery
 	now := e.now()
-	if gone || ep == nil || ep.Disabled {
-		return canceledResult(job, now), true, 0
-	}
-	if job.Message == nil || job.Message.Payload == nil {
-		// The content was expunged: there is nothing left to send.
-		return canceledResult(job, now), true, 0
-	}
 	if signerErr != nil && e.errLimit.allow("signer:"+ep.ID, now) {
 		e.log.Error("endpoint secret cannot be decoded; sending unsigned",
 			slog.String("app_id", d.AppID), slog.String("endpoint_id", ep.ID))
@@ -104,25 +97,5 @@ func (e *Engine) observe(job store.Job, ep *herald.Endpoint, resp response, out 
 			slog.Int("status_code", resp.statusCode),
 			slog.String("error_class", string(resp.errClass)),
 			slog.String("next_status", out.Status.String()))
-	}
-}
-
-// canceledResult records that a delivery will not be sent because its
-// endpoint is gone or its content expunged. No request is made, so the
-// attempt carries no ID: the store moves the delivery to StatusCanceled
-// and writes no attempt row.
-func canceledResult(job store.Job, now time.Time) store.Result {
-	d := &job.Delivery
-	return store.Result{
-		Attempt: herald.Attempt{
-			MsgID:      d.MsgID,
-			EndpointID: d.EndpointID,
-			AppID:      d.AppID,
-			Status:     herald.StatusFail,
-			Trigger:    d.Trigger,
-			CreatedAt:  now,
-		},
-		Outcome:  herald.Outcome{Status: herald.StatusCanceled},
-		Attempts: d.Attempts,
 	}
 }

@@ -210,6 +210,13 @@ func (d *dispatcher) serve(q *epQueue) {
 			d.run.push(q)
 			return
 		}
+		if q.gone || (q.ep == nil && q.jobs[q.head].Endpoint == nil) {
+			keys := q.takeAll()
+			q.mu.Unlock()
+			d.held.Add(-int64(len(keys)))
+			d.e.dropGone(keys)
+			continue
+		}
 		job := q.jobs[q.head]
 		q.jobs[q.head] = store.Job{}
 		q.head++
@@ -218,18 +225,14 @@ func (d *dispatcher) serve(q *epQueue) {
 		} else if q.head >= 1024 && q.head*2 >= len(q.jobs) {
 			q.jobs, q.head = slices.Clone(q.jobs[q.head:]), 0
 		}
-		ep, gone := q.ep, q.gone
+		ep := q.ep
 		if ep == nil {
 			ep = job.Endpoint
 		}
-		var signer *webhook.Signer
-		var signerErr error
-		if !gone && ep != nil {
-			signer, signerErr = q.signerFor(ep, now)
-		}
+		signer, signerErr := q.signerFor(ep, now)
 		q.mu.Unlock()
 
-		res, record, pause := d.e.attempt(job, ep, gone, signer, signerErr)
+		res, record, pause := d.e.attempt(job, ep, signer, signerErr)
 		if pause > 0 {
 			// Pause before the result is out, so nothing sent after it
 			// was recorded can slip past the back-off.
@@ -244,6 +247,17 @@ func (d *dispatcher) serve(q *epQueue) {
 		}
 		d.held.Add(-1)
 	}
+}
+
+// takeAll empties q and returns the keys of what it held. q.mu is held.
+func (q *epQueue) takeAll() []store.DeliveryKey {
+	keys := make([]store.DeliveryKey, 0, len(q.jobs)-q.head)
+	for _, j := range q.jobs[q.head:] {
+		keys = append(keys, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
+	}
+	clear(q.jobs)
+	q.jobs, q.head = q.jobs[:0], 0
+	return keys
 }
 
 // paused reports whether the endpoint asked us to back off. q.mu is held.
@@ -348,11 +362,9 @@ func (d *dispatcher) takeQueued() []store.DeliveryKey {
 			q.timer.Stop()
 			q.timer = nil
 		}
-		for _, j := range q.jobs[q.head:] {
-			keys = append(keys, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
-		}
-		d.held.Add(-int64(len(q.jobs) - q.head))
-		q.jobs, q.head = nil, 0
+		taken := q.takeAll()
+		d.held.Add(-int64(len(taken)))
+		keys = append(keys, taken...)
 		q.mu.Unlock()
 	}
 	return keys

@@ -183,6 +183,22 @@ func (e *Engine) InvalidateEndpoints(appID string) {
 	e.poll.refreshApp(appID)
 }
 
+// dropGone forgets deliveries whose endpoint was disabled or deleted. The
+// store canceled them when the endpoint went away, so there is no attempt
+// to record; releasing the leases lets a claim cancel any the store still
+// holds as due (Claim cancels deliveries of gone endpoints).
+func (e *Engine) dropGone(keys []store.DeliveryKey) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.store.ReleaseLeases(ctx, e.cfg.NodeID, keys); err != nil && e.errLimit.allow("drop", e.now()) {
+		e.log.Error("release deliveries of a gone endpoint; their leases expire instead",
+			slog.String("endpoint_id", keys[0].EndpointID), slog.Any("error", err))
+	}
+}
+
 func (e *Engine) running() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -178,7 +178,7 @@ func TestDeliverySignatureVerifies(t *testing.T) {
 	if len(res) != 1 || res[0].Outcome.Status != herald.StatusSuccess || res[0].Attempt.StatusCode != 204 {
 		t.Fatalf("results = %+v, want one success with 204", res)
 	}
-	if h := res[0].Attempt.RequestHeaders["X-Custom"]; h != "[redacted]" {
+	if h := res[0].Attempt.RequestHeaders["x-custom"]; h != "[redacted]" {
 		t.Errorf("recorded custom header = %q, want it redacted", h)
 	}
 }

@@ -71,11 +71,24 @@ func (s *memStore) addEndpoint(ep herald.Endpoint) {
 	s.notify()
 }
 
+// deleteEndpoint deletes the endpoint and, as the store contract says,
+// cancels its unfinished deliveries.
 func (s *memStore) deleteEndpoint(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.endpoints, id)
+	s.cancelDeliveries(id)
 	s.notify()
+}
+
+// cancelDeliveries cancels the endpoint's unfinished deliveries. s.mu is
+// held.
+func (s *memStore) cancelDeliveries(endpointID string) {
+	for _, d := range s.deliveries {
+		if d.EndpointID == endpointID && !d.Status.Final() {
+			d.Status, d.LeaseOwner, d.NextAttemptAt = herald.StatusCanceled, "", time.Time{}
+		}
+	}
 }
 
 func (s *memStore) delivery(msgID, endpointID string) herald.Delivery {
@@ -142,7 +155,8 @@ func (s *memStore) Claim(_ context.Context, owner string, now time.Time, lease t
 			break
 		}
 		ep := s.endpoints[d.EndpointID]
-		if ep == nil {
+		if ep == nil || ep.Disabled {
+			d.Status, d.LeaseOwner, d.NextAttemptAt = herald.StatusCanceled, "", time.Time{}
 			continue
 		}
 		d.LeaseOwner, d.NextAttemptAt = owner, now.Add(lease)
@@ -169,12 +183,13 @@ func (s *memStore) Record(_ context.Context, results []store.Result) ([]string, 
 		switch {
 		case r.Outcome.Status == herald.StatusSuccess:
 			ep.FailingSince = time.Time{}
-		case r.Attempt.ID != "" && ep.FailingSince.IsZero():
+		case ep.FailingSince.IsZero():
 			ep.FailingSince = r.Attempt.CreatedAt
 		}
 		if r.Outcome.DisableEndpoint && !ep.Disabled {
 			ep.Disabled = true
 			disabled = append(disabled, ep.ID)
+			s.cancelDeliveries(ep.ID)
 		}
 	}
 	s.notify()

@@ -99,7 +99,10 @@ func (p *poller) run(ctx context.Context) {
 
 	p.claim(ctx) // what was left by a previous run of this node or others
 	for {
-		p.armRetry(retry)
+		if p.armRetry(retry) {
+			p.claim(ctx)
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -107,6 +110,7 @@ func (p *poller) run(ctx context.Context) {
 		case <-tick.C:
 			p.refresh(ctx)
 		case <-retry.C:
+			continue // armRetry finds them due and claims
 		case <-p.hintC:
 			continue
 		case <-beat.C:
@@ -123,13 +127,15 @@ func (p *poller) run(ctx context.Context) {
 	}
 }
 
-// armRetry sets t to fire at the earliest remembered retry, dropping those
-// already due (the claim that follows picks them up).
-func (p *poller) armRetry(t *time.Timer) {
+// armRetry forgets the remembered retries that are due, reporting whether
+// there were any (the caller claims them), and sets t to fire at the
+// earliest one still ahead.
+func (p *poller) armRetry(t *time.Timer) (due bool) {
 	now := p.e.now()
 	p.mu.Lock()
 	for len(p.retries) > 0 && !p.retries[0].After(now) {
 		heap.Pop(&p.retries)
+		due = true
 	}
 	d := time.Hour
 	if len(p.retries) > 0 {
@@ -137,6 +143,7 @@ func (p *poller) armRetry(t *time.Timer) {
 	}
 	p.mu.Unlock()
 	t.Reset(d)
+	return due
 }
 
 // claim takes due deliveries while there is room for them in memory.

@@ -167,17 +167,18 @@ func protectedHeader(ck string) bool {
 	return false
 }
 
-// recordedRequestHeaders is what an attempt keeps of the request headers:
-// Herald's own in full, custom ones by name only, since they often carry
-// credentials.
+// recordedRequestHeaders is what an attempt keeps of the request headers,
+// with lowercase names: Herald's own in full, custom ones by name only,
+// since they often carry credentials.
 func recordedRequestHeaders(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
+		name := strings.ToLower(k)
 		switch {
 		case protectedHeader(k) || k == "User-Agent":
-			out[k] = v[0]
+			out[name] = v[0]
 		default:
-			out[k] = "[redacted]"
+			out[name] = "[redacted]"
 		}
 	}
 	return out
