@@ -60,7 +60,10 @@ type ReceiverConfig struct {
 // or running is answered 409, so the sender comes back later rather than
 // having its delivery acknowledged and then lost if the original fails.
 // That in-flight check covers this process; the dedupe store covers the
-// rest.
+// rest. What asynchronous mode cannot cover is a crash: events still queued
+// when the process dies were acknowledged and are never handled (and with
+// a persistent DedupeStore their redeliveries are dropped as duplicates).
+// Use synchronous mode when every event must be handled.
 type Receiver struct {
 	verifier *Verifier
 	handle   HandlerFunc
@@ -124,6 +127,10 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		respond(w, http.StatusMethodNotAllowed, "webhooks are received with POST")
+		return
+	}
+	if r.isClosed() {
+		respond(w, http.StatusServiceUnavailable, "receiver is shutting down; retry later")
 		return
 	}
 	body, status, err := r.readBody(w, req)
@@ -213,10 +220,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, i
 }
 
 func (r *Receiver) serveSync(w http.ResponseWriter, req *http.Request, e *Event) {
-	r.mu.RLock()
-	closed := r.closed
-	r.mu.RUnlock()
-	if closed {
+	if r.isClosed() {
 		r.release(req.Context(), e.ID)
 		respond(w, http.StatusServiceUnavailable, "receiver is shutting down; retry later")
 		return
@@ -282,6 +286,12 @@ func (r *Receiver) call(ctx context.Context, e *Event) (err error) {
 		}
 	}()
 	return r.handle(ctx, e)
+}
+
+func (r *Receiver) isClosed() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.closed
 }
 
 // begin claims id for this process; false means it is already in flight.

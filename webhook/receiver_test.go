@@ -150,19 +150,18 @@ func TestReceiverTooLargeWithoutLength(t *testing.T) {
 	t.Parallel()
 	s := setupReceiver(t, func(context.Context, *Event) error { return nil }, ReceiverConfig{MaxBodyBytes: 64})
 	big := bytes.Repeat([]byte("x"), 1000)
+	// A reader of unknown length makes the client send the body chunked.
 	req, err := http.NewRequest(http.MethodPost, s.srv.URL, io.MultiReader(bytes.NewReader(big)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.ContentLength = -1
 	req.Header = signedHeader(t, s.signer, "msg_chunked", time.Now(), big)
 	resp, err := s.srv.Client().Do(req)
 	if err != nil {
 		t.Fatalf("post: %v", err)
 	}
 	resp.Body.Close()
-	if req.ContentLength != 0 && req.ContentLength != -1 {
-		t.Fatalf("request Content-Length: got %d, want unknown", req.ContentLength)
-	}
 	wantStatus(t, "chunked delivery", resp.StatusCode, "", http.StatusRequestEntityTooLarge)
 }
 

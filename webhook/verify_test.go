@@ -336,3 +336,28 @@ func BenchmarkVerifyHMAC(b *testing.B) {
 		}
 	}
 }
+
+func TestNoMatchNamesUsableVersions(t *testing.T) {
+	t.Parallel()
+	_, public := NewKeyPair()
+	ts := strconv.FormatInt(testNow.Unix(), 10)
+	tests := []struct {
+		keys []string
+		want string
+	}{
+		{[]string{public}, "the header has no v1a signature"},
+		{[]string{public, NewSecret()}, "the header has no v1 or v1a signature"},
+		{[]string{NewSecret()}, "the header has no v1 signature"},
+	}
+	for _, tt := range tests {
+		err := mustVerifier(t, tt.keys...).VerifyParts("msg_v", ts, "v2,abc", testPayload)
+		if !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("VerifyParts with %d keys: got error %v, want ErrNoMatch saying %q", len(tt.keys), err, tt.want)
+		}
+	}
+	long := strings.Repeat("9", 40)
+	err := mustVerifier(t, NewSecret()).VerifyParts("msg_v", long+"x", "v1,abc", testPayload)
+	if !errors.Is(err, ErrInvalidTimestamp) || strings.Contains(err.Error(), long) {
+		t.Fatalf("VerifyParts with a 41-character timestamp: got error %v, want ErrInvalidTimestamp quoting it shortened", err)
+	}
+}
