@@ -33,7 +33,10 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"bench":   {"measure throughput and latency against the no-storage baseline", runBench},
+	"migrate": {"create or upgrade the database schema", runMigrate},
 	"send":    {"publish an event through a running Herald", runSend},
+	"serve":   {"run the API and the delivery engine", runServe},
 	"verify":  {"check a webhook signature", runVerify},
 	"version": {"print the version", runVersion},
 }

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/heraldhq/herald/internal/bench"
+)
+
+// benchConfig is what `herald bench` runs.
+type benchConfig struct {
+	database     string
+	duration     time.Duration
+	rate         int
+	endpoints    int
+	payloadBytes int
+	concurrency  int
+	failingShare float64
+	hang         bool
+	baseline     bool
+}
+
+func runBench(ctx context.Context, args []string, env Env) error {
+	var c benchConfig
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&c.database, "database", "", "PostgreSQL URL; empty means SQLite in a temporary directory")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to publish")
+	fs.IntVar(&c.rate, "rate", 0, "messages per second to offer; 0 means as fast as the server takes them")
+	fs.IntVar(&c.endpoints, "endpoints", 1, "endpoints each message goes to")
+	fs.IntVar(&c.payloadBytes, "payload-bytes", 1024, "payload size")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "publish requests in flight")
+	fs.Float64Var(&c.failingShare, "failing-share", 0, "share of messages (0..1) sent to an application whose endpoint always fails")
+	fs.BoolVar(&c.hang, "hang", false, "the failing endpoint hangs until the delivery timeout instead of answering 500")
+	fs.BoolVar(&c.baseline, "baseline", true, "also run the no-storage HTTP pipeline, for the ratio")
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	if c.endpoints < 1 || c.payloadBytes < 16 || c.concurrency < 1 || c.failingShare < 0 || c.failingShare >= 1 {
+		return fmt.Errorf("bench: --endpoints and --concurrency must be at least 1, --payload-bytes at least 16, --failing-share in [0,1)")
+	}
+
+	sink, err := bench.NewSink()
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	body := messageBody(c.payloadBytes)
+	out := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(env.Stdout, "herald bench: %s, %d endpoint(s) per message, %d-byte payload, %s, rate %s, %d publishers\n\n",
+		storeName(c.database), c.endpoints, c.payloadBytes, c.duration, rateName(c.rate), c.concurrency)
+	fmt.Fprintln(out, "run\tpublished/s\tpublish p50\tpublish p99\tdelivered/s\tdelay p50\tdelay p99\tCPU cores\tpeak RSS MB\tratio")
+
+	var base *benchResult
+	if c.baseline && c.failingShare == 0 {
+		base, err = benchBaseline(ctx, c, sink, body)
+		if err != nil {
+			return err
+		}
+		base.print(out, nil)
+		sink.Reset()
+	}
+	res, err := benchHerald(ctx, c, sink, body)
+	if err != nil {
+		return err
+	}
+	res.print(out, base)
+	return out.Flush()
+}
+
+type benchResult struct {
+	name         string
+	published    float64
+	pubP50       time.Duration
+	pubP99       time.Duration
+	delivered    float64
+	delayP50     time.Duration
+	delayP99     time.Duration
+	cores        float64
+	peakRSS      int64
+	errors       int64
+	undelivered  int64
+	eventsPerSec float64 // messages delivered to all their endpoints per second
+}
+
+func (r *benchResult) print(w io.Writer, base *benchResult) {
+	ratio := "-"
+	if base != nil && base.eventsPerSec > 0 {
+		ratio = fmt.Sprintf("%.2f", r.eventsPerSec/base.eventsPerSec)
+	}
+	fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%.0f\t%s\t%s\t%.2f\t%d\t%s\n", r.name, r.published,
+		ms(r.pubP50), ms(r.pubP99), r.delivered, ms(r.delayP50), ms(r.delayP99), r.cores, r.peakRSS>>20, ratio)
+	if r.errors > 0 || r.undelivered > 0 {
+		fmt.Fprintf(w, "  %d publish errors, %d acknowledged deliveries missing at the end\n", r.errors, r.undelivered)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+
+func benchBaseline(ctx context.Context, c benchConfig, sink *bench.Sink, body []byte) (*benchResult, error) {
+	b, err := bench.NewBaseline(sink.URL+"/ep/0", 64)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	load := bench.Load{URL: b.URL + "/msg", Body: body, Rate: c.rate, Duration: c.duration, Concurrency: c.concurrency}
+	return measure(ctx, "baseline (no storage)", load, sink, 1)
+}
+
+func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []byte) (*benchResult, error) {
+	h, err := startBenchServer(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer h.stop()
+	appID, err := benchApp(ctx, h, "bench", c.endpoints, sink.URL+"/ep/")
+	if err != nil {
+		return nil, err
+	}
+	load := bench.Load{URL: h.url + "/api/v1/app/" + appID + "/msg", Token: h.token, Body: body, Rate: c.rate, Duration: c.duration, Concurrency: c.concurrency}
+	if c.failingShare == 0 {
+		return measure(ctx, "herald ("+storeName(c.database)+")", load, sink, c.endpoints)
+	}
+
+	// Isolation: a second application whose endpoint fails takes a share of
+	// the traffic; only the healthy application's deliveries are counted.
+	failURL := sink.URL + "/fail/"
+	sink.Status = func(path string) int {
+		if strings.HasPrefix(path, "/fail/") {
+			if c.hang {
+				<-ctx.Done()
+			}
+			return 500
+		}
+		return 200
+	}
+	failApp, err := benchApp(ctx, h, "failing", 1, failURL)
+	if err != nil {
+		return nil, err
+	}
+	healthyConc := max(1, int(float64(c.concurrency)*(1-c.failingShare)))
+	failing := load
+	failing.URL = h.url + "/api/v1/app/" + failApp + "/msg"
+	failing.Concurrency = max(1, c.concurrency-healthyConc)
+	load.Concurrency = healthyConc
+	if c.rate > 0 {
+		failing.Rate = int(float64(c.rate) * c.failingShare)
+		load.Rate = c.rate - failing.Rate
+	}
+	done := make(chan bench.LoadResult, 1)
+	go func() { done <- failing.Run(ctx) }()
+	res, err := measure(ctx, fmt.Sprintf("herald, %.0f%% to a failing endpoint (healthy share)", c.failingShare*100), load, sink, c.endpoints)
+	<-done
+	return res, err
+}
+
+// measure runs load, waits for its deliveries, and computes the figures.
+func measure(ctx context.Context, name string, load bench.Load, sink *bench.Sink, fanout int) (*benchResult, error) {
+	u0 := bench.ReadUsage()
+	start := time.Now()
+	lr := load.Run(ctx)
+	want := int64(len(lr.Acked) * fanout)
+	// Wait for the acknowledged deliveries, up to a minute past the load.
+	deadline := time.Now().Add(time.Minute)
+	lastCount, lastChange := sink.Delivered(), time.Now()
+	for sink.Delivered() < want && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+		if n := sink.Delivered(); n != lastCount {
+			lastCount, lastChange = n, time.Now()
+		}
+	}
+	end := lastChange
+	if sink.Delivered() >= want {
+		end = time.Now()
+	}
+	u1 := bench.ReadUsage()
+	elapsed := end.Sub(start)
+	delays := make([]time.Duration, 0, len(lr.Acked))
+	for _, p := range lr.Acked {
+		if at, ok := sink.Arrival(p.ID); ok {
+			delays = append(delays, at.Sub(p.At))
+		}
+	}
+	got := min(sink.Delivered(), want)
+	return &benchResult{
+		name:         name,
+		published:    float64(len(lr.Acked)) / lr.Elapsed.Seconds(),
+		pubP50:       bench.Percentile(lr.Latencies, 50),
+		pubP99:       bench.Percentile(lr.Latencies, 99),
+		delivered:    float64(got) / elapsed.Seconds(),
+		eventsPerSec: float64(got) / float64(fanout) / elapsed.Seconds(),
+		delayP50:     bench.Percentile(delays, 50),
+		delayP99:     bench.Percentile(delays, 99),
+		cores:        (u1.CPU - u0.CPU).Seconds() / elapsed.Seconds(),
+		peakRSS:      u1.HWM,
+		errors:       lr.Errors,
+		undelivered:  want - got,
+	}, nil
+}
+
+// benchServer is a Herald started in-process for a benchmark.
+type benchServer struct {
+	*server
+	url, token string
+}
+
+func startBenchServer(ctx context.Context, c benchConfig) (*benchServer, error) {
+	dir, err := os.MkdirTemp("", "herald-bench-")
+	if err != nil {
+		return nil, err
+	}
+	raw := make([]byte, 16)
+	_, _ = rand.Read(raw)
+	token := hex.EncodeToString(raw)
+	var cfg serveConfig
+	fs := flagSet(&cfg)
+	env := Env{Stdout: io.Discard, Stderr: os.Stderr, Getenv: func(string) string { return "" }}
+	args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-token", token,
+		"--allow-network", "127.0.0.0/8", "--timeout", "5s", "--max-body-bytes", "4194304"}
+	if c.database != "" {
+		args = append(args, "--database", c.database)
+	}
+	if err := parseFlags(fs, args, env); err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := startServer(ctx, cfg, env, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &benchServer{server: s, url: "http://" + s.addr, token: token}, nil
+}
+
+func (b *benchServer) stop() {
+	_ = b.server.stop()
+	_ = os.RemoveAll(b.cfg.dataDir)
+}
+
+// benchApp creates an application with n endpoints at prefix + index.
+func benchApp(ctx context.Context, h *benchServer, name string, n int, prefix string) (string, error) {
+	c, err := newAPIClient(h.url, h.token)
+	if err != nil {
+		return "", err
+	}
+	var app struct{ ID string }
+	if err := c.do(ctx, "POST", "/api/v1/app", map[string]any{"name": name}, &app); err != nil {
+		return "", err
+	}
+	for i := range n {
+		if err := c.do(ctx, "POST", "/api/v1/app/"+app.ID+"/endpoint",
+			map[string]any{"url": fmt.Sprintf("%s%d", prefix, i)}, nil); err != nil {
+			return "", err
+		}
+	}
+	return app.ID, nil
+}
+
+// messageBody is a publish request whose payload serializes to about n bytes.
+func messageBody(n int) []byte {
+	pad := strings.Repeat("x", max(0, n-len(`{"data":""}`)))
+	return []byte(`{"eventType":"bench.event","payload":{"data":"` + pad + `"}}`)
+}
+
+func storeName(database string) string {
+	if database != "" {
+		return "PostgreSQL"
+	}
+	return "SQLite"
+}
+
+func rateName(rate int) string {
+	if rate == 0 {
+		return "flat out"
+	}
+	return fmt.Sprintf("%d/s", rate)
+}

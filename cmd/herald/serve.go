@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// serveConfig is everything `herald serve` is configured with.
+type serveConfig struct {
+	addr            string
+	dataDir         string
+	database        string
+	adminToken      string
+	publicURL       string
+	allowNetworks   listFlag
+	logFormat       string
+	logLevel        string
+	maxBodyBytes    int64
+	timeout         time.Duration
+	retrySchedule   string
+	svixHeaders     bool
+	shutdownTimeout time.Duration
+	pgMaxConns      int
+	pgStmtTimeout   time.Duration
+	leaseDuration   time.Duration
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "directory for the SQLite database and the generated admin token")
+	fs.StringVar(&c.database, "database", "", "PostgreSQL URL (postgres://...); empty means SQLite in --data-dir")
+	fs.StringVar(&c.adminToken, "admin-token", "", "admin API token; generated and stored in --data-dir when empty")
+	fs.StringVar(&c.publicURL, "public-url", "", "the URL users reach this server at, for links (default http://<addr>)")
+	fs.Var(&c.allowNetworks, "allow-network", "CIDR that deliveries may reach despite the SSRF guard (repeatable)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest API request body accepted")
+	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "delivery request timeout (1s to 30s)")
+	fs.StringVar(&c.retrySchedule, "retry-schedule", "", "comma-separated delays between attempts (default 5s,5m,30m,2h,5h,10h,10h)")
+	fs.BoolVar(&c.svixHeaders, "svix-headers", false, "sign deliveries with svix-* header names instead of webhook-*")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight deliveries may finish at shutdown")
+	fs.IntVar(&c.pgMaxConns, "pg-max-conns", 10, "PostgreSQL connection pool size")
+	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
+	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
+}
+
+func flagSet(cfg *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.flags(fs)
+	return fs
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "herald")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "herald")
+	}
+	return "herald-data"
+}
+
+func runServe(ctx context.Context, args []string, env Env) error {
+	var cfg serveConfig
+	fs := flagSet(&cfg)
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	logger, err := newLogger(env, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	s, err := startServer(ctx, cfg, env, logger)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return s.stop()
+}
+
+// server is a running Herald: HTTP, delivery engine and store, stopped in
+// the reverse order they started.
+type server struct {
+	addr   string // the address actually listened on
+	http   *http.Server
+	engine *delivery.Engine
+	store  store.Store
+	logger *slog.Logger
+	cfg    serveConfig
+	served chan error
+}
+
+func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Logger) (*server, error) {
+	allow, err := parsePrefixes(cfg.allowNetworks)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := parseSchedule(cfg.retrySchedule)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.timeout < time.Second || cfg.timeout > 30*time.Second {
+		return nil, fmt.Errorf("--timeout must be between 1s and 30s, got %s", cfg.timeout)
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
+	}
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	token, err := adminToken(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+
+	nodeID, err := nodeID(cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	// Deliveries this node held when it last stopped (or crashed) are due
+	// again at once, rather than when their lease expires.
+	if err := st.ReleaseLeases(ctx, nodeID, nil); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("release leases of the previous run: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	engine, err := delivery.New(delivery.Config{
+		Store:         st,
+		NodeID:        nodeID,
+		LeaseDuration: cfg.leaseDuration,
+		Policy:        policy,
+		Timeout:       cfg.timeout,
+		AllowNetworks: allow,
+		SvixHeaders:   cfg.svixHeaders,
+		UserAgent:     "Herald/" + version,
+		Logger:        logger,
+		Registry:      reg,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	publicURL := cfg.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + strings.Replace(addr, "[::]", "localhost", 1)
+	}
+	apiServer := api.New(api.Config{
+		Store:        st,
+		Publisher:    engine,
+		AdminToken:   token,
+		PortalURL:    strings.TrimRight(publicURL, "/") + "/ui/portal",
+		MaxBodyBytes: cfg.maxBodyBytes,
+		Logger:       logger,
+		Registry:     reg,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiServer.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	if err := engine.Start(ctx); err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("start delivery engine: %w", err)
+	}
+	s := &server{
+		addr:   addr,
+		engine: engine,
+		store:  st,
+		logger: logger,
+		cfg:    cfg,
+		served: make(chan error, 1),
+		http: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		},
+	}
+	go func() { s.served <- s.http.Serve(ln) }()
+	logger.Info("herald listening", "addr", addr, "version", version, "store", storeKind(cfg))
+	return s, nil
+}
+
+// stop shuts down in order: stop accepting HTTP, stop the engine (which
+// stops claiming, lets in-flight sends finish, cancels, releases leases),
+// then close the store.
+func (s *server) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout+5*time.Second)
+	defer cancel()
+	var errs []error
+	if err := s.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop http: %w", err))
+	}
+	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	engineCtx, cancelEngine := context.WithTimeout(ctx, s.cfg.shutdownTimeout)
+	if err := s.engine.Stop(engineCtx); err != nil {
+		errs = append(errs, fmt.Errorf("stop delivery: %w", err))
+	}
+	cancelEngine()
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func storeKind(cfg serveConfig) string {
+	if cfg.database != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// nodeID returns this node's stable identity, kept in the data directory
+// so a restarted node recognises the leases it held before.
+func nodeID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read node id: %w", err)
+	}
+	host, _ := os.Hostname()
+	raw := make([]byte, 6)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	id := host + "-" + base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store node id: %w", err)
+	}
+	return id, nil
+}
+
+// adminToken returns the configured token, or the one generated on a
+// previous start, or generates and stores a new one and prints it once.
+func adminToken(cfg serveConfig, env Env) (string, error) {
+	if cfg.adminToken != "" {
+		return cfg.adminToken, nil
+	}
+	path := filepath.Join(cfg.dataDir, "admin-token")
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	token := "hrld_" + base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store admin token: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "Generated an admin token (stored in %s); it is shown only this once:\n\n    %s\n\n", path, token)
+	return token, nil
+}
+
+func newLogger(env Env, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(env.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
+}
+
+func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			// A bare address allows just that address.
+			a, aerr := netip.ParseAddr(c)
+			if aerr != nil {
+				return nil, fmt.Errorf("--allow-network %q: want a CIDR such as 10.0.0.0/8", c)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func parseSchedule(s string) (herald.Policy, error) {
+	if s == "" {
+		return herald.Policy{}, nil
+	}
+	var sched []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			return herald.Policy{}, fmt.Errorf("--retry-schedule: %q is not a positive duration", part)
+		}
+		sched = append(sched, d)
+	}
+	return herald.Policy{Schedule: sched}, nil
+}
