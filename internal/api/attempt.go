@@ -193,12 +193,33 @@ func (s *Server) expungeAttempt(c *call) error {
 	return c.noContent(http.StatusNoContent)
 }
 
-// messageEndpointOut is Svix's MessageEndpointOut: an endpoint and the
-// state of one message's delivery to it.
+// messageEndpointOut is Svix's MessageEndpointOut: an endpoint (without
+// its metadata, which that shape lacks) and the state of one message's
+// delivery to it.
 type messageEndpointOut struct {
-	endpointOut
+	ID          string     `json:"id"`
+	UID         *string    `json:"uid,omitempty"`
+	URL         string     `json:"url"`
+	Version     int        `json:"version"`
+	Description string     `json:"description"`
+	Disabled    bool       `json:"disabled"`
+	FilterTypes []string   `json:"filterTypes,omitempty"`
+	Channels    []string   `json:"channels,omitempty"`
+	RateLimit   *int       `json:"rateLimit,omitempty"`
 	Status      int        `json:"status"`
 	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	UpdatedAt   time.Time  `json:"updatedAt"`
+}
+
+func toMessageEndpointOut(d *store.MessageDestination) messageEndpointOut {
+	e := toEndpointOut(&d.Endpoint)
+	return messageEndpointOut{
+		ID: e.ID, UID: e.UID, URL: e.URL, Version: e.Version, Description: e.Description,
+		Disabled: e.Disabled, FilterTypes: e.FilterTypes, Channels: e.Channels, RateLimit: e.RateLimit,
+		Status: svixStatus(d.Status), NextAttempt: nextAttempt(d.NextAttemptAt),
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+	}
 }
 
 // listAttemptedDestinations lists the endpoints a message went to.
@@ -218,10 +239,7 @@ func (s *Server) listAttemptedDestinations(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := func(d *store.MessageDestination) messageEndpointOut {
-		return messageEndpointOut{endpointOut: toEndpointOut(&d.Endpoint), Status: svixStatus(d.Status), NextAttempt: nextAttempt(d.NextAttemptAt)}
-	}
-	return c.json(http.StatusOK, listPage(p, dests, func(d *store.MessageDestination) string { return d.Endpoint.ID }, out, false))
+	return c.json(http.StatusOK, listPage(p, dests, func(d *store.MessageDestination) string { return d.Endpoint.ID }, toMessageEndpointOut, false))
 }
 
 func nextAttempt(t time.Time) *time.Time {

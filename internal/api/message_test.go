@@ -201,9 +201,19 @@ func TestMessageListsAndAttempts(t *testing.T) {
 	dest := b.call(t, "GET", "/api/v1/app/acme/msg/"+ids[0]+"/endpoint", nil).want(t, 200)
 	var dests struct {
 		Data []struct {
-			endpointOutFields
-			Status      int     `json:"status"`
-			NextAttempt *string `json:"nextAttempt"`
+			ID          string   `json:"id"`
+			UID         *string  `json:"uid"`
+			URL         string   `json:"url"`
+			Version     int      `json:"version"`
+			Description string   `json:"description"`
+			Disabled    bool     `json:"disabled"`
+			FilterTypes []string `json:"filterTypes"`
+			Channels    []string `json:"channels"`
+			RateLimit   *int     `json:"rateLimit"`
+			Status      int      `json:"status"`
+			NextAttempt *string  `json:"nextAttempt"`
+			CreatedAt   string   `json:"createdAt"`
+			UpdatedAt   string   `json:"updatedAt"`
 		} `json:"data"`
 		Iterator *string `json:"iterator"`
 		Done     bool    `json:"done"`
@@ -236,20 +246,4 @@ func TestMessageListsAndAttempts(t *testing.T) {
 		t.Errorf("got %d wakes, want 1", wakes)
 	}
 	b.call(t, "POST", "/api/v1/app/acme/msg/"+ids[0]+"/endpoint/ep_missing/resend", nil).want(t, 404)
-}
-
-// endpointOutFields is EndpointOut as the Svix Go SDK declares it.
-type endpointOutFields struct {
-	ID          string            `json:"id"`
-	UID         *string           `json:"uid"`
-	URL         string            `json:"url"`
-	Version     int               `json:"version"`
-	Description string            `json:"description"`
-	Disabled    bool              `json:"disabled"`
-	FilterTypes []string          `json:"filterTypes"`
-	Channels    []string          `json:"channels"`
-	RateLimit   *int              `json:"rateLimit"`
-	Metadata    map[string]string `json:"metadata"`
-	CreatedAt   string            `json:"createdAt"`
-	UpdatedAt   string            `json:"updatedAt"`
 }
