@@ -1,0 +1,116 @@
+package ui
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// handler is an operator or portal page: it gets the caller's session and
+// the view to fill, and returns an error to render instead.
+type handler func(w http.ResponseWriter, r *http.Request, c *ctx) error
+
+// ctx is one request's session and the view its page starts from.
+type ctx struct {
+	sess session
+	view view
+}
+
+// admin wraps h for operators: it requires an operator session, and a
+// valid CSRF token on POSTs. Without a session a GET goes to the login
+// page and anything else is refused.
+func (s *Server) admin(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, ok := s.session(r, adminCookie, kindAdmin)
+		if !ok || s.adminToken == "" {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "Log in first", http.StatusUnauthorized)
+			return
+		}
+		c := &ctx{sess: sess, view: view{CSRF: s.csrfToken(sess), Flash: flashes[r.URL.Query().Get("done")]}}
+		if r.Method != http.MethodGet && !s.checkCSRF(r, sess) {
+			s.fail(w, r, c.view, errForbidden)
+			return
+		}
+		if err := h(w, r, c); err != nil {
+			s.fail(w, r, c.view, err)
+		}
+	}
+}
+
+// loginPage shows the login form with a fresh CSRF token for it.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.session(r, adminCookie, kindAdmin); ok {
+		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+		return
+	}
+	s.showLogin(w, r, http.StatusOK, "")
+}
+
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, problem string) {
+	token := newNonce()
+	setCookie(w, r, loginCookie, token, s.now().Add(time.Hour))
+	v := view{Title: "Log in", Bare: true, CSRF: token, Flash: flashes[r.URL.Query().Get("done")]}
+	v.Data = struct {
+		Problem  string
+		Disabled bool
+	}{problem, s.adminToken == ""}
+	s.render(w, status, "login", v)
+}
+
+// login checks the admin token and starts an operator session. The form's
+// CSRF token must match the login cookie (double submit), so another site
+// cannot log a browser into its own session.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	c, err := r.Cookie(loginCookie)
+	form := r.PostFormValue(csrfField)
+	if err != nil || form == "" || !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+		s.showLogin(w, r, http.StatusForbidden, "The form expired; please try again.")
+		return
+	}
+	token := r.PostFormValue("token")
+	if s.adminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) != 1 {
+		s.log.Warn("ui: failed login", "remote", r.RemoteAddr)
+		s.showLogin(w, r, http.StatusUnauthorized, "That token is not the admin token.")
+		return
+	}
+	sess := session{Kind: kindAdmin, Expires: s.now().Add(s.ttl), Nonce: newNonce()}
+	setCookie(w, r, adminCookie, s.encode(sess), sess.Expires)
+	setCookie(w, r, loginCookie, "", time.Time{})
+	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+}
+
+// logout ends the operator session.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *ctx) error {
+	setCookie(w, r, adminCookie, "", time.Time{})
+	http.Redirect(w, r, "/ui/login?done=loggedout", http.StatusSeeOther)
+	return nil
+}
+
+// redirect sends the browser back to a page after an action, with done
+// naming the flash message to show. back must be a path under /ui/;
+// anything else falls back to def.
+func redirect(w http.ResponseWriter, r *http.Request, back, def, done string) {
+	u, err := url.Parse(back)
+	if err != nil || !localPath(back) {
+		u, _ = url.Parse(def)
+	}
+	q := u.Query()
+	q.Set("done", done)
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// localPath reports whether p is a path on this site under /ui/, not a
+// scheme-relative or otherwise foreign URL.
+func localPath(p string) bool {
+	if !strings.HasPrefix(p, "/ui/") {
+		return false
+	}
+	return !strings.ContainsAny(p, "\\\r\n\t")
+}

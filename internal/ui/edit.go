@@ -1,0 +1,204 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// secretGrace is how long a rotated-out secret keeps signing, as in the API.
+const secretGrace = 24 * time.Hour
+
+// newSecret returns a fresh HMAC signing secret: whsec_ + base64 of 24
+// random bytes.
+func newSecret() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// rotateSecrets makes a new secret current; the previous current one
+// signs for secretGrace more, and expired ones are dropped.
+func rotateSecrets(secrets []herald.Secret, now time.Time) []herald.Secret {
+	out := []herald.Secret{{Key: newSecret()}}
+	for i, sec := range secrets {
+		if i == 0 || sec.ExpiresAt.IsZero() {
+			sec.ExpiresAt = now.Add(secretGrace)
+		}
+		if now.Before(sec.ExpiresAt) && len(out) < 10 {
+			out = append(out, sec)
+		}
+	}
+	return out
+}
+
+// endpointForm is the endpoint fields a form edits.
+type endpointForm struct {
+	URL         string
+	Description string
+	EventTypes  []string
+}
+
+// parseEndpointForm reads and checks the url, description and eventType
+// fields of r's form.
+func parseEndpointForm(r *http.Request) (endpointForm, error) {
+	f := endpointForm{
+		URL:         strings.TrimSpace(r.PostFormValue("url")),
+		Description: strings.TrimSpace(r.PostFormValue("description")),
+		EventTypes:  cleanList(r.PostForm["eventType"]),
+	}
+	u, err := url.Parse(f.URL)
+	if f.URL == "" || len(f.URL) > 65536 || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return f, herald.Errorf(herald.EINVALID, "The URL must be an absolute http or https URL")
+	}
+	if len(f.Description) > 1000 {
+		return f, herald.Errorf(herald.EINVALID, "The description must be at most 1000 characters")
+	}
+	return f, nil
+}
+
+// cleanList trims, drops empty and duplicate values, and sorts.
+func cleanList(in []string) []string {
+	var out []string
+	for _, v := range in {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reservedHeaders are headers Herald sets itself; custom headers may not
+// replace them.
+var reservedHeaders = []string{
+	"content-type", "content-length", "host", "user-agent", "connection", "transfer-encoding",
+	"webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature",
+}
+
+// parseHeaders reads "Name: value" lines.
+func parseHeaders(text string) (map[string]string, error) {
+	out := map[string]string{}
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" || !validHeaderName(name) {
+			return nil, herald.Errorf(herald.EINVALID, "Write one header per line as Name: value (%q is not)", short(40, line))
+		}
+		if slices.Contains(reservedHeaders, strings.ToLower(name)) {
+			return nil, herald.Errorf(herald.EINVALID, "Herald sets %s itself", name)
+		}
+		out[http.CanonicalHeaderKey(name)] = value
+	}
+	return out, nil
+}
+
+func validHeaderName(n string) bool {
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// headerText writes headers as "Name: value" lines, sorted.
+func headerText(h map[string]string) string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + ": " + h[k] + "\n")
+	}
+	return b.String()
+}
+
+// eventTypeNames lists the names of the event types that are not archived.
+func (s *Server) eventTypeNames(ctx context.Context) ([]string, error) {
+	ets, err := s.store.ListEventTypes(ctx, store.Page{Limit: 250}, false)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ets))
+	for i, et := range ets {
+		names[i] = et.Name
+	}
+	return names, nil
+}
+
+// endpointState is how an endpoint is doing, for badges.
+func endpointState(ep *herald.Endpoint) string {
+	switch {
+	case ep.Disabled:
+		return "disabled"
+	case !ep.FailingSince.IsZero():
+		return "failing"
+	}
+	return "healthy"
+}
+
+// saveEndpoint stores ep and tells the engine its application changed.
+func (s *Server) saveEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	ep.UpdatedAt = s.now()
+	if err := s.store.UpdateEndpoint(ctx, ep); err != nil {
+		return err
+	}
+	s.engine.InvalidateEndpoints(ep.AppID)
+	return nil
+}
+
+// retryDelivery schedules a manual attempt of msgID to endpointID in
+// appID, after checking that both belong to the application.
+func (s *Server) retryDelivery(ctx context.Context, appID, msgID, endpointID string) error {
+	if _, err := s.store.GetMessage(ctx, appID, msgID); err != nil {
+		return err
+	}
+	ep, err := s.store.GetEndpoint(ctx, appID, endpointID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Resend(ctx, appID, msgID, ep.ID, s.now()); err != nil {
+		return err
+	}
+	s.engine.Wake()
+	return nil
+}
+
+// sinceChoices are the windows the recover forms offer.
+var sinceChoices = []struct {
+	Value, Label string
+}{
+	{"1h", "the last hour"},
+	{"6h", "the last 6 hours"},
+	{"24h", "the last 24 hours"},
+	{"72h", "the last 3 days"},
+	{"168h", "the last 7 days"},
+	{"336h", "the last 14 days"},
+}
+
+// parseSince reads one of sinceChoices.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	for _, c := range sinceChoices {
+		if c.Value == v {
+			d, _ := time.ParseDuration(v)
+			return now.Add(-d), nil
+		}
+	}
+	return time.Time{}, herald.Errorf(herald.EINVALID, "Choose how far back to recover")
+}

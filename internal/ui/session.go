@@ -1,0 +1,168 @@
+package ui
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cookie names. Operator and portal sessions use separate cookies, so
+// opening a portal link never replaces an operator's session.
+const (
+	adminCookie  = "herald_session"
+	portalCookie = "herald_portal"
+	loginCookie  = "herald_login" // CSRF token of the login form
+	csrfField    = "_csrf"
+	csrfHeader   = "X-CSRF-Token"
+	cookiePath   = "/ui/"
+)
+
+// Session kinds.
+const (
+	kindAdmin  = "admin"
+	kindPortal = "portal"
+)
+
+// session is what a signed cookie carries. A portal session names its
+// application and the hash of the token it was opened with, so revoking or
+// expiring the token ends the session too.
+type session struct {
+	Kind      string
+	AppID     string
+	TokenHash string // hex SHA-256 of the portal token
+	Expires   time.Time
+	Nonce     string // random; binds the CSRF token to this session
+}
+
+// encode serializes and signs sess: payload "." signature, both base64url.
+func (s *Server) encode(sess session) string {
+	payload := strings.Join([]string{
+		sess.Kind, sess.AppID, sess.TokenHash, strconv.FormatInt(sess.Expires.Unix(), 10), sess.Nonce,
+	}, "|")
+	p := base64.RawURLEncoding.EncodeToString([]byte(payload))
+	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac("session", p))
+}
+
+// decode verifies v and returns its session; ok is false when the
+// signature is wrong, the value malformed, or the session expired.
+func (s *Server) decode(v string) (session, bool) {
+	p, sig, ok := strings.Cut(v, ".")
+	if !ok {
+		return session{}, false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, s.mac("session", p)) {
+		return session{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return session{}, false
+	}
+	f := strings.Split(string(raw), "|")
+	if len(f) != 5 {
+		return session{}, false
+	}
+	exp, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil {
+		return session{}, false
+	}
+	sess := session{Kind: f[0], AppID: f[1], TokenHash: f[2], Expires: time.Unix(exp, 0), Nonce: f[4]}
+	if !s.now().Before(sess.Expires) {
+		return session{}, false
+	}
+	return sess, true
+}
+
+// mac is HMAC-SHA256 of msg under the session secret, separated by purpose.
+func (s *Server) mac(purpose, msg string) []byte {
+	h := hmac.New(sha256.New, s.secret)
+	h.Write([]byte("herald-ui/" + purpose + "\x00" + msg))
+	return h.Sum(nil)
+}
+
+// csrfToken is the CSRF token of sess: forms carry it in _csrf and
+// scripts in the X-CSRF-Token header.
+func (s *Server) csrfToken(sess session) string {
+	return base64.RawURLEncoding.EncodeToString(s.mac("csrf", sess.Kind+"|"+sess.Nonce))
+}
+
+// checkCSRF reports whether r carries sess's CSRF token and, when the
+// browser says where the request came from, comes from this site.
+func (s *Server) checkCSRF(r *http.Request, sess session) bool {
+	if !sameOrigin(r) {
+		return false
+	}
+	got := r.Header.Get(csrfHeader)
+	if got == "" {
+		got = r.PostFormValue(csrfField)
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrfToken(sess))) == 1
+}
+
+// sameOrigin rejects requests whose Origin (or, lacking it, Referer)
+// names another host. Requests without either pass: the CSRF token is the
+// real check.
+func sameOrigin(r *http.Request) bool {
+	src := r.Header.Get("Origin")
+	if src == "" {
+		src = r.Header.Get("Referer")
+	}
+	if src == "" {
+		return true
+	}
+	u, err := url.Parse(src)
+	return err == nil && u.Host == r.Host
+}
+
+// newNonce returns 16 random bytes, base64url.
+func newNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// setCookie sets a session-grade cookie: HttpOnly, SameSite=Lax, scoped to
+// /ui/, Secure when the request came over TLS.
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     cookiePath,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   r.TLS != nil,
+	}
+	if expires.IsZero() {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+}
+
+// session returns the valid session of kind in r's cookie named name.
+func (s *Server) session(r *http.Request, name, kind string) (session, bool) {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return session{}, false
+	}
+	sess, ok := s.decode(c.Value)
+	if !ok || sess.Kind != kind {
+		return session{}, false
+	}
+	return sess, true
+}
+
+// tokenHash returns the hex SHA-256 of a token.
+func tokenHash(token string) ([]byte, string) {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:], hex.EncodeToString(sum[:])
+}

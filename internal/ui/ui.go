@@ -1,0 +1,155 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Dashboard is what the dashboard reads across applications, beyond the
+// per-application queries of store.Store. Both store engines implement it.
+type Dashboard interface {
+	// CountMessages counts the messages created in [since, until).
+	CountMessages(ctx context.Context, since, until time.Time) (int64, error)
+	// DeliveryStats counts the deliveries created in [since, until).
+	DeliveryStats(ctx context.Context, since, until time.Time) (store.Stats, error)
+	// AttemptBuckets counts attempts by outcome in buckets of width.
+	AttemptBuckets(ctx context.Context, since, until time.Time, width time.Duration) ([]store.Bucket, error)
+	// UnhealthyEndpoints lists disabled and failing endpoints.
+	UnhealthyEndpoints(ctx context.Context, limit int) ([]store.EndpointHealth, error)
+	// ListAllMessages lists messages across applications, newest first.
+	ListAllMessages(ctx context.Context, f store.DashboardMessageFilter) ([]store.MessageRow, error)
+	// ListFailed lists failed deliveries across applications.
+	ListFailed(ctx context.Context, f store.FailedFilter) ([]store.FailedDelivery, error)
+	// FailedEndpoints lists endpoints with failed deliveries since a time.
+	FailedEndpoints(ctx context.Context, since time.Time) ([]store.EndpointKey, error)
+}
+
+// Store is the storage the interface needs: the Store contract and the
+// dashboard's queries. *sqlite.DB and *postgres.DB implement it.
+type Store interface {
+	store.Store
+	Dashboard
+}
+
+// Engine is the part of the delivery engine that actions poke.
+type Engine interface {
+	// Wake makes the engine claim due deliveries now, after a retry or a
+	// recover scheduled some.
+	Wake()
+	// InvalidateEndpoints drops the engine's cached endpoints of appID
+	// after one was changed here.
+	InvalidateEndpoints(appID string)
+}
+
+// Config configures New. Zero values are the documented defaults.
+type Config struct {
+	// Store holds everything shown. Required.
+	Store Store
+	// Engine is woken after retries and told about endpoint changes.
+	// Required.
+	Engine Engine
+	// AdminToken is what an operator types to log in. Empty disables the
+	// operator dashboard (the portal still works).
+	AdminToken string
+	// SessionSecret signs session cookies. Nodes behind one load balancer
+	// must share it. Empty: 32 random bytes, so sessions end at restart.
+	SessionSecret []byte
+	// SessionTTL is how long an operator session lasts. Default 12 hours.
+	SessionTTL time.Duration
+	// RefreshInterval is how often live lists refresh in the browser.
+	// Default 2 seconds.
+	RefreshInterval time.Duration
+	// Logger receives errors the user does not see. Default discards them.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Server serves the dashboard and the portal.
+type Server struct {
+	store      Store
+	engine     Engine
+	adminToken string
+	secret     []byte
+	ttl        time.Duration
+	refresh    time.Duration
+	log        *slog.Logger
+	now        func() time.Time
+	pages      *pages
+	static     http.Handler
+	mux        *http.ServeMux
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("ui: config: Store is required")
+	}
+	if cfg.Engine == nil {
+		return nil, errors.New("ui: config: Engine is required")
+	}
+	s := &Server{
+		store:      cfg.Store,
+		engine:     cfg.Engine,
+		adminToken: cfg.AdminToken,
+		secret:     cfg.SessionSecret,
+		ttl:        cfg.SessionTTL,
+		refresh:    cfg.RefreshInterval,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+	}
+	if len(s.secret) == 0 {
+		s.secret = make([]byte, 32)
+		if _, err := rand.Read(s.secret); err != nil {
+			return nil, fmt.Errorf("ui: session secret: %w", err)
+		}
+	}
+	if s.ttl <= 0 {
+		s.ttl = 12 * time.Hour
+	}
+	if s.refresh <= 0 {
+		s.refresh = 2 * time.Second
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var err error
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		return nil, fmt.Errorf("ui: static files: %w", err)
+	}
+	s.static = http.StripPrefix("/ui/static/", http.FileServerFS(static))
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s, nil
+}
+
+// Handler serves everything under /ui/ (and redirects /ui to /ui/).
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		s.mux.ServeHTTP(w, r)
+	})
+}
