@@ -59,6 +59,8 @@ type fakePublisher struct {
 	// fail, when set, is returned by Publish and PublishTo instead of
 	// storing anything.
 	fail error
+	// before, when set, runs at the start of Publish.
+	before func()
 
 	mu          sync.Mutex
 	published   []*herald.Message
@@ -68,6 +70,9 @@ type fakePublisher struct {
 }
 
 func (p *fakePublisher) Publish(ctx context.Context, msg *herald.Message) error {
+	if p.before != nil {
+		p.before()
+	}
 	if p.fail != nil {
 		return p.fail
 	}

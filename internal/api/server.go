@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"context"
 	"log/slog"
 	"net/http"
@@ -120,6 +121,36 @@ func (s *Server) Handler() http.Handler {
 				r.URL.RawPath = strings.TrimRight(r.URL.RawPath, "/")
 			}
 		}
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			s.noRoute(w, r)
+			return
+		}
 		s.mux.ServeHTTP(w, r)
 	})
 }
+
+// noRoute answers a request no route matches with a JSON error: 405 when
+// the path exists for other methods (with their Allow header), else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	rec := &headerRecorder{header: make(http.Header)}
+	s.mux.ServeHTTP(rec, r)
+	err := herald.Errorf(herald.ENOTFOUND, "No route for %s %s", r.Method, r.URL.Path)
+	if rec.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		b, _ := json.Marshal(errorBody{Code: "method_not_allowed", Detail: "Method " + r.Method + " is not allowed on " + r.URL.Path})
+		writeRaw(w, http.StatusMethodNotAllowed, b)
+		return
+	}
+	status, body := errorResponse(err)
+	writeRaw(w, status, body)
+}
+
+// headerRecorder captures what the mux would answer, without a body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(code int)        { h.status = code }
