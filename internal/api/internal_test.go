@@ -3,8 +3,8 @@ package api
 import (
 	"bytes"
 	"io"
-	"net/http"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
