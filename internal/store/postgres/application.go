@@ -93,13 +93,13 @@ func (db *DB) DeleteApplication(ctx context.Context, id string) error {
 			return err
 		}
 		b := &pgx.Batch{}
-		for _, table := range []string{"attempts", "deliveries", "messages", "tokens", "endpoints", "applications"} {
-			col := "app_id"
-			if table == "applications" {
-				col = "id"
-			}
-			b.Queue(`DELETE FROM `+table+` WHERE `+col+` = $1`, id)
+		const ofApp = `msg_id IN (SELECT id FROM messages WHERE app_id = $1)`
+		b.Queue(`DELETE FROM attempts WHERE `+ofApp, id)
+		b.Queue(`DELETE FROM deliveries WHERE `+ofApp, id)
+		for _, table := range []string{"messages", "tokens", "endpoints"} {
+			b.Queue(`DELETE FROM `+table+` WHERE app_id = $1`, id)
 		}
+		b.Queue(`DELETE FROM applications WHERE id = $1`, id)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

@@ -86,16 +86,25 @@ func (db *DB) ExpungeAttemptContent(ctx context.Context, appID, msgID, attemptID
 }
 
 // ListEndpointMessages lists the messages sent to an endpoint with the state
-// of their delivery, newest first.
+// of their delivery, newest first. A Fail status filter also matches
+// canceled deliveries, which the API shows as failed. ErrNotFound if the
+// endpoint is not the app's.
 func (db *DB) ListEndpointMessages(ctx context.Context, appID, endpointID string, f store.MessageFilter) ([]store.EndpointMessage, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
+	if err := db.endpointExists(ctx, appID, endpointID); err != nil {
+		return nil, fmt.Errorf("list endpoint messages: %w", err)
+	}
 	var q query
 	q.add(`SELECT m.id, m.app_id, m.event_id, m.event_type, m.channels, m.payload, m.created_at, m.expires_at,
 		d.status, d.next_attempt_at
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE d.app_id = `, q.arg(appID), ` AND d.endpoint_id = `, q.arg(endpointID))
-	if f.Status != nil {
+	switch {
+	case f.Status == nil:
+	case *f.Status == herald.StatusFail:
+		q.add(` AND d.status IN (2, 4)`)
+	default:
 		q.add(` AND d.status = `, q.arg(int16(*f.Status)))
 	}
 	q.messageFilter("m.", f)
@@ -120,10 +129,16 @@ func (db *DB) ListEndpointMessages(ctx context.Context, appID, endpointID string
 }
 
 // ListMessageDestinations lists the endpoints a message went to, by
-// endpoint ID, with the state of each delivery.
+// endpoint ID, with the state of each delivery. ErrNotFound if the message
+// is not the app's.
 func (db *DB) ListMessageDestinations(ctx context.Context, appID, msgID string, page store.Page) ([]store.MessageDestination, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
+	var one int
+	err := db.pool.QueryRow(ctx, `SELECT 1 FROM messages WHERE id = $1 AND app_id = $2`, msgID, appID).Scan(&one)
+	if err != nil {
+		return nil, fmt.Errorf("list message destinations: %w", db.mapCallErr(ctx, err))
+	}
 	var q query
 	q.add(`SELECT e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
 		e.throttle_rate, e.metadata, e.headers, e.secrets, e.failing_since, e.created_at, e.updated_at,
@@ -152,26 +167,26 @@ func (db *DB) ListMessageDestinations(ctx context.Context, appID, msgID string, 
 }
 
 // EndpointStats counts the endpoint's deliveries created in [since, until)
-// by status. Zero bounds are open.
+// by status. Zero bounds are open. ErrNotFound if the endpoint is not the
+// app's.
 func (db *DB) EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (store.Stats, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	var q query
 	q.add(`SELECT status, count(*) FROM deliveries WHERE app_id = `, q.arg(appID),
 		` AND endpoint_id = `, q.arg(endpointID))
-	if !since.IsZero() {
-		q.add(` AND created_at >= `, q.arg(ms(since)))
-	}
-	if !until.IsZero() {
-		q.add(` AND created_at < `, q.arg(ms(until)))
-	}
+	q.timeRange("", since, until)
 	q.add(` GROUP BY status`)
 	var (
 		s      store.Stats
 		status int16
 		n      int64
 	)
-	rows, err := db.pool.Query(ctx, q.String(), q.args...)
+	err := db.endpointExists(ctx, appID, endpointID)
+	var rows pgx.Rows
+	if err == nil {
+		rows, err = db.pool.Query(ctx, q.String(), q.args...)
+	}
 	if err == nil {
 		_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
 			switch herald.MessageStatus(status) {

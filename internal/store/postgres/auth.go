@@ -106,7 +106,7 @@ func (db *DB) beginIdempotent(ctx context.Context, key string, now, expires time
 }
 
 // FinishIdempotent saves resp for key, or forgets key when resp is nil.
-// ErrNotFound if the key is not held.
+// ErrNotFound if there is no key to save resp for.
 func (db *DB) FinishIdempotent(ctx context.Context, key string, resp *store.IdempotentResponse) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
@@ -117,13 +117,17 @@ func (db *DB) FinishIdempotent(ctx context.Context, key string, resp *store.Idem
 	if resp == nil {
 		tag, err = db.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE key = $1`, key)
 	} else {
+		body := resp.Body
+		if body == nil {
+			body = []byte{} // read back as saved: empty, not nil
+		}
 		tag, err = db.pool.Exec(ctx, `UPDATE idempotency_keys SET status_code = $2, body = $3 WHERE key = $1`,
-			key, resp.StatusCode, resp.Body)
+			key, resp.StatusCode, body)
 	}
 	if err != nil {
 		return fmt.Errorf("finish idempotent request: %w", db.mapCallErr(ctx, err))
 	}
-	if tag.RowsAffected() == 0 {
+	if resp != nil && tag.RowsAffected() == 0 {
 		return fmt.Errorf("finish idempotent request: %w", herald.ErrNotFound)
 	}
 	return nil

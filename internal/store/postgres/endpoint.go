@@ -90,20 +90,20 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		var wasDisabled bool
-		err := tx.QueryRow(ctx, `SELECT disabled FROM endpoints WHERE id = $1 AND app_id = $2 FOR UPDATE`,
-			ep.ID, ep.AppID).Scan(&wasDisabled)
+		tag, err := tx.Exec(ctx, `UPDATE endpoints SET uid = $3, url = $4, description = $5, disabled = $6,
+			event_types = $7, channels = $8, throttle_rate = $9, metadata = $10, headers = $11, secrets = $12,
+			failing_since = $13, updated_at = $14 WHERE id = $1 AND app_id = $2`,
+			ep.ID, ep.AppID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled, jsonText(ep.EventTypes),
+			jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata), jsonText(ep.Headers),
+			secretsText(ep.Secrets), nullMS(ep.FailingSince), ms(ep.UpdatedAt))
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE endpoints SET uid = $2, url = $3, description = $4, disabled = $5,
-			event_types = $6, channels = $7, throttle_rate = $8, metadata = $9, headers = $10, secrets = $11,
-			failing_since = $12, updated_at = $13 WHERE id = $1`,
-			ep.ID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled, jsonText(ep.EventTypes),
-			jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata), jsonText(ep.Headers),
-			secretsText(ep.Secrets), nullMS(ep.FailingSince), ms(ep.UpdatedAt))
-		if err != nil || wasDisabled || !ep.Disabled {
-			return err
+		if tag.RowsAffected() == 0 {
+			return herald.ErrNotFound
+		}
+		if !ep.Disabled {
+			return nil
 		}
 		_, err = tx.Exec(ctx, cancelDeliveries, ep.ID)
 		return err

@@ -25,8 +25,9 @@ type publishOp struct {
 // Publish durably stores msg and its deliveries and returns after the
 // commit. Concurrent publishes share one transaction. With leaseOwner set,
 // the deliveries are stored leased to it until leaseUntil, which becomes
-// their NextAttemptAt; otherwise they keep the NextAttemptAt given, and
-// idle nodes are notified. ErrConflict if msg.EventID was used in the
+// their NextAttemptAt; otherwise they keep the NextAttemptAt given (the
+// message's CreatedAt when unset), and idle nodes are notified. New
+// deliveries are pending whatever their Status says. ErrConflict if msg.EventID was used in the
 // application within the day before msg.CreatedAt.
 func (db *DB) Publish(ctx context.Context, msg *herald.Message, deliveries []herald.Delivery, leaseOwner string, leaseUntil time.Time) error {
 	op := &publishOp{msg: msg, deliveries: deliveries, owner: leaseOwner, until: leaseUntil}
@@ -195,14 +196,14 @@ type deliveryColumns struct {
 	createdAt, updatedAt     []int64
 }
 
-// add appends del as op stores it: leased to op.owner when set. Missing
-// message, app and times are taken from the message.
+// add appends del as op stores it: pending, of op's message, and leased to
+// op.owner when set. Unset times default to the message's.
 func (c *deliveryColumns) add(op *publishOp, del herald.Delivery) {
 	msg := op.msg
-	c.msgID = append(c.msgID, orDefault(del.MsgID, msg.ID))
+	c.msgID = append(c.msgID, msg.ID)
 	c.endpointID = append(c.endpointID, del.EndpointID)
-	c.appID = append(c.appID, orDefault(del.AppID, msg.AppID))
-	c.status = append(c.status, int16(del.Status))
+	c.appID = append(c.appID, msg.AppID)
+	c.status = append(c.status, int16(herald.StatusPending))
 	c.attempts = append(c.attempts, int32(del.Attempts))
 	c.trigger = append(c.trigger, int16(del.Trigger))
 	created := del.CreatedAt
@@ -222,18 +223,10 @@ func (c *deliveryColumns) add(op *publishOp, del herald.Delivery) {
 		return
 	}
 	next := del.NextAttemptAt
-	if next.IsZero() && !del.Status.Final() {
-		next = created
+	if next.IsZero() {
+		next = msg.CreatedAt
 	}
 	c.nextAttemptAt = append(c.nextAttemptAt, nullMS(next))
 	c.leaseOwner = append(c.leaseOwner, nil)
 	c.leasedAt = append(c.leasedAt, nil)
-}
-
-// orDefault returns s, or def when s is empty.
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

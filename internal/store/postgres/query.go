@@ -75,3 +75,14 @@ func (q *query) timeBounds(prefix string, before, after time.Time) {
 		q.add(" AND ", prefix, "created_at > ", q.arg(ms(after)))
 	}
 }
+
+// timeRange appends created_at >= since and created_at < until on the
+// table aliased by prefix, for the bounds that are set.
+func (q *query) timeRange(prefix string, since, until time.Time) {
+	if !since.IsZero() {
+		q.add(" AND ", prefix, "created_at >= ", q.arg(ms(since)))
+	}
+	if !until.IsZero() {
+		q.add(" AND ", prefix, "created_at < ", q.arg(ms(until)))
+	}
+}

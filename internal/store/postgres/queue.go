@@ -90,7 +90,8 @@ func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time
 }
 
 // jobs loads the messages and endpoints of claimed deliveries in one round
-// trip. A delivery whose message or endpoint is gone is canceled instead.
+// trip. A delivery whose message or endpoint is gone, or whose endpoint is
+// disabled, is canceled instead.
 func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.Job, error) {
 	var msgIDs, epIDs []string
 	for _, d := range deliveries {
@@ -127,7 +128,7 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 	var orphanMsg, orphanEp []string
 	for _, d := range deliveries {
 		m, e := msgs[d.MsgID], eps[d.EndpointID]
-		if m == nil || e == nil {
+		if m == nil || e == nil || e.Disabled {
 			orphanMsg, orphanEp = append(orphanMsg, d.MsgID), append(orphanEp, d.EndpointID)
 			continue
 		}
@@ -156,8 +157,8 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) e
 	return nil
 }
 
-// ReleaseLeases gives up owner's leases on deliveries (all of them when
-// deliveries is empty): each becomes due again as of when it was leased,
+// ReleaseLeases gives up owner's leases on deliveries, or on all of them
+// when deliveries is nil: each becomes due again as of when it was leased,
 // so any node claims it at once, and idle nodes are notified.
 func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey) error {
 	ctx, cancel := db.callCtx(ctx)
@@ -167,9 +168,10 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []stor
 		n   int64
 		err error
 	)
-	if len(deliveries) == 0 {
+	switch {
+	case deliveries == nil:
 		n, err = db.execNotify(ctx, set+` WHERE d.lease_owner = $1 AND d.status IN (1, 3)`, owner)
-	} else {
+	case len(deliveries) > 0:
 		msgIDs := make([]string, len(deliveries))
 		epIDs := make([]string, len(deliveries))
 		for i, k := range deliveries {
@@ -187,8 +189,9 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []stor
 }
 
 // Resend schedules a manual attempt of the message to the endpoint at now,
-// creating the delivery if the message never went there. ErrNotFound if
-// either is not the app's.
+// creating the delivery if the message never went there. A final delivery
+// starts over, pending with a fresh attempt count. ErrNotFound if the
+// message or the endpoint is not the app's.
 func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
@@ -198,7 +201,8 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 		FROM messages m, endpoints e
 		WHERE m.app_id = $1 AND m.id = $2 AND e.app_id = $1 AND e.id = $3
 		ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET
-			status = CASE WHEN d.status IN (1, 3) THEN d.status WHEN d.attempts = 0 THEN 1 ELSE 3 END,
+			status = CASE WHEN d.status IN (1, 3) THEN d.status ELSE 1 END,
+			attempts = CASE WHEN d.status IN (1, 3) THEN d.attempts ELSE 0 END,
 			next_attempt_at = $4, trigger = 1, lease_owner = NULL, leased_at = NULL, updated_at = $4`,
 		appID, msgID, endpointID, ms(now))
 	if err == nil && n == 0 {
@@ -210,26 +214,33 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 	return nil
 }
 
-// Recover schedules a new attempt at now for the endpoint's failed (and
-// canceled) deliveries created in [since, until), and returns how many. A
-// zero until means no upper bound.
+// Recover schedules a new attempt at now for the endpoint's failed and
+// canceled deliveries created in [since, until), and returns how many; each
+// starts over, pending with a fresh attempt count. Zero bounds are open.
+// ErrNotFound if the endpoint is not the app's.
 func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	upper := int64(1<<63 - 1)
-	if !until.IsZero() {
-		upper = ms(until)
+	if err := db.endpointExists(ctx, appID, endpointID); err != nil {
+		return 0, fmt.Errorf("recover %s: %w", endpointID, err)
 	}
-	n, err := db.execNotify(ctx, `UPDATE deliveries SET
-			status = CASE WHEN attempts = 0 THEN 1 ELSE 3 END,
-			next_attempt_at = $5, trigger = 2, lease_owner = NULL, leased_at = NULL, updated_at = $5
-		WHERE endpoint_id = $2 AND app_id = $1 AND status IN (2, 4)
-		AND created_at >= $3 AND created_at < $4`,
-		appID, endpointID, ms(since), upper, ms(now))
+	var q query
+	q.add(`UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = `, q.arg(ms(now)),
+		`, trigger = 2, lease_owner = NULL, leased_at = NULL, updated_at = `, q.arg(ms(now)),
+		` WHERE endpoint_id = `, q.arg(endpointID), ` AND app_id = `, q.arg(appID), ` AND status IN (2, 4)`)
+	q.timeRange("", since, until)
+	n, err := db.execNotify(ctx, q.String(), q.args...)
 	if err != nil {
 		return 0, fmt.Errorf("recover %s: %w", endpointID, db.mapCallErr(ctx, err))
 	}
 	return int(n), nil
+}
+
+// endpointExists returns ErrNotFound unless the endpoint is the app's.
+func (db *DB) endpointExists(ctx context.Context, appID, endpointID string) error {
+	var one int
+	err := db.pool.QueryRow(ctx, `SELECT 1 FROM endpoints WHERE id = $1 AND app_id = $2`, endpointID, appID).Scan(&one)
+	return db.mapCallErr(ctx, err)
 }
 
 // Backlog counts deliveries that are not final.

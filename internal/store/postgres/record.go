@@ -20,7 +20,8 @@ type recordOp struct {
 // Record inserts each attempt, moves each delivery to its next state and
 // clears its lease, and updates endpoint health: a success clears
 // FailingSince, a failure sets it if unset, and DisableEndpoint disables the
-// endpoint and cancels its unfinished deliveries. Concurrent calls share one
+// endpoint and cancels its unfinished deliveries. A result whose message is
+// gone (retention deleted it) leaves no attempt. Concurrent calls share one
 // transaction. It returns the endpoints this call disabled.
 func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, error) {
 	if len(results) == 0 {
@@ -72,17 +73,21 @@ const (
 
 	insertAttempts = `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, status_code,
 		response_body, response_headers, request_headers, duration_ns, error_class, trigger, created_at)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
-		$7::integer[], $8::bytea[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::smallint[], $14::bigint[])`
+	SELECT u.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
+		$7::integer[], $8::bytea[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::smallint[], $14::bigint[])
+		AS u(id, msg_id, endpoint_id, app_id, url, status, status_code, response_body, response_headers,
+			request_headers, duration_ns, error_class, trigger, created_at)
+	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = u.msg_id)`
 
-	// A canceled delivery stays canceled unless the attempt in flight when
-	// it was canceled succeeded.
+	// A delivery that would go on but whose endpoint is gone or disabled is
+	// canceled instead.
 	updateDeliveries = `UPDATE deliveries d SET
-		status = CASE WHEN d.status = 4 AND u.status <> 0 THEN 4 ELSE u.status END,
-		next_attempt_at = CASE WHEN d.status = 4 AND u.status <> 0 THEN NULL ELSE u.next_attempt_at END,
+		status = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN 4 ELSE u.status END,
+		next_attempt_at = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN NULL ELSE u.next_attempt_at END,
 		attempts = u.attempts, trigger = 0, lease_owner = NULL, leased_at = NULL, updated_at = u.updated_at
 	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::integer[], $5::bigint[], $6::bigint[])
-		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at)
+		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at),
+		LATERAL (SELECT EXISTS (SELECT 1 FROM endpoints x WHERE x.id = u.endpoint_id AND NOT x.disabled) AS enabled) AS e
 	WHERE d.msg_id = u.msg_id AND d.endpoint_id = u.endpoint_id`
 
 	updateHealth = `UPDATE endpoints e SET
@@ -91,7 +96,9 @@ const (
 	WHERE e.id = u.id`
 
 	disableEndpoints = `WITH dis AS (
-		UPDATE endpoints SET disabled = true WHERE id = ANY($1) AND NOT disabled RETURNING id
+		UPDATE endpoints e SET disabled = true, updated_at = u.at
+		FROM unnest($1::text[], $2::bigint[]) AS u(id, at)
+		WHERE e.id = u.id AND NOT e.disabled RETURNING e.id
 	), c AS (
 		UPDATE deliveries SET status = 4, next_attempt_at = NULL, lease_owner = NULL
 		WHERE endpoint_id IN (SELECT id FROM dis) AND status IN (1, 3)
@@ -123,8 +130,8 @@ func (db *DB) recordBatch(ctx context.Context, ops []*recordOp, run []int) error
 	b.Queue(updateDeliveries, d.msgID, d.endpointID, d.status, d.attempts, d.next, d.updated)
 	b.Queue(updateHealth, epIDs, h.resets(epIDs), h.failingSinces(epIDs))
 	var disabled []string
-	if toDisable := h.toDisable(epIDs); len(toDisable) > 0 {
-		b.Queue(disableEndpoints, toDisable).Query(func(rows pgx.Rows) error {
+	if toDisable, at := h.toDisable(epIDs); len(toDisable) > 0 {
+		b.Queue(disableEndpoints, toDisable, at).Query(func(rows pgx.Rows) error {
 			var err error
 			disabled, err = pgx.CollectRows(rows, pgx.RowTo[string])
 			return err
@@ -211,7 +218,8 @@ type endpointHealth struct {
 	reset        bool   // a success cleared FailingSince
 	failingSince *int64 // first failure since then
 	disable      bool
-	disabledBy   int // the first op that asked to disable it
+	disabledBy   int   // the first op that asked to disable it
+	disabledAt   int64 // when, by its attempt
 }
 
 type healthUpdates struct {
@@ -234,7 +242,7 @@ func (h *healthUpdates) add(op int, r store.Result) {
 		e.failingSince = nullMS(r.Attempt.CreatedAt)
 	}
 	if r.Outcome.DisableEndpoint && !e.disable {
-		e.disable, e.disabledBy = true, op
+		e.disable, e.disabledBy, e.disabledAt = true, op, ms(r.Attempt.CreatedAt)
 	}
 }
 
@@ -263,12 +271,16 @@ func (h *healthUpdates) failingSinces(ids []string) []*int64 {
 	return out
 }
 
-func (h *healthUpdates) toDisable(ids []string) []string {
-	var out []string
+// toDisable returns the endpoints to disable and when.
+func (h *healthUpdates) toDisable(ids []string) ([]string, []int64) {
+	var (
+		out []string
+		at  []int64
+	)
 	for _, id := range ids {
-		if h.byID[id].disable {
-			out = append(out, id)
+		if e := h.byID[id]; e.disable {
+			out, at = append(out, id), append(at, e.disabledAt)
 		}
 	}
-	return out
+	return out, at
 }
