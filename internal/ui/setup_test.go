@@ -243,3 +243,10 @@ func must(t *testing.T, what string, err error) {
 		t.Fatalf("%s: %v", what, err)
 	}
 }
+
+func httptestRequest(t *testing.T, method, path string) *http.Request {
+	t.Helper()
+	return httptest.NewRequestWithContext(t.Context(), method, path, nil)
+}
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
