@@ -12,8 +12,25 @@ import (
 
 // readBody reads the whole request body, bounded by the server's limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	rd := http.MaxBytesReader(w, r.Body, s.maxBody)
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= s.maxBody {
+		// The usual case: one allocation of the announced size.
+		body = make([]byte, n)
+		if _, err = io.ReadFull(rd, body); err == nil {
+			var one [1]byte
+			if m, _ := rd.Read(one[:]); m > 0 {
+				err = herald.Errorf(herald.EBADREQUEST, "The request body is longer than its Content-Length")
+			}
+		}
+	} else {
+		body, err = io.ReadAll(rd)
+	}
 	if err != nil {
+		if herald.ErrorCode(err) == herald.EBADREQUEST {
+			return nil, err
+		}
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, herald.Errorf(herald.ETOOLARGE, "The request body exceeds the limit of %d bytes", tooBig.Limit)
@@ -24,17 +41,14 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 }
 
 // decodeJSON decodes body into v. The body must hold exactly one JSON value;
-// trailing data is an error. Errors carry a reason for the caller.
+// trailing data is an error (json.Unmarshal checks the whole input before
+// decoding). Errors carry a reason for the caller.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return invalid([]string{"body"}, "The request body is empty; a JSON object is required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(body, v); err != nil {
 		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return herald.Errorf(herald.EBADREQUEST, "Invalid JSON: unexpected data after the top-level value")
 	}
 	return nil
 }
