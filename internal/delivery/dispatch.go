@@ -46,6 +46,11 @@ type epQueue struct {
 	gone   bool // disabled or deleted: cancel instead of sending
 	dead   bool // removed from the dispatcher's map; look it up again
 
+	// spilled is set when deliveries were turned away for lack of room;
+	// once the queue has drained to half, the poller is woken to claim
+	// them back.
+	spilled bool
+
 	pausedUntil time.Time
 	timer       *time.Timer
 
@@ -99,7 +104,14 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 			q.mu.Unlock()
 			continue
 		}
+		if d.stopping.Load() {
+			// Stop may already have emptied this queue: do not strand
+			// the job in it.
+			q.mu.Unlock()
+			return false
+		}
 		if len(q.jobs)-q.head >= d.queueCap {
+			q.spilled = true
 			q.mu.Unlock()
 			d.e.metrics.spilled.Inc()
 			return false
@@ -220,6 +232,10 @@ func (d *dispatcher) serve(q *epQueue) {
 		job := q.jobs[q.head]
 		q.jobs[q.head] = store.Job{}
 		q.head++
+		if q.spilled && len(q.jobs)-q.head <= d.queueCap/2 {
+			q.spilled = false
+			d.e.poll.wake()
+		}
 		if q.head == len(q.jobs) {
 			q.jobs, q.head = q.jobs[:0], 0
 		} else if q.head >= 1024 && q.head*2 >= len(q.jobs) {

@@ -113,6 +113,8 @@ func (e *Engine) Start(ctx context.Context) error {
 		}()
 	}
 	e.state = stateRunning
+	e.log.Info("delivery engine started", slog.String("node_id", e.cfg.NodeID),
+		slog.Int("workers", e.cfg.Workers), slog.Int("endpoint_concurrency", e.cfg.EndpointConcurrency))
 	return nil
 }
 
@@ -154,6 +156,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.sendCancel(ErrStopped)
 
+	e.sender.close()
+
 	// 3. Write what was sent, then hand back what was not.
 	e.rec.stop()
 	keys := e.disp.takeQueued()
@@ -168,6 +172,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if ctx.Err() != nil {
 		err = errors.Join(err, fmt.Errorf("stop: in-flight sends cut off: %w", ctx.Err()))
 	}
+	e.log.Info("delivery engine stopped", slog.String("node_id", e.cfg.NodeID), slog.Int("released", len(keys)))
 	return err
 }
 

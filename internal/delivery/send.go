@@ -61,11 +61,14 @@ func newSender(cfg Config) *sender {
 		Control:   guard.control,
 	}
 	transport := &http.Transport{
-		Proxy:                 nil, // a proxy would hide the real destination from the guard
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * cfg.Workers,
-		MaxIdleConnsPerHost:   cfg.EndpointConcurrency,
+		Proxy:             nil, // a proxy would hide the real destination from the guard
+		DialContext:       dialer.DialContext,
+		ForceAttemptHTTP2: true,
+		// Many endpoints can share a host (one receiving service, many
+		// tenants), so idle connections are bounded per engine, not per
+		// endpoint: closing them would mean a new handshake per request.
+		MaxIdleConns:          2 * cfg.Workers,
+		MaxIdleConnsPerHost:   cfg.Workers,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   cfg.Timeout,
 		ResponseHeaderTimeout: cfg.Timeout,
