@@ -31,9 +31,10 @@ type received struct {
 // bundle is a running Herald with an SDK client pointed at it, and a
 // receiver that endpoints can deliver to.
 type bundle struct {
-	client   *svix.Svix
-	receiver *httptest.Server
-	got      chan received
+	client    *svix.Svix
+	serverURL *url.URL
+	receiver  *httptest.Server
+	got       chan received
 }
 
 func setup(t *testing.T) *bundle {
@@ -76,6 +77,7 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.serverURL = u
 	b.client = svix.New(adminToken, &svix.SvixOptions{ServerUrl: u})
 	return b
 }
