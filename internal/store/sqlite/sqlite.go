@@ -93,7 +93,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 
 	busy := fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
 	wq := url.Values{"_pragma": {
-		busy, "journal_mode(WAL)", "synchronous(" + strings.ToUpper(cfg.Synchronous) + ")", "foreign_keys(1)",
+		busy, "synchronous(" + strings.ToUpper(cfg.Synchronous) + ")", "foreign_keys(1)",
+		// Keeps the savepoints' statement journal in memory instead of a
+		// temporary file written on every batch.
+		"temp_store(MEMORY)",
 	}, "_txlock": {"immediate"}}
 	writer, err := sql.Open("sqlite", cfg.Path+"?"+wq.Encode())
 	if err != nil {
@@ -107,6 +110,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite writer: %w: %w", herald.ErrUnavailable, err)
+	}
+	if err := setFileFormat(ctx, writer); err != nil {
+		writer.Close()
+		return nil, err
 	}
 	if err := db.Migrate(ctx); err != nil {
 		writer.Close()
@@ -131,6 +138,19 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db.gc = store.NewGroupCommit(1, cfg.MaxBatch, db.runBatch)
 	return db, nil
+}
+
+// setFileFormat puts the file in WAL mode, which persists in the file, so
+// readers opened later find it set.
+func setFileFormat(ctx context.Context, writer *sql.DB) error {
+	var mode string
+	if err := writer.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return fmt.Errorf("set wal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("set wal mode: got journal mode %q", mode)
+	}
+	return nil
 }
 
 // Path returns the database file's path.

@@ -116,4 +116,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-

@@ -11,6 +11,8 @@ import (
 
 // op is one write operation. It runs inside a transaction shared with other
 // concurrent operations; when it fails, only its own changes are undone.
+// An op may run twice (see runBatch), so it must assign its outputs, never
+// accumulate them.
 type op func(ctx context.Context, w *wtx) error
 
 // wtx is the writer's transaction as seen by one batch of ops.
@@ -39,50 +41,66 @@ func (db *DB) write(ctx context.Context, fn op) error {
 	return db.gc.Do(ctx, fn)
 }
 
-// runBatch executes ops in one transaction. With more than one op, each
-// runs inside a savepoint so a failing op (say, a reused eventId) leaves the
-// others to commit.
+// runBatch executes ops in one transaction. It first runs them plainly;
+// if one fails, the transaction is rolled back and the batch runs again
+// with each op inside a savepoint, so the failing op (say, a reused
+// eventId) is undone alone and the others commit. Failures are rare, and
+// savepoints cost three statements per op, so the common case skips them.
 func (db *DB) runBatch(ctx context.Context, ops []op) []error {
-	errs := make([]error, len(ops))
-	fail := func(err error) []error {
+	errs, failed := db.tryBatch(ctx, ops, false)
+	if failed && len(ops) > 1 {
+		errs, _ = db.tryBatch(ctx, ops, true)
+	}
+	return errs
+}
+
+// tryBatch runs ops in one transaction. Without savepoints, the first
+// failing op rolls back the transaction and failed is true.
+func (db *DB) tryBatch(ctx context.Context, ops []op, savepoints bool) (errs []error, failed bool) {
+	errs = make([]error, len(ops))
+	fail := func(err error) ([]error, bool) {
 		for i := range errs {
 			errs[i] = err
 		}
-		return errs
+		return errs, true
 	}
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("begin write: %w: %w", herald.ErrUnavailable, err))
 	}
 	w := &wtx{tx: tx, bound: make(map[*sql.Stmt]*sql.Stmt, 16)}
-	if len(ops) == 1 {
-		if err := ops[0](ctx, w); err != nil {
-			_ = tx.Rollback()
-			return fail(err)
-		}
-	} else {
-		for i, o := range ops {
-			if _, err := w.exec(ctx, db.st.savepoint); err != nil {
+	for i, o := range ops {
+		if !savepoints {
+			if err := o(ctx, w); err != nil {
 				_ = tx.Rollback()
-				return fail(fmt.Errorf("savepoint: %w", err))
-			}
-			errs[i] = o(ctx, w)
-			if errs[i] != nil {
-				if _, err := w.exec(ctx, db.st.rollbackTo); err != nil {
-					_ = tx.Rollback()
-					return fail(fmt.Errorf("rollback to savepoint: %w", err))
+				if len(ops) == 1 {
+					errs[0] = err
+					return errs, true
 				}
+				return fail(fmt.Errorf("batch rolled back: %w", err))
 			}
-			if _, err := w.exec(ctx, db.st.release); err != nil {
+			continue
+		}
+		if _, err := w.exec(ctx, db.st.savepoint); err != nil {
+			_ = tx.Rollback()
+			return fail(fmt.Errorf("savepoint: %w", err))
+		}
+		if errs[i] = o(ctx, w); errs[i] != nil {
+			failed = true
+			if _, err := w.exec(ctx, db.st.rollbackTo); err != nil {
 				_ = tx.Rollback()
-				return fail(fmt.Errorf("release savepoint: %w", err))
+				return fail(fmt.Errorf("rollback to savepoint: %w", err))
 			}
+		}
+		if _, err := w.exec(ctx, db.st.release); err != nil {
+			_ = tx.Rollback()
+			return fail(fmt.Errorf("release savepoint: %w", err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("commit: %w: %w", herald.ErrUnavailable, err))
 	}
-	return errs
+	return errs, failed
 }
 
 // stmts are the writer's prepared statements for the hot path.

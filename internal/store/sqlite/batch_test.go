@@ -1,0 +1,49 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// A batch in which one publish reuses an eventId commits the others: the
+// failing op is undone alone.
+func TestOneFailingOpDoesNotFailItsBatch(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApp, now), Name: "a", CreatedAt: now, UpdatedAt: now}
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: "https://e", CreatedAt: now, UpdatedAt: now}
+	must(t, db.CreateApplication(ctx, app))
+	must(t, db.CreateEndpoint(ctx, ep))
+
+	var msgs []*herald.Message
+	var ops []op
+	for i, eventID := range []string{"a", "b", "a", "c"} {
+		m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventID: eventID,
+			EventType: "t", Payload: []byte(`{}`), CreatedAt: now.Add(time.Duration(i) * time.Millisecond)}
+		msgs = append(msgs, m)
+		ds := []herald.Delivery{{EndpointID: ep.ID}}
+		ops = append(ops, func(ctx context.Context, w *wtx) error { return db.publish(ctx, w, m, ds, "", time.Time{}) })
+	}
+	errs := db.runBatch(ctx, ops)
+	for i, err := range errs {
+		if wantConflict := i == 2; errors.Is(err, herald.ErrConflict) != wantConflict || (!wantConflict && err != nil) {
+			t.Errorf("op %d: got %v, want conflict only for the reused eventId", i, err)
+		}
+	}
+	for i, m := range msgs {
+		_, err := db.GetMessage(ctx, app.ID, m.ID)
+		if stored := err == nil; stored != (i != 2) {
+			t.Errorf("message %d: got stored=%v (%v), want %v", i, stored, err, i != 2)
+		}
+	}
+	if n, err := db.Backlog(ctx); err != nil || n != 3 {
+		t.Errorf("backlog: got %d, %v, want 3 deliveries", n, err)
+	}
+}

@@ -1,0 +1,101 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fillBacklog inserts n messages with one pending delivery each, due over
+// the n milliseconds after base, straight through SQL so it stays quick.
+func fillBacklog(t testing.TB, ctx context.Context, db *DB, n int, base time.Time) {
+	t.Helper()
+	b := ms(base)
+	stmts := []string{
+		`INSERT INTO applications (id, name, created_at, updated_at) VALUES ('app_bulk', 'bulk', 0, 0)`,
+		`INSERT INTO endpoints (id, app_id, url, created_at, updated_at) VALUES ('ep_bulk', 'app_bulk', 'https://bulk', 0, 0)`,
+		`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1)
+		 INSERT INTO messages (id, app_id, event_type, payload, created_at)
+		 SELECT printf('msg_%012d', i), 'app_bulk', 'bulk', '{}', ?2 + i FROM seq`,
+		`INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, next_attempt_at, created_at, updated_at)
+		 SELECT id, 'ep_bulk', 'app_bulk', 1, created_at, created_at, created_at FROM messages WHERE app_id = 'app_bulk'`,
+		`ANALYZE`,
+	}
+	for _, s := range stmts {
+		if _, err := db.writer.ExecContext(ctx, s, n, b); err != nil {
+			t.Fatalf("fill backlog: %v", err)
+		}
+	}
+}
+
+func TestClaimUsesTheDueIndexOnALargeBacklog(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	base := time.Now().UTC().Truncate(time.Millisecond)
+	const n = 100_000
+	fillBacklog(t, ctx, db, n, base)
+
+	plans := map[string]struct {
+		query string
+		args  []any
+		index string
+	}{
+		"claim":          {sqlClaim, []any{"node", 0, ms(base), 100}, "deliveries_due"},
+		"extend leases":  {sqlExtendLeases, []any{0, "node"}, "deliveries_lease"},
+		"release leases": {sqlReleaseOwnerLeases, []any{"node"}, "deliveries_lease"},
+	}
+	for name, p := range plans {
+		plan := explain(t, ctx, db, p.query, p.args...)
+		if !strings.Contains(plan, p.index) {
+			t.Errorf("%s: plan does not use %s:\n%s", name, p.index, plan)
+		}
+		for _, line := range strings.Split(plan, "\n") {
+			if strings.Contains(line, "SCAN deliveries") && !strings.Contains(line, "INDEX") {
+				t.Errorf("%s: plan scans the whole table:\n%s", name, plan)
+			}
+		}
+	}
+
+	// And the claim does what the plan says: the oldest due come first.
+	jobs, err := db.Claim(ctx, "node", base.Add(10*time.Millisecond), time.Minute, 5)
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if len(jobs) != 5 {
+		t.Fatalf("claim: got %d jobs, want 5", len(jobs))
+	}
+	for _, j := range jobs {
+		if j.Delivery.MsgID > "msg_000000000010" {
+			t.Errorf("claim: got %s, want one of the ten first due", j.Delivery.MsgID)
+		}
+	}
+	if got, err := db.Backlog(ctx); err != nil || got != n {
+		t.Errorf("backlog: got %d, %v, want %d", got, err, n)
+	}
+}
+
+// explain returns the EXPLAIN QUERY PLAN of query, one step per line.
+func explain(t *testing.T, ctx context.Context, db *DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.writer.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatalf("explain: %v", err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	return strings.Join(lines, "\n")
+}
