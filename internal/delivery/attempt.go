@@ -7,17 +7,15 @@ import (
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/webhook"
 )
 
-// attempt makes one attempt of job to ep (the endpoint's latest known
-// state). It returns the result to record (ok false: nothing to record,
+// attempt makes one attempt of job as planned. It returns the result to record (ok false: nothing to record,
 // the send was cut off by Stop and the lease is released instead) and how
 // long the endpoint's queue should pause (0: no throttling).
-func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, signer *webhook.Signer, signerErr error) (res store.Result, ok bool, pause time.Duration) {
-	d := &job.Delivery
+func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok bool, pause time.Duration) {
+	d, ep := &job.Delivery, plan.ep
 	now := e.now()
-	if signerErr != nil && e.errLimit.allow("signer:"+ep.ID, now) {
+	if plan.signerErr != nil && e.errLimit.allow("signer:"+ep.ID, now) {
 		e.log.Error("endpoint secret cannot be decoded; sending unsigned",
 			slog.String("app_id", d.AppID), slog.String("endpoint_id", ep.ID))
 	}
@@ -28,7 +26,7 @@ func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, signer *webhook.Sig
 		msgID:   d.MsgID,
 		payload: job.Message.Payload,
 		headers: ep.Headers,
-		signer:  signer,
+		signer:  plan.signer,
 		now:     now,
 	})
 	e.metrics.inflight.Dec()
@@ -40,7 +38,7 @@ func (e *Engine) attempt(job store.Job, ep *herald.Endpoint, signer *webhook.Sig
 	attempts := d.Attempts + 1
 	r := herald.Response{StatusCode: resp.statusCode, RetryAfter: resp.retryAfter}
 	done := e.now()
-	out := e.policy.Decide(attempts, r, done, ep.FailingSince, e.cfg.Rand())
+	out := e.policy.Decide(attempts, r, done, plan.failingSince, e.cfg.Rand())
 	status := herald.StatusFail
 	if r.Succeeded() {
 		status = herald.StatusSuccess

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/webhook"
@@ -57,6 +59,15 @@ type epQueue struct {
 	signerKeys []string
 	signer     *webhook.Signer
 	signerErr  error
+
+	// limiter enforces the endpoint's ThrottleRate; nil when unlimited.
+	limiter     *rate.Limiter
+	limiterRate int
+
+	// What this node saw of the endpoint's health since its snapshot was
+	// taken: the last success, and the first failure after it.
+	okAt      time.Time
+	failStart time.Time
 }
 
 // fairnessBatch is how many deliveries a worker sends for one endpoint
@@ -230,6 +241,16 @@ func (d *dispatcher) serve(q *epQueue) {
 			continue
 		}
 		job := q.jobs[q.head]
+		ep := q.ep
+		if ep == nil {
+			ep = job.Endpoint
+		}
+		if wait := q.throttle(ep, now); wait > 0 {
+			// Over the endpoint's rate: leave the job queued and pause.
+			q.pausedUntil = now.Add(wait)
+			q.mu.Unlock()
+			continue
+		}
 		q.jobs[q.head] = store.Job{}
 		q.head++
 		if q.spilled && len(q.jobs)-q.head <= d.queueCap/2 {
@@ -241,14 +262,16 @@ func (d *dispatcher) serve(q *epQueue) {
 		} else if q.head >= 1024 && q.head*2 >= len(q.jobs) {
 			q.jobs, q.head = slices.Clone(q.jobs[q.head:]), 0
 		}
-		ep := q.ep
-		if ep == nil {
-			ep = job.Endpoint
-		}
-		signer, signerErr := q.signerFor(ep, now)
+		plan := sendPlan{ep: ep, failingSince: q.failingSince(job.Endpoint, ep)}
+		plan.signer, plan.signerErr = q.signerFor(ep, now)
 		q.mu.Unlock()
 
-		res, record, pause := d.e.attempt(job, ep, signer, signerErr)
+		res, record, pause := d.e.attempt(job, plan)
+		if record && res.Attempt.ID != "" {
+			q.mu.Lock()
+			q.noteHealth(res)
+			q.mu.Unlock()
+		}
 		if pause > 0 {
 			// Pause before the result is out, so nothing sent after it
 			// was recorded can slip past the back-off.
@@ -262,6 +285,64 @@ func (d *dispatcher) serve(q *epQueue) {
 			d.e.rec.add(res)
 		}
 		d.held.Add(-1)
+	}
+}
+
+// sendPlan is what a worker needs, besides the job, to make an attempt.
+type sendPlan struct {
+	ep           *herald.Endpoint // the endpoint's latest known settings
+	signer       *webhook.Signer  // nil: no usable key
+	signerErr    error
+	failingSince time.Time
+}
+
+// throttle applies the endpoint's ThrottleRate and returns how long to
+// wait before the next request (0: go now). q.mu is held.
+func (q *epQueue) throttle(ep *herald.Endpoint, now time.Time) time.Duration {
+	if ep.ThrottleRate <= 0 {
+		q.limiter, q.limiterRate = nil, 0
+		return 0
+	}
+	if q.limiter == nil || q.limiterRate != ep.ThrottleRate {
+		// A tenth of a second's worth may go at once, at least one.
+		q.limiter = rate.NewLimiter(rate.Limit(ep.ThrottleRate), max(1, ep.ThrottleRate/10))
+		q.limiterRate = ep.ThrottleRate
+	}
+	r := q.limiter.ReserveN(now, 1)
+	if wait := r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now)
+		return wait
+	}
+	return 0
+}
+
+// failingSince is when the endpoint began failing without a success, as
+// best this node knows: the stored value from the job's snapshot, unless
+// this node has seen a success since, and the first failure it saw
+// otherwise. q.mu is held.
+func (q *epQueue) failingSince(snapshot, latest *herald.Endpoint) time.Time {
+	fs := latest.FailingSince
+	if snapshot != nil && !snapshot.FailingSince.IsZero() && (fs.IsZero() || snapshot.FailingSince.Before(fs)) {
+		fs = snapshot.FailingSince
+	}
+	if !fs.IsZero() && q.okAt.After(fs) {
+		fs = time.Time{}
+	}
+	if fs.IsZero() || (!q.failStart.IsZero() && q.failStart.Before(fs)) {
+		fs = q.failStart
+	}
+	return fs
+}
+
+// noteHealth remembers what an attempt says about the endpoint's health.
+// q.mu is held.
+func (q *epQueue) noteHealth(res store.Result) {
+	if res.Outcome.Status == herald.StatusSuccess {
+		q.okAt, q.failStart = res.Attempt.CreatedAt, time.Time{}
+		return
+	}
+	if q.failStart.IsZero() {
+		q.failStart = res.Attempt.CreatedAt
 	}
 }
 
@@ -293,6 +374,12 @@ func (d *dispatcher) armResume(q *epQueue, now time.Time) {
 func (d *dispatcher) resume(q *epQueue) {
 	q.mu.Lock()
 	q.timer = nil
+	if now := d.e.now(); q.paused(now) {
+		// The back-off was extended while the timer ran.
+		d.armResume(q, now)
+		q.mu.Unlock()
+		return
+	}
 	q.pausedUntil = time.Time{}
 	var n int
 	for !d.stopping.Load() && q.active < d.perEP && q.active < len(q.jobs)-q.head {

@@ -221,3 +221,62 @@ func TestThrottledEndpointBacksOff(t *testing.T) {
 	}
 	b.waitFinal(t, next.ID, ep.ID)
 }
+
+func TestEndpointThrottleRate(t *testing.T) {
+	t.Parallel()
+	srv, got := sink(t, ok)
+	ep := endpoint("ep_rate", srv.URL)
+	ep.ThrottleRate = 5 // one request every 200ms
+	b := setup(t, Config{}, ep)
+	for range 3 {
+		b.publish(t, message("a", `{}`))
+	}
+	var times []time.Time
+	for range 3 {
+		times = append(times, (<-got).at)
+	}
+	for i := 1; i < len(times); i++ {
+		if gap := times[i].Sub(times[i-1]); gap < 150*time.Millisecond {
+			t.Errorf("request %d came %v after the previous one, want about 200ms at 5 per second", i+1, gap)
+		}
+	}
+}
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestAutoDisableUsesHealthSeenInMemory(t *testing.T) {
+	t.Parallel()
+	srv, _ := sink(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(http.StatusInternalServerError) })
+	ep := endpoint("ep_dying", srv.URL)
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	// The endpoint list is cached for longer than the test, so the engine
+	// never learns FailingSince from the store: it must track it itself.
+	b := setup(t, Config{Now: clock.Now, EndpointCacheTTL: 1000 * time.Hour,
+		Policy: herald.Policy{Schedule: []time.Duration{}, DisableAfter: time.Hour}}, ep)
+
+	first := b.publish(t, message("a", `{}`))
+	if res := b.waitFinal(t, first.ID, ep.ID); res[0].Outcome.DisableEndpoint {
+		t.Fatalf("first failure disabled the endpoint, want it only marked failing")
+	}
+	clock.Advance(2 * time.Hour)
+	second := b.publish(t, message("a", `{}`))
+	if res := b.waitFinal(t, second.ID, ep.ID); !res[0].Outcome.DisableEndpoint {
+		t.Errorf("failure two hours after the first: outcome %+v, want the endpoint disabled", res[0].Outcome)
+	}
+}
