@@ -96,6 +96,11 @@ func TestApplicationPagination(t *testing.T) {
 		t.Errorf("got %d pages %v, want 3 pages %v", pages, got, ids)
 	}
 
+	// The largest page is allowed.
+	if n := len(b.call(t, "GET", "/api/v1/app?limit=250", nil).want(t, 200).obj(t)["data"].([]any)); n != 5 {
+		t.Errorf("got %d apps with limit=250, want 5", n)
+	}
+
 	// prevIterator pages back.
 	second := b.call(t, "GET", "/api/v1/app?limit=2&iterator="+ids[1], nil).want(t, 200).obj(t)
 	prev := second["prevIterator"].(string)

@@ -75,7 +75,8 @@ type appPortalAccessOut struct {
 }
 
 // appPortalAccess creates a token scoped to one application and the URL of
-// the consumer portal that uses it.
+// the consumer portal that uses it. Like Svix, it creates the application
+// first when the body carries one and the path names none that exists.
 func (s *Server) appPortalAccess(c *call) error {
 	var in appPortalAccessIn
 	if b, err := s.readBody(c.w, c.r); err != nil {
@@ -97,11 +98,18 @@ func (s *Server) appPortalAccess(c *call) error {
 		}
 		ttl = secondsDuration(*in.Expiry)
 	}
+	app := c.app
+	if app == nil {
+		var err error
+		if app, err = s.createMessageApp(c, in.Application); err != nil {
+			return err
+		}
+	}
 	token := newToken(portalTokenPrefix)
 	sum := sha256.Sum256([]byte(token))
 	err := s.store.CreateToken(c.ctx, &store.Token{
 		Hash:      sum[:],
-		AppID:     c.app.ID,
+		AppID:     app.ID,
 		Kind:      "portal",
 		CreatedAt: c.now,
 		ExpiresAt: c.now.Add(ttl),

@@ -64,6 +64,11 @@ func TestAppPortalToken(t *testing.T) {
 	b.callAs(t, token, "POST", "/api/v1/auth/logout", nil, nil).want(t, 204)
 	b.callAs(t, token, "GET", "/api/v1/app/acme", nil, nil).want(t, 401)
 	b.call(t, "POST", "/api/v1/auth/app-portal-access/nope", nil).want(t, 404)
+	// With an application in the body, a missing one is created.
+	b.call(t, "POST", "/api/v1/auth/app-portal-access/newco", map[string]any{"application": map[string]any{"name": "New Co"}}).want(t, 200)
+	if got := b.call(t, "GET", "/api/v1/app/newco", nil).want(t, 200).obj(t); got["name"] != "New Co" {
+		t.Errorf("got %v, want the application created", got)
+	}
 }
 
 func TestExpiredToken(t *testing.T) {

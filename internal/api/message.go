@@ -117,8 +117,9 @@ func (s *Server) createMessage(c *call) error {
 	return nil
 }
 
-// createMessageApp creates the application named by the path when a
-// message carries an "application" to create it with.
+// createMessageApp creates the application named by the path when the
+// request (a message, or app-portal-access) carries an "application" to
+// create it with.
 func (s *Server) createMessageApp(c *call, in *applicationIn) (*herald.Application, error) {
 	id := c.path("app_id")
 	if in == nil {

@@ -12,7 +12,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/openapi.json", public, s.openapi)
 
 	// Authentication.
-	s.handle("POST /api/v1/auth/app-portal-access/{app_id}", adminApp|idempotent, s.appPortalAccess)
+	s.handle("POST /api/v1/auth/app-portal-access/{app_id}", adminApp|appOrMissing|idempotent, s.appPortalAccess)
 	s.handle("POST /api/v1/auth/logout", anyToken, s.logout)
 
 	// Applications.
