@@ -204,6 +204,7 @@ func (s *memStore) ExtendLeases(_ context.Context, owner string, until time.Time
 			d.NextAttemptAt = until
 		}
 	}
+	s.notify()
 	return nil
 }
 

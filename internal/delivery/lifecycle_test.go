@@ -280,3 +280,57 @@ func TestAutoDisableUsesHealthSeenInMemory(t *testing.T) {
 		t.Errorf("failure two hours after the first: outcome %+v, want the endpoint disabled", res[0].Outcome)
 	}
 }
+
+func TestHeartbeatExtendsLeases(t *testing.T) {
+	t.Parallel()
+	url, got, release := hanging(t)
+	ep := endpoint("ep_heartbeat", url)
+	b := setup(t, Config{LeaseDuration: 30 * time.Millisecond}, ep)
+	msg := b.publish(t, message("a", `{}`))
+	<-got
+	leased := b.store.delivery(msg.ID, ep.ID).NextAttemptAt
+	b.store.waitFor(t, "the lease extended", func() bool {
+		d := b.store.deliveries[keyOf(msg, ep)]
+		return d.LeaseOwner == b.engine.NodeID() && d.NextAttemptAt.After(leased)
+	})
+	release()
+}
+
+// wakingStore is a store that tells the engine when deliveries became due
+// elsewhere, as PostgreSQL does with LISTEN/NOTIFY.
+type wakingStore struct {
+	*memStore
+	wakeups chan struct{}
+}
+
+func (s wakingStore) Wakeups() <-chan struct{} { return s.wakeups }
+
+func TestStoreWakeupsTriggerClaim(t *testing.T) {
+	t.Parallel()
+	srv, got := sink(t, ok)
+	ep := endpoint("ep_woken", srv.URL)
+	s := wakingStore{memStore: newMemStore(), wakeups: make(chan struct{})}
+	s.addEndpoint(ep)
+	cfg := Config{Store: s, AllowNetworks: loopback, PollInterval: time.Hour}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+
+	// After the claim at start, another node publishes a delivery without
+	// a lease: it is due now, and only a wake-up makes this node look.
+	s.waitFor(t, "the claim at start", func() bool { return s.claims >= 1 })
+	msg := message("a", `{}`)
+	if err := s.Publish(context.Background(), msg,
+		[]herald.Delivery{{MsgID: msg.ID, EndpointID: ep.ID, AppID: testApp, Status: herald.StatusPending}}, "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	s.wakeups <- struct{}{}
+	if req := <-got; req.header.Get("webhook-id") != msg.ID {
+		t.Errorf("woken engine sent %q, want %q", req.header.Get("webhook-id"), msg.ID)
+	}
+}
