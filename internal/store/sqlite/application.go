@@ -21,11 +21,12 @@ func (db *DB) CreateApplication(ctx context.Context, app *herald.Application) er
 	})
 }
 
-// GetApplication finds an application by ID or UID, preferring the ID.
+// GetApplication finds an application by ID or, failing that, by UID.
 func (db *DB) GetApplication(ctx context.Context, idOrUID string) (*herald.Application, error) {
-	row := db.reader.QueryRowContext(ctx, `SELECT `+appColumns+` FROM applications
-		WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1`, idOrUID)
-	app, err := scanApplication(row)
+	app, err := scanApplication(db.reader.QueryRowContext(ctx, `SELECT `+appColumns+` FROM applications WHERE id = ?`, idOrUID))
+	if errNoRows(err) {
+		app, err = scanApplication(db.reader.QueryRowContext(ctx, `SELECT `+appColumns+` FROM applications WHERE uid = ?`, idOrUID))
+	}
 	if err != nil {
 		return nil, mapErr("get application", err)
 	}

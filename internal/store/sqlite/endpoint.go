@@ -28,11 +28,15 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	})
 }
 
-// GetEndpoint finds an endpoint of the application by ID or UID.
+// GetEndpoint finds an endpoint of the application by ID or, failing that,
+// by UID.
 func (db *DB) GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error) {
-	row := db.reader.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
-		WHERE app_id = ?1 AND (id = ?2 OR uid = ?2) ORDER BY id = ?2 DESC LIMIT 1`, appID, idOrUID)
-	ep, err := scanEndpoint(row)
+	ep, err := scanEndpoint(db.reader.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE id = ? AND app_id = ?`, idOrUID, appID))
+	if errNoRows(err) {
+		ep, err = scanEndpoint(db.reader.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+			WHERE app_id = ? AND uid = ?`, appID, idOrUID))
+	}
 	if err != nil {
 		return nil, mapErr("get endpoint", err)
 	}

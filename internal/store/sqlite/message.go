@@ -80,12 +80,14 @@ func (db *DB) publish(ctx context.Context, w *wtx, msg *herald.Message, deliveri
 }
 
 // GetMessage finds a message by ID or, failing that, the newest one with
-// that EventID.
+// that EventID. Two indexed lookups, rather than one OR, keep both O(log n).
 func (db *DB) GetMessage(ctx context.Context, appID, idOrEventID string) (*herald.Message, error) {
-	row := db.reader.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE app_id = ?1 AND (id = ?2 OR event_id = ?2) ORDER BY id = ?2 DESC, id DESC LIMIT 1`,
-		appID, idOrEventID)
-	m, err := scanMessage(row)
+	m, err := scanMessage(db.reader.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE id = ? AND app_id = ?`, idOrEventID, appID))
+	if errNoRows(err) {
+		m, err = scanMessage(db.reader.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages
+			WHERE app_id = ? AND event_id = ? ORDER BY created_at DESC, id DESC LIMIT 1`, appID, idOrEventID))
+	}
 	if err != nil {
 		return nil, mapErr("get message", err)
 	}
