@@ -145,12 +145,19 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 	return jobs, nil
 }
 
+// ownedRows selects and locks the rows owner holds, in key order: every
+// multi-row writer of deliveries locks in that order, so they never
+// deadlock each other.
+const ownedRows = `SELECT msg_id, endpoint_id FROM deliveries
+	WHERE lease_owner = $1 AND status IN (1, 3)
+	ORDER BY msg_id, endpoint_id FOR UPDATE`
+
 // ExtendLeases pushes every lease owner holds to until.
 func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $2
-		WHERE lease_owner = $1 AND status IN (1, 3)`, owner, ms(until))
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries d SET next_attempt_at = $2
+		FROM (`+ownedRows+`) AS o WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner, ms(until))
 	if err != nil {
 		return fmt.Errorf("extend leases: %w", db.mapCallErr(ctx, err))
 	}
@@ -170,16 +177,20 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []stor
 	)
 	switch {
 	case deliveries == nil:
-		n, err = db.execNotify(ctx, set+` WHERE d.lease_owner = $1 AND d.status IN (1, 3)`, owner)
+		n, err = db.execNotify(ctx, set+` FROM (`+ownedRows+`) AS o
+			WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner)
 	case len(deliveries) > 0:
 		msgIDs := make([]string, len(deliveries))
 		epIDs := make([]string, len(deliveries))
 		for i, k := range deliveries {
 			msgIDs[i], epIDs[i] = k.MsgID, k.EndpointID
 		}
-		n, err = db.execNotify(ctx, set+` FROM unnest($2::text[], $3::text[]) AS k(msg_id, endpoint_id)
-			WHERE d.msg_id = k.msg_id AND d.endpoint_id = k.endpoint_id
-			AND d.lease_owner = $1 AND d.status IN (1, 3)`, owner, msgIDs, epIDs)
+		n, err = db.execNotify(ctx, set+` FROM (SELECT x.msg_id, x.endpoint_id FROM deliveries x
+				JOIN unnest($2::text[], $3::text[]) AS k(msg_id, endpoint_id)
+					ON x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id
+				WHERE x.lease_owner = $1 AND x.status IN (1, 3)
+				ORDER BY x.msg_id, x.endpoint_id FOR UPDATE OF x) AS o
+			WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner, msgIDs, epIDs)
 	}
 	if err != nil {
 		return fmt.Errorf("release leases: %w", db.mapCallErr(ctx, err))

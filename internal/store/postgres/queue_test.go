@@ -246,3 +246,79 @@ func TestGroupCommitIsolatesFailingOperations(t *testing.T) {
 		t.Errorf("backlog: got %d, want one delivery per stored message (%d)", backlog, ok)
 	}
 }
+
+// TestConcurrentRecordsAndLeaseExtensions records results from two nodes
+// while they extend their leases, all touching the same endpoints: the
+// writers lock rows in one order, so none of them deadlocks or fails.
+func TestConcurrentRecordsAndLeaseExtensions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := newSchema(t)
+	nodes := []*DB{openSchema(t, schema), openSchema(t, schema)}
+	w := newWorld(t, nodes[0], 4)
+	const messages = 60
+	for i := range messages {
+		w.publish(w.t0.Add(time.Duration(i) * time.Millisecond))
+	}
+	now := w.t0.Add(time.Minute)
+	var (
+		wg      sync.WaitGroup
+		errs    = make(chan error, 16)
+		mu      sync.Mutex
+		retries int
+	)
+	for n, db := range nodes {
+		owner := fmt.Sprintf("node-%d", n)
+		for range 2 {
+			wg.Go(func() {
+				for {
+					jobs, err := db.Claim(ctx, owner, now, time.Minute, 5)
+					if err != nil || len(jobs) == 0 {
+						if err != nil {
+							errs <- err
+						}
+						return
+					}
+					if err := db.ExtendLeases(ctx, owner, now.Add(2*time.Minute)); err != nil {
+						errs <- err
+						return
+					}
+					results := make([]store.Result, len(jobs))
+					for i, j := range jobs {
+						out := herald.Outcome{Status: herald.StatusSuccess}
+						if j.Delivery.MsgID[len(j.Delivery.MsgID)-1]%2 == 0 {
+							out = herald.Outcome{Status: herald.StatusSending, NextAttemptAt: now.Add(time.Hour)}
+							mu.Lock()
+							retries++
+							mu.Unlock()
+						}
+						results[i] = store.Result{Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, now),
+							MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID, AppID: j.Delivery.AppID,
+							URL: j.Endpoint.URL, Status: herald.StatusSuccess, StatusCode: 200, CreatedAt: now},
+							Outcome: out, Attempts: 1}
+					}
+					if _, err := db.Record(ctx, results); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("node: %v", err)
+	}
+	backlog, err := nodes[1].Backlog(ctx)
+	if err != nil {
+		t.Fatalf("backlog: %v", err)
+	}
+	if int(backlog) != retries {
+		t.Errorf("backlog: got %d, want the %d deliveries scheduled for retry", backlog, retries)
+	}
+	attempts, err := nodes[1].ListAttempts(ctx, w.app.ID, store.AttemptFilter{Page: store.Page{Limit: 250}, EndpointID: w.eps[0].ID})
+	if err != nil || len(attempts) != messages {
+		t.Errorf("attempts to one endpoint: got %d, %v; want %d", len(attempts), err, messages)
+	}
+}
