@@ -3,10 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +20,10 @@ type proxy struct {
 	t      *testing.T
 	target string
 	addr   string
+
+	// stalled drops every byte in both directions while keeping the
+	// connections open: a server that hangs rather than fails.
+	stalled atomic.Bool
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -84,7 +88,18 @@ func (p *proxy) forward(client net.Conn) {
 	}
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 && !p.stalled.Load() {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		_ = dst.Close()
 		_ = src.Close()
 		done <- struct{}{}
@@ -138,7 +153,8 @@ func TestOutageFailsFastAndRecovers(t *testing.T) {
 	w.publish(w.t0)
 
 	// Every kind of call fails fast with ErrUnavailable, whether the
-	// database refuses connections or accepts them and never answers.
+	// database stops answering on open connections, refuses new ones, or
+	// accepts them and never answers.
 	calls := map[string]func() error{
 		"ping": func() error { return db.Ping(ctx) },
 		"get":  func() error { _, err := db.GetApplication(ctx, w.app.ID); return err },
@@ -155,9 +171,15 @@ func TestOutageFailsFastAndRecovers(t *testing.T) {
 		},
 	}
 	addr := p.addr
-	for _, mode := range []string{"refused", "silent"} {
-		p.down()
-		if mode == "silent" {
+	for _, mode := range []string{"stalled", "refused", "silent"} {
+		switch mode {
+		case "stalled": // open connections stop answering
+			p.stalled.Store(true)
+		case "refused":
+			p.down()
+			p.stalled.Store(false)
+		case "silent": // new connections are accepted and never answered
+			p.down()
 			p.listen(addr, false)
 		}
 		for name, call := range calls {
