@@ -49,9 +49,12 @@ func (e *apiError) Error() string {
 }
 
 // do sends a JSON request and decodes a JSON answer into out (if non-nil).
+// A []byte in is sent as it is.
 func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
-	if in != nil {
+	if raw, ok := in.([]byte); ok {
+		body = bytes.NewReader(raw) // already encoded; sent byte for byte
+	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("encode request: %w", err)

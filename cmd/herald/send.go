@@ -42,13 +42,20 @@ func runSend(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 
-	in := map[string]any{"eventType": *eventType, "payload": payload}
+	// The payload is spliced in unchanged: json.Marshal would compact it,
+	// and Herald delivers exactly the bytes it was given.
+	head := map[string]any{"eventType": *eventType}
 	if *eventID != "" {
-		in["eventId"] = *eventID
+		head["eventId"] = *eventID
 	}
 	if len(channels) > 0 {
-		in["channels"] = channels
+		head["channels"] = channels
 	}
+	b, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	in := append(append(append(b[:len(b)-1], `,"payload":`...), payload...), '}')
 	var msg struct {
 		ID string `json:"id"`
 	}
@@ -100,10 +107,11 @@ func waitDeliveries(ctx context.Context, c *apiClient, env Env, app, msgID strin
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	type dest struct {
-		ID         string `json:"id"`
-		URL        string `json:"url"`
-		StatusText string `json:"statusText"`
+		ID     string `json:"id"`
+		URL    string `json:"url"`
+		Status int    `json:"status"` // Svix MessageStatus: 0 success, 1 pending, 2 fail, 3 sending
 	}
+	statusText := map[int]string{0: "success", 1: "pending", 2: "fail", 3: "sending"}
 	var list struct {
 		Data []dest `json:"data"`
 	}
@@ -116,15 +124,15 @@ func waitDeliveries(ctx context.Context, c *apiClient, env Env, app, msgID strin
 		}
 		done := true
 		for _, d := range list.Data {
-			if d.StatusText == "pending" || d.StatusText == "sending" {
+			if d.Status == 1 || d.Status == 3 {
 				done = false
 			}
 		}
 		if done {
 			failed := 0
 			for _, d := range list.Data {
-				fmt.Fprintf(env.Stdout, "%s\t%s\t%s\n", d.ID, d.StatusText, d.URL)
-				if d.StatusText != "success" {
+				fmt.Fprintf(env.Stdout, "%s\t%s\t%s\n", d.ID, statusText[d.Status], d.URL)
+				if d.Status != 0 {
 					failed++
 				}
 			}
