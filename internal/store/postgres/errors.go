@@ -76,6 +76,13 @@ func unreachable(err error) bool {
 	return false
 }
 
+// transient reports whether err is a deadlock or serialization failure,
+// which the same transaction may pass when tried again.
+func transient(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
 // dataError reports whether err is the server rejecting the data of one
 // operation (integrity or data exception classes), so a batch that failed
 // with it is worth retrying one operation at a time.

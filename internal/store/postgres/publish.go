@@ -40,8 +40,9 @@ func (db *DB) Publish(ctx context.Context, msg *herald.Message, deliveries []her
 // runPublish commits one group of publishes. An EventID repeated within the
 // group conflicts at once; the rest are checked against the table under an
 // advisory lock per (app, EventID), so concurrent groups cannot both take
-// one. If the group fails on one operation's data, each operation is
-// retried alone so the others still commit.
+// one. A deadlock is tried once more; if the group fails on one
+// operation's data, each operation is retried alone so the others still
+// commit.
 func (db *DB) runPublish(ctx context.Context, ops []*publishOp) []error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
@@ -60,6 +61,9 @@ func (db *DB) runPublish(ctx context.Context, ops []*publishOp) []error {
 		run = append(run, i)
 	}
 	err := db.publishBatch(ctx, ops, run, errs)
+	if transient(err) {
+		err = db.publishBatch(ctx, ops, run, errs)
+	}
 	if err != nil && dataError(err) && len(run) > 1 {
 		for _, i := range run {
 			if err := db.publishBatch(ctx, ops, []int{i}, errs); err != nil {
@@ -217,7 +221,11 @@ func (c *deliveryColumns) add(op *publishOp, del herald.Delivery) {
 	c.createdAt = append(c.createdAt, ms(created))
 	c.updatedAt = append(c.updatedAt, ms(updated))
 	if op.owner != "" {
-		c.nextAttemptAt = append(c.nextAttemptAt, nullMS(op.until))
+		until := op.until
+		if until.IsZero() { // a lease without an end would never expire
+			until = created
+		}
+		c.nextAttemptAt = append(c.nextAttemptAt, nullMS(until))
 		c.leaseOwner = append(c.leaseOwner, &op.owner)
 		c.leasedAt = append(c.leasedAt, nullMS(created))
 		return

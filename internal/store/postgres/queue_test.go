@@ -322,3 +322,40 @@ func TestConcurrentRecordsAndLeaseExtensions(t *testing.T) {
 		t.Errorf("attempts to one endpoint: got %d, %v; want %d", len(attempts), err, messages)
 	}
 }
+
+// TestRecordIsolatesAFailingCall records a result whose attempt ID is
+// taken next to a valid one: only the first fails.
+func TestRecordIsolatesAFailingCall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t, func(c *Config) { c.Workers = 1 })
+	w := newWorld(t, db, 2)
+	w.publish(w.t0)
+	jobs, err := db.Claim(ctx, "node", w.t0, time.Minute, 10)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("claim: got %d jobs, %v; want 2", len(jobs), err)
+	}
+	result := func(j store.Job, id string) []store.Result {
+		return []store.Result{{Attempt: herald.Attempt{ID: id, MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID,
+			AppID: w.app.ID, URL: j.Endpoint.URL, Status: herald.StatusSuccess, StatusCode: 204, CreatedAt: w.t0},
+			Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1}}
+	}
+	taken := herald.NewID(herald.PrefixAttempt, w.t0)
+	if _, err := db.Record(ctx, result(jobs[0], taken)); err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	var wg sync.WaitGroup
+	var dupErr, okErr error
+	wg.Go(func() { _, dupErr = db.Record(ctx, result(jobs[1], taken)) })
+	wg.Go(func() { _, okErr = db.Record(ctx, result(jobs[1], herald.NewID(herald.PrefixAttempt, w.t0))) })
+	wg.Wait()
+	if !errors.Is(dupErr, herald.ErrConflict) {
+		t.Errorf("record with a taken attempt id: got %v, want ErrConflict", dupErr)
+	}
+	if okErr != nil {
+		t.Errorf("record next to it: got %v, want nil", okErr)
+	}
+	if n, err := db.Backlog(ctx); err != nil || n != 0 {
+		t.Errorf("backlog: got %d, %v; want 0", n, err)
+	}
+}

@@ -34,8 +34,9 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 	return op.disabled, nil
 }
 
-// runRecord commits one group of Record calls. If the group fails on one
-// call's data, each call is retried alone so the others still commit.
+// runRecord commits one group of Record calls. A deadlock is tried once
+// more; if the group fails on one call's data, each call is retried alone
+// so the others still commit.
 func (db *DB) runRecord(ctx context.Context, ops []*recordOp) []error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
@@ -45,6 +46,9 @@ func (db *DB) runRecord(ctx context.Context, ops []*recordOp) []error {
 		all[i] = i
 	}
 	err := db.recordBatch(ctx, ops, all)
+	if transient(err) {
+		err = db.recordBatch(ctx, ops, all)
+	}
 	if err != nil && dataError(err) && len(ops) > 1 {
 		for i := range ops {
 			if err := db.recordBatch(ctx, ops, []int{i}); err != nil {
