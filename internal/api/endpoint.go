@@ -86,7 +86,7 @@ func toEndpointOut(e *herald.Endpoint) endpointOut {
 	return out
 }
 
-// apply validates in and copies it onto ep, generating a secret when ep
+// applyEndpointIn validates in and copies it onto ep, generating a secret when ep
 // has none and none is given.
 func (s *Server) applyEndpointIn(c *call, in *endpointIn, ep *herald.Endpoint) error {
 	if err := checkURL("url", in.URL); err != nil {
