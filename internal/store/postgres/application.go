@@ -93,6 +93,8 @@ func (db *DB) DeleteApplication(ctx context.Context, id string) error {
 			return err
 		}
 		b := &pgx.Batch{}
+		// Endpoints before deliveries, the order Record locks them in.
+		b.Queue(`SELECT count(*) FROM (SELECT id FROM endpoints WHERE app_id = $1 ORDER BY id FOR UPDATE) AS l`, id)
 		const ofApp = `msg_id IN (SELECT id FROM messages WHERE app_id = $1)`
 		b.Queue(`DELETE FROM attempts WHERE `+ofApp, id)
 		b.Queue(`DELETE FROM deliveries WHERE `+ofApp, id)
