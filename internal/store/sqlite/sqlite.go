@@ -1,7 +1,3 @@
-// Package sqlite is Herald's embedded store: one SQLite file in WAL mode,
-// written by a single connection and read by a small pool. Every write goes
-// through one group commit, so concurrent publishes and attempt results
-// share transactions and one fsync.
 package sqlite
 
 import (
@@ -118,6 +114,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err := db.Migrate(ctx); err != nil {
 		writer.Close()
 		return nil, err
+	}
+	if v, err := db.SchemaVersion(ctx); err == nil {
+		db.log.Debug("sqlite store open", "path", cfg.Path, "schema_version", v, "synchronous", cfg.Synchronous)
 	}
 
 	rq := url.Values{"_pragma": {busy, "query_only(1)"}}

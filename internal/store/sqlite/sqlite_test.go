@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -72,6 +73,10 @@ func TestReopenKeepsEverything(t *testing.T) {
 	must(t, db.Close())
 	if err := db.Close(); err != nil {
 		t.Errorf("second close: got %v, want nil", err)
+	}
+	late := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "t", CreatedAt: now}
+	if err := db.Publish(ctx, late, nil, "", time.Time{}); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("publish after close: got %v, want store.ErrClosed", err)
 	}
 
 	db = openTest(t, path)

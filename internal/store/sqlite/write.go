@@ -49,6 +49,7 @@ func (db *DB) write(ctx context.Context, fn op) error {
 func (db *DB) runBatch(ctx context.Context, ops []op) []error {
 	errs, failed := db.tryBatch(ctx, ops, false)
 	if failed && len(ops) > 1 {
+		db.log.Debug("write batch retried with savepoints", "ops", len(ops), "error", errs[0])
 		errs, _ = db.tryBatch(ctx, ops, true)
 	}
 	return errs
