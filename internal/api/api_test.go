@@ -309,7 +309,10 @@ func TestHealthStoreDown(t *testing.T) {
 	if err := b.store.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	b.callAs(t, "", "GET", "/api/v1/health", nil, nil).want(t, 503)
+	r := b.callAs(t, "", "GET", "/api/v1/health", nil, nil).want(t, 503)
+	if r.obj(t)["code"] != "unavailable" {
+		t.Errorf("got %s, want the reason", r.raw)
+	}
 }
 
 // jsonStrict decodes like the Svix Go SDK: unknown fields are errors.

@@ -3,6 +3,8 @@ package api
 import (
 	_ "embed"
 	"net/http"
+
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 //go:embed openapi.json
@@ -12,8 +14,7 @@ var openapiDoc []byte
 func (s *Server) health(c *call) error {
 	if err := s.store.Ping(c.ctx); err != nil {
 		s.log.Warn("health check failed", "err", err)
-		c.w.WriteHeader(http.StatusServiceUnavailable)
-		return nil
+		return c.json(http.StatusServiceUnavailable, errorBody{Code: herald.EUNAVAILABLE, Detail: "The database is not answering"})
 	}
 	return c.noContent(http.StatusNoContent)
 }
