@@ -1,0 +1,159 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres"
+)
+
+func postgresURL() string {
+	if u := os.Getenv("HERALD_TEST_DATABASE"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// postgresSchema returns a fresh schema, dropped when the test ends.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, postgresURL())
+	if err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %s: %v (set HERALD_TEST_DATABASE to another server)", postgresURL(), err)
+	}
+	_ = conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "herald_delivery_test_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, postgresURL())
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// openPostgres opens one node's connection to the shared schema.
+func openPostgres(t *testing.T, schema string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: postgresURL(), Schema: schema, MaxConns: 4})
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// pgStore is a node's store with a signal after every Record, and the
+// database's wake-ups passed through (embedding an interface would hide
+// them).
+type pgStore struct {
+	recordSignal
+	db *postgres.DB
+}
+
+func (s pgStore) Wakeups() <-chan struct{} { return s.db.Wakeups() }
+
+// TestPostgresOtherNodeTakesOver runs two nodes on one database: the first
+// stops with deliveries it could not send, and the second, idle and woken
+// by the database, sends them.
+func TestPostgresOtherNodeTakesOver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := postgresSchema(t)
+	dbA, dbB := openPostgres(t, schema), openPostgres(t, schema)
+	if err := dbA.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	url, got, release := hanging(t)
+	ep := endpoint("ep_pg", url)
+	now := time.Now()
+	ep.CreatedAt, ep.UpdatedAt = now, now
+	if err := dbA.CreateApplication(ctx, &herald.Application{ID: testApp, Name: "test", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbA.CreateEndpoint(ctx, &ep); err != nil {
+		t.Fatal(err)
+	}
+
+	recordedB := make(chan struct{}, 1)
+	startEngine2(t, Config{NodeID: "node_b",
+		Store: pgStore{recordSignal: recordSignal{Store: dbB, recorded: recordedB}, db: dbB}})
+	nodeA := startEngine2(t, Config{NodeID: "node_a", EndpointConcurrency: 1, Store: dbA})
+	var msgs []*herald.Message
+	for i := range 3 {
+		msg := message("a", `{}`)
+		if err := nodeA.Publish(ctx, msg); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		msgs = append(msgs, msg)
+		if i == 0 {
+			<-got
+		}
+	}
+	cut, cancel := context.WithCancel(ctx)
+	cancel()
+	_ = nodeA.Stop(cut) // hands all three back to the database
+	release()
+
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	for {
+		done := 0
+		for _, m := range msgs {
+			dests, err := dbB.ListMessageDestinations(ctx, testApp, m.ID, store.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dests) == 1 && dests[0].Status == herald.StatusSuccess {
+				done++
+			}
+		}
+		if done == len(msgs) {
+			return
+		}
+		select {
+		case <-recordedB:
+		case <-deadline.C:
+			t.Fatalf("node b delivered %d of %d", done, len(msgs))
+		}
+	}
+}
+
+// startEngine2 starts an engine on cfg.Store that may reach loopback and
+// polls only when woken.
+func startEngine2(t *testing.T, cfg Config) *Engine {
+	t.Helper()
+	cfg.AllowNetworks, cfg.PollInterval = loopback, time.Hour
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	return e
+}
