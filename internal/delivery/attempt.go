@@ -9,9 +9,10 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// attempt makes one attempt of job as planned. It returns the result to record (ok false: nothing to record,
-// the send was cut off by Stop and the lease is released instead) and how
-// long the endpoint's queue should pause (0: no throttling).
+// attempt makes one attempt of job as planned. It returns the result to
+// record (ok false: nothing to record, the send was cut off by Stop and the
+// lease is released instead) and how long the endpoint's queue should
+// pause (0: no throttling).
 func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok bool, pause time.Duration) {
 	d, ep := &job.Delivery, plan.ep
 	now := e.now()

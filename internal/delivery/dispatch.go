@@ -7,11 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
-	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/webhook"
 )
 
 // dispatcher holds deliveries in memory, one queue per endpoint, and runs
@@ -34,40 +30,6 @@ type dispatcher struct {
 
 	abortedMu sync.Mutex
 	aborted   []store.DeliveryKey // sends Stop cut off: released, not recorded
-}
-
-// epQueue is one endpoint's deliveries waiting in memory.
-type epQueue struct {
-	id string
-
-	mu     sync.Mutex
-	jobs   []store.Job // FIFO from head
-	head   int
-	active int // workers serving this queue, or tokens for it in the run queue
-	ep     *herald.Endpoint
-	gone   bool // disabled or deleted: cancel instead of sending
-	dead   bool // removed from the dispatcher's map; look it up again
-
-	// spilled is set when deliveries were turned away for lack of room;
-	// once the queue has drained to half, the poller is woken to claim
-	// them back.
-	spilled bool
-
-	pausedUntil time.Time
-	timer       *time.Timer
-
-	signerKeys []string
-	signer     *webhook.Signer
-	signerErr  error
-
-	// limiter enforces the endpoint's ThrottleRate; nil when unlimited.
-	limiter     *rate.Limiter
-	limiterRate int
-
-	// What this node saw of the endpoint's health since its snapshot was
-	// taken: the last success, and the first failure after it.
-	okAt      time.Time
-	failStart time.Time
 }
 
 // fairnessBatch is how many deliveries a worker sends for one endpoint
@@ -288,80 +250,6 @@ func (d *dispatcher) serve(q *epQueue) {
 	}
 }
 
-// sendPlan is what a worker needs, besides the job, to make an attempt.
-type sendPlan struct {
-	ep           *herald.Endpoint // the endpoint's latest known settings
-	signer       *webhook.Signer  // nil: no usable key
-	signerErr    error
-	failingSince time.Time
-}
-
-// throttle applies the endpoint's ThrottleRate and returns how long to
-// wait before the next request (0: go now). q.mu is held.
-func (q *epQueue) throttle(ep *herald.Endpoint, now time.Time) time.Duration {
-	if ep.ThrottleRate <= 0 {
-		q.limiter, q.limiterRate = nil, 0
-		return 0
-	}
-	if q.limiter == nil || q.limiterRate != ep.ThrottleRate {
-		// A tenth of a second's worth may go at once, at least one.
-		q.limiter = rate.NewLimiter(rate.Limit(ep.ThrottleRate), max(1, ep.ThrottleRate/10))
-		q.limiterRate = ep.ThrottleRate
-	}
-	r := q.limiter.ReserveN(now, 1)
-	if wait := r.DelayFrom(now); wait > 0 {
-		r.CancelAt(now)
-		return wait
-	}
-	return 0
-}
-
-// failingSince is when the endpoint began failing without a success, as
-// best this node knows: the stored value from the job's snapshot, unless
-// this node has seen a success since, and the first failure it saw
-// otherwise. q.mu is held.
-func (q *epQueue) failingSince(snapshot, latest *herald.Endpoint) time.Time {
-	fs := latest.FailingSince
-	if snapshot != nil && !snapshot.FailingSince.IsZero() && (fs.IsZero() || snapshot.FailingSince.Before(fs)) {
-		fs = snapshot.FailingSince
-	}
-	if !fs.IsZero() && q.okAt.After(fs) {
-		fs = time.Time{}
-	}
-	if fs.IsZero() || (!q.failStart.IsZero() && q.failStart.Before(fs)) {
-		fs = q.failStart
-	}
-	return fs
-}
-
-// noteHealth remembers what an attempt says about the endpoint's health.
-// q.mu is held.
-func (q *epQueue) noteHealth(res store.Result) {
-	if res.Outcome.Status == herald.StatusSuccess {
-		q.okAt, q.failStart = res.Attempt.CreatedAt, time.Time{}
-		return
-	}
-	if q.failStart.IsZero() {
-		q.failStart = res.Attempt.CreatedAt
-	}
-}
-
-// takeAll empties q and returns the keys of what it held. q.mu is held.
-func (q *epQueue) takeAll() []store.DeliveryKey {
-	keys := make([]store.DeliveryKey, 0, len(q.jobs)-q.head)
-	for _, j := range q.jobs[q.head:] {
-		keys = append(keys, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
-	}
-	clear(q.jobs)
-	q.jobs, q.head = q.jobs[:0], 0
-	return keys
-}
-
-// paused reports whether the endpoint asked us to back off. q.mu is held.
-func (q *epQueue) paused(now time.Time) bool {
-	return !q.pausedUntil.IsZero() && now.Before(q.pausedUntil)
-}
-
 // armResume makes sure a paused queue restarts when its back-off ends.
 // q.mu is held.
 func (d *dispatcher) armResume(q *epQueue, now time.Time) {
@@ -390,33 +278,6 @@ func (d *dispatcher) resume(q *epQueue) {
 	for range n {
 		d.run.push(q)
 	}
-}
-
-// signerFor returns the cached signer for ep's current keys. q.mu is held.
-func (q *epQueue) signerFor(ep *herald.Endpoint, now time.Time) (*webhook.Signer, error) {
-	keys := ep.SigningKeys(now)
-	if q.signerKeys != nil && slices.Equal(keys, q.signerKeys) {
-		return q.signer, q.signerErr
-	}
-	q.signerKeys = keys
-	q.signer, q.signerErr = nil, nil
-	if len(keys) > 0 {
-		q.signer, q.signerErr = webhook.NewSigner(keys...)
-	}
-	return q.signer, q.signerErr
-}
-
-// setEndpoint updates q after the endpoint changed: ep nil means it is
-// disabled or deleted, so its queued deliveries get canceled.
-func (q *epQueue) setEndpoint(ep *herald.Endpoint) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if ep == nil || ep.Disabled {
-		q.gone = true
-		return
-	}
-	q.gone = false
-	q.ep = ep
 }
 
 // abort notes a delivery whose send Stop cut off, so its lease is released
