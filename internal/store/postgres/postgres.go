@@ -70,6 +70,7 @@ func (c Config) withDefaults() Config {
 // DB is a Herald store on PostgreSQL. It is safe for concurrent use.
 type DB struct {
 	cfg     Config
+	schema  string // where the tables are; the payload of notifications
 	log     *slog.Logger
 	pool    *pgxpool.Pool
 	publish *store.GroupCommit[*publishOp]
@@ -97,6 +98,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	// The schema the tables landed in names this installation in
+	// notifications, however the search path spelled it.
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&db.schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("read current schema: %w", mapErr(err))
 	}
 	db.listen = newListener(pcfg.ConnConfig.Copy(), db.notifyPayload(), cfg.Logger)
 	if err := db.listen.start(ctx); err != nil {
@@ -166,4 +173,4 @@ func (db *DB) mapCallErr(ctx context.Context, err error) error {
 
 // notifyPayload is the payload of this store's NOTIFY herald_due: its
 // schema, so stores in other schemas of the same database ignore it.
-func (db *DB) notifyPayload() string { return db.cfg.Schema }
+func (db *DB) notifyPayload() string { return db.schema }
