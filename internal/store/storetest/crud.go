@@ -11,6 +11,9 @@ import (
 )
 
 var applicationTests = []test{
+	{"PingAnswers", func(f *fixture) {
+		f.noErr("ping", f.s.Ping(f.ctx))
+	}},
 	{"CreateAndGetByIDOrUID", func(f *fixture) {
 		a := f.app(func(a *herald.Application) { a.UID = "customer-42"; a.ThrottleRate = 7 })
 		for _, key := range []string{a.ID, "customer-42"} {

@@ -74,6 +74,9 @@ var queueTests = []test{
 			f.Errorf("claim when the extended lease ends: got %d jobs, want 2 including %s", len(jobs), m.ID)
 		}
 	}},
+	// Released rows are due at once: a claim at any time after their
+	// publish or last claim finds them, and they are not recoveries, since
+	// their owner gave them back.
 	{"ReleaseLeasesMakesRowsDue", func(f *fixture) {
 		a := f.app()
 		e := f.endpoint(a.ID)
