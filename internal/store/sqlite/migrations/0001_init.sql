@@ -76,9 +76,11 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN (1, 
 CREATE INDEX deliveries_lease ON deliveries (lease_owner) WHERE lease_owner IS NOT NULL;
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, msg_id);
 
+-- Attempts are keyed by message, so a message's attempts sit together and
+-- no separate index on the attempt ID is needed.
 CREATE TABLE attempts (
-    id               TEXT PRIMARY KEY,
     msg_id           TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    id               TEXT NOT NULL,
     endpoint_id      TEXT NOT NULL,
     app_id           TEXT NOT NULL,
     url              TEXT NOT NULL,
@@ -90,9 +92,9 @@ CREATE TABLE attempts (
     duration_us      INTEGER NOT NULL DEFAULT 0,
     error_class      TEXT NOT NULL DEFAULT '',
     trigger          INTEGER NOT NULL DEFAULT 0,
-    created_at       INTEGER NOT NULL
-);
-CREATE INDEX attempts_msg ON attempts (msg_id, id);
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (msg_id, id)
+) WITHOUT ROWID;
 CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id);
 
 -- An idempotency key is in flight while status_code is NULL.
