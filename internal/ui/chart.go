@@ -13,8 +13,7 @@ import (
 // chart is the deliveries-per-minute chart of the overview, drawn on the
 // server as inline SVG: one stacked bar (succeeded, failed) per bucket.
 type chart struct {
-	SVG  template.HTML
-	Peak string // the highest rate shown, per minute
+	SVG template.HTML
 }
 
 const (
@@ -44,6 +43,9 @@ func newChart(buckets []store.Bucket, width time.Duration) chart {
 	for i := 0; i <= 4; i++ {
 		y := chartH - chartH*float64(i)/4
 		fmt.Fprintf(&sb, `<line class="grid" x1="0" x2="%.0f" y1="%.1f" y2="%.1f"/>`, chartW, y, y)
+		if i == 2 || i == 4 {
+			fmt.Fprintf(&sb, `<text class="y" x="%.0f" y="%.1f">%s/min</text>`, chartW-2, y+13, axisLabel(top*float64(i)/4))
+		}
 	}
 	n := len(buckets)
 	if n > 0 {
@@ -69,7 +71,7 @@ func newChart(buckets []store.Bucket, width time.Duration) chart {
 		}
 	}
 	sb.WriteString(`</svg>`)
-	return chart{SVG: template.HTML(sb.String()), Peak: perMinute(int64(top), time.Minute)}
+	return chart{SVG: template.HTML(sb.String())}
 }
 
 // niceCeil rounds a chart's peak up to 1, 2 or 5 times a power of ten, and
@@ -85,4 +87,12 @@ func niceCeil(v float64) float64 {
 		}
 	}
 	return 10 * p
+}
+
+// axisLabel formats a rate for the chart's axis.
+func axisLabel(v float64) string {
+	if v == math.Trunc(v) {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
 }

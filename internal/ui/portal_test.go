@@ -1,7 +1,7 @@
 package ui
 
 import (
-	"html/template"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,7 +105,7 @@ func TestPortalManagesItsEndpoints(t *testing.T) {
 		t.Errorf("created endpoint: got %+v", ep)
 	}
 	page := c.get(t, path)
-	if page.status != http.StatusOK || !strings.Contains(page.body, template.HTMLEscapeString(ep.Secrets[0].Key)) {
+	if page.status != http.StatusOK || !strings.Contains(html.UnescapeString(page.body), ep.Secrets[0].Key) {
 		t.Errorf("endpoint page: got %d, want 200 showing its secret", page.status)
 	}
 
