@@ -35,10 +35,11 @@ const (
 // backoff when the connection drops, and wakes once after reconnecting,
 // since notifications sent meanwhile were lost.
 type listener struct {
-	cfg     *pgx.ConnConfig
-	payload string
-	log     *slog.Logger
-	c       chan struct{}
+	cfg       *pgx.ConnConfig
+	payload   string
+	log       *slog.Logger
+	c         chan struct{}
+	heartbeat time.Duration
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -46,7 +47,8 @@ type listener struct {
 }
 
 func newListener(cfg *pgx.ConnConfig, payload string, log *slog.Logger) *listener {
-	return &listener{cfg: cfg, payload: payload, log: log, c: make(chan struct{}, 1), done: make(chan struct{})}
+	return &listener{cfg: cfg, payload: payload, log: log, c: make(chan struct{}, 1), heartbeat: heartbeat,
+		done: make(chan struct{})}
 }
 
 // start connects and LISTENs before returning, so a notification sent after
@@ -127,7 +129,7 @@ func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 // receive waits for one notification, or for heartbeat to pass and the
 // connection to answer a ping.
 func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
-	waitCtx, cancel := context.WithTimeout(ctx, heartbeat)
+	waitCtx, cancel := context.WithTimeout(ctx, l.heartbeat)
 	n, err := conn.WaitForNotification(waitCtx)
 	cancel()
 	switch {

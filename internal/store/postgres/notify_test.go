@@ -53,3 +53,54 @@ func TestWakerFiresAcrossNodes(t *testing.T) {
 	}
 	waitWakeup(t, b, "resend on another node")
 }
+
+// TestListenerHeartbeatKeepsTheConnection waits past a heartbeat with no
+// notification: the listener pings and keeps its connection, then still
+// turns the next notification for its schema into a wakeup.
+func TestListenerHeartbeatKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	cfg := db.pool.Config().ConnConfig.Copy()
+	l := newListener(cfg, db.notifyPayload(), db.log)
+	l.heartbeat = 50 * time.Millisecond
+	conn, err := l.connect(ctx)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	for range 3 {
+		if err := l.receive(ctx, conn); err != nil || conn.IsClosed() {
+			t.Fatalf("receive with no notification: got %v (closed %v), want a kept connection", err, conn.IsClosed())
+		}
+	}
+	select {
+	case <-l.c:
+		t.Fatalf("heartbeat: got a wakeup, want none")
+	default:
+	}
+	if _, err := db.pool.Exec(ctx, notifySQL, "another_schema"); err != nil {
+		t.Fatalf("notify another schema: %v", err)
+	}
+	if _, err := db.pool.Exec(ctx, notifySQL, db.notifyPayload()); err != nil {
+		t.Fatalf("notify: %v", err)
+	}
+	// Notifications arrive in commit order, each ending one receive.
+	l.heartbeat = 10 * time.Second
+	if err := l.receive(ctx, conn); err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	select {
+	case <-l.c:
+		t.Fatalf("notification for another schema: got a wakeup, want none")
+	default:
+	}
+	if err := l.receive(ctx, conn); err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	select {
+	case <-l.c:
+	default:
+		t.Fatalf("notification for this schema: got no wakeup, want one")
+	}
+}
