@@ -16,12 +16,16 @@ import (
 // delivery hot path. The SQL is written out here, and user input only
 // travels as arguments.
 
+// The time-window queries also bound the primary key with herald.IDFloor:
+// IDs sort by creation time, so the window is a range of the key instead of
+// a scan of the whole table for created_at.
+
 // CountMessages counts the messages created in [since, until).
 func (db *DB) CountMessages(ctx context.Context, since, until time.Time) (int64, error) {
 	var n int64
 	err := db.reader.QueryRowContext(ctx,
-		`SELECT count(*) FROM messages WHERE created_at >= ? AND created_at < ?`,
-		since.UnixMilli(), until.UnixMilli()).Scan(&n)
+		`SELECT count(*) FROM messages WHERE id >= ? AND created_at >= ? AND created_at < ?`,
+		herald.IDFloor(herald.PrefixMessage, since), since.UnixMilli(), until.UnixMilli()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count messages: %w", err)
 	}
@@ -29,11 +33,12 @@ func (db *DB) CountMessages(ctx context.Context, since, until time.Time) (int64,
 }
 
 // DeliveryStats counts the deliveries created in [since, until) by status,
-// across every application.
+// across every application. Deliveries that a resend added to a message
+// older than since are not counted.
 func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time) (store.Stats, error) {
 	rows, err := db.reader.QueryContext(ctx,
-		`SELECT status, count(*) FROM deliveries WHERE created_at >= ? AND created_at < ? GROUP BY status`,
-		since.UnixMilli(), until.UnixMilli())
+		`SELECT status, count(*) FROM deliveries WHERE msg_id >= ? AND created_at >= ? AND created_at < ? GROUP BY status`,
+		herald.IDFloor(herald.PrefixMessage, since), since.UnixMilli(), until.UnixMilli())
 	if err != nil {
 		return store.Stats{}, fmt.Errorf("delivery stats: %w", err)
 	}
@@ -63,8 +68,8 @@ func (db *DB) AttemptBuckets(ctx context.Context, since, until time.Time, width 
 	w := width.Milliseconds()
 	rows, err := db.reader.QueryContext(ctx,
 		`SELECT (created_at - ?) / ?, status, count(*) FROM attempts
-		 WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2`,
-		since.UnixMilli(), w, since.UnixMilli(), until.UnixMilli())
+		 WHERE id >= ? AND created_at >= ? AND created_at < ? GROUP BY 1, 2`,
+		since.UnixMilli(), w, herald.IDFloor(herald.PrefixAttempt, since), since.UnixMilli(), until.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("attempt buckets: %w", err)
 	}
@@ -137,7 +142,7 @@ func (db *DB) ListAllMessages(ctx context.Context, f store.DashboardMessageFilte
 		add("EXISTS (SELECT 1 FROM deliveries s WHERE s.msg_id = m.id AND s.status = ?)", int(*f.Status))
 	}
 	if !f.Since.IsZero() {
-		add("m.created_at >= ?", f.Since.UnixMilli())
+		add("m.id >= ? AND m.created_at >= ?", herald.IDFloor(herald.PrefixMessage, f.Since), f.Since.UnixMilli())
 	}
 	if !f.Until.IsZero() {
 		add("m.created_at < ?", f.Until.UnixMilli())
@@ -195,8 +200,8 @@ func (db *DB) ListFailed(ctx context.Context, f store.FailedFilter) ([]store.Fai
 		args = append(args, f.AppID)
 	}
 	if !f.Since.IsZero() {
-		conds = append(conds, "d.created_at >= ?")
-		args = append(args, f.Since.UnixMilli())
+		conds = append(conds, "d.msg_id >= ? AND d.created_at >= ?")
+		args = append(args, herald.IDFloor(herald.PrefixMessage, f.Since), f.Since.UnixMilli())
 	}
 	if msgID, epID, ok := strings.Cut(f.Iterator, "/"); ok {
 		conds = append(conds, "(d.msg_id < ? OR (d.msg_id = ? AND d.endpoint_id < ?))")
@@ -242,8 +247,8 @@ func (db *DB) ListFailed(ctx context.Context, f store.FailedFilter) ([]store.Fai
 // bulk recover.
 func (db *DB) FailedEndpoints(ctx context.Context, since time.Time) ([]store.EndpointKey, error) {
 	rows, err := db.reader.QueryContext(ctx,
-		`SELECT DISTINCT app_id, endpoint_id FROM deliveries WHERE status = 2 AND created_at >= ? ORDER BY 1, 2`,
-		since.UnixMilli())
+		`SELECT DISTINCT app_id, endpoint_id FROM deliveries WHERE msg_id >= ? AND status = 2 AND created_at >= ? ORDER BY 1, 2`,
+		herald.IDFloor(herald.PrefixMessage, since), since.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("failed endpoints: %w", err)
 	}
