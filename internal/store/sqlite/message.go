@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -19,10 +20,19 @@ const (
 	sqlInsertMessage = `INSERT INTO messages
 		(id, app_id, event_id, event_type, channels, payload, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlInsertDelivery = `INSERT INTO deliveries
+	sqlInsertDeliveryPrefix = `INSERT INTO deliveries
 		(msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, trigger, lease_owner, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES `
+	deliveryValues    = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertDelivery = sqlInsertDeliveryPrefix + deliveryValues
 )
+
+// deliveryChunk is how many deliveries one multi-row insert carries when a
+// message fans out to several endpoints.
+const deliveryChunk = 8
+
+// sqlInsertDeliveries inserts deliveryChunk deliveries at once.
+var sqlInsertDeliveries = sqlInsertDeliveryPrefix + strings.TrimSuffix(strings.Repeat(deliveryValues+", ", deliveryChunk), ", ")
 
 const messageColumns = `id, app_id, event_id, event_type, channels, payload, created_at, expires_at`
 
@@ -55,6 +65,8 @@ func (db *DB) publish(ctx context.Context, w *wtx, msg *herald.Message, deliveri
 		return mapErr("publish: insert message", err)
 	}
 	owner := nullString(leaseOwner)
+	args := make([]any, 0, 10*min(len(deliveries), deliveryChunk))
+	full := len(deliveries) / deliveryChunk * deliveryChunk
 	for i := range deliveries {
 		d := &deliveries[i]
 		next := d.NextAttemptAt
@@ -70,11 +82,21 @@ func (db *DB) publish(ctx context.Context, w *wtx, msg *herald.Message, deliveri
 		if !d.UpdatedAt.IsZero() {
 			du = ms(d.UpdatedAt)
 		}
-		_, err := w.exec(ctx, db.st.insertDelivery, msg.ID, d.EndpointID, msg.AppID, int(herald.StatusPending), d.Attempts,
+		args = append(args, msg.ID, d.EndpointID, msg.AppID, int(herald.StatusPending), d.Attempts,
 			ms(next), int(d.Trigger), owner, dc, du)
+		// Full chunks go in one statement each, the rest one row at a time.
+		switch {
+		case i >= full:
+			_, err = w.exec(ctx, db.st.insertDelivery, args...)
+		case len(args) == 10*deliveryChunk:
+			_, err = w.exec(ctx, db.st.insertDeliveries, args...)
+		default:
+			continue
+		}
 		if err != nil {
 			return mapErr("publish: insert delivery", err)
 		}
+		args = args[:0]
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func (db *DB) tryBatch(ctx context.Context, ops []op, savepoints bool) (errs []e
 type stmts struct {
 	savepoint, rollbackTo, release *sql.Stmt
 
-	eventIDTaken, insertMessage, insertDelivery *sql.Stmt
+	eventIDTaken, insertMessage, insertDelivery, insertDeliveries *sql.Stmt
 
 	claim *sql.Stmt
 
@@ -140,6 +140,7 @@ func prepare(ctx context.Context, writer *sql.DB) (*stmts, error) {
 	p(&s.eventIDTaken, sqlEventIDTaken)
 	p(&s.insertMessage, sqlInsertMessage)
 	p(&s.insertDelivery, sqlInsertDelivery)
+	p(&s.insertDeliveries, sqlInsertDeliveries)
 	p(&s.claim, sqlClaim)
 	p(&s.insertAttempt, sqlInsertAttempt)
 	p(&s.recordDelivery, sqlRecordDelivery)

@@ -121,6 +121,27 @@ var queueTests = []test{
 			f.Errorf("second claim: got %d jobs, want only %s (the last is not due)", len(rest), ids[0])
 		}
 	}},
+	{"FanOutToManyEndpoints", func(f *fixture) {
+		a := f.app()
+		var eps []string
+		for range 19 {
+			eps = append(eps, f.endpoint(a.ID).ID)
+		}
+		m := f.publishLeased(a.ID, f.t0, "node-a", f.at(lease), eps...)
+		wantBacklog(f, len(eps))
+		jobs := f.claim("node-b", f.at(lease), 50)
+		var got []string
+		for _, j := range jobs {
+			if j.Delivery.MsgID != m.ID || j.Endpoint.ID != j.Delivery.EndpointID {
+				f.Errorf("job: got message %s endpoint %s/%s, want %s", j.Delivery.MsgID, j.Delivery.EndpointID, j.Endpoint.ID, m.ID)
+			}
+			got = append(got, j.Delivery.EndpointID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, eps) {
+			f.Errorf("claimed endpoints: got %v, want %v", got, eps)
+		}
+	}},
 	{"BacklogCountsUnfinished", func(f *fixture) {
 		a := f.app()
 		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
