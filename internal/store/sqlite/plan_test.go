@@ -69,9 +69,12 @@ func TestClaimUsesTheDueIndexOnALargeBacklog(t *testing.T) {
 	if len(jobs) != 5 {
 		t.Fatalf("claim: got %d jobs, want 5", len(jobs))
 	}
-	for _, j := range jobs {
+	for i, j := range jobs {
 		if j.Delivery.MsgID > "msg_000000000010" {
 			t.Errorf("claim: got %s, want one of the ten first due", j.Delivery.MsgID)
+		}
+		if i > 0 && jobs[i-1].Delivery.MsgID >= j.Delivery.MsgID {
+			t.Errorf("claim order: got %s after %s, want message ID order", j.Delivery.MsgID, jobs[i-1].Delivery.MsgID)
 		}
 	}
 	if got, err := db.Backlog(ctx); err != nil || got != int64(n) {

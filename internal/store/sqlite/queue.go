@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -37,7 +40,7 @@ const (
 const claimChunk = 500
 
 // Claim leases up to limit due deliveries to owner until now+lease and
-// returns them with their message and endpoint. Deliveries whose endpoint
+// returns them with their message and endpoint, in message ID order. Deliveries whose endpoint
 // is gone or disabled are canceled instead of returned.
 func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
 	if limit <= 0 {
@@ -82,6 +85,11 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 	if len(ds) == 0 {
 		return nil, nil
 	}
+	// RETURNING gives no order; message IDs sort by creation, which keeps
+	// an endpoint's jobs in publish order for the dispatcher.
+	slices.SortFunc(ds, func(a, b herald.Delivery) int {
+		return cmp.Or(strings.Compare(a.MsgID, b.MsgID), strings.Compare(a.EndpointID, b.EndpointID))
+	})
 
 	msgIDs := make([]string, 0, len(ds))
 	epIDs := make([]string, 0, 8)
