@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 // would issue them.
 func BenchmarkPublish(b *testing.B) {
 	ctx := b.Context()
-	db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db"), Synchronous: os.Getenv("BENCH_SYNC")})
+	db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db")})
 	if err != nil {
 		b.Fatal(err)
 	}

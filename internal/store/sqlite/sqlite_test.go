@@ -75,8 +75,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Errorf("second close: got %v, want nil", err)
 	}
 	late := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "t", CreatedAt: now}
-	if err := db.Publish(ctx, late, nil, "", time.Time{}); !errors.Is(err, store.ErrClosed) {
-		t.Errorf("publish after close: got %v, want store.ErrClosed", err)
+	if err := db.Publish(ctx, late, nil, "", time.Time{}); !errors.Is(err, store.ErrClosed) || !errors.Is(err, herald.ErrUnavailable) {
+		t.Errorf("publish after close: got %v, want store.ErrClosed and herald.ErrUnavailable", err)
 	}
 
 	db = openTest(t, path)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // op is one write operation. It runs inside a transaction shared with other
@@ -36,9 +37,14 @@ func (w *wtx) exec(ctx context.Context, s *sql.Stmt, args ...any) (sql.Result, e
 	return w.stmt(ctx, s).ExecContext(ctx, args...)
 }
 
-// write runs fn as one op of the group commit and maps its error.
+// write runs fn as one op of the group commit. After Close, writes fail
+// as unavailable, which the API answers with 503.
 func (db *DB) write(ctx context.Context, fn op) error {
-	return db.gc.Do(ctx, fn)
+	err := db.gc.Do(ctx, fn)
+	if errors.Is(err, store.ErrClosed) {
+		return fmt.Errorf("sqlite write: %w: %w", herald.ErrUnavailable, err)
+	}
+	return err
 }
 
 // runBatch executes ops in one transaction. It first runs them plainly;
