@@ -73,8 +73,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusForbidden, "The form expired; please try again.")
 		return
 	}
+	if s.logins.Tokens() < 1 {
+		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed attempts; wait a few seconds.")
+		return
+	}
 	token := r.PostFormValue("token")
 	if s.adminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) != 1 {
+		s.logins.Allow() // spend one attempt
 		s.log.Warn("ui: failed login", "remote", r.RemoteAddr)
 		s.showLogin(w, r, http.StatusUnauthorized, "That token is not the admin token.")
 		return

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -90,6 +92,9 @@ type Server struct {
 	pages      *pages
 	static     http.Handler
 	mux        *http.ServeMux
+	// logins limits failed login attempts, so the admin token cannot be
+	// guessed at network speed.
+	logins *rate.Limiter
 }
 
 // New returns a Server for cfg.
@@ -109,6 +114,7 @@ func New(cfg Config) (*Server, error) {
 		refresh:    cfg.RefreshInterval,
 		log:        cfg.Logger,
 		now:        cfg.Now,
+		logins:     rate.NewLimiter(rate.Every(time.Second), 10),
 	}
 	if len(s.secret) == 0 {
 		s.secret = make([]byte, 32)

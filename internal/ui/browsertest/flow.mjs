@@ -62,11 +62,24 @@ const browser = await chromium.launch({
 // pages are the open tabs; on failure each one's address and text are
 // printed, so the test log shows what the browser saw.
 const pages = [];
+// problems collects script errors and console errors (a blocked script or
+// style shows up here as a Content-Security-Policy violation). Failed
+// loads are left out: some steps expect a 404 or a 401.
+const problems = [];
+function watch(p) {
+  pages.push(p);
+  p.on("pageerror", (e) => problems.push(`script error on ${p.url()}: ${e.message}`));
+  p.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
+      problems.push(`console error on ${p.url()}: ${m.text()}`);
+    }
+  });
+  return p;
+}
 try {
   const viewport = { width: 1440, height: 900 };
   const ctx = await browser.newContext({ viewport });
-  const page = await ctx.newPage();
-  pages.push(page);
+  const page = watch(await ctx.newPage());
   page.setDefaultTimeout(20000);
 
   step("log in");
@@ -137,7 +150,7 @@ try {
     await page.goto(`${base}/ui/event-types`);
     await shot(page, "event-types");
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
-    const pp = await phone.newPage();
+    const pp = watch(await phone.newPage());
     await pp.goto(`${base}/ui/login`);
     await pp.fill("#token", token);
     await pp.click("button[type=submit]");
@@ -150,8 +163,7 @@ try {
   const access = await api("POST", `/api/v1/auth/app-portal-access/${acme.id}`, {});
   check(access.url.includes("#key=appsk_"), `the portal URL carries the key in its fragment, got ${access.url}`);
   const portalCtx = await browser.newContext({ viewport });
-  const portal = await portalCtx.newPage();
-  pages.push(portal);
+  const portal = watch(await portalCtx.newPage());
   portal.setDefaultTimeout(20000);
   await portal.goto(new URL(access.url, base).href);
   await portal.waitForURL(`${base}/ui/portal/home`);
@@ -174,10 +186,11 @@ try {
   await portal.waitForURL(`${base}/ui/portal/home`);
 
   step("an expired or forged portal link is refused");
-  const stranger = await (await browser.newContext()).newPage();
+  const stranger = watch(await (await browser.newContext()).newPage());
   await stranger.goto(`${base}/ui/portal#key=appsk_forged`);
   await stranger.getByText("This portal link has expired").waitFor();
 
+  check(problems.length === 0, `no script or console errors, got:\n${problems.join("\n")}`);
   console.log("browser flow passed");
 } catch (err) {
   for (const p of pages) {
