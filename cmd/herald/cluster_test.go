@@ -2,58 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/heraldhq/herald/internal/pgtest"
 )
 
-// postgresURL is the server the suite uses; HERALD_TEST_DATABASE overrides.
-func postgresURL() string {
-	if u := os.Getenv("HERALD_TEST_DATABASE"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// freshSchema creates an empty schema for one test, drops it afterwards,
+// freshSchema creates an empty schema for one test, dropped afterwards,
 // and returns a database URL whose connections use it.
 func freshSchema(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, postgresURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v\nstart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", postgresURL(), err)
-	}
-	defer conn.Close(ctx)
-	raw := make([]byte, 6)
-	_, _ = rand.Read(raw)
-	schema := "herald_cmd_" + hex.EncodeToString(raw)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), postgresURL())
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(postgresURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.SchemaURL(t, pgtest.URL(), pgtest.NewSchema(t))
 }
 
 // TestTwoNodesSurviveOneKilled runs two herald nodes on one PostgreSQL,
