@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	httppprof "net/http/pprof"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,6 +31,8 @@ type benchConfig struct {
 	failingShare float64
 	hang         bool
 	baseline     bool
+	cpuProfile   string
+	pprofAddr    string
 }
 
 func runBench(ctx context.Context, args []string, env Env) error {
@@ -41,6 +47,8 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	fs.Float64Var(&c.failingShare, "failing-share", 0, "share of messages (0..1) sent to an application whose endpoint always fails")
 	fs.BoolVar(&c.hang, "hang", false, "the failing endpoint hangs until the delivery timeout instead of answering 500")
 	fs.BoolVar(&c.baseline, "baseline", true, "also run the no-storage HTTP pipeline, for the ratio")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the Herald run to this file")
+	fs.StringVar(&c.pprofAddr, "pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
@@ -67,6 +75,29 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		}
 		base.print(out, nil)
 		sink.Reset()
+	}
+	if c.pprofAddr != "" {
+		ln, err := net.Listen("tcp", c.pprofAddr)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := benchHerald(ctx, c, sink, body)
 	if err != nil {
