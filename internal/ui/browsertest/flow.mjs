@@ -134,6 +134,11 @@ try {
   await page.locator("#attempts summary", { hasText: "200 OK" }).waitFor();
   await page.locator("#attempts summary", { hasText: "manual" }).first().waitFor();
   await page.locator("#attempts summary").first().click();
+  // The open attempt stays open while the list refreshes itself: a marker
+  // the server never sends makes the next refresh swap the list in.
+  await page.evaluate(() => { document.getElementById("attempts").insertAdjacentHTML("beforeend", '<i id="stale"></i>'); });
+  await page.waitForFunction(() => !document.getElementById("stale"));
+  check(await page.locator("#attempts details[open]").count() === 1, "the opened attempt stays open across a refresh");
   await shot(page, "message");
   await page.goto(`${base}/ui/failed`);
   check(await page.locator(`tr[data-msg="${msg.id}"]`).count() === 0, "the retried delivery left the failed list");

@@ -17,7 +17,12 @@
         regions.forEach(function (el) {
           var next = doc.getElementById(el.id);
           if (!next || el.contains(document.activeElement) && document.activeElement.matches("input,select,textarea")) return;
-          if (next.innerHTML !== el.innerHTML) el.innerHTML = next.innerHTML;
+          if (next.innerHTML === el.innerHTML) return;
+          // Keep open what the reader opened.
+          var open = {};
+          el.querySelectorAll("details[open][data-key]").forEach(function (d) { open[d.dataset.key] = true; });
+          el.innerHTML = next.innerHTML;
+          el.querySelectorAll("details[data-key]").forEach(function (d) { if (open[d.dataset.key]) d.open = true; });
         });
         var stamp = document.getElementById("live-stamp");
         if (stamp) stamp.textContent = "Updated " + new Date().toLocaleTimeString();
