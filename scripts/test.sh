@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every Herald test: unit and integration tests of every package (the
-# store suite on SQLite and PostgreSQL), the Svix SDK compatibility module,
-# and the interop tests against the official JavaScript libraries.
+# store suite on SQLite and PostgreSQL), the dashboard in headless Chromium,
+# the Svix SDK compatibility module, and the interop tests against the
+# official JavaScript libraries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/ensure-postgres.sh
 ./scripts/ensure-node-deps.sh
+./scripts/ensure-browser.sh
 
 echo "== go vet"
 go vet ./...
