@@ -54,7 +54,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, problem string) {
 	token := newNonce()
-	setCookie(w, r, loginCookie, token, s.now().Add(time.Hour))
+	s.setCookie(w, r, loginCookie, token, s.now().Add(time.Hour))
 	v := view{Title: "Log in", Bare: true, CSRF: token, Flash: flashes[r.URL.Query().Get("done")]}
 	v.Data = struct {
 		Problem  string
@@ -85,14 +85,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := session{Kind: kindAdmin, Expires: s.now().Add(s.ttl), Nonce: newNonce()}
-	setCookie(w, r, adminCookie, s.encode(sess), sess.Expires)
-	setCookie(w, r, loginCookie, "", time.Time{})
+	s.setCookie(w, r, adminCookie, s.encode(sess), sess.Expires)
+	s.setCookie(w, r, loginCookie, "", time.Time{})
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 }
 
 // logout ends the operator session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *ctx) error {
-	setCookie(w, r, adminCookie, "", time.Time{})
+	s.setCookie(w, r, adminCookie, "", time.Time{})
 	http.Redirect(w, r, "/ui/login?done=loggedout", http.StatusSeeOther)
 	return nil
 }

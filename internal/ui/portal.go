@@ -46,7 +46,7 @@ func (s *Server) portal(h portalHandler) http.HandlerFunc {
 		app, err := s.portalApp(r, sess)
 		if err != nil {
 			if herald.ErrorCode(err) == herald.EUNAUTHORIZED {
-				setCookie(w, r, portalCookie, "", time.Time{})
+				s.setCookie(w, r, portalCookie, "", time.Time{})
 			}
 			s.fail(w, r, base, err)
 			return
@@ -133,13 +133,13 @@ func (s *Server) portalSession(w http.ResponseWriter, r *http.Request) {
 		exp = s.now().Add(s.ttl)
 	}
 	sess := session{Kind: kindPortal, AppID: t.AppID, TokenHash: hexHash, Expires: exp, Nonce: newNonce()}
-	setCookie(w, r, portalCookie, s.encode(sess), exp)
+	s.setCookie(w, r, portalCookie, s.encode(sess), exp)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) portalLogout(w http.ResponseWriter, r *http.Request, _ *portalCtx) error {
-	setCookie(w, r, portalCookie, "", time.Time{})
+	s.setCookie(w, r, portalCookie, "", time.Time{})
 	s.render(w, http.StatusOK, "error", view{Title: "Signed out", Portal: true, Data: struct {
 		Status int
 		Detail string

@@ -169,3 +169,53 @@ func TestFailedLoginsAreLimited(t *testing.T) {
 		t.Errorf("right token while limited: got %d, want 429", r.status)
 	}
 }
+
+func TestSameOrigin(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, origin, referer, forwarded string
+		want                             bool
+	}{
+		{"no origin or referer", "", "", "", true},
+		{"same host", "http://herald.local:8080", "", "", true},
+		{"referer of the same host", "", "http://herald.local:8080/ui/", "", true},
+		{"other host", "https://evil.example", "", "", false},
+		{"opaque origin", "null", "", "", false},
+		{"the proxy's public host", "https://hooks.example.com", "", "hooks.example.com", true},
+		{"other host behind a proxy", "https://evil.example", "", "hooks.example.com", false},
+	} {
+		r := httptest.NewRequest("POST", "http://herald.local:8080/ui/login", nil)
+		if tc.origin != "" {
+			r.Header.Set("Origin", tc.origin)
+		}
+		if tc.referer != "" {
+			r.Header.Set("Referer", tc.referer)
+		}
+		if tc.forwarded != "" {
+			r.Header.Set("X-Forwarded-Host", tc.forwarded)
+		}
+		if got := sameOrigin(r); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestSecureCookies(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, secure := range []bool{false, true} {
+		s, err := New(Config{Store: b.db, Engine: fakeEngine{wake: func() {}, invalidate: func(string) {}}, AdminToken: "x", SecureCookies: secure})
+		if err != nil {
+			t.Fatalf("new: %v", err)
+		}
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/ui/login", nil))
+		c := w.Header().Get("Set-Cookie")
+		if got := strings.Contains(c, "; Secure"); got != secure {
+			t.Errorf("SecureCookies %v: got cookie %q, want Secure %v", secure, c, secure)
+		}
+		if !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Lax") {
+			t.Errorf("login cookie: got %q, want HttpOnly and SameSite=Lax", c)
+		}
+	}
+}

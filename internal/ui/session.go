@@ -108,8 +108,9 @@ func (s *Server) checkCSRF(r *http.Request, sess session) bool {
 }
 
 // sameOrigin rejects requests whose Origin (or, lacking it, Referer)
-// names another host. Requests without either pass: the CSRF token is the
-// real check.
+// names another host than the one asked for (or, behind a proxy, the one
+// the proxy was asked for). Requests without either pass: the CSRF token
+// is the real check.
 func sameOrigin(r *http.Request) bool {
 	src := r.Header.Get("Origin")
 	if src == "" {
@@ -119,7 +120,10 @@ func sameOrigin(r *http.Request) bool {
 		return true
 	}
 	u, err := url.Parse(src)
-	return err == nil && u.Host == r.Host
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Host == r.Host || u.Host == r.Header.Get("X-Forwarded-Host")
 }
 
 // newNonce returns 16 random bytes, base64url.
@@ -130,15 +134,16 @@ func newNonce() string {
 }
 
 // setCookie sets a session-grade cookie: HttpOnly, SameSite=Lax, scoped to
-// /ui/, Secure when the request came over TLS.
-func setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
+// /ui/, Secure when the request came over TLS or Config.SecureCookies says
+// a TLS proxy stands in front.
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, expires time.Time) {
 	c := &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     cookiePath,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
-		Secure:   r.TLS != nil,
+		Secure:   r.TLS != nil || s.secureCookies,
 	}
 	if expires.IsZero() {
 		c.MaxAge = -1

@@ -70,6 +70,10 @@ type Config struct {
 	SessionSecret []byte
 	// SessionTTL is how long an operator session lasts. Default 12 hours.
 	SessionTTL time.Duration
+	// SecureCookies marks session cookies Secure even on plain HTTP, for
+	// Herald behind a TLS-terminating proxy. Cookies are always Secure on
+	// requests that came over TLS.
+	SecureCookies bool
 	// RefreshInterval is how often live lists refresh in the browser.
 	// Default 2 seconds.
 	RefreshInterval time.Duration
@@ -95,6 +99,8 @@ type Server struct {
 	// logins limits failed login attempts, so the admin token cannot be
 	// guessed at network speed.
 	logins *rate.Limiter
+	// secureCookies is Config.SecureCookies.
+	secureCookies bool
 }
 
 // New returns a Server for cfg.
@@ -106,15 +112,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("ui: config: Engine is required")
 	}
 	s := &Server{
-		store:      cfg.Store,
-		engine:     cfg.Engine,
-		adminToken: cfg.AdminToken,
-		secret:     cfg.SessionSecret,
-		ttl:        cfg.SessionTTL,
-		refresh:    cfg.RefreshInterval,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		logins:     rate.NewLimiter(rate.Every(time.Second), 10),
+		store:         cfg.Store,
+		engine:        cfg.Engine,
+		adminToken:    cfg.AdminToken,
+		secret:        cfg.SessionSecret,
+		ttl:           cfg.SessionTTL,
+		refresh:       cfg.RefreshInterval,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		logins:        rate.NewLimiter(rate.Every(time.Second), 10),
+		secureCookies: cfg.SecureCookies,
 	}
 	if len(s.secret) == 0 {
 		s.secret = make([]byte, 32)
