@@ -166,14 +166,15 @@ func (s *Server) saveEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 // retryDelivery schedules a manual attempt of msgID to endpointID in
 // appID, after checking that both belong to the application.
 func (s *Server) retryDelivery(ctx context.Context, appID, msgID, endpointID string) error {
-	if _, err := s.store.GetMessage(ctx, appID, msgID); err != nil {
+	msg, err := s.store.GetMessage(ctx, appID, msgID)
+	if err != nil {
 		return err
 	}
 	ep, err := s.store.GetEndpoint(ctx, appID, endpointID)
 	if err != nil {
 		return err
 	}
-	if err := s.store.Resend(ctx, appID, msgID, ep.ID, s.now()); err != nil {
+	if err := s.store.Resend(ctx, appID, msg.ID, ep.ID, s.now()); err != nil {
 		return err
 	}
 	s.engine.Wake()
