@@ -185,6 +185,21 @@ try {
   await portal.goto(`${base}/ui/portal/endpoints/${ep.id}`);
   await portal.getByRole("heading", { name: ep.url }).waitFor();
   await shot(portal, "portal-endpoint");
+
+  step("add an endpoint from the portal");
+  await portal.goto(`${base}/ui/portal/home`);
+  await portal.getByRole("link", { name: "Add endpoint" }).click();
+  await portal.fill("#url", `${sink}/acme/second`);
+  await portal.fill("#description", "Audit log");
+  await portal.getByLabel("invoice.paid").check();
+  await portal.getByRole("button", { name: "Create endpoint" }).click();
+  await portal.getByText("Endpoint created.").waitFor();
+  await portal.getByRole("heading", { name: `${sink}/acme/second` }).waitFor();
+  await portal.getByRole("button", { name: "Show" }).click();
+  check(!(await portal.locator("#secret").getAttribute("class")).includes("masked"), "the secret is shown on request");
+  check((await portal.locator("#secret").innerText()).startsWith("whsec_"), "the new endpoint has a signing secret");
+  const listed = await api("GET", `/api/v1/app/${acme.id}/endpoint`);
+  check(listed.data.some((e) => e.url === `${sink}/acme/second` && e.description === "Audit log"), "the API sees the endpoint the portal added");
   await portal.goto(`${base}/ui/failed`);
   check(portal.url().endsWith("/ui/login"), `the portal session does not open the operator dashboard, got ${portal.url()}`);
   await portal.goto(`${base}/ui/portal`);
