@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/ui"
 )
 
 // serveConfig is everything `herald serve` is configured with.
@@ -44,6 +45,8 @@ type serveConfig struct {
 	pgMaxConns      int
 	pgStmtTimeout   time.Duration
 	leaseDuration   time.Duration
+	sessionSecret   string
+	secureCookies   bool
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -62,6 +65,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight deliveries may finish at shutdown")
 	fs.IntVar(&c.pgMaxConns, "pg-max-conns", 10, "PostgreSQL connection pool size")
 	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
+	fs.StringVar(&c.sessionSecret, "session-secret", "", "key that signs dashboard sessions; nodes behind one load balancer must share it (default: generated in --data-dir)")
+	fs.BoolVar(&c.secureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind a TLS-terminating proxy)")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 }
 
@@ -188,8 +193,30 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		Logger:       logger,
 		Registry:     reg,
 	})
+	sessionSecret, err := secretFile(cfg.dataDir, "session-secret", cfg.sessionSecret)
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	dashboard, err := ui.New(ui.Config{
+		Store:         st,
+		Engine:        engine,
+		AdminToken:    token,
+		SessionSecret: []byte(sessionSecret),
+		SecureCookies: cfg.secureCookies,
+		Logger:        logger,
+	})
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiServer.Handler())
+	mux.Handle("/ui/", dashboard.Handler())
+	mux.Handle("/ui", dashboard.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	if err := engine.Start(ctx); err != nil {
@@ -247,6 +274,31 @@ func storeKind(cfg serveConfig) string {
 		return "postgres"
 	}
 	return "sqlite"
+}
+
+// secretFile returns given if set, and otherwise a random secret kept in
+// dataDir/name, generated on first use.
+func secretFile(dataDir, name, given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	path := filepath.Join(dataDir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	s := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store %s: %w", name, err)
+	}
+	return s, nil
 }
 
 // nodeID returns this node's stable identity, kept in the data directory

@@ -162,6 +162,11 @@ func TestServePublishDeliverVerify(t *testing.T) {
 		t.Errorf("health: got %d, want 2xx", resp.StatusCode)
 	}
 
+	// The dashboard is served, and / leads to it.
+	if page := get(t, ts.URL+"/"); !strings.Contains(page, "<form") || !strings.Contains(page, "Herald") {
+		t.Errorf("GET / does not lead to the dashboard login page:\n%.300s", page)
+	}
+
 	// Secrets never reach the logs.
 	logs := ts.Logs.String()
 	for _, s := range []string{secret.Key, strings.TrimPrefix(secret.Key, "whsec_"), ts.Token} {

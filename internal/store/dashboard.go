@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -71,4 +72,23 @@ type EndpointHealth struct {
 type EndpointKey struct {
 	AppID      string
 	EndpointID string
+}
+
+// Dashboard is what the dashboard reads across applications, beyond the
+// per-application queries. Both store engines implement it.
+type Dashboard interface {
+	// CountMessages counts the messages created in [since, until).
+	CountMessages(ctx context.Context, since, until time.Time) (int64, error)
+	// DeliveryStats counts the deliveries created in [since, until).
+	DeliveryStats(ctx context.Context, since, until time.Time) (Stats, error)
+	// AttemptBuckets counts attempts by outcome in buckets of width.
+	AttemptBuckets(ctx context.Context, since, until time.Time, width time.Duration) ([]Bucket, error)
+	// UnhealthyEndpoints lists disabled and failing endpoints.
+	UnhealthyEndpoints(ctx context.Context, limit int) ([]EndpointHealth, error)
+	// ListAllMessages lists messages across applications, newest first.
+	ListAllMessages(ctx context.Context, f DashboardMessageFilter) ([]MessageRow, error)
+	// ListFailed lists failed deliveries across applications.
+	ListFailed(ctx context.Context, f FailedFilter) ([]FailedDelivery, error)
+	// FailedEndpoints lists endpoints with failed deliveries since a time.
+	FailedEndpoints(ctx context.Context, since time.Time) ([]EndpointKey, error)
 }

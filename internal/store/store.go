@@ -26,6 +26,7 @@ type Store interface {
 	Queue
 	Attempts
 	Auth
+	Dashboard
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"crypto/rand"
 	"embed"
 	"errors"
@@ -19,31 +18,9 @@ import (
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-// Dashboard is what the dashboard reads across applications, beyond the
-// per-application queries of store.Store. Both store engines implement it.
-type Dashboard interface {
-	// CountMessages counts the messages created in [since, until).
-	CountMessages(ctx context.Context, since, until time.Time) (int64, error)
-	// DeliveryStats counts the deliveries created in [since, until).
-	DeliveryStats(ctx context.Context, since, until time.Time) (store.Stats, error)
-	// AttemptBuckets counts attempts by outcome in buckets of width.
-	AttemptBuckets(ctx context.Context, since, until time.Time, width time.Duration) ([]store.Bucket, error)
-	// UnhealthyEndpoints lists disabled and failing endpoints.
-	UnhealthyEndpoints(ctx context.Context, limit int) ([]store.EndpointHealth, error)
-	// ListAllMessages lists messages across applications, newest first.
-	ListAllMessages(ctx context.Context, f store.DashboardMessageFilter) ([]store.MessageRow, error)
-	// ListFailed lists failed deliveries across applications.
-	ListFailed(ctx context.Context, f store.FailedFilter) ([]store.FailedDelivery, error)
-	// FailedEndpoints lists endpoints with failed deliveries since a time.
-	FailedEndpoints(ctx context.Context, since time.Time) ([]store.EndpointKey, error)
-}
-
-// Store is the storage the interface needs: the Store contract and the
-// dashboard's queries. *sqlite.DB and *postgres.DB implement it.
-type Store interface {
-	store.Store
-	Dashboard
-}
+// Store is the storage the interface needs: the whole store contract,
+// including its cross-application dashboard queries.
+type Store = store.Store
 
 // Engine is the part of the delivery engine that actions poke.
 type Engine interface {
