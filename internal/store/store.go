@@ -111,6 +111,11 @@ type Queue interface {
 	// Recover schedules a new attempt for the endpoint's failed deliveries
 	// created in [since, until), and returns how many.
 	Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
+	// Expedite makes the endpoint's unfinished deliveries that wait for a
+	// later retry due at now, and returns how many. Leased rows are left to
+	// their owner. A `herald listen` session calls it when it reconnects, so
+	// its backlog flows at once instead of at the next retry.
+	Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
 	// Backlog counts deliveries that are not final.
 	Backlog(ctx context.Context) (int64, error)
 }

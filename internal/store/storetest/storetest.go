@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Endpoints", endpointTests},
 		{"Messages", messageTests},
 		{"Queue", queueTests},
+		{"Expedite", expediteTests},
 		{"Record", recordTests},
 		{"Views", viewTests},
 		{"Auth", authTests},
