@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/heraldhq/herald/internal/inbound"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -26,8 +27,12 @@ func runVerify(_ context.Context, args []string, env Env) error {
 	fs.Var(&headers, "header", `a received header as "Name: value" (repeatable); webhook-* and svix-* names are read`)
 	bodyPath := fs.String("body", "", "file holding the raw body exactly as received, or - for standard input")
 	tolerance := fs.Duration("tolerance", webhook.DefaultTolerance, "how far the timestamp may be from now; 0 skips the check")
+	provider := fs.String("provider", "", "check a provider's signature instead: "+strings.Join(inbound.Types(), ", ")+" (give its headers with --header)")
+	reqURL := fs.String("url", "", "the full URL the provider posted to (twilio signs it)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: herald verify --secret whsec_... --id ID --timestamp TS --signature \"v1,...\" --body FILE\n\nChecks a Standard Webhooks signature. Flags:")
+		fmt.Fprintln(fs.Output(), "Usage: herald verify --secret whsec_... --id ID --timestamp TS --signature \"v1,...\" --body FILE\n"+
+			"       herald verify --provider stripe --secret whsec_... --header \"Stripe-Signature: t=...,v1=...\" --body FILE\n\n"+
+			"Checks a Standard Webhooks signature, or a provider's. Flags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args, env); err != nil {
@@ -56,6 +61,9 @@ func runVerify(_ context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	if *provider != "" {
+		return verifyProvider(env, *provider, secrets, *reqURL, h, body)
+	}
 	v, err := webhook.NewVerifier(secrets...)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -68,6 +76,21 @@ func runVerify(_ context.Context, args []string, env Env) error {
 		return fmt.Errorf("signature invalid: %w%s", err, verifyHint(err))
 	}
 	_, err = fmt.Fprintln(env.Stdout, "signature valid")
+	return err
+}
+
+// verifyProvider checks a request with one of the inbound presets, the
+// same code that guards Herald's source URLs.
+func verifyProvider(env Env, provider string, secrets []string, reqURL string, h http.Header, body []byte) error {
+	v, err := inbound.NewVerifier(inbound.VerifierConfig{Type: provider, Secrets: secrets}, nil)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	res, err := v.Verify(&inbound.Request{Method: http.MethodPost, URL: reqURL, Header: h, Body: body})
+	if err != nil {
+		return fmt.Errorf("signature invalid: %w", err)
+	}
+	_, err = fmt.Fprintf(env.Stdout, "signature valid (event type %q, id %q)\n", res.EventType, res.DedupeKey)
 	return err
 }
 

@@ -196,3 +196,33 @@ func TestVerifyUsageErrors(t *testing.T) {
 		t.Fatalf("verify --help: got %v and stderr %q, want flag.ErrHelp and the usage", got.err, got.stderr)
 	}
 }
+
+// TestVerifyProvider checks GitHub's documented example through the same
+// preset that guards source URLs, and refuses an altered body.
+func TestVerifyProvider(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(good, []byte("Hello, World!"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("Hello, World?"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := func(body string) []string {
+		return []string{"--provider", "github", "--secret", "It's a Secret to Everybody",
+			"--header", "X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+			"--header", "X-GitHub-Event: push", "--header", "X-GitHub-Delivery: 72d3162e", "--body", body}
+	}
+	r := runVerifyCmd(t, "", nil, args(good)...)
+	if r.err != nil || !strings.Contains(r.stdout, `signature valid (event type "push", id "72d3162e")`) {
+		t.Errorf("valid GitHub request: got %q, %v", r.stdout, r.err)
+	}
+	if r := runVerifyCmd(t, "", nil, args(bad)...); r.err == nil || !strings.Contains(r.err.Error(), "signature invalid") {
+		t.Errorf("altered body: got %v, want signature invalid", r.err)
+	}
+	if r := runVerifyCmd(t, "", nil, "--provider", "nope", "--secret", "x", "--body", good); r.err == nil {
+		t.Error("unknown provider: got no error")
+	}
+}
