@@ -17,6 +17,14 @@ type Message struct {
 	CreatedAt time.Time
 	// ExpiresAt is when retention deletes the payload.
 	ExpiresAt time.Time
+	// ContentType, when set, is sent instead of application/json: a
+	// forwarded inbound event keeps the provider's (form bodies, say).
+	ContentType string
+	// Headers are extra request headers sent with every attempt, after the
+	// endpoint's own: a forwarded inbound event carries the provider's
+	// signature headers. Herald's webhook-* headers are never overridden.
+	// Nil for ordinary messages.
+	Headers map[string]string
 }
 
 // MessageStatus is the status of a delivery or an attempt, numbered as in

@@ -27,6 +27,7 @@ type Store interface {
 	Attempts
 	Auth
 	Dashboard
+	Sources
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -97,7 +97,7 @@ func (db *DB) ListEndpointMessages(ctx context.Context, appID, endpointID string
 	}
 	var q query
 	q.add(`SELECT m.id, m.app_id, m.event_id, m.event_type, m.channels, m.payload, m.created_at, m.expires_at,
-		d.status, d.next_attempt_at
+		m.content_type, m.headers, d.status, d.next_attempt_at
 		FROM deliveries d JOIN messages m ON m.id = d.msg_id
 		WHERE d.app_id = `, q.arg(appID), ` AND d.endpoint_id = `, q.arg(endpointID))
 	switch {

@@ -12,7 +12,7 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-const messageColumnList = `id, app_id, event_id, event_type, channels, payload, created_at, expires_at`
+const messageColumnList = `id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers`
 
 // GetMessage finds a message by ID, or the newest with that EventID.
 func (db *DB) GetMessage(ctx context.Context, appID, idOrEventID string) (*herald.Message, error) {
@@ -90,11 +90,12 @@ func scanMessageWithState(row pgx.CollectableRow, msg *herald.Message, status *i
 func scanMessageInto(row pgx.CollectableRow, msg *herald.Message, extra ...any) error {
 	var (
 		eventID, channels *string
+		ctype, headers    *string
 		payload           []byte
 		createdAt         int64
 		expiresAt         *int64
 	)
-	dest := append([]any{&msg.ID, &msg.AppID, &eventID, &msg.EventType, &channels, &payload, &createdAt, &expiresAt}, extra...)
+	dest := append([]any{&msg.ID, &msg.AppID, &eventID, &msg.EventType, &channels, &payload, &createdAt, &expiresAt, &ctype, &headers}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return err
 	}
@@ -104,6 +105,10 @@ func scanMessageInto(row pgx.CollectableRow, msg *herald.Message, extra ...any) 
 	}
 	if payload != nil {
 		msg.Payload = json.RawMessage(payload)
+	}
+	msg.ContentType = fromNullText(ctype)
+	if err := fromJSON(headers, &msg.Headers); err != nil {
+		return err
 	}
 	msg.CreatedAt, msg.ExpiresAt = fromMS(createdAt), fromNullMS(expiresAt)
 	return nil

@@ -90,10 +90,13 @@ const lockEventIDs = `SELECT count(pg_advisory_xact_lock(k)) FROM (
 	FROM unnest($1::text[], $2::text[]) AS t(a, e) ORDER BY 1 OFFSET 0) AS s`
 
 const insertMessages = `WITH m AS (
-	INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, created_at, expires_at)
-	SELECT u.id, u.app_id, u.event_id, u.event_type, u.channels::jsonb, u.payload, u.created_at, u.expires_at
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::bigint[])
-		AS u(id, app_id, event_id, event_type, channels, payload, created_at, expires_at)
+	INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, created_at, expires_at,
+		content_type, headers)
+	SELECT u.id, u.app_id, u.event_id, u.event_type, u.channels::jsonb, u.payload, u.created_at, u.expires_at,
+		u.content_type, u.headers
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::bigint[],
+		$21::text[], $22::text[])
+		AS u(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers)
 	WHERE u.event_id IS NULL OR NOT EXISTS (
 		SELECT 1 FROM messages x
 		WHERE x.app_id = u.app_id AND x.event_id = u.event_id AND x.created_at > u.created_at - $20::bigint)
@@ -142,7 +145,8 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, err
 	inserted := make(map[string]bool, len(run))
 	b.Queue(insertMessages, m.id, m.appID, m.eventID, m.eventType, m.channels, m.payload, m.createdAt, m.expiresAt,
 		d.msgID, d.endpointID, d.appID, d.status, d.attempts, d.nextAttemptAt, d.trigger,
-		d.leaseOwner, d.leasedAt, d.createdAt, d.updatedAt, eventIDWindow.Milliseconds()).
+		d.leaseOwner, d.leasedAt, d.createdAt, d.updatedAt, eventIDWindow.Milliseconds(),
+		m.contentType, m.headers).
 		Query(func(rows pgx.Rows) error {
 			var id string
 			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
@@ -169,6 +173,7 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, err
 type messageColumns struct {
 	id, appID, eventType []string
 	eventID, channels    []*string
+	contentType, headers []*string
 	payload              [][]byte
 	createdAt            []int64
 	expiresAt            []*int64
@@ -185,6 +190,13 @@ func (c *messageColumns) add(msg *herald.Message) {
 		channels = &s
 	}
 	c.channels = append(c.channels, channels)
+	c.contentType = append(c.contentType, nullText(msg.ContentType))
+	var headers *string
+	if msg.Headers != nil {
+		s := jsonText(msg.Headers)
+		headers = &s
+	}
+	c.headers = append(c.headers, headers)
 	c.payload = append(c.payload, []byte(msg.Payload))
 	c.createdAt = append(c.createdAt, ms(msg.CreatedAt))
 	c.expiresAt = append(c.expiresAt, nullMS(msg.ExpiresAt))

@@ -18,8 +18,8 @@ const (
 	sqlEventIDTaken = `SELECT 1 FROM messages
 		WHERE app_id = ? AND event_id = ? AND created_at > ? LIMIT 1`
 	sqlInsertMessage = `INSERT INTO messages
-		(id, app_id, event_id, event_type, channels, payload, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+		(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlInsertDeliveryPrefix = `INSERT INTO deliveries
 		(msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, trigger, lease_owner, created_at, updated_at)
 		VALUES `
@@ -34,7 +34,7 @@ const deliveryChunk = 8
 // sqlInsertDeliveries inserts deliveryChunk deliveries at once.
 var sqlInsertDeliveries = sqlInsertDeliveryPrefix + strings.TrimSuffix(strings.Repeat(deliveryValues+", ", deliveryChunk), ", ")
 
-const messageColumns = `id, app_id, event_id, event_type, channels, payload, created_at, expires_at`
+const messageColumns = `id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers`
 
 // Publish durably stores msg and its deliveries in one group-committed
 // transaction. With leaseOwner set, the deliveries are stored leased to it
@@ -60,7 +60,8 @@ func (db *DB) publish(ctx context.Context, w *wtx, msg *herald.Message, deliveri
 		}
 	}
 	_, err := w.exec(ctx, db.st.insertMessage, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
-		jsonList(msg.Channels), []byte(msg.Payload), created, nullMS(msg.ExpiresAt))
+		jsonList(msg.Channels), []byte(msg.Payload), created, nullMS(msg.ExpiresAt),
+		nullString(msg.ContentType), jsonMap(msg.Headers))
 	if err != nil {
 		return mapErr("publish: insert message", err)
 	}
@@ -165,11 +166,12 @@ func scanMessage(s scanner) (*herald.Message, error) {
 	var (
 		m                 herald.Message
 		eventID, channels sql.NullString
+		ctype, headers    sql.NullString
 		payload           []byte
 		created           int64
 		expires           sql.NullInt64
 	)
-	if err := s.Scan(&m.ID, &m.AppID, &eventID, &m.EventType, &channels, &payload, &created, &expires); err != nil {
+	if err := s.Scan(&m.ID, &m.AppID, &eventID, &m.EventType, &channels, &payload, &created, &expires, &ctype, &headers); err != nil {
 		return nil, err
 	}
 	m.EventID, m.Payload = eventID.String, payload
@@ -177,6 +179,12 @@ func scanMessage(s scanner) (*herald.Message, error) {
 	var err error
 	if m.Channels, err = parseList(channels); err != nil {
 		return nil, err
+	}
+	m.ContentType = ctype.String
+	if headers.Valid {
+		if m.Headers, err = parseMap(headers); err != nil {
+			return nil, err
+		}
 	}
 	return &m, nil
 }
