@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -16,9 +17,19 @@ import (
 // are filled in when empty. The error is the store's (herald.ErrConflict
 // for a reused event ID).
 func (e *Engine) Publish(ctx context.Context, msg *herald.Message) error {
-	eps, err := e.endpts.get(ctx, msg.AppID)
+	targets, err := e.subscribers(ctx, msg)
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
+	}
+	return e.publish(ctx, msg, targets)
+}
+
+// subscribers returns the enabled endpoints of msg's application whose
+// filters accept it.
+func (e *Engine) subscribers(ctx context.Context, msg *herald.Message) ([]*herald.Endpoint, error) {
+	eps, err := e.endpts.get(ctx, msg.AppID)
+	if err != nil {
+		return nil, err
 	}
 	targets := make([]*herald.Endpoint, 0, len(eps))
 	for i := range eps {
@@ -26,7 +37,7 @@ func (e *Engine) Publish(ctx context.Context, msg *herald.Message) error {
 			targets = append(targets, &eps[i])
 		}
 	}
-	return e.publish(ctx, msg, targets)
+	return targets, nil
 }
 
 // PublishTo stores msg with a single delivery to one endpoint of its
@@ -70,14 +81,26 @@ func (e *Engine) findEndpoint(ctx context.Context, appID, idOrUID string) (*hera
 // publish stores msg with a delivery to each target and dispatches them.
 func (e *Engine) publish(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint) error {
 	now := e.now()
+	deliveries, leaseUntil := e.fresh(msg, targets, now)
+	if err := e.store.Publish(ctx, msg, deliveries, e.cfg.NodeID, leaseUntil); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	e.metrics.published.Inc()
+	e.dispatchFresh(ctx, msg, targets, deliveries, now)
+	return nil
+}
+
+// fresh fills in msg's ID and creation time when empty and returns its
+// deliveries to targets, leased to this node until leaseUntil.
+func (e *Engine) fresh(msg *herald.Message, targets []*herald.Endpoint, now time.Time) (deliveries []herald.Delivery, leaseUntil time.Time) {
 	if msg.CreatedAt.IsZero() {
 		msg.CreatedAt = now
 	}
 	if msg.ID == "" {
 		msg.ID = herald.NewID(herald.PrefixMessage, now)
 	}
-	leaseUntil := now.Add(e.cfg.LeaseDuration)
-	deliveries := make([]herald.Delivery, len(targets))
+	leaseUntil = now.Add(e.cfg.LeaseDuration)
+	deliveries = make([]herald.Delivery, len(targets))
 	for i, ep := range targets {
 		deliveries[i] = herald.Delivery{
 			MsgID:         msg.ID,
@@ -91,12 +114,14 @@ func (e *Engine) publish(ctx context.Context, msg *herald.Message, targets []*he
 			UpdatedAt:     now,
 		}
 	}
-	if err := e.store.Publish(ctx, msg, deliveries, e.cfg.NodeID, leaseUntil); err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	e.metrics.published.Inc()
+	return deliveries, leaseUntil
+}
+
+// dispatchFresh hands just-committed deliveries to the dispatcher, and
+// releases to the database those it cannot hold.
+func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint, deliveries []herald.Delivery, now time.Time) {
 	if len(targets) == 0 {
-		return nil
+		return
 	}
 
 	jobs := make([]store.Job, len(targets))
@@ -119,5 +144,4 @@ func (e *Engine) publish(ctx context.Context, msg *herald.Message, targets []*he
 				slog.String("app_id", msg.AppID), slog.String("msg_id", msg.ID), slog.Any("error", err))
 		}
 	}
-	return nil
 }
