@@ -23,6 +23,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/listen"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/ui"
 )
@@ -111,6 +112,7 @@ type server struct {
 	addr   string // the address actually listened on
 	http   *http.Server
 	engine *delivery.Engine
+	hub    *listen.Hub
 	store  store.Store
 	logger *slog.Logger
 	cfg    serveConfig
@@ -157,7 +159,11 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// herald listen sessions: the hub carries their deliveries over
+	// WebSockets, and is told by the engine's side when to wake it.
+	hub := listen.NewHub(listen.Config{Store: st, Logger: logger})
 	engine, err := delivery.New(delivery.Config{
+		Listen:        hub,
 		Store:         st,
 		NodeID:        nodeID,
 		LeaseDuration: cfg.leaseDuration,
@@ -174,6 +180,8 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		return nil, err
 	}
 
+	hub.SetEngine(engine)
+
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		st.Close()
@@ -187,6 +195,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	apiServer := api.New(api.Config{
 		Store:        st,
 		Publisher:    engine,
+		Listener:     hub,
 		AdminToken:   token,
 		PortalURL:    strings.TrimRight(publicURL, "/") + "/ui/portal",
 		MaxBodyBytes: cfg.maxBodyBytes,
@@ -227,6 +236,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	s := &server{
 		addr:   addr,
 		engine: engine,
+		hub:    hub,
 		store:  st,
 		logger: logger,
 		cfg:    cfg,
@@ -258,6 +268,9 @@ func (s *server) stop() error {
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
 	}
+	// Listen sessions are hijacked connections that Shutdown does not
+	// wait for: close them so their CLIs reconnect elsewhere.
+	s.hub.Close()
 	engineCtx, cancelEngine := context.WithTimeout(ctx, s.cfg.shutdownTimeout)
 	if err := s.engine.Stop(engineCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stop delivery: %w", err))

@@ -59,4 +59,7 @@ func (s *Server) routes() {
 	s.handle("DELETE "+msg+"/attempt/{attempt_id}/content", appScoped, s.expungeAttempt)
 	s.handle("GET "+app+"/attempt/endpoint/{endpoint_id}", appScoped, s.listAttemptsByEndpoint)
 	s.handle("GET "+app+"/attempt/msg/{msg_id}", appScoped, s.listAttemptsByMsg)
+
+	// herald listen: a WebSocket that makes the caller an endpoint.
+	s.handle("GET "+app+"/listen", appScoped, s.listen)
 }

@@ -50,6 +50,9 @@ type Config struct {
 	// Registry, when set, receives herald_http_requests_total and
 	// herald_http_request_duration_seconds.
 	Registry prometheus.Registerer
+	// Listener, when set, serves herald listen sessions at
+	// GET /api/v1/app/{app_id}/listen.
+	Listener Listener
 	// AppCacheTTL is how long a looked-up application is reused by the
 	// publish path; 0 means 2 seconds, negative disables the cache.
 	AppCacheTTL time.Duration
@@ -67,6 +70,7 @@ type Server struct {
 	now        func() time.Time
 	metrics    *metrics
 	apps       *appCache
+	listener   Listener
 	mux        *http.ServeMux
 }
 
@@ -81,6 +85,7 @@ func New(cfg Config) *Server {
 		maxBody:    cfg.MaxBodyBytes,
 		log:        cfg.Logger,
 		now:        cfg.Now,
+		listener:   cfg.Listener,
 	}
 	if s.portalURL == "" {
 		s.portalURL = "/ui/portal"

@@ -29,6 +29,7 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		headers: ep.Headers,
 		signer:  plan.signer,
 		now:     now,
+		listen:  ListenInfo{MsgID: d.MsgID, EventType: job.Message.EventType, Attempt: d.Attempts + 1},
 	})
 	e.metrics.inflight.Dec()
 	if resp.interrupted {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -74,6 +75,10 @@ type Config struct {
 	// SvixHeaders sends svix-id, svix-timestamp and svix-signature instead
 	// of the webhook-* headers.
 	SvixHeaders bool
+	// Listen, when set, carries the attempts of endpoints whose URL has the
+	// ListenScheme (herald listen sessions) instead of HTTP. It returns an
+	// error wrapping ErrListenerOffline when no session holds the endpoint.
+	Listen http.RoundTripper
 	// UserAgent is sent with every request; default "Herald-Webhooks/1.0".
 	UserAgent string
 	// Logger receives the engine's logs; default discards them.

@@ -38,6 +38,7 @@ type request struct {
 	headers map[string]string // the endpoint's custom headers
 	signer  *webhook.Signer   // nil: unsigned (the endpoint has no usable key)
 	now     time.Time
+	listen  ListenInfo // for listen URLs only
 }
 
 // response is what one attempt learned.
@@ -74,6 +75,7 @@ func newSender(cfg Config) *sender {
 		ResponseHeaderTimeout: cfg.Timeout,
 		ExpectContinueTimeout: time.Second,
 	}
+	registerListen(transport, cfg.Listen)
 	s := &sender{
 		client: &http.Client{
 			Transport: transport,
@@ -108,6 +110,9 @@ func (s *sender) send(ctx context.Context, r *request) response {
 	defer cancel()
 
 	var out response
+	if IsListenURL(r.url) {
+		ctx = withListenInfo(ctx, r.listen)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.payload))
 	if err != nil {
 		out.err, out.errClass = err, herald.ErrClassConnection
@@ -201,6 +206,8 @@ func classify(err error) herald.ErrorClass {
 		netErr    net.Error
 	)
 	switch {
+	case errors.Is(err, ErrListenerOffline):
+		return ErrClassListenerOffline
 	case errors.As(err, &forbidden):
 		return herald.ErrClassForbidden
 	case errors.As(err, &dnsErr):

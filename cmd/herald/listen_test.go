@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// TestListenForwardsRetriesAndKeepsTheBacklog runs `herald listen` against
+// the in-process server: deliveries reach a local sink signed and byte for
+// byte, are recorded as attempts, a local 500 is retried, and messages
+// published while the listener is down arrive when it comes back.
+func TestListenForwardsRetriesAndKeepsTheBacklog(t *testing.T) {
+	t.Parallel()
+	// The first retry is quick, so a local failure is retried within the
+	// test; the next are an hour away, so only a reconnect brings them on.
+	ts := setup(t, "--retry-schedule", "100ms,1h,1h,1h")
+	snk := newSink(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	var app struct{ ID string }
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/app", map[string]any{"name": "Laptop", "uid": "laptop"}, &app); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"invoice.paid", "invoice.voided"} {
+		if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/event-type", map[string]any{"name": name, "description": name}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"listen", "--server", ts.URL, "--app", "laptop", "--forward-to", snk.URL + "/hooks",
+		"--events", "invoice.paid", "--name", "dev-box", "--print-secret"}
+	env := func(out io.Writer) Env {
+		return Env{Stdout: out, Stderr: io.Discard, Getenv: func(k string) string {
+			if k == "HERALD_TOKEN" {
+				return ts.Token
+			}
+			return ""
+		}}
+	}
+
+	l := startListener(t, ctx, args, env)
+	l.waitLine(t, ctx, "Ready: ")
+	secret := l.waitLine(t, ctx, "Secret: ")
+	publish := func(eventType, payload string) string {
+		t.Helper()
+		var msg struct{ ID string }
+		if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/app/"+app.ID+"/msg",
+			map[string]any{"eventType": eventType, "payload": rawJSON(payload)}, &msg); err != nil {
+			t.Fatal(err)
+		}
+		return msg.ID
+	}
+
+	// 1. A delivery reaches the sink byte for byte and verifies.
+	skipped := publish("invoice.voided", `{"n":0}`)
+	payload := `{"id":1,"total":{"b":1,"a":2},"note":"\u00e9"}`
+	first := publish("invoice.paid", payload)
+	if !snk.waitFor(ctx, func(seen map[string]int) bool { return seen[first] > 0 }) {
+		t.Fatalf("message %s did not reach the sink", first)
+	}
+	got := snk.request(first)
+	if string(got.Body) != payload {
+		t.Errorf("body: got %s, want the payload byte for byte: %s", got.Body, payload)
+	}
+	v, err := webhook.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(got.Body, got.Header); err != nil {
+		t.Errorf("forwarded delivery does not verify with the printed secret: %v", err)
+	}
+	l.waitLine(t, ctx, "invoice.paid  "+first+"  204")
+	want := []attemptOut{{StatusCode: 204, Status: 0}}
+	waitAttempts(t, ctx, ts, app.ID, first, want)
+	if n := snk.count(skipped); n != 0 {
+		t.Errorf("event type outside --events: sink got it %d times, want 0", n)
+	}
+
+	// 2. A local 500 is recorded as a failed attempt and retried.
+	snk.failNext(1)
+	retried := publish("invoice.paid", `{"id":2}`)
+	waitAttempts(t, ctx, ts, app.ID, retried, []attemptOut{{StatusCode: 204, Status: 0}, {StatusCode: 500, Status: 2}})
+
+	// 3. While the listener is down, deliveries wait; they flow when it
+	// reconnects with the same name.
+	l.stop(t)
+	var offline []string
+	for i := range 3 {
+		offline = append(offline, publish("invoice.paid", fmt.Sprintf(`{"id":%d}`, 10+i)))
+	}
+	for _, id := range offline {
+		// Both quick attempts fail; the next retry is an hour away.
+		waitAttempts(t, ctx, ts, app.ID, id, []attemptOut{{Status: 2}, {Status: 2}})
+		wantErrorClasses(t, ctx, ts, app.ID, id, "listener_offline")
+	}
+	l = startListener(t, ctx, args, env)
+	l.waitLine(t, ctx, "Ready: ")
+	if !snk.waitFor(ctx, func(seen map[string]int) bool {
+		for _, id := range offline {
+			if seen[id] == 0 {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("messages published while the listener was down did not arrive after it reconnected")
+	}
+	for _, id := range offline {
+		if err := v.Verify(snk.request(id).Body, snk.request(id).Header); err != nil {
+			t.Errorf("%s: does not verify after the reconnect: %v", id, err)
+		}
+	}
+	l.stop(t)
+}
+
+// listener is `herald listen` running in a goroutine, its output split
+// into lines.
+type listener struct {
+	cancel context.CancelFunc
+	done   chan error
+	lines  chan string
+}
+
+func startListener(t *testing.T, ctx context.Context, args []string, env func(io.Writer) Env) *listener {
+	t.Helper()
+	pr, pw := io.Pipe()
+	lctx, cancel := context.WithCancel(ctx)
+	l := &listener{cancel: cancel, done: make(chan error, 1), lines: make(chan string, 100)}
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			select {
+			case l.lines <- sc.Text():
+			default: // nobody waits for it
+			}
+		}
+	})
+	go func() {
+		err := Main(lctx, args, env(pw))
+		pw.Close()
+		readers.Wait()
+		l.done <- err
+	}()
+	t.Cleanup(cancel)
+	return l
+}
+
+// waitLine returns the rest of the first output line that starts with
+// (or, for a delivery line, contains) prefix.
+func (l *listener) waitLine(t *testing.T, ctx context.Context, prefix string) string {
+	t.Helper()
+	for {
+		select {
+		case line := <-l.lines:
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				return rest
+			}
+			if strings.Contains(line, prefix) {
+				return line
+			}
+		case err := <-l.done:
+			t.Fatalf("herald listen ended before printing %q: %v", prefix, err)
+		case <-ctx.Done():
+			t.Fatalf("herald listen did not print %q", prefix)
+		}
+	}
+}
+
+// stop is Ctrl-C: the listener must end cleanly.
+func (l *listener) stop(t *testing.T) {
+	t.Helper()
+	l.cancel()
+	if err := <-l.done; err != nil {
+		t.Errorf("herald listen after Ctrl-C: got %v, want a clean exit", err)
+	}
+}
+
+type attemptOut struct {
+	StatusCode int `json:"responseStatusCode"`
+	Status     int `json:"status"`
+}
+
+// waitAttempts waits until the message's attempt log, read through the
+// API, holds exactly want in any order.
+func waitAttempts(t *testing.T, ctx context.Context, ts *testServer, appID, msgID string, want []attemptOut) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var list struct{ Data []attemptOut }
+		if _, err := call(ctx, ts.URL, ts.Token, "GET", "/api/v1/app/"+appID+"/attempt/msg/"+msgID, nil, &list); err != nil {
+			t.Fatal(err)
+		}
+		if sameAttempts(list.Data, want) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("attempts of %s: got %+v, want %+v", msgID, list.Data, want)
+		case <-tick.C:
+		}
+	}
+}
+
+func sameAttempts(got, want []attemptOut) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	left := slices.Clone(want)
+	for _, g := range got {
+		i := slices.Index(left, g)
+		if i < 0 {
+			return false
+		}
+		left = slices.Delete(left, i, i+1)
+	}
+	return true
+}
+
+// wantErrorClasses checks the error class of every attempt of a message.
+func wantErrorClasses(t *testing.T, ctx context.Context, ts *testServer, appID, msgID string, want herald.ErrorClass) {
+	t.Helper()
+	atts, err := ts.store.ListAttempts(ctx, appID, store.AttemptFilter{Page: store.Page{Limit: 50}, MsgID: msgID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range atts {
+		if a.ErrorClass != want {
+			t.Errorf("attempt %s of %s: got error class %q, want %q", a.ID, msgID, a.ErrorClass, want)
+		}
+	}
+}
+
+// request returns the last request the sink got for a webhook-id.
+func (s *sink) request(id string) sinkRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.requests) - 1; i >= 0; i-- {
+		if s.requests[i].Header.Get("webhook-id") == id {
+			return s.requests[i]
+		}
+	}
+	return sinkRequest{Header: http.Header{}}
+}
+
+func (s *sink) count(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[id]
+}
+
+// failNext makes the sink answer 500 to its next n requests.
+func (s *sink) failNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	left := n
+	s.status = func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if left > 0 {
+			left--
+			return http.StatusInternalServerError
+		}
+		return http.StatusNoContent
+	}
+}

@@ -1,0 +1,19 @@
+// Package listen is the WebSocket relay behind `herald listen`: deliveries
+// reach a developer's laptop over a connection the laptop opens outward,
+// so no inbound port or tunnel is needed.
+//
+// A listen session is a real endpoint of its application, with the URL
+// herald-listen://<app_id>/<name> and the UID listen-<name>, created or
+// updated when the CLI connects. Filters, signatures, attempts, retries,
+// the attempt log and the dashboard all work as for any endpoint. The
+// delivery engine hands each attempt of such an endpoint to the Hub (an
+// http.RoundTripper) instead of dialing; the Hub sends it over the session's
+// WebSocket and waits for the CLI to report what the local app answered.
+// With no session connected an attempt fails as "listener_offline" and is
+// retried on the normal schedule; when the CLI reconnects its waiting
+// deliveries are made due at once.
+//
+// The protocol is one JSON object per text message (see Frame). The Client
+// is the CLI's side: it dials, forwards each request to the local app with
+// its exact bytes and headers, answers, and reconnects with backoff.
+package listen

@@ -1,0 +1,211 @@
+package listen
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// ServeListen registers a listen session for app and serves it until it
+// disconnects. The caller has authenticated the request for app. The query
+// names the session (name, required) and may filter it by event type
+// (events, comma-separated). Errors before the WebSocket is accepted are
+// returned for the caller to answer; afterwards ServeListen returns nil.
+func (h *Hub) ServeListen(w http.ResponseWriter, r *http.Request, app *herald.Application) error {
+	q := r.URL.Query()
+	name := q.Get("name")
+	if !ValidName(name) {
+		return herald.Errorf(herald.EINVALID, "name must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	events := splitList(q.Get("events"))
+	ep, err := h.register(r.Context(), app.ID, name, events)
+	if err != nil {
+		return err
+	}
+	if e := h.currentEngine(); e != nil {
+		e.InvalidateEndpoints(app.ID)
+	}
+
+	// The server's read and write timeouts would end a long-lived session:
+	// the WebSocket keeps its own liveness with pings.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		h.log.Warn("listen: websocket upgrade failed", slog.String("app_id", app.ID), slog.Any("error", err))
+		return nil // Accept answered
+	}
+	conn.SetReadLimit(h.maxFrame)
+	s := h.newSession(sessionKey(app.ID, name), conn)
+	old, err := h.put(s)
+	if err != nil {
+		_ = conn.Close(websocket.StatusGoingAway, "server shutting down")
+		return nil
+	}
+	if old != nil {
+		old.end(websocket.StatusPolicyViolation, "replaced by a newer session with the same name")
+	}
+	h.serve(r.Context(), s, app.ID, ep)
+	return nil
+}
+
+// serve runs one session: ready frame, backlog, then responses until the
+// connection ends.
+func (h *Hub) serve(ctx context.Context, s *session, appID string, ep *herald.Endpoint) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	log := h.log.With(slog.String("app_id", appID), slog.String("endpoint_id", ep.ID))
+	defer func() {
+		s.mu.Lock()
+		s.ended = true
+		s.mu.Unlock()
+		close(s.done)
+		h.remove(s)
+		log.Info("listen session ended")
+	}()
+
+	ready, _ := EncodeFrame(&Frame{Type: FrameReady, EndpointID: ep.ID, EndpointUID: ep.UID, URL: ep.URL, Secret: currentSecret(ep)})
+	if err := s.conn.Write(ctx, websocket.MessageText, ready); err != nil {
+		s.conn.CloseNow()
+		return
+	}
+	log.Info("listen session connected", slog.Any("event_types", ep.EventTypes))
+	h.expedite(ctx, log, appID, ep.ID)
+
+	var pinger sync.WaitGroup
+	pinger.Go(func() { h.ping(ctx, s) })
+	defer func() {
+		cancel()
+		pinger.Wait()
+	}()
+	for {
+		_, b, err := s.conn.Read(ctx)
+		if err != nil {
+			s.conn.CloseNow()
+			return
+		}
+		f, err := DecodeFrame(b)
+		if err != nil || f.Type != FrameResponse {
+			s.end(websocket.StatusUnsupportedData, "expected a response frame")
+			continue // the read loop sees the close
+		}
+		s.answer(f)
+	}
+}
+
+// ping checks the connection until ctx ends; a failed ping closes it.
+func (h *Hub) ping(ctx context.Context, s *session) {
+	t := time.NewTicker(h.pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, h.pingInterval)
+		err := s.conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			s.conn.CloseNow()
+			return
+		}
+	}
+}
+
+// expedite makes the endpoint's waiting deliveries due and wakes the
+// engine, so a reconnecting CLI receives its backlog at once.
+func (h *Hub) expedite(ctx context.Context, log *slog.Logger, appID, endpointID string) {
+	n, err := h.store.Expedite(ctx, appID, endpointID, h.now())
+	if err != nil {
+		log.Warn("listen: backlog waits for its next retry", slog.Any("error", err))
+	}
+	if n > 0 {
+		log.Info("listen: backlog due", slog.Int("deliveries", n))
+	}
+	if e := h.currentEngine(); e != nil {
+		e.Wake()
+	}
+}
+
+// register creates the session's endpoint or updates the one a previous
+// session left: enabled again, healthy, with the given event types. An
+// endpoint that has the session's UID but is not a listen endpoint is
+// never taken over.
+func (h *Hub) register(ctx context.Context, appID, name string, events []string) (*herald.Endpoint, error) {
+	uid, url, now := EndpointUID(name), EndpointURL(appID, name), h.now()
+	for range 2 {
+		ep, err := h.store.GetEndpoint(ctx, appID, uid)
+		if errors.Is(err, herald.ErrNotFound) {
+			ep = &herald.Endpoint{
+				ID: herald.NewID(herald.PrefixEndpoint, now), AppID: appID, UID: uid, URL: url,
+				Description: "herald listen session " + name,
+				EventTypes:  events,
+				Secrets:     []herald.Secret{{Key: newSecret()}},
+				CreatedAt:   now, UpdatedAt: now,
+			}
+			err = h.store.CreateEndpoint(ctx, ep)
+			if errors.Is(err, herald.ErrConflict) {
+				continue // another session created it: update that one
+			}
+			if err != nil {
+				return nil, fmt.Errorf("create listen endpoint: %w", err)
+			}
+			return ep, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get listen endpoint: %w", err)
+		}
+		if ep.URL != url {
+			return nil, herald.Errorf(herald.ECONFLICT, "Endpoint UID %q is used by an endpoint that is not a listen session; choose another --name", uid)
+		}
+		if !ep.Disabled && ep.FailingSince.IsZero() && slices.Equal(ep.EventTypes, events) {
+			return ep, nil
+		}
+		ep.Disabled, ep.FailingSince, ep.EventTypes, ep.UpdatedAt = false, time.Time{}, events, now
+		if err := h.store.UpdateEndpoint(ctx, ep); err != nil {
+			return nil, fmt.Errorf("update listen endpoint: %w", err)
+		}
+		return ep, nil
+	}
+	return nil, herald.Errorf(herald.ECONFLICT, "Listen endpoint %q is being registered concurrently; retry", uid)
+}
+
+// currentSecret is the key a receiver verifies with now.
+func currentSecret(ep *herald.Endpoint) string {
+	if len(ep.Secrets) == 0 {
+		return ""
+	}
+	return ep.Secrets[0].Key
+}
+
+// newSecret returns a fresh HMAC signing secret, as the API makes them.
+func newSecret() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
