@@ -23,6 +23,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/inbound"
 	"github.com/heraldhq/herald/internal/listen"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/ui"
@@ -221,8 +222,21 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		st.Close()
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
+	ingest, err := inbound.NewHandler(inbound.HandlerConfig{
+		Sources:   st,
+		Publisher: engine,
+		PublicURL: cfg.publicURL,
+		Logger:    logger,
+		Registry:  reg,
+	})
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiServer.Handler())
+	mux.Handle("/in/", ingest)
 	mux.Handle("/ui/", dashboard.Handler())
 	mux.Handle("/ui", dashboard.Handler())
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))

@@ -60,6 +60,18 @@ func (s *Server) routes() {
 	s.handle("GET "+app+"/attempt/endpoint/{endpoint_id}", appScoped, s.listAttemptsByEndpoint)
 	s.handle("GET "+app+"/attempt/msg/{msg_id}", appScoped, s.listAttemptsByMsg)
 
+	// Sources: Herald's receiving side, for the admin token only.
+	const src = "/api/v1/source/{source_id}"
+	s.handle("GET /api/v1/source", admin, s.listSources)
+	s.handle("POST /api/v1/source", admin|idempotent, s.createSource)
+	s.handle("GET "+src, admin, s.getSource)
+	s.handle("PUT "+src, admin, s.updateSource)
+	s.handle("PATCH "+src, admin, s.patchSource)
+	s.handle("DELETE "+src, admin, s.deleteSource)
+	s.handle("GET "+src+"/event", admin, s.listInboundEvents)
+	s.handle("GET "+src+"/event/{event_id}", admin, s.getInboundEvent)
+	s.handle("POST "+src+"/event/{event_id}/replay", admin|idempotent, s.replayInboundEvent)
+
 	// herald listen: a WebSocket that makes the caller an endpoint.
 	s.handle("GET "+app+"/listen", appScoped, s.listen)
 }

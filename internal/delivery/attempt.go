@@ -27,6 +27,7 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		msgID:   d.MsgID,
 		payload: job.Message.Payload,
 		headers: ep.Headers,
+		forward: forwarding(job.Message),
 		signer:  plan.signer,
 		now:     now,
 		listen:  ListenInfo{MsgID: d.MsgID, EventType: job.Message.EventType, Attempt: d.Attempts + 1},

@@ -36,6 +36,7 @@ type request struct {
 	msgID   string
 	payload []byte
 	headers map[string]string // the endpoint's custom headers
+	forward *herald.Message   // set for a message with forwarding headers or content type
 	signer  *webhook.Signer   // nil: unsigned (the endpoint has no usable key)
 	now     time.Time
 	listen  ListenInfo // for listen URLs only
@@ -126,6 +127,9 @@ func (s *sender) send(ctx context.Context, r *request) response {
 		}
 	}
 	h["Content-Type"] = contentTypeJSON
+	if r.forward != nil {
+		setForwarded(h, r.forward)
+	}
 	h["User-Agent"] = s.userAgent
 	ts := strconv.FormatInt(r.now.Unix(), 10)
 	h[s.hdrID] = []string{r.msgID}

@@ -1,0 +1,346 @@
+package inbound
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Sources is what the ingest handler reads of the store.
+type Sources interface {
+	GetSource(ctx context.Context, idOrUID string) (*store.Source, error)
+}
+
+// Publisher stores an inbound event and forwards it: the delivery engine.
+type Publisher interface {
+	// PublishInbound stores ev and, unless it is a duplicate, msg with its
+	// deliveries, in one transaction, and returns once they are durable.
+	PublishInbound(ctx context.Context, ev *store.InboundEvent, msg *herald.Message) (duplicate bool, err error)
+}
+
+// HandlerConfig configures NewHandler. Zero values are documented
+// defaults.
+type HandlerConfig struct {
+	// Sources finds the source a request names. Required.
+	Sources Sources
+	// Publisher stores and forwards accepted events. Required.
+	Publisher Publisher
+	// PublicURL is the scheme and host providers call, e.g.
+	// "https://hooks.example.com", used to rebuild the URL Twilio signs.
+	// Empty: taken from the request (Host, X-Forwarded-Proto).
+	PublicURL string
+	// Logger receives one line per refused request (rate-limited) and
+	// store failures; nil discards them. Secrets are never logged.
+	Logger *slog.Logger
+	// Registry, when set, receives herald_inbound_refused_total and
+	// herald_inbound_events_total.
+	Registry prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves POST /in/{source}: it verifies, deduplicates, stores and
+// forwards what providers send. It answers 2xx only once the event is
+// durable.
+type Handler struct {
+	sources   Sources
+	pub       Publisher
+	publicURL string
+	log       *slog.Logger
+	now       func() time.Time
+	limit     *logLimit
+	refused   *prometheus.CounterVec
+	events    *prometheus.CounterVec
+}
+
+// NewHandler returns a handler configured by cfg.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
+	if cfg.Sources == nil || cfg.Publisher == nil {
+		return nil, errors.New("inbound handler: Sources and Publisher are required")
+	}
+	h := &Handler{
+		sources:   cfg.Sources,
+		pub:       cfg.Publisher,
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		limit:     newLogLimit(10 * time.Second),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_inbound_refused_total",
+			Help: "Inbound requests refused, by source and reason; nothing of them is stored.",
+		}, []string{"source", "reason"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_inbound_events_total",
+			Help: "Inbound events stored, by source and status (accepted, duplicate).",
+		}, []string{"source", "status"}),
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if cfg.Registry != nil {
+		for _, c := range []prometheus.Collector{h.refused, h.events} {
+			if err := cfg.Registry.Register(c); err != nil {
+				return nil, fmt.Errorf("inbound handler: register metrics: %w", err)
+			}
+		}
+	}
+	return h, nil
+}
+
+// Reasons a request is refused, as the refused counter labels them.
+const (
+	reasonMissing   = "missing_signature"
+	reasonMalformed = "malformed_signature"
+	reasonBad       = "bad_signature"
+	reasonStale     = "stale"
+	reasonIP        = "ip_not_allowed"
+	reasonTooLarge  = "too_large"
+)
+
+// ingestResponse is the body of a 200 answer.
+type ingestResponse struct {
+	ID        string `json:"id"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// ServeHTTP handles one request to /in/{source}.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Providers must POST to an ingest URL")
+		return
+	}
+	name := strings.TrimPrefix(r.URL.Path, "/in/")
+	if name == "" || strings.Contains(name, "/") {
+		writeError(w, http.StatusNotFound, herald.ENOTFOUND, "No such source")
+		return
+	}
+	ctx := r.Context()
+	src, err := h.sources.GetSource(ctx, name)
+	if err != nil {
+		h.storeError(w, err, "get source", name)
+		return
+	}
+	ver, cfg, err := SourceVerifier(src, h.now)
+	if err != nil {
+		h.log.Error("source has an unusable verifier", slog.String("source_id", src.ID), slog.Any("error", err))
+		writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "The source's verifier is not usable")
+		return
+	}
+	addr := remoteAddr(r)
+	if !allowed(src.AllowedIPs, addr) {
+		h.refuse(w, src, reasonIP, addr, http.StatusForbidden, herald.EFORBIDDEN, "This address may not post to this source")
+		return
+	}
+	body, err := readBody(w, r, src.MaxBodyBytes)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.refuse(w, src, reasonTooLarge, addr, http.StatusRequestEntityTooLarge, herald.ETOOLARGE,
+				fmt.Sprintf("The body exceeds this source's limit of %d bytes", tooBig.Limit))
+			return
+		}
+		writeError(w, http.StatusBadRequest, herald.EBADREQUEST, "Could not read the request body")
+		return
+	}
+	res, err := ver.Verify(&Request{Method: r.Method, URL: h.externalURL(r), Header: r.Header, Body: body})
+	if err != nil {
+		if !IsRefused(err) {
+			h.log.Error("verify inbound request", slog.String("source_id", src.ID), slog.Any("error", err))
+			writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "Could not verify the request")
+			return
+		}
+		h.refuse(w, src, refusalReason(err), addr, http.StatusUnauthorized, herald.EUNAUTHORIZED, err.Error())
+		return
+	}
+	if res.Challenge != nil {
+		w.Header().Set("Content-Type", res.Challenge.ContentType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(res.Challenge.Body)
+		return
+	}
+	h.accept(w, r, src, cfg, res, body, addr)
+}
+
+// accept stores a verified event and answers once it is durable.
+func (h *Handler) accept(w http.ResponseWriter, r *http.Request, src *store.Source, cfg VerifierConfig, res Result, body []byte, addr netip.Addr) {
+	now := h.now()
+	ev := &store.InboundEvent{
+		ID:          herald.NewID(herald.PrefixInbound, now),
+		SourceID:    src.ID,
+		ReceivedAt:  now,
+		DedupeKey:   res.DedupeKey,
+		DedupeUntil: now.Add(src.DedupeWindow),
+		EventType:   res.EventType,
+		Body:        body,
+		Headers:     KeptHeaders(r.Header, cfg),
+	}
+	if src.EventType != "" {
+		ev.EventType = src.EventType
+	}
+	if addr.IsValid() {
+		ev.RemoteAddr = addr.String()
+	}
+	dup, err := h.pub.PublishInbound(r.Context(), ev, ForwardedMessage(src, ev, now))
+	if err != nil {
+		h.storeError(w, err, "store inbound event", src.ID)
+		return
+	}
+	h.events.WithLabelValues(src.ID, string(ev.Status)).Inc()
+	b, _ := json.Marshal(ingestResponse{ID: ev.ID, Duplicate: dup})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// refuse answers a refused request, counts it and logs it, rate-limited.
+// Nothing of the request is stored.
+func (h *Handler) refuse(w http.ResponseWriter, src *store.Source, reason string, addr netip.Addr, status int, code, detail string) {
+	h.refused.WithLabelValues(src.ID, reason).Inc()
+	if h.limit.allow(src.ID+"/"+reason, h.now()) {
+		h.log.Warn("inbound request refused", slog.String("source_id", src.ID),
+			slog.String("reason", reason), slog.String("remote_addr", addr.String()), slog.String("detail", detail))
+	}
+	writeError(w, status, code, detail)
+}
+
+// storeError answers a failed store call: 404 for a missing source, 503
+// when the store cannot take the event, 500 otherwise.
+func (h *Handler) storeError(w http.ResponseWriter, err error, what, source string) {
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		writeError(w, http.StatusNotFound, herald.ENOTFOUND, "No such source")
+	case errors.Is(err, herald.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+		if h.limit.allow("unavailable", h.now()) {
+			h.log.Error(what, slog.String("source_id", source), slog.Any("error", err))
+		}
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, herald.EUNAVAILABLE, "The event could not be stored; retry later")
+	default:
+		h.log.Error(what, slog.String("source_id", source), slog.Any("error", err))
+		writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "The event could not be stored")
+	}
+}
+
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, ErrMissingSignature):
+		return reasonMissing
+	case errors.Is(err, ErrMalformedSignature):
+		return reasonMalformed
+	case errors.Is(err, ErrStale):
+		return reasonStale
+	}
+	return reasonBad
+}
+
+// readBody reads the whole body, at most limit bytes (DefaultMaxBodyBytes
+// when limit is not positive).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= limit {
+		body := make([]byte, n)
+		_, err := io.ReadFull(rd, body)
+		return body, err
+	}
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	body, err := io.ReadAll(rd)
+	if body == nil && err == nil {
+		body = []byte{}
+	}
+	return body, err
+}
+
+// externalURL is the URL the provider called, as it saw it.
+func (h *Handler) externalURL(r *http.Request) string {
+	if h.publicURL != "" {
+		return h.publicURL + r.URL.RequestURI()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+// remoteAddr is the peer's IP address; invalid when it cannot be parsed.
+func remoteAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return addr.Unmap()
+}
+
+// allowed reports whether addr is in one of the CIDRs; an empty list
+// allows every address. Invalid CIDRs (rejected when the source is saved)
+// allow nothing.
+func allowed(cidrs []string, addr netip.Addr) bool {
+	if len(cidrs) == 0 {
+		return true
+	}
+	for _, c := range cidrs {
+		if p, err := ParseCIDR(c); err == nil && p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseCIDR parses an allowedIps entry: a CIDR, or a single address.
+func ParseCIDR(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if p.Addr().Is4In6() {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// writeError answers with Herald's JSON error body.
+func writeError(w http.ResponseWriter, status int, code, detail string) {
+	b, _ := json.Marshal(struct {
+		Code   string `json:"code"`
+		Detail string `json:"detail"`
+	}{code, detail})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
