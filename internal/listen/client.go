@@ -228,6 +228,11 @@ func (c *Client) session(ctx context.Context) (ready bool, err error) {
 	for {
 		_, b, err := conn.Read(connCtx)
 		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusPolicyViolation {
+				// Another listener took the name over: reconnecting would
+				// take it back, and the two would alternate forever.
+				return ready, &FatalError{Detail: "session closed by the server: " + closeReason(err)}
+			}
 			return ready, fmt.Errorf("read: %w", err)
 		}
 		f, err := DecodeFrame(b)
@@ -321,6 +326,15 @@ func localError(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
+	}
+	return err.Error()
+}
+
+// closeReason is the reason of the close frame in err.
+func closeReason(err error) string {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) && ce.Reason != "" {
+		return ce.Reason
 	}
 	return err.Error()
 }

@@ -99,7 +99,7 @@ func SanitizeName(s string) string {
 			b.WriteByte('-')
 		}
 	}
-	out := strings.TrimLeft(b.String(), "._-")
+	out := strings.Trim(b.String(), "._-")
 	if len(out) > 63 {
 		out = out[:63]
 	}

@@ -1,0 +1,354 @@
+package listen
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// fakeStore is the hub's store as function fields.
+type fakeStore struct {
+	get      func(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error)
+	create   func(ctx context.Context, ep *herald.Endpoint) error
+	update   func(ctx context.Context, ep *herald.Endpoint) error
+	expedite func(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
+}
+
+func (f *fakeStore) GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error) {
+	return f.get(ctx, appID, idOrUID)
+}
+func (f *fakeStore) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	return f.create(ctx, ep)
+}
+func (f *fakeStore) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	return f.update(ctx, ep)
+}
+func (f *fakeStore) Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error) {
+	return f.expedite(ctx, appID, endpointID, now)
+}
+
+// memStore keeps endpoints by UID in a map and counts expedite calls.
+func memStore() (*fakeStore, func() map[string]herald.Endpoint, *atomic.Int32) {
+	var mu sync.Mutex
+	eps := map[string]herald.Endpoint{}
+	var expedited atomic.Int32
+	f := &fakeStore{
+		get: func(_ context.Context, _, uid string) (*herald.Endpoint, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			ep, ok := eps[uid]
+			if !ok {
+				return nil, herald.ErrNotFound
+			}
+			return &ep, nil
+		},
+		create: func(_ context.Context, ep *herald.Endpoint) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, ok := eps[ep.UID]; ok {
+				return herald.ErrConflict
+			}
+			eps[ep.UID] = *ep
+			return nil
+		},
+		update: func(_ context.Context, ep *herald.Endpoint) error {
+			mu.Lock()
+			defer mu.Unlock()
+			eps[ep.UID] = *ep
+			return nil
+		},
+		expedite: func(context.Context, string, string, time.Time) (int, error) {
+			expedited.Add(1)
+			return 0, nil
+		},
+	}
+	snapshot := func() map[string]herald.Endpoint {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string]herald.Endpoint{}
+		for k, v := range eps {
+			out[k] = v
+		}
+		return out
+	}
+	return f, snapshot, &expedited
+}
+
+// fakeEngine records what the hub tells the engine.
+type fakeEngine struct{ woken chan struct{} }
+
+func (e *fakeEngine) InvalidateEndpoints(string) {}
+func (e *fakeEngine) Wake() {
+	select {
+	case e.woken <- struct{}{}:
+	default:
+	}
+}
+
+// hubServer serves the hub for application app_1 the way the API does,
+// answering errors with their code's status; swap replaces the hub.
+type hubServer struct {
+	*httptest.Server
+	hub atomic.Pointer[Hub]
+}
+
+func newHubServer(t *testing.T, h *Hub) *hubServer {
+	t.Helper()
+	s := &hubServer{}
+	s.hub.Store(h)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer good" {
+			http.Error(w, `{"code":"unauthorized","detail":"bad token"}`, http.StatusUnauthorized)
+			return
+		}
+		if err := s.hub.Load().ServeListen(w, r, &herald.Application{ID: "app_1"}); err != nil {
+			status := http.StatusInternalServerError
+			switch herald.ErrorCode(err) {
+			case herald.ECONFLICT:
+				status = http.StatusConflict
+			case herald.EINVALID:
+				status = http.StatusUnprocessableEntity
+			}
+			http.Error(w, `{"code":"x","detail":"`+herald.ErrorDetail(err)+`"}`, status)
+		}
+	}))
+	t.Cleanup(func() {
+		s.hub.Load().Close()
+		s.Close()
+	})
+	return s
+}
+
+// localApp is the developer's app: it records requests and answers 201.
+type localApp struct {
+	*httptest.Server
+	got    chan *http.Request
+	bodies chan []byte
+}
+
+func newLocalApp(t *testing.T) *localApp {
+	t.Helper()
+	a := &localApp{got: make(chan *http.Request, 10), bodies: make(chan []byte, 10)}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		a.got <- r
+		a.bodies <- b
+		w.Header().Set("X-Local", "yes")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+type runningClient struct {
+	ready      chan Ready
+	deliveries chan Delivery
+	done       chan error
+	cancel     context.CancelFunc
+}
+
+func runClient(t *testing.T, cfg ClientConfig) *runningClient {
+	t.Helper()
+	rc := &runningClient{ready: make(chan Ready, 10), deliveries: make(chan Delivery, 10), done: make(chan error, 1)}
+	cfg.OnReady = func(r Ready) { rc.ready <- r }
+	cfg.OnDelivery = func(d Delivery) { rc.deliveries <- d }
+	if cfg.Token == "" {
+		cfg.Token = "good"
+	}
+	cfg.MinBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	rc.cancel = cancel
+	go func() { rc.done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-rc.done
+	})
+	return rc
+}
+
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	var zero T
+	return zero
+}
+
+// attempt sends one request through the hub the way the delivery engine
+// does.
+func attempt(t *testing.T, h *Hub, name string, body string) (*http.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, EndpointURL("app_1", name), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Webhook-Id", "msg_1")
+	req.Header.Set("Webhook-Signature", "v1,c2ln")
+	req.Header.Set("Content-Type", "application/json")
+	return h.RoundTrip(req)
+}
+
+func TestRoundTripWithoutSessionIsOffline(t *testing.T) {
+	t.Parallel()
+	st, _, _ := memStore()
+	h := NewHub(Config{Store: st})
+	_, err := attempt(t, h, "nobody", `{}`)
+	if !errors.Is(err, delivery.ErrListenerOffline) {
+		t.Errorf("RoundTrip with no session: got %v, want ErrListenerOffline", err)
+	}
+}
+
+func TestSessionForwardsExactRequestAndReturnsTheAnswer(t *testing.T) {
+	t.Parallel()
+	st, endpoints, expedited := memStore()
+	eng := &fakeEngine{woken: make(chan struct{}, 1)}
+	h := NewHub(Config{Store: st, Engine: eng})
+	srv := newHubServer(t, h)
+	app := newLocalApp(t)
+	c := runClient(t, ClientConfig{Server: srv.URL, App: "app_1", Name: "dev", Events: []string{"a.b", "c.d"}, ForwardTo: app.URL + "/hooks"})
+
+	ready := waitFor(t, c.ready, "ready")
+	waitFor(t, eng.woken, "the engine to be woken for the backlog")
+	ep := endpoints()["listen-dev"]
+	if ep.ID != ready.EndpointID || ep.URL != "herald-listen://app_1/dev" || len(ep.Secrets) != 1 || ready.Secret != ep.Secrets[0].Key {
+		t.Errorf("registered endpoint: got %+v and ready %+v, want listen-dev with its secret sent", ep, ready)
+	}
+	if strings.Join(ep.EventTypes, ",") != "a.b,c.d" {
+		t.Errorf("event types: got %v, want [a.b c.d]", ep.EventTypes)
+	}
+	if n := expedited.Load(); n != 1 {
+		t.Errorf("expedite calls: got %d, want 1", n)
+	}
+
+	body := "{\"x\": 1,\n \"y\": [2]}"
+	resp, err := attempt(t, h, "dev", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated || string(got) != `{"ok":true}` || resp.Header.Get("X-Local") != "yes" {
+		t.Errorf("answer: got %d %q X-Local=%q, want 201 {\"ok\":true} yes", resp.StatusCode, got, resp.Header.Get("X-Local"))
+	}
+	r := waitFor(t, app.got, "the local request")
+	if b := waitFor(t, app.bodies, "the local body"); string(b) != body {
+		t.Errorf("local body: got %q, want %q", b, body)
+	}
+	if r.URL.Path != "/hooks" || r.Header.Get("Webhook-Signature") != "v1,c2ln" || r.Header.Get("Webhook-Id") != "msg_1" {
+		t.Errorf("local request: got %s with headers %v, want /hooks with the webhook headers", r.URL.Path, r.Header)
+	}
+	if d := waitFor(t, c.deliveries, "the delivery report"); d.Status != http.StatusCreated || d.Error != "" {
+		t.Errorf("delivery report: got %+v, want status 201", d)
+	}
+}
+
+func TestUnreachableLocalAppFailsTheAttemptWithoutGoingOffline(t *testing.T) {
+	t.Parallel()
+	st, _, _ := memStore()
+	h := NewHub(Config{Store: st})
+	srv := newHubServer(t, h)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	c := runClient(t, ClientConfig{Server: srv.URL, App: "app_1", Name: "dev", ForwardTo: gone.URL})
+	waitFor(t, c.ready, "ready")
+	_, err := attempt(t, h, "dev", `{}`)
+	if err == nil || errors.Is(err, delivery.ErrListenerOffline) || !strings.Contains(err.Error(), "local app") {
+		t.Errorf("attempt to a dead local app: got %v, want a local-app error that is not listener_offline", err)
+	}
+	if d := waitFor(t, c.deliveries, "the delivery report"); d.Status != 0 || d.Error == "" {
+		t.Errorf("delivery report: got %+v, want no status and an error", d)
+	}
+}
+
+func TestClientReconnectsAfterTheServerGoesAway(t *testing.T) {
+	t.Parallel()
+	st, endpoints, expedited := memStore()
+	srv := newHubServer(t, NewHub(Config{Store: st}))
+	app := newLocalApp(t)
+	c := runClient(t, ClientConfig{Server: srv.URL, App: "app_1", Name: "dev", ForwardTo: app.URL})
+	first := waitFor(t, c.ready, "ready")
+
+	// A restarted server: the old hub closes its sessions, a new one serves.
+	old := srv.hub.Load()
+	h2 := NewHub(Config{Store: st})
+	srv.hub.Store(h2)
+	old.Close()
+	second := waitFor(t, c.ready, "ready after the reconnect")
+	if second.EndpointID != first.EndpointID || second.Secret != first.Secret {
+		t.Errorf("after reconnect: got endpoint %s, want the same endpoint %s and secret", second.EndpointID, first.EndpointID)
+	}
+	if len(endpoints()) != 1 || expedited.Load() != 2 {
+		t.Errorf("got %d endpoints and %d expedites, want 1 endpoint reused and its backlog expedited twice", len(endpoints()), expedited.Load())
+	}
+	if _, err := attempt(t, h2, "dev", `{}`); err != nil {
+		t.Errorf("attempt after the reconnect: %v", err)
+	}
+}
+
+func TestSecondListenerWithTheSameNameTakesOver(t *testing.T) {
+	t.Parallel()
+	st, _, _ := memStore()
+	h := NewHub(Config{Store: st})
+	srv := newHubServer(t, h)
+	app := newLocalApp(t)
+	first := runClient(t, ClientConfig{Server: srv.URL, App: "app_1", Name: "dev", ForwardTo: app.URL})
+	waitFor(t, first.ready, "first ready")
+	second := runClient(t, ClientConfig{Server: srv.URL, App: "app_1", Name: "dev", ForwardTo: app.URL})
+	waitFor(t, second.ready, "second ready")
+	var fatal *FatalError
+	if err := waitFor(t, first.done, "the first listener to stop"); !errors.As(err, &fatal) {
+		t.Errorf("replaced listener: got %v, want a FatalError so the two do not alternate", err)
+	}
+	if _, err := attempt(t, h, "dev", `{}`); err != nil {
+		t.Errorf("attempt through the second listener: %v", err)
+	}
+	first.done <- nil // for the cleanup
+}
+
+func TestRefusalsAreFatal(t *testing.T) {
+	t.Parallel()
+	st, _, _ := memStore()
+	st.get = func(context.Context, string, string) (*herald.Endpoint, error) {
+		return &herald.Endpoint{ID: "ep_1", UID: "listen-taken", URL: "https://example.com/hook"}, nil
+	}
+	srv := newHubServer(t, NewHub(Config{Store: st}))
+	tests := []struct {
+		name, token, session string
+		want                 int
+	}{
+		{"bad token", "bad", "dev", http.StatusUnauthorized},
+		{"uid of an HTTP endpoint", "good", "taken", http.StatusConflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := runClient(t, ClientConfig{Server: srv.URL, Token: tt.token, App: "app_1", Name: tt.session, ForwardTo: "http://127.0.0.1:1"})
+			err := waitFor(t, c.done, "Run to give up")
+			var fatal *FatalError
+			if !errors.As(err, &fatal) || fatal.Status != tt.want {
+				t.Errorf("Run: got %v, want a FatalError with status %d", err, tt.want)
+			}
+			c.done <- nil // for the cleanup
+		})
+	}
+}
