@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ func runListen(ctx context.Context, args []string, env Env) error {
 	server := fs.String("server", "", "Herald server URL")
 	token := fs.String("token", "", "API token (admin, or the application's)")
 	app := fs.String("app", "", "application id or uid")
+	source := fs.String("source", "", "receiving source id or uid: listen to the application it forwards to (admin token)")
 	forwardTo := fs.String("forward-to", "", "local URL each delivery is posted to, e.g. http://localhost:3000/webhooks")
 	events := fs.String("events", "", "comma-separated event types to receive (default: all)")
 	name := fs.String("name", "", "session name; reconnecting with the same name resumes its backlog (default: <hostname>-<app>)")
@@ -32,14 +34,27 @@ func runListen(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	switch {
-	case *app == "":
-		return errors.New("--app is required")
+	case *app == "" && *source == "":
+		return errors.New("--app or --source is required")
+	case *app != "" && *source != "":
+		return errors.New("give --app or --source, not both")
 	case *forwardTo == "":
 		return errors.New("--forward-to is required, e.g. http://localhost:3000/webhooks")
 	case *server == "":
 		return errors.New("--server (or HERALD_SERVER) is required, e.g. http://localhost:8080")
 	case *token == "":
 		return errors.New("--token (or HERALD_TOKEN) is required")
+	}
+	if *source != "" {
+		src, err := lookupSource(ctx, *server, *token, *source)
+		if err != nil {
+			return err
+		}
+		*app = src.AppID
+		if *events == "" {
+			*events = src.EventType
+		}
+		fmt.Fprintf(env.Stderr, "Source %s receives at %s and forwards to application %s.\n", src.Name, src.IngestURL, src.AppID)
 	}
 	if *name == "" {
 		host, _ := os.Hostname()
@@ -63,6 +78,27 @@ func runListen(ctx context.Context, args []string, env Env) error {
 	}
 	fmt.Fprintf(env.Stderr, "Forwarding deliveries of %s to %s (session %s). Ctrl-C to stop.\n", *app, *forwardTo, *name)
 	return c.Run(ctx)
+}
+
+// sourceOut is what listen needs of a receiving source.
+type sourceOut struct {
+	Name      string `json:"name"`
+	AppID     string `json:"appId"`
+	EventType string `json:"eventType"`
+	IngestURL string `json:"ingestUrl"`
+}
+
+// lookupSource finds the application a source forwards to.
+func lookupSource(ctx context.Context, server, token, idOrUID string) (*sourceOut, error) {
+	c, err := newAPIClient(server, token)
+	if err != nil {
+		return nil, err
+	}
+	var src sourceOut
+	if err := c.do(ctx, "GET", "/api/v1/source/"+url.PathEscape(idOrUID), nil, &src); err != nil {
+		return nil, fmt.Errorf("look up source %s: %w", idOrUID, err)
+	}
+	return &src, nil
 }
 
 // listenOutput prints the session's lines; deliveries are forwarded

@@ -277,3 +277,55 @@ func (s *sink) failNext(n int) {
 		return http.StatusNoContent
 	}
 }
+
+// TestListenToASource is the Stripe-CLI case: a provider posts to a
+// receiving source, and its events reach the laptop re-signed by Herald,
+// with the provider's exact bytes and headers.
+func TestListenToASource(t *testing.T) {
+	t.Parallel()
+	ts := setup(t)
+	snk := newSink(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/app", map[string]any{"name": "Shop", "uid": "shop"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var src struct {
+		ID        string
+		IngestURL string `json:"ingestUrl"`
+	}
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/source", map[string]any{
+		"name": "GitHub", "uid": "gh", "app": "shop",
+		"verifier": map[string]any{"type": "github", "secrets": []string{githubSecret}},
+	}, &src); err != nil {
+		t.Fatal(err)
+	}
+	l := startListener(t, ctx, []string{"listen", "--server", ts.URL, "--token", ts.Token, "--source", "gh",
+		"--forward-to", snk.URL, "--name", "gh-dev", "--print-secret"}, func(out io.Writer) Env {
+		return Env{Stdout: out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	})
+	l.waitLine(t, ctx, "Ready: ")
+	secret := l.waitLine(t, ctx, "Secret: ")
+
+	body := []byte("{\"ref\":\"refs/heads/main\",  \"b\":1,\"a\":2}\n")
+	if code, out := postGitHub(t, ctx, src.IngestURL, githubSecret, "d1a2b3c4-0000-11e3-81ab-4c9367dc0958", body); code != http.StatusOK {
+		t.Fatalf("ingest: got %d %v, want 200", code, out)
+	}
+	if !snk.waitFor(ctx, func(seen map[string]int) bool { return len(seen) > 0 }) {
+		t.Fatal("the source's event did not reach the local sink")
+	}
+	snk.mu.Lock()
+	got := snk.requests[0]
+	snk.mu.Unlock()
+	if string(got.Body) != string(body) || got.Header.Get("X-GitHub-Event") != "push" {
+		t.Errorf("forwarded event: got %q with X-GitHub-Event %q, want the provider's bytes and headers", got.Body, got.Header.Get("X-GitHub-Event"))
+	}
+	v, err := webhook.NewVerifier(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(got.Body, got.Header); err != nil {
+		t.Errorf("forwarded event does not verify with the listen secret: %v", err)
+	}
+	l.stop(t)
+}
