@@ -23,6 +23,7 @@ func runSend(ctx context.Context, args []string, env Env) error {
 	eventType := fs.String("type", "", "event type")
 	data := fs.String("data", "", "JSON payload (an object); see also --file")
 	file := fs.String("file", "", "read the JSON payload from this file, or - for stdin")
+	example := fs.Bool("example", false, "publish the example of the event type's schema as the payload")
 	eventID := fs.String("event-id", "", "optional unique event id")
 	var channels listFlag
 	fs.Var(&channels, "channel", "channel (repeatable)")
@@ -33,11 +34,19 @@ func runSend(ctx context.Context, args []string, env Env) error {
 	if *app == "" || *eventType == "" {
 		return errors.New("--app and --type are required")
 	}
-	payload, err := readPayload(*data, *file, env.Stdin)
+	if *example && (*data != "" || *file != "") {
+		return errors.New("give --example, --data or --file, not several")
+	}
+	c, err := newAPIClient(*server, *token)
 	if err != nil {
 		return err
 	}
-	c, err := newAPIClient(*server, *token)
+	var payload json.RawMessage
+	if *example {
+		payload, err = examplePayload(ctx, c, *eventType)
+	} else {
+		payload, err = readPayload(*data, *file, env.Stdin)
+	}
 	if err != nil {
 		return err
 	}

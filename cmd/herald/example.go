@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+)
+
+// examplePayload returns the first example of the newest schema version
+// of an event type, as `herald send --example` publishes it.
+func examplePayload(ctx context.Context, c *apiClient, eventType string) (json.RawMessage, error) {
+	var et struct {
+		Schemas map[string]struct {
+			Examples []json.RawMessage `json:"examples"`
+		} `json:"schemas"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/event-type/"+url.PathEscape(eventType), nil, &et); err != nil {
+		return nil, fmt.Errorf("read event type %s: %w", eventType, err)
+	}
+	versions := make([]string, 0, len(et.Schemas))
+	for v := range et.Schemas {
+		versions = append(versions, v)
+	}
+	// Newest first: numeric versions by value, others by name, as the API
+	// picks them for send-example.
+	sort.Slice(versions, func(i, j int) bool {
+		a, errA := strconv.Atoi(versions[i])
+		b, errB := strconv.Atoi(versions[j])
+		if errA == nil && errB == nil {
+			return a > b
+		}
+		return versions[i] > versions[j]
+	})
+	for _, v := range versions {
+		for _, ex := range et.Schemas[v].Examples {
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(ex, &obj) == nil {
+				return ex, nil
+			}
+		}
+		break // only the newest version's examples describe today's payload
+	}
+	return nil, fmt.Errorf("event type %s has no example object in its newest schema; give the payload with --data or --file", eventType)
+}
