@@ -282,14 +282,15 @@ func (s *server) stop() error {
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
 	}
-	// Listen sessions are hijacked connections that Shutdown does not
-	// wait for: close them so their CLIs reconnect elsewhere.
-	s.hub.Close()
 	engineCtx, cancelEngine := context.WithTimeout(ctx, s.cfg.shutdownTimeout)
 	if err := s.engine.Stop(engineCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stop delivery: %w", err))
 	}
 	cancelEngine()
+	// Listen sessions are hijacked connections that Shutdown does not wait
+	// for. They stay open while the engine finishes in-flight sends, then
+	// close so their CLIs reconnect (elsewhere, or here after a restart).
+	s.hub.Close()
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}

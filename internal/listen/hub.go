@@ -146,6 +146,9 @@ func (h *Hub) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.Error != "" {
 		return nil, fmt.Errorf("forward to the local app: %s", resp.Error)
 	}
+	if resp.Status < 100 || resp.Status > 999 {
+		return nil, fmt.Errorf("forward to the local app: the listener reported status %d", resp.Status)
+	}
 	header := resp.Header
 	if header == nil {
 		header = make(http.Header)
