@@ -177,8 +177,8 @@ func (s *Server) listInboundEvents(c *call) error {
 	if err != nil {
 		return err
 	}
-	if p.prev || p.desc {
-		return invalidQuery("order", "inbound events are listed newest first and page forwards only")
+	if p.prev {
+		return invalidQuery("iterator", "inbound events are listed newest first and page forwards only")
 	}
 	evs, err := s.store.ListInboundEvents(c.ctx, src.ID, p.storePage())
 	if err != nil {
@@ -341,10 +341,11 @@ func sourceInOf(src *store.Source) (*sourceIn, error) {
 	if err := json.Unmarshal(src.Verifier, &cfg); err != nil {
 		return nil, err
 	}
-	window := int64(src.DedupeWindow / time.Second)
+	// Copies, not pointers into src, which applySource rewrites.
+	window, eventType, maxBody := int64(src.DedupeWindow/time.Second), src.EventType, src.MaxBodyBytes
 	in := &sourceIn{
-		Name: src.Name, App: src.AppID, Verifier: &cfg, EventType: &src.EventType,
-		DedupeWindow: &window, AllowedIPs: src.AllowedIPs, MaxBodyBytes: &src.MaxBodyBytes,
+		Name: src.Name, App: src.AppID, Verifier: &cfg, EventType: &eventType,
+		DedupeWindow: &window, AllowedIPs: src.AllowedIPs, MaxBodyBytes: &maxBody,
 	}
 	if src.UID != "" {
 		uid := src.UID

@@ -96,11 +96,16 @@ func TestSourcePatchKeepsSecrets(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	app := b.createApp(t, "Acme", "")
-	id := b.createSource(t, app, nil)["id"].(string)
+	id := b.createSource(t, app, map[string]any{"eventType": "gh", "maxBodyBytes": 4096, "dedupeWindow": 60})["id"].(string)
 	out := b.call(t, "PATCH", "/api/v1/source/"+id, map[string]any{"name": "Renamed", "allowedIps": []string{"198.51.100.1"}}).
 		want(t, 200).obj(t)
-	if out["name"] != "Renamed" || out["allowedIps"].([]any)[0] != "198.51.100.1" {
-		t.Errorf("patched: got %v", out)
+	if out["name"] != "Renamed" || out["allowedIps"].([]any)[0] != "198.51.100.1" ||
+		out["eventType"] != "gh" || out["maxBodyBytes"] != 4096.0 || out["dedupeWindow"] != 60.0 {
+		t.Errorf("patched: got %v, want the new name and addresses and every other field kept", out)
+	}
+	out = b.call(t, "PATCH", "/api/v1/source/"+id, map[string]any{"maxBodyBytes": 8192}).want(t, 200).obj(t)
+	if out["maxBodyBytes"] != 8192.0 || out["eventType"] != "gh" {
+		t.Errorf("patched maxBodyBytes: got %v", out)
 	}
 	src, err := b.store.GetSource(context.Background(), id)
 	if err != nil {
