@@ -50,13 +50,17 @@ type HandlerConfig struct {
 	Registry prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SourceCacheTTL is how long a looked-up source and its verifier are
+	// reused; 0 means 2 seconds, negative disables the cache. A changed
+	// source (a rotated secret) applies after at most this long.
+	SourceCacheTTL time.Duration
 }
 
 // Handler serves POST /in/{source}: it verifies, deduplicates, stores and
 // forwards what providers send. It answers 2xx only once the event is
 // durable.
 type Handler struct {
-	sources   Sources
+	sources   *sourceCache
 	pub       Publisher
 	publicURL string
 	log       *slog.Logger
@@ -72,7 +76,6 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, errors.New("inbound handler: Sources and Publisher are required")
 	}
 	h := &Handler{
-		sources:   cfg.Sources,
 		pub:       cfg.Publisher,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		log:       cfg.Logger,
@@ -93,6 +96,11 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	ttl := cfg.SourceCacheTTL
+	if ttl == 0 {
+		ttl = 2 * time.Second
+	}
+	h.sources = newSourceCache(cfg.Sources, ttl, h.now)
 	if cfg.Registry != nil {
 		for _, c := range []prometheus.Collector{h.refused, h.events} {
 			if err := cfg.Registry.Register(c); err != nil {
@@ -132,17 +140,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	src, err := h.sources.GetSource(ctx, name)
-	if err != nil {
+	cached, err := h.sources.get(ctx, name)
+	var bad *badVerifierError
+	switch {
+	case errors.As(err, &bad):
+		h.log.Error("source has an unusable verifier", slog.String("source_id", cached.src.ID), slog.Any("error", err))
+		writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "The source's verifier is not usable")
+		return
+	case err != nil:
 		h.storeError(w, err, "get source", name)
 		return
 	}
-	ver, cfg, err := SourceVerifier(src, h.now)
-	if err != nil {
-		h.log.Error("source has an unusable verifier", slog.String("source_id", src.ID), slog.Any("error", err))
-		writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "The source's verifier is not usable")
-		return
-	}
+	src, ver, cfg := cached.src, cached.ver, cached.cfg
 	addr := remoteAddr(r)
 	if !allowed(src.AllowedIPs, addr) {
 		h.refuse(w, src, reasonIP, addr, http.StatusForbidden, herald.EFORBIDDEN, "This address may not post to this source")

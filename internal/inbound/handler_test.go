@@ -315,3 +315,52 @@ func TestForwardedMessageDropsCredentials(t *testing.T) {
 		t.Errorf("message: got type %q expires %v, want text/plain and %v", msg.ContentType, msg.ExpiresAt, t0.Add(Retention))
 	}
 }
+
+func TestHandlerCachesSources(t *testing.T) {
+	t.Parallel()
+	now := t0
+	loads := 0
+	src := &store.Source{ID: "src_1", AppID: "app_1", DedupeWindow: time.Hour,
+		Verifier: json.RawMessage(`{"type":"stripe","secrets":["` + stripeSecret + `"]}`)}
+	h, err := NewHandler(HandlerConfig{
+		Sources: fakeSources{get: func(string) (*store.Source, error) {
+			loads++
+			return src, nil
+		}},
+		Publisher: fakePublisher{publish: func(ev *store.InboundEvent, _ *herald.Message) (bool, error) {
+			ev.Status = store.InboundAccepted
+			return false, nil
+		}},
+		Now:            func() time.Time { return now },
+		SourceCacheTTL: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func() int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, stripeRequest("src_1", now, stripeBody))
+		return w.Code
+	}
+	for i := range 3 {
+		if code := serve(); code != http.StatusOK {
+			t.Fatalf("request %d: got %d, want 200", i, code)
+		}
+	}
+	if loads != 1 {
+		t.Errorf("loads within the TTL: got %d, want 1", loads)
+	}
+	// A rotated secret applies once the TTL has passed.
+	src = &store.Source{ID: "src_1", AppID: "app_1",
+		Verifier: json.RawMessage(`{"type":"stripe","secrets":["whsec_other"]}`)}
+	now = now.Add(time.Minute)
+	if code := serve(); code != http.StatusUnauthorized || loads != 2 {
+		t.Errorf("after the TTL: got %d with %d loads, want 401 with 2", code, loads)
+	}
+	// A stored verifier that cannot be built is the server's fault.
+	src = &store.Source{ID: "src_1", Verifier: json.RawMessage(`{"type":"stripe"}`)}
+	now = now.Add(time.Minute)
+	if code := serve(); code != http.StatusInternalServerError {
+		t.Errorf("unusable verifier: got %d, want 500", code)
+	}
+}
