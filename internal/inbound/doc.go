@@ -9,6 +9,15 @@
 // which the ingest handler answers with 401), and accepts any of several
 // secrets so a source can rotate them without downtime.
 //
+// Handler serves a source's ingest URL, POST /in/{source id or uid}: it
+// checks the source's address allow-list (403) and body limit (413),
+// verifies (401, counted in herald_inbound_refused_total and never
+// stored), answers Slack's handshake, and hands the event and the message
+// it becomes (ForwardedMessage: the raw bytes, the provider's content type
+// and headers without credentials) to the delivery engine, which stores
+// both in one transaction, drops duplicates by the provider's event id and
+// forwards the rest. It answers 200 only once the event is durable.
+//
 // Presets:
 //
 //	standard-webhooks  webhook-* or svix-* headers, whsec_ (HMAC) or whpk_ (ed25519) secrets
