@@ -187,6 +187,10 @@ func (c *Client) dialURL() (string, error) {
 	return u.String(), nil
 }
 
+// dialTimeout bounds one connection attempt, so a server that does not
+// answer (a dropped packet, not a refusal) is retried.
+const dialTimeout = 30 * time.Second
+
 // session runs one connection until it ends. ready reports whether the
 // server registered it.
 func (c *Client) session(ctx context.Context) (ready bool, err error) {
@@ -198,7 +202,9 @@ func (c *Client) session(ctx context.Context) (ready bool, err error) {
 	if c.cfg.Token != "" {
 		h.Set("Authorization", "Bearer "+c.cfg.Token)
 	}
-	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
+	dialCtx, cancelDial := context.WithTimeout(ctx, dialTimeout)
+	conn, resp, err := websocket.Dial(dialCtx, u, &websocket.DialOptions{HTTPHeader: h})
+	cancelDial()
 	if err != nil {
 		return false, refusal(resp, err)
 	}
