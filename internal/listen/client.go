@@ -259,15 +259,15 @@ func (c *Client) session(ctx context.Context) (ready bool, err error) {
 			}
 			work.Go(func() {
 				defer func() { <-sem }()
-				c.forward(ctx, connCtx, conn, f)
+				c.forward(connCtx, conn, f)
 			})
 		}
 	}
 }
 
 // forward posts one request to the local app and answers the server.
-// ctx ends the local request (Ctrl-C); connCtx bounds the answer.
-func (c *Client) forward(ctx, connCtx context.Context, conn *websocket.Conn, f *Frame) {
+// ctx ends with the connection: an answer could no longer be sent.
+func (c *Client) forward(ctx context.Context, conn *websocket.Conn, f *Frame) {
 	start := c.cfg.Now()
 	out := &Frame{Type: FrameResponse, ID: f.ID}
 	method := f.Method
@@ -295,7 +295,7 @@ func (c *Client) forward(ctx, connCtx context.Context, conn *websocket.Conn, f *
 	}
 	latency := c.cfg.Now().Sub(start)
 	if b, err := EncodeFrame(out); err == nil {
-		if err := conn.Write(connCtx, websocket.MessageText, b); err != nil {
+		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 			c.log.Debug("answer the server", slog.Any("error", err))
 		}
 	}
