@@ -48,9 +48,15 @@ func appendMessageFields(b []byte, m *herald.Message, withContent bool) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"payload":`...)
-	if withContent && len(m.Payload) > 0 {
+	switch {
+	case withContent && len(m.Payload) > 0 && m.ContentType != "" && !json.Valid(m.Payload):
+		// A forwarded inbound event's body need not be JSON (a form, say):
+		// it is shown as a string so the response stays JSON.
+		q, _ := json.Marshal(string(m.Payload))
+		b = append(b, q...)
+	case withContent && len(m.Payload) > 0:
 		b = append(b, m.Payload...)
-	} else {
+	default:
 		b = append(b, `{}`...)
 	}
 	b = append(b, `,"timestamp":`...)

@@ -214,4 +214,12 @@ func TestInboundEventsListGetReplay(t *testing.T) {
 		msg.AppID != src.AppID {
 		t.Errorf("replayed message: got %+v, want the stored bytes and headers", *msg)
 	}
+
+	// A body that is not JSON is shown as a string by the message API.
+	form := ingest(now.Add(3*time.Millisecond), "d-3", []byte("a=1&b=2"))
+	out = b.call(t, "POST", "/api/v1/source/"+id+"/event/"+form.ID+"/replay", nil).want(t, 202).obj(t)
+	shown := b.call(t, "GET", "/api/v1/app/"+app+"/msg/"+out["msgId"].(string), nil).want(t, 200).obj(t)
+	if shown["payload"] != "a=1&b=2" {
+		t.Errorf("message with a form body: got payload %v, want the form as a string", shown["payload"])
+	}
 }
