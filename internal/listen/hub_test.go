@@ -237,8 +237,8 @@ func TestSessionForwardsExactRequestAndReturnsTheAnswer(t *testing.T) {
 	if strings.Join(ep.EventTypes, ",") != "a.b,c.d" {
 		t.Errorf("event types: got %v, want [a.b c.d]", ep.EventTypes)
 	}
-	if n := expedited.Load(); n != 1 {
-		t.Errorf("expedite calls: got %d, want 1", n)
+	if n := expedited.Load(); n < 1 {
+		t.Errorf("expedite calls: got %d, want at least 1", n)
 	}
 
 	body := "{\"x\": 1,\n \"y\": [2]}"
@@ -297,8 +297,8 @@ func TestClientReconnectsAfterTheServerGoesAway(t *testing.T) {
 	if second.EndpointID != first.EndpointID || second.Secret != first.Secret {
 		t.Errorf("after reconnect: got endpoint %s, want the same endpoint %s and secret", second.EndpointID, first.EndpointID)
 	}
-	if len(endpoints()) != 1 || expedited.Load() != 2 {
-		t.Errorf("got %d endpoints and %d expedites, want 1 endpoint reused and its backlog expedited twice", len(endpoints()), expedited.Load())
+	if len(endpoints()) != 1 || expedited.Load() < 2 {
+		t.Errorf("got %d endpoints and %d expedites, want 1 endpoint reused and its backlog expedited on each connect", len(endpoints()), expedited.Load())
 	}
 	if _, err := attempt(t, h2, "dev", `{}`); err != nil {
 		t.Errorf("attempt after the reconnect: %v", err)

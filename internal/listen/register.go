@@ -86,7 +86,20 @@ func (h *Hub) serve(ctx context.Context, s *session, appID string, ep *herald.En
 	h.expedite(ctx, log, appID, ep.ID)
 
 	var pinger sync.WaitGroup
-	pinger.Go(func() { h.ping(ctx, s) })
+	pinger.Go(func() {
+		// An attempt that failed as offline just before the session
+		// connected is recorded a moment later, with a retry time the first
+		// expedite could not see: bring those forward too.
+		t := time.NewTimer(resettle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		h.expedite(ctx, log, appID, ep.ID)
+		h.ping(ctx, s)
+	})
 	defer func() {
 		cancel()
 		pinger.Wait()
@@ -105,6 +118,9 @@ func (h *Hub) serve(ctx context.Context, s *session, appID string, ep *herald.En
 		s.answer(f)
 	}
 }
+
+// resettle is when a new session's backlog is expedited a second time.
+const resettle = 2 * time.Second
 
 // ping checks the connection until ctx ends; a failed ping closes it.
 func (h *Hub) ping(ctx context.Context, s *session) {
