@@ -352,3 +352,21 @@ func TestRefusalsAreFatal(t *testing.T) {
 		})
 	}
 }
+
+func TestBacklogIsExpeditedAgainOnceTheSessionSettles(t *testing.T) {
+	t.Parallel()
+	st, _, _ := memStore()
+	calls := make(chan string, 10)
+	st.expedite = func(_ context.Context, appID, endpointID string, _ time.Time) (int, error) {
+		calls <- appID + " " + endpointID
+		return 1, nil
+	}
+	srv := newHubServer(t, NewHub(Config{Store: st}))
+	c := runClient(t, ClientConfig{Server: srv.URL, App: "app_1", Name: "dev", ForwardTo: "http://127.0.0.1:1"})
+	ready := waitFor(t, c.ready, "ready")
+	for i := range 2 {
+		if got, want := waitFor(t, calls, "an expedite"), "app_1 "+ready.EndpointID; got != want {
+			t.Errorf("expedite %d: got %q, want %q", i+1, got, want)
+		}
+	}
+}
