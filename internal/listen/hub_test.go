@@ -370,3 +370,22 @@ func TestBacklogIsExpeditedAgainOnceTheSessionSettles(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainRequestRegistersNothing(t *testing.T) {
+	t.Parallel()
+	st, endpoints, _ := memStore()
+	srv := newHubServer(t, NewHub(Config{Store: st}))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/?name=dev", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer good")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusSwitchingProtocols || len(endpoints()) != 0 {
+		t.Errorf("GET without upgrade: got %d and %d endpoints, want a refusal and none", resp.StatusCode, len(endpoints()))
+	}
+}

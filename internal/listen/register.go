@@ -24,6 +24,9 @@ import (
 // (events, comma-separated). Errors before the WebSocket is accepted are
 // returned for the caller to answer; afterwards ServeListen returns nil.
 func (h *Hub) ServeListen(w http.ResponseWriter, r *http.Request, app *herald.Application) error {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return herald.Errorf(herald.EBADREQUEST, "This route opens a herald listen session: it needs a WebSocket upgrade")
+	}
 	q := r.URL.Query()
 	name := q.Get("name")
 	if !ValidName(name) {
