@@ -19,6 +19,7 @@ var sourceTests = []test{
 	{"IngestDuplicateWithinWindow", testIngestDuplicate},
 	{"IngestSameKeyAfterWindow", testIngestAfterWindow},
 	{"IngestWithoutKeyNeverDuplicate", testIngestNoKey},
+	{"IngestConcurrentCopiesAcceptOne", testIngestConcurrent},
 	{"ListInboundEventsNewestFirst", testListInbound},
 	{"DeleteApplicationDeletesSources", testDeleteAppDeletesSources},
 	{"MessageForwardingFieldsRoundTrip", testMessageForwardingFields},
@@ -215,6 +216,36 @@ func testIngestNoKey(f *fixture) {
 		if f.ingest(f.inbound(src, at, ""), f.message(app.ID, at)) {
 			f.Errorf("ingest %d without a key: got duplicate, want accepted", i)
 		}
+	}
+}
+
+func testIngestConcurrent(f *fixture) {
+	app := f.app()
+	src := f.source(app.ID)
+	const copies = 8
+	type result struct {
+		dup bool
+		err error
+	}
+	results := make(chan result, copies)
+	for i := range copies {
+		at := f.at(time.Duration(i) * time.Millisecond)
+		ev, msg := f.inbound(src, at, "same"), f.message(app.ID, at)
+		go func() {
+			dup, err := f.s.Ingest(f.ctx, ev, msg, nil, "", time.Time{})
+			results <- result{dup, err}
+		}()
+	}
+	accepted := 0
+	for range copies {
+		r := <-results
+		f.noErr("concurrent ingest", r.err)
+		if !r.dup {
+			accepted++
+		}
+	}
+	if accepted != 1 {
+		f.Errorf("concurrent copies of one event: got %d accepted, want exactly 1", accepted)
 	}
 }
 
