@@ -75,6 +75,7 @@ type DB struct {
 	pool    *pgxpool.Pool
 	publish *store.GroupCommit[*publishOp]
 	record  *store.GroupCommit[*recordOp]
+	ingest  *store.GroupCommit[*ingestOp]
 	listen  *listener
 
 	closeOnce sync.Once
@@ -112,6 +113,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db.publish = store.NewGroupCommit(cfg.Workers, cfg.MaxBatch, db.runPublish)
 	db.record = store.NewGroupCommit(cfg.Workers, cfg.MaxBatch, db.runRecord)
+	db.ingest = store.NewGroupCommit(cfg.Workers, cfg.MaxBatch, db.runIngest)
 	return db, nil
 }
 
@@ -146,6 +148,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.publish.Close()
 		db.record.Close()
+		db.ingest.Close()
 		db.listen.stop()
 		db.pool.Close()
 	})

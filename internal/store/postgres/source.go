@@ -101,80 +101,214 @@ func (db *DB) DeleteSource(ctx context.Context, id string) error {
 	return nil
 }
 
-// lockDedupeKey serializes ingests of one source's dedupe key until the
-// transaction ends, so two copies of an event arriving together cannot
-// both be accepted.
-const lockDedupeKey = `SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 11))`
-
-const findAccepted = `SELECT id FROM inbound_events
-	WHERE source_id = $1 AND dedupe_key = $2 AND dedupe_until > $3 AND status = 'accepted'
-	ORDER BY id LIMIT 1`
+// ingestOp is one Ingest waiting for its group commit.
+type ingestOp struct {
+	ev        *store.InboundEvent
+	headers   string
+	pub       publishOp
+	duplicate bool
+}
 
 // Ingest stores ev, and msg with its deliveries unless ev repeats an
-// accepted event within its window, in one transaction. Ingests are not
-// group-committed on PostgreSQL: each is its own short transaction, which
-// concurrent sessions commit in parallel.
+// accepted event within its window, in one transaction shared with
+// concurrent ingests (group commit, like Publish).
 func (db *DB) Ingest(ctx context.Context, ev *store.InboundEvent, msg *herald.Message, deliveries []herald.Delivery, leaseOwner string, leaseUntil time.Time) (bool, error) {
 	headers, err := json.Marshal(ev.Headers)
 	if err != nil {
 		return false, fmt.Errorf("ingest: encode headers: %w", err)
 	}
+	op := &ingestOp{ev: ev, headers: string(headers),
+		pub: publishOp{msg: msg, deliveries: deliveries, owner: leaseOwner, until: leaseUntil}}
+	if err := db.ingest.Do(ctx, op); err != nil {
+		if errors.Is(err, store.ErrClosed) {
+			err = fmt.Errorf("%w: %w", errUnavailable, err)
+		}
+		return false, fmt.Errorf("ingest %s: %w", ev.ID, err)
+	}
+	return op.duplicate, nil
+}
+
+// runIngest commits one group of ingests. A deadlock is tried once more;
+// if the group fails on one operation's data, each operation is retried
+// alone so the others still commit.
+func (db *DB) runIngest(ctx context.Context, ops []*ingestOp) []error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	var duplicate bool
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		duplicate = false
-		ev.Status, ev.MsgID, ev.DuplicateOf = store.InboundAccepted, msg.ID, ""
-		var until *int64
-		if ev.DedupeKey != "" {
-			until = nullMS(ev.DedupeUntil)
-			if _, err := tx.Exec(ctx, lockDedupeKey, ev.SourceID, ev.DedupeKey); err != nil {
-				return err
-			}
-			var first string
-			err := tx.QueryRow(ctx, findAccepted, ev.SourceID, ev.DedupeKey, ms(ev.ReceivedAt)).Scan(&first)
-			switch {
-			case err == nil:
-				duplicate = true
-				ev.Status, ev.MsgID, ev.DuplicateOf = store.InboundDuplicate, "", first
-			case !errors.Is(err, pgx.ErrNoRows):
-				return err
+	errs := make([]error, len(ops))
+	err := db.ingestBatch(ctx, ops)
+	if transient(err) {
+		err = db.ingestBatch(ctx, ops)
+	}
+	if err != nil && dataError(err) && len(ops) > 1 {
+		for i := range ops {
+			if err := db.ingestBatch(ctx, ops[i:i+1]); err != nil {
+				errs[i] = db.mapCallErr(ctx, err)
 			}
 		}
+		return errs
+	}
+	if err != nil {
+		err = db.mapCallErr(ctx, err)
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// lockDedupeKeys serializes ingests of the same source and dedupe key
+// until the transaction ends, in one order, so two copies of an event
+// arriving together cannot both be accepted and groups cannot deadlock.
+const lockDedupeKeys = `SELECT count(pg_advisory_xact_lock(k)) FROM (
+	SELECT DISTINCT hashtextextended(s || chr(31) || d, 11) AS k
+	FROM unnest($1::text[], $2::text[]) AS t(s, d) ORDER BY 1 OFFSET 0) AS l`
+
+// findAccepted lists the accepted events whose window is still open at
+// the earliest receipt of the group, for the group's keys.
+const findAccepted = `SELECT e.source_id, e.dedupe_key, e.id, e.dedupe_until FROM inbound_events e
+	JOIN unnest($1::text[], $2::text[]) AS t(s, d) ON e.source_id = t.s AND e.dedupe_key = t.d
+	WHERE e.status = 'accepted' AND e.dedupe_until > $3
+	ORDER BY e.id`
+
+const insertInbound = `INSERT INTO inbound_events (` + inboundColumns + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
+		$7::text[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[])`
+
+// acceptedKey is an accepted event's window, as duplicates check it.
+type acceptedKey struct {
+	id    string
+	until int64
+}
+
+// ingestBatch runs ops in one transaction: it locks their keys, finds
+// which repeat an accepted event (stored, or earlier in the group),
+// inserts every event, and publishes the messages of the others.
+func (db *DB) ingestBatch(ctx context.Context, ops []*ingestOp) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		accepted, err := acceptedKeys(ctx, tx, ops)
+		if err != nil {
+			return err
+		}
+		var (
+			in     inboundColumnsOf
+			m      messageColumns
+			d      deliveryColumns
+			notify bool
+		)
+		for _, op := range ops {
+			ev := op.ev
+			op.duplicate = false
+			ev.Status, ev.MsgID, ev.DuplicateOf = store.InboundAccepted, op.pub.msg.ID, ""
+			if ev.DedupeKey != "" {
+				k := [2]string{ev.SourceID, ev.DedupeKey}
+				for _, a := range accepted[k] {
+					if a.until > ms(ev.ReceivedAt) {
+						op.duplicate = true
+						ev.Status, ev.MsgID, ev.DuplicateOf = store.InboundDuplicate, "", a.id
+						break
+					}
+				}
+				if !op.duplicate {
+					accepted[k] = append(accepted[k], acceptedKey{ev.ID, ms(ev.DedupeUntil)})
+				}
+			}
+			in.add(ev, op.headers)
+			if op.duplicate {
+				continue
+			}
+			m.add(op.pub.msg)
+			for _, del := range op.pub.deliveries {
+				d.add(&op.pub, del)
+			}
+			notify = notify || (op.pub.owner == "" && len(op.pub.deliveries) > 0)
+		}
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO inbound_events (`+inboundColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			ev.ID, ev.SourceID, ms(ev.ReceivedAt), nullText(ev.DedupeKey), until, ev.EventType,
-			string(ev.Status), nullText(ev.MsgID), nullText(ev.DuplicateOf), ev.Body, string(headers), ev.RemoteAddr)
-		if !duplicate {
-			db.queuePublish(b, &publishOp{msg: msg, deliveries: deliveries, owner: leaseOwner, until: leaseUntil})
+		b.Queue(insertInbound, in.id, in.sourceID, in.receivedAt, in.dedupeKey, in.dedupeUntil, in.eventType,
+			in.status, in.msgID, in.duplicateOf, in.body, in.headers, in.remoteAddr)
+		if len(m.id) > 0 {
+			b.Queue(insertMessages, m.id, m.appID, m.eventID, m.eventType, m.channels, m.payload, m.createdAt, m.expiresAt,
+				d.msgID, d.endpointID, d.appID, d.status, d.attempts, d.nextAttemptAt, d.trigger,
+				d.leaseOwner, d.leasedAt, d.createdAt, d.updatedAt, eventIDWindow.Milliseconds(),
+				m.contentType, m.headers)
+		}
+		if notify {
+			b.Queue(notifySQL, db.notifyPayload())
 		}
 		return tx.SendBatch(ctx, b).Close()
 	})
-	if err != nil {
-		return false, fmt.Errorf("ingest %s: %w", ev.ID, db.mapCallErr(ctx, err))
-	}
-	return duplicate, nil
 }
 
-// queuePublish queues the statements that store one message with its
-// deliveries, as Publish does, and wakes idle nodes for unleased ones.
-func (db *DB) queuePublish(b *pgx.Batch, op *publishOp) {
+// acceptedKeys locks the group's dedupe keys and returns, per source and
+// key, the accepted events whose window is open at the group's earliest
+// receipt, oldest first.
+func acceptedKeys(ctx context.Context, tx pgx.Tx, ops []*ingestOp) (map[[2]string][]acceptedKey, error) {
+	accepted := make(map[[2]string][]acceptedKey)
+	var sources, keys []string
+	var earliest int64
+	for _, op := range ops {
+		if op.ev.DedupeKey == "" {
+			continue
+		}
+		at := ms(op.ev.ReceivedAt)
+		if len(keys) == 0 || at < earliest {
+			earliest = at
+		}
+		sources = append(sources, op.ev.SourceID)
+		keys = append(keys, op.ev.DedupeKey)
+	}
+	if len(keys) == 0 {
+		return accepted, nil
+	}
+	if _, err := tx.Exec(ctx, lockDedupeKeys, sources, keys); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, findAccepted, sources, keys, earliest)
+	if err != nil {
+		return nil, err
+	}
 	var (
-		m messageColumns
-		d deliveryColumns
+		src, key, id string
+		until        int64
 	)
-	m.add(op.msg)
-	for _, del := range op.deliveries {
-		d.add(op, del)
+	_, err = pgx.ForEachRow(rows, []any{&src, &key, &id, &until}, func() error {
+		k := [2]string{src, key}
+		accepted[k] = append(accepted[k], acceptedKey{id, until})
+		return nil
+	})
+	return accepted, err
+}
+
+// inboundColumnsOf holds a group's inbound events column by column, for
+// unnest.
+type inboundColumnsOf struct {
+	id, sourceID, eventType, status, headers, remoteAddr []string
+	dedupeKey, msgID, duplicateOf                        []*string
+	receivedAt                                           []int64
+	dedupeUntil                                          []*int64
+	body                                                 [][]byte
+}
+
+func (c *inboundColumnsOf) add(ev *store.InboundEvent, headers string) {
+	c.id = append(c.id, ev.ID)
+	c.sourceID = append(c.sourceID, ev.SourceID)
+	c.receivedAt = append(c.receivedAt, ms(ev.ReceivedAt))
+	c.dedupeKey = append(c.dedupeKey, nullText(ev.DedupeKey))
+	var until *int64
+	if ev.DedupeKey != "" {
+		until = nullMS(ev.DedupeUntil)
 	}
-	b.Queue(insertMessages, m.id, m.appID, m.eventID, m.eventType, m.channels, m.payload, m.createdAt, m.expiresAt,
-		d.msgID, d.endpointID, d.appID, d.status, d.attempts, d.nextAttemptAt, d.trigger,
-		d.leaseOwner, d.leasedAt, d.createdAt, d.updatedAt, eventIDWindow.Milliseconds(),
-		m.contentType, m.headers)
-	if op.owner == "" && len(op.deliveries) > 0 {
-		b.Queue(notifySQL, db.notifyPayload())
+	c.dedupeUntil = append(c.dedupeUntil, until)
+	c.eventType = append(c.eventType, ev.EventType)
+	c.status = append(c.status, string(ev.Status))
+	c.msgID = append(c.msgID, nullText(ev.MsgID))
+	c.duplicateOf = append(c.duplicateOf, nullText(ev.DuplicateOf))
+	body := ev.Body
+	if body == nil {
+		body = []byte{}
 	}
+	c.body = append(c.body, body)
+	c.headers = append(c.headers, headers)
+	c.remoteAddr = append(c.remoteAddr, ev.RemoteAddr)
 }
 
 // GetInboundEvent finds one event of a source.
