@@ -53,7 +53,28 @@ type heraldProcess struct {
 	cmd    *exec.Cmd
 	URL    string
 	exited chan struct{}
-	logs   *bytes.Buffer
+
+	logMu      sync.Mutex
+	logs       *bytes.Buffer
+	logChanged chan struct{} // closed and replaced on every line
+}
+
+// waitLog blocks until a log line matches re, or ctx ends.
+func (p *heraldProcess) waitLog(ctx context.Context, re *regexp.Regexp) bool {
+	for {
+		p.logMu.Lock()
+		found := re.Match(p.logs.Bytes())
+		ch := p.logChanged
+		p.logMu.Unlock()
+		if found {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 var listeningRE = regexp.MustCompile(`herald listening.* addr=(\S+)`)
@@ -71,16 +92,17 @@ func startHerald(t *testing.T, args ...string) *heraldProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &heraldProcess{cmd: cmd, exited: make(chan struct{}), logs: &bytes.Buffer{}}
+	p := &heraldProcess{cmd: cmd, exited: make(chan struct{}), logs: &bytes.Buffer{}, logChanged: make(chan struct{})}
 	addr := make(chan string, 1)
-	var logMu sync.Mutex
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			logMu.Lock()
+			p.logMu.Lock()
 			p.logs.WriteString(line + "\n")
-			logMu.Unlock()
+			close(p.logChanged)
+			p.logChanged = make(chan struct{})
+			p.logMu.Unlock()
 			if m := listeningRE.FindStringSubmatch(line); m != nil {
 				select {
 				case addr <- m[1]:
@@ -97,8 +119,8 @@ func startHerald(t *testing.T, args ...string) *heraldProcess {
 	case a := <-addr:
 		p.URL = "http://" + a
 	case <-p.exited:
-		logMu.Lock()
-		defer logMu.Unlock()
+		p.logMu.Lock()
+		defer p.logMu.Unlock()
 		t.Fatalf("herald exited before listening:\n%s", p.logs)
 	case <-time.After(60 * time.Second):
 		t.Fatal("herald did not report its address within 60s")

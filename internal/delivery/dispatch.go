@@ -95,7 +95,7 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 		q.jobs = append(q.jobs, job)
 		d.held.Add(1)
 		now := d.e.now()
-		push := q.active < d.perEP && q.active < len(q.jobs)-q.head && !q.paused(now)
+		push := q.active < d.e.nodeShare().concurrency(d.perEP) && q.active < len(q.jobs)-q.head && !q.paused(now)
 		if push {
 			q.active++
 		} else if q.paused(now) {
@@ -207,7 +207,7 @@ func (d *dispatcher) serve(q *epQueue) {
 		if ep == nil {
 			ep = job.Endpoint
 		}
-		if wait := q.throttle(ep, now); wait > 0 {
+		if wait := q.throttle(ep, d.e.nodeShare(), now); wait > 0 {
 			// Over the endpoint's rate: leave the job queued and pause.
 			q.pausedUntil = now.Add(wait)
 			q.mu.Unlock()
@@ -269,8 +269,8 @@ func (d *dispatcher) resume(q *epQueue) {
 		return
 	}
 	q.pausedUntil = time.Time{}
-	var n int
-	for !d.stopping.Load() && q.active < d.perEP && q.active < len(q.jobs)-q.head {
+	n, limit := 0, d.e.nodeShare().concurrency(d.perEP)
+	for !d.stopping.Load() && q.active < limit && q.active < len(q.jobs)-q.head {
 		q.active++
 		n++
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -33,6 +34,7 @@ type Engine struct {
 	rec      *recorder
 	poll     *poller
 	errLimit *logLimiter
+	share    atomic.Pointer[share] // this node's part of per-endpoint limits
 
 	mu      sync.Mutex
 	state   int // stateNew, stateRunning, stateStopped
@@ -169,6 +171,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 			err = errors.Join(err, fmt.Errorf("release leases at stop: %w", rerr))
 		}
 	}
+	e.leaveNodes(releaseCtx)
 	if ctx.Err() != nil {
 		err = errors.Join(err, fmt.Errorf("stop: in-flight sends cut off: %w", ctx.Err()))
 	}

@@ -97,6 +97,7 @@ func (p *poller) run(ctx context.Context) {
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
 
+	e.beatNode(ctx)
 	p.claim(ctx) // what was left by a previous run of this node or others
 	for {
 		if p.armRetry(retry) {
@@ -177,9 +178,11 @@ func (p *poller) claim(ctx context.Context) {
 	}
 }
 
-// heartbeat extends this node's leases.
+// heartbeat extends this node's leases and renews its place among the
+// nodes sharing the database.
 func (p *poller) heartbeat(ctx context.Context) {
 	e := p.e
+	e.beatNode(ctx)
 	err := e.store.ExtendLeases(ctx, e.cfg.NodeID, e.now().Add(e.cfg.LeaseDuration))
 	if err != nil && ctx.Err() == nil && e.errLimit.allow("extend", e.now()) {
 		e.log.Error("extend leases", slog.Any("error", err))

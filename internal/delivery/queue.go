@@ -38,7 +38,7 @@ type epQueue struct {
 
 	// limiter enforces the endpoint's ThrottleRate; nil when unlimited.
 	limiter     *rate.Limiter
-	limiterRate int
+	limiterRate rate.Limit
 
 	// What this node saw of the endpoint's health since its snapshot was
 	// taken: the last success, and the first failure after it.
@@ -54,17 +54,18 @@ type sendPlan struct {
 	failingSince time.Time
 }
 
-// throttle applies the endpoint's ThrottleRate and returns how long to
-// wait before the next request (0: go now). q.mu is held.
-func (q *epQueue) throttle(ep *herald.Endpoint, now time.Time) time.Duration {
+// throttle applies this node's share of the endpoint's ThrottleRate and
+// returns how long to wait before the next request (0: go now). q.mu is
+// held.
+func (q *epQueue) throttle(ep *herald.Endpoint, nodes share, now time.Time) time.Duration {
 	if ep.ThrottleRate <= 0 {
 		q.limiter, q.limiterRate = nil, 0
 		return 0
 	}
-	if q.limiter == nil || q.limiterRate != ep.ThrottleRate {
+	if limit := nodes.rate(ep.ThrottleRate); q.limiter == nil || q.limiterRate != limit {
 		// A tenth of a second's worth may go at once, at least one.
-		q.limiter = rate.NewLimiter(rate.Limit(ep.ThrottleRate), max(1, ep.ThrottleRate/10))
-		q.limiterRate = ep.ThrottleRate
+		q.limiter = rate.NewLimiter(limit, max(1, int(limit/10)))
+		q.limiterRate = limit
 	}
 	r := q.limiter.ReserveN(now, 1)
 	if wait := r.DelayFrom(now); wait > 0 {

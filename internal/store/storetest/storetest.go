@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Views", viewTests},
 		{"Auth", authTests},
 		{"Sources", sourceTests},
+		{"Nodes", nodeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

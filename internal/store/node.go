@@ -1,0 +1,17 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Nodes tracks the Herald nodes sharing one database, so a per-endpoint
+// limit (concurrency, throttle rate) can be split between them and holds
+// however many nodes run. Both engines implement it.
+type Nodes interface {
+	// HeartbeatNode records that nodeID is alive at now, forgets nodes not
+	// seen since now-ttl, and returns the IDs of the live nodes, sorted.
+	HeartbeatNode(ctx context.Context, nodeID string, now time.Time, ttl time.Duration) ([]string, error)
+	// ForgetNode removes nodeID, when it shuts down.
+	ForgetNode(ctx context.Context, nodeID string) error
+}
