@@ -31,6 +31,7 @@ type benchConfig struct {
 	failingShare float64
 	hang         bool
 	baseline     bool
+	nodes        int
 	cpuProfile   string
 	pprofAddr    string
 }
@@ -47,10 +48,14 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	fs.Float64Var(&c.failingShare, "failing-share", 0, "share of messages (0..1) sent to an application whose endpoint always fails")
 	fs.BoolVar(&c.hang, "hang", false, "the failing endpoint hangs until the delivery timeout instead of answering 500")
 	fs.BoolVar(&c.baseline, "baseline", true, "also run the no-storage HTTP pipeline, for the ratio")
+	fs.IntVar(&c.nodes, "nodes", 1, "Herald nodes sharing the database (more than one needs --database)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the Herald run to this file")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
+	}
+	if c.nodes < 1 || (c.nodes > 1 && c.database == "") {
+		return fmt.Errorf("bench: --nodes above 1 needs --database: SQLite serves one node")
 	}
 	if c.endpoints < 1 || c.payloadBytes < 16 || c.concurrency < 1 || c.failingShare < 0 || c.failingShare >= 1 {
 		return fmt.Errorf("bench: --endpoints and --concurrency must be at least 1, --payload-bytes at least 16, --failing-share in [0,1)")
@@ -147,7 +152,10 @@ func benchBaseline(ctx context.Context, c benchConfig, sink *bench.Sink, body []
 }
 
 func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []byte) (*benchResult, error) {
-	h, err := startBenchServer(ctx, c)
+	raw := make([]byte, 16)
+	_, _ = rand.Read(raw)
+	token := hex.EncodeToString(raw)
+	h, err := startBenchServer(ctx, c, token)
 	if err != nil {
 		return nil, err
 	}
@@ -157,8 +165,20 @@ func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []by
 		return nil, err
 	}
 	load := bench.Load{URL: h.url + "/api/v1/app/" + appID + "/msg", Token: h.token, Body: body, Rate: c.rate, Duration: c.duration, Concurrency: c.concurrency}
+	for range c.nodes - 1 {
+		other, err := startBenchServer(ctx, c, token)
+		if err != nil {
+			return nil, err
+		}
+		defer other.stop()
+		load.MoreURLs = append(load.MoreURLs, other.url+"/api/v1/app/"+appID+"/msg")
+	}
 	if c.failingShare == 0 {
-		return measure(ctx, "herald ("+storeName(c.database)+")", load, sink, c.endpoints)
+		name := "herald (" + storeName(c.database) + ")"
+		if c.nodes > 1 {
+			name = fmt.Sprintf("herald (%s, %d nodes)", storeName(c.database), c.nodes)
+		}
+		return measure(ctx, name, load, sink, c.endpoints)
 	}
 
 	// Isolation: a second application whose endpoint fails takes a share of
@@ -243,14 +263,11 @@ type benchServer struct {
 	url, token string
 }
 
-func startBenchServer(ctx context.Context, c benchConfig) (*benchServer, error) {
+func startBenchServer(ctx context.Context, c benchConfig, token string) (*benchServer, error) {
 	dir, err := os.MkdirTemp("", "herald-bench-")
 	if err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 16)
-	_, _ = rand.Read(raw)
-	token := hex.EncodeToString(raw)
 	var cfg serveConfig
 	fs := flagSet(&cfg)
 	env := Env{Stdout: io.Discard, Stderr: os.Stderr, Getenv: func(string) string { return "" }}

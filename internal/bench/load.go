@@ -13,7 +13,8 @@ import (
 
 // Load publishes messages over HTTP, flat out or at a fixed rate.
 type Load struct {
-	URL         string // the publish URL
+	URL         string   // the publish URL
+	MoreURLs    []string // further publish URLs (other nodes); publishers are spread over all
 	Token       string
 	Body        []byte // request body, the same for every message
 	Rate        int    // messages per second; 0 means as fast as possible
@@ -66,11 +67,13 @@ func (l Load) Run(ctx context.Context) LoadResult {
 	var errors atomic.Int64
 	results := make([]LoadResult, conc)
 	var wg sync.WaitGroup
+	urls := append([]string{l.URL}, l.MoreURLs...)
 	for w := range conc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res := &results[w]
+			url := urls[w%len(urls)]
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
 				due := time.Now()
@@ -83,7 +86,7 @@ func (l Load) Run(ctx context.Context) LoadResult {
 				if due.After(deadline) {
 					return
 				}
-				id, ok := l.publish(ctx, client)
+				id, ok := l.publish(ctx, client, url)
 				if !ok {
 					errors.Add(1)
 					continue
@@ -104,8 +107,8 @@ func (l Load) Run(ctx context.Context) LoadResult {
 
 var idKey = []byte(`"id":"`)
 
-func (l Load) publish(ctx context.Context, client *http.Client) (string, bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL, bytes.NewReader(l.Body))
+func (l Load) publish(ctx context.Context, client *http.Client, url string) (string, bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(l.Body))
 	if err != nil {
 		return "", false
 	}
