@@ -85,6 +85,8 @@ func startHerald(t *testing.T, args ...string) *heraldProcess {
 	t.Helper()
 	cmd := exec.Command(heraldBinary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "HERALD_LOG_LEVEL=info")
+	// If the test binary dies (a timeout panic), the server dies with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
