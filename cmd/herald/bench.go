@@ -270,7 +270,8 @@ func startBenchServer(ctx context.Context, c benchConfig, token string) (*benchS
 	}
 	var cfg serveConfig
 	fs := flagSet(&cfg)
-	env := Env{Stdout: io.Discard, Stderr: os.Stderr, Getenv: func(string) string { return "" }}
+	// HERALD_* settings apply to the benchmarked server, as to herald serve.
+	env := Env{Stdout: io.Discard, Stderr: os.Stderr, Getenv: os.Getenv}
 	args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-token", token,
 		"--allow-network", "127.0.0.0/8", "--timeout", "5s", "--max-body-bytes", "4194304"}
 	if c.database != "" {

@@ -47,6 +47,7 @@ type serveConfig struct {
 	pgMaxConns      int
 	pgStmtTimeout   time.Duration
 	leaseDuration   time.Duration
+	endpointConc    int
 	sessionSecret   string
 	secureCookies   bool
 }
@@ -69,6 +70,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
 	fs.StringVar(&c.sessionSecret, "session-secret", "", "key that signs dashboard sessions; nodes behind one load balancer must share it (default: generated in --data-dir)")
 	fs.BoolVar(&c.secureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind a TLS-terminating proxy)")
+	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 }
 
@@ -164,17 +166,18 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	// WebSockets, and is told by the engine's side when to wake it.
 	hub := listen.NewHub(listen.Config{Store: st, Logger: logger})
 	engine, err := delivery.New(delivery.Config{
-		Listen:        hub,
-		Store:         st,
-		NodeID:        nodeID,
-		LeaseDuration: cfg.leaseDuration,
-		Policy:        policy,
-		Timeout:       cfg.timeout,
-		AllowNetworks: allow,
-		SvixHeaders:   cfg.svixHeaders,
-		UserAgent:     "Herald/" + version,
-		Logger:        logger,
-		Registry:      reg,
+		Listen:              hub,
+		Store:               st,
+		NodeID:              nodeID,
+		LeaseDuration:       cfg.leaseDuration,
+		EndpointConcurrency: cfg.endpointConc,
+		Policy:              policy,
+		Timeout:             cfg.timeout,
+		AllowNetworks:       allow,
+		SvixHeaders:         cfg.svixHeaders,
+		UserAgent:           "Herald/" + version,
+		Logger:              logger,
+		Registry:            reg,
 	})
 	if err != nil {
 		st.Close()
