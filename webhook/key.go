@@ -86,3 +86,16 @@ func decodePublicKey(secret string) (ed25519.PublicKey, error) {
 	}
 	return ed25519.PublicKey(raw), nil
 }
+
+// PublicKey returns the "whpk_" public key that verifies what the "whsk_"
+// private key signs: what a sender hands its receivers.
+func PublicKey(private string) (string, error) {
+	if !strings.HasPrefix(private, PrefixPrivateKey) {
+		return "", fmt.Errorf("%w: not a %s private key", ErrInvalidSecret, PrefixPrivateKey)
+	}
+	key, err := decodePrivateKey(private)
+	if err != nil {
+		return "", err
+	}
+	return PrefixPublicKey + base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)), nil
+}

@@ -361,3 +361,15 @@ func TestNoMatchNamesUsableVersions(t *testing.T) {
 		t.Fatalf("VerifyParts with a 41-character timestamp: got error %v, want ErrInvalidTimestamp quoting it shortened", err)
 	}
 }
+
+func TestPublicKeyOfPrivateKey(t *testing.T) {
+	t.Parallel()
+	private, public := NewKeyPair()
+	got, err := PublicKey(private)
+	if err != nil || got != public {
+		t.Errorf("PublicKey: got %q, %v; want %q", got, err, public)
+	}
+	if _, err := PublicKey(NewSecret()); !errors.Is(err, ErrInvalidSecret) {
+		t.Errorf("PublicKey of an HMAC secret: got %v, want ErrInvalidSecret", err)
+	}
+}

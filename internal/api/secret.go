@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/webhook"
 )
 
 const (
@@ -43,7 +45,15 @@ func (s *Server) getEndpointSecret(c *call) error {
 	if len(ep.Secrets) == 0 {
 		return herald.Errorf(herald.ENOTFOUND, "Endpoint %q has no signing secret", ep.ID)
 	}
-	return c.json(http.StatusOK, endpointSecretOut{Key: ep.Secrets[0].Key})
+	key := ep.Secrets[0].Key
+	if strings.HasPrefix(key, webhook.PrefixPrivateKey) {
+		// An ed25519 endpoint: receivers verify with the public key, and
+		// the private key never leaves Herald.
+		if key, err = webhook.PublicKey(key); err != nil {
+			return err
+		}
+	}
+	return c.json(http.StatusOK, endpointSecretOut{Key: key})
 }
 
 // rotateEndpointSecret makes a new secret current. The old one keeps

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/webhook"
 )
 
 // nameChar reports whether b may appear in a Svix identifier: the pattern
@@ -72,7 +74,15 @@ func checkURL(field, v string) error {
 
 // checkSecret validates a given signing secret against Svix's pattern
 // ^(whsec_)?[a-zA-Z0-9+/=]{32,100}$ and returns it with the whsec_ prefix.
+// A "whsk_" ed25519 private key is accepted too: the endpoint then gets
+// v1a (asymmetric) signatures, and its receivers only need the public key.
 func checkSecret(field, v string) (string, error) {
+	if strings.HasPrefix(v, webhook.PrefixPrivateKey) {
+		if _, err := webhook.PublicKey(v); err != nil {
+			return "", invalidBody(field, "%s is not a valid ed25519 private key (whsk_ + base64 of the 32-byte seed or 64-byte key)", field)
+		}
+		return v, nil
+	}
 	raw := strings.TrimPrefix(v, "whsec_")
 	if len(raw) < 32 || len(raw) > 100 {
 		return "", invalidBody(field, "%s must be 32 to 100 base64 characters, optionally prefixed with whsec_", field)
