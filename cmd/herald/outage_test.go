@@ -81,14 +81,5 @@ func TestDatabaseOutageAnswers503AndRecovers(t *testing.T) {
 	if lastErr != nil {
 		t.Fatalf("publish after the database returned: %v", lastErr)
 	}
-	if !snk.waitFor(ctx, func(seen map[string]int) bool {
-		for id := range acked {
-			if seen[id] == 0 {
-				return false
-			}
-		}
-		return true
-	}) {
-		t.Fatalf("not every acknowledged message was delivered after the outage")
-	}
+	snk.waitAllDelivered(t, ctx, acked)
 }

@@ -64,3 +64,33 @@ func (s *sink) waitFor(ctx context.Context, cond func(seen map[string]int) bool)
 		}
 	}
 }
+
+// waitAllDelivered waits until every acknowledged message id has arrived,
+// failing the test with how many never did, and returns how many arrived
+// more than once (delivery is at least once).
+func (s *sink) waitAllDelivered(t *testing.T, ctx context.Context, acked map[string]bool) (duplicates int) {
+	t.Helper()
+	ok := s.waitFor(ctx, func(seen map[string]int) bool {
+		for id := range acked {
+			if seen[id] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	missing := 0
+	for id := range acked {
+		switch n := s.seen[id]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			duplicates++
+		}
+	}
+	if !ok || missing > 0 {
+		t.Fatalf("%d of %d acknowledged messages were never delivered", missing, len(acked))
+	}
+	return duplicates
+}

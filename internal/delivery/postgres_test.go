@@ -2,59 +2,19 @@ package delivery
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 )
 
-func postgresURL() string {
-	if u := os.Getenv("HERALD_TEST_DATABASE"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// postgresSchema returns a fresh schema, dropped when the test ends.
-func postgresSchema(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, postgresURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v (set HERALD_TEST_DATABASE to another server)", postgresURL(), err)
-	}
-	_ = conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "herald_delivery_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, postgresURL())
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
 // openPostgres opens one node's connection to the shared schema.
 func openPostgres(t *testing.T, schema string) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), postgres.Config{URL: postgresURL(), Schema: schema, MaxConns: 4})
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.URL(), Schema: schema, MaxConns: 4})
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
@@ -78,7 +38,7 @@ func (s pgStore) Wakeups() <-chan struct{} { return s.db.Wakeups() }
 func TestPostgresOtherNodeTakesOver(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	schema := postgresSchema(t)
+	schema := pgtest.NewSchema(t)
 	dbA, dbB := openPostgres(t, schema), openPostgres(t, schema)
 	if err := dbA.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
