@@ -212,19 +212,6 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		st.Close()
 		return nil, err
 	}
-	dashboard, err := ui.New(ui.Config{
-		Store:         st,
-		Engine:        engine,
-		AdminToken:    token,
-		SessionSecret: []byte(sessionSecret),
-		SecureCookies: cfg.secureCookies,
-		Logger:        logger,
-	})
-	if err != nil {
-		ln.Close()
-		st.Close()
-		return nil, fmt.Errorf("dashboard: %w", err)
-	}
 	ingest, err := inbound.NewHandler(inbound.HandlerConfig{
 		Sources:   st,
 		Publisher: engine,
@@ -236,6 +223,20 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		ln.Close()
 		st.Close()
 		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	dashboard, err := ui.New(ui.Config{
+		Store:         st,
+		Engine:        engine,
+		Inbound:       ingest,
+		AdminToken:    token,
+		SessionSecret: []byte(sessionSecret),
+		SecureCookies: cfg.secureCookies,
+		Logger:        logger,
+	})
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiServer.Handler())

@@ -67,6 +67,7 @@ type Handler struct {
 	now       func() time.Time
 	limit     *logLimit
 	refused   *prometheus.CounterVec
+	refusals  refusals
 	events    *prometheus.CounterVec
 }
 
@@ -222,6 +223,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, src *store.Sour
 // Nothing of the request is stored.
 func (h *Handler) refuse(w http.ResponseWriter, src *store.Source, reason string, addr netip.Addr, status int, code, detail string) {
 	h.refused.WithLabelValues(src.ID, reason).Inc()
+	h.refusals.add(src.ID, reason, h.now())
 	if h.limit.allow(src.ID+"/"+reason, h.now()) {
 		h.log.Warn("inbound request refused", slog.String("source_id", src.ID),
 			slog.String("reason", reason), slog.String("remote_addr", addr.String()), slog.String("detail", detail))

@@ -213,6 +213,9 @@ func TestHandlerRefuses(t *testing.T) {
 				if got := b.refusedCount(t, tt.reason); got != 1 {
 					t.Errorf("herald_inbound_refused_total{reason=%q}: got %v, want 1", tt.reason, got)
 				}
+				if got := b.h.Refusals("src_1"); len(got) != 1 || got[0].Reason != tt.reason || got[0].Count != 1 {
+					t.Errorf("Refusals: got %+v, want one %q", got, tt.reason)
+				}
 			}
 			var body struct{ Code, Detail string }
 			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Code == "" {

@@ -26,6 +26,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ui/failed", s.admin(s.failed))
 	m.HandleFunc("POST /ui/failed/recover", s.admin(s.recoverSince))
 	m.HandleFunc("GET /ui/event-types", s.admin(s.eventTypes))
+	m.HandleFunc("GET /ui/sources", s.admin(s.sources))
+	m.HandleFunc("GET /ui/sources/{src}", s.admin(s.source))
 
 	m.HandleFunc("GET /ui/portal", s.portalEntry)
 	m.HandleFunc("POST /ui/portal/session", s.portalSession)

@@ -54,6 +54,8 @@ type Config struct {
 	// RefreshInterval is how often live lists refresh in the browser.
 	// Default 2 seconds.
 	RefreshInterval time.Duration
+	// Inbound shows the requests sources refused; nil shows none.
+	Inbound Inbound
 	// Logger receives errors the user does not see. Default discards them.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -64,6 +66,7 @@ type Config struct {
 type Server struct {
 	store      Store
 	engine     Engine
+	inbound    Inbound
 	adminToken string
 	secret     []byte
 	ttl        time.Duration
@@ -91,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:         cfg.Store,
 		engine:        cfg.Engine,
+		inbound:       cfg.Inbound,
 		adminToken:    cfg.AdminToken,
 		secret:        cfg.SessionSecret,
 		ttl:           cfg.SessionTTL,
