@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -48,6 +49,8 @@ type serveConfig struct {
 	pgStmtTimeout   time.Duration
 	leaseDuration   time.Duration
 	endpointConc    int
+	tlsCert         string
+	tlsKey          string
 	sessionSecret   string
 	secureCookies   bool
 }
@@ -70,6 +73,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
 	fs.StringVar(&c.sessionSecret, "session-secret", "", "key that signs dashboard sessions; nodes behind one load balancer must share it (default: generated in --data-dir)")
 	fs.BoolVar(&c.secureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind a TLS-terminating proxy)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 }
@@ -134,6 +139,15 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if cfg.timeout < time.Second || cfg.timeout > 30*time.Second {
 		return nil, fmt.Errorf("--timeout must be between 1s and 30s, got %s", cfg.timeout)
 	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	var tlsCert tls.Certificate
+	if cfg.tlsCert != "" {
+		if tlsCert, err = tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey); err != nil {
+			return nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
 	}
@@ -194,7 +208,11 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	addr := ln.Addr().String()
 	publicURL := cfg.publicURL
 	if publicURL == "" {
-		publicURL = "http://" + strings.Replace(addr, "[::]", "localhost", 1)
+		scheme := "http://"
+		if cfg.tlsCert != "" {
+			scheme = "https://"
+		}
+		publicURL = scheme + strings.Replace(addr, "[::]", "localhost", 1)
 	}
 	apiServer := api.New(api.Config{
 		Store:        st,
@@ -267,6 +285,10 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		},
+	}
+	if cfg.tlsCert != "" {
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, s.http.TLSConfig)
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
 	logger.Info("herald listening", "addr", addr, "version", version, "store", storeKind(cfg))
