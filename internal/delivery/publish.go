@@ -25,7 +25,8 @@ func (e *Engine) Publish(ctx context.Context, msg *herald.Message) error {
 }
 
 // subscribers returns the enabled endpoints of msg's application whose
-// filters accept it.
+// filters accept it. Polling endpoints are left out: their consumers pull
+// messages instead.
 func (e *Engine) subscribers(ctx context.Context, msg *herald.Message) ([]*herald.Endpoint, error) {
 	eps, err := e.endpts.get(ctx, msg.AppID)
 	if err != nil {
@@ -33,7 +34,7 @@ func (e *Engine) subscribers(ctx context.Context, msg *herald.Message) ([]*heral
 	}
 	targets := make([]*herald.Endpoint, 0, len(eps))
 	for i := range eps {
-		if !eps[i].Disabled && eps[i].Accepts(msg.EventType, msg.Channels) {
+		if !eps[i].Disabled && !IsPollURL(eps[i].URL) && eps[i].Accepts(msg.EventType, msg.Channels) {
 			targets = append(targets, &eps[i])
 		}
 	}

@@ -28,6 +28,7 @@ type Store interface {
 	Auth
 	Dashboard
 	Sources
+	Poller
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

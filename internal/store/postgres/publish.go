@@ -112,6 +112,20 @@ const insertMessages = `WITH m AS (
 )
 SELECT id FROM m`
 
+// lockSeq and assignSeq number a group's messages last, just before the
+// commit. A sequence alone is not commit-ordered: two transactions can
+// commit out of the order they drew their numbers, and a poller that read
+// the higher number first would skip the lower one for good. The
+// transaction-level advisory lock is held from drawing the numbers until
+// the commit is visible (PostgreSQL releases locks after that), so
+// numbers are drawn in commit order. Only this short tail of a publish is
+// serialized; the lock's two-key form never collides with the EventID
+// locks, which use the one-key form, and is always taken after them.
+const (
+	lockSeq   = `SELECT pg_advisory_xact_lock(1212502084, 1)`
+	assignSeq = `UPDATE messages SET seq = nextval('messages_seq_seq') WHERE id = ANY($1::text[]) AND seq IS NULL`
+)
+
 // publishBatch runs ops[run] in one pipelined implicit transaction and sets
 // errs for operations whose EventID was already taken. It returns an error
 // only when the whole transaction failed.
@@ -155,6 +169,8 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, err
 			})
 			return err
 		})
+	b.Queue(lockSeq)
+	b.Queue(assignSeq, m.id)
 	if notify {
 		b.Queue(notifySQL, db.notifyPayload())
 	}

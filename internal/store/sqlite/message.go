@@ -18,8 +18,8 @@ const (
 	sqlEventIDTaken = `SELECT 1 FROM messages
 		WHERE app_id = ? AND event_id = ? AND created_at > ? LIMIT 1`
 	sqlInsertMessage = `INSERT INTO messages
-		(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages))`
 	sqlInsertDeliveryPrefix = `INSERT INTO deliveries
 		(msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, trigger, lease_owner, created_at, updated_at)
 		VALUES `

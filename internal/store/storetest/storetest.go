@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Auth", authTests},
 		{"Sources", sourceTests},
 		{"Nodes", nodeTests},
+		{"Poller", pollerTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,39 @@
+package delivery
+
+import "testing"
+
+func TestPublishSkipsPollingEndpoints(t *testing.T) {
+	t.Parallel()
+	srv, got := sink(t, ok)
+	push := endpoint("ep_push", srv.URL)
+	poll := endpoint("ep_poll", "herald-poll://app_1/reader")
+	b := setup(t, Config{}, push, poll)
+
+	msg := b.publish(t, message("user.created", `{}`))
+	<-got
+	b.waitFinal(t, msg.ID, push.ID)
+
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	for key := range b.store.deliveries {
+		if key.EndpointID == poll.ID {
+			t.Errorf("delivery of %s to polling endpoint %s, want none", key.MsgID, key.EndpointID)
+		}
+	}
+}
+
+func TestIsPollURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url  string
+		want bool
+	}{
+		{"herald-poll://app_1/reader", true},
+		{"https://example.com/herald-poll://x", false},
+		{"herald-listen://app_1/dev", false},
+	} {
+		if got := IsPollURL(tc.url); got != tc.want {
+			t.Errorf("IsPollURL(%q): got %v, want %v", tc.url, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package storetest
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var pollerTests = []test{
+	{"OrderAndFilters", testPollOrderAndFilters},
+	{"Position", testPollPosition},
+	{"ConcurrentPublishes", testPollConcurrentPublishes},
+	{"Consumers", testPollConsumers},
+}
+
+// poll returns the IDs PollMessages returns for f, and the last sequence
+// number (f.After when empty).
+func (f *fixture) poll(appID string, pf store.PollFilter) ([]string, int64) {
+	f.Helper()
+	if pf.Limit == 0 {
+		pf.Limit = 250
+	}
+	got, err := f.s.PollMessages(f.ctx, appID, pf)
+	f.noErr("poll messages", err)
+	ids := make([]string, len(got))
+	last := pf.After
+	for i, pm := range got {
+		if pm.Seq <= last {
+			f.Fatalf("poll: sequence %d after %d, want increasing", pm.Seq, last)
+		}
+		ids[i], last = pm.Message.ID, pm.Seq
+	}
+	return ids, last
+}
+
+func (f *fixture) publishMsg(appID string, at time.Time, eventType string, channels ...string) *herald.Message {
+	f.Helper()
+	m := f.message(appID, at, func(m *herald.Message) { m.EventType, m.Channels = eventType, channels })
+	f.noErr("publish", f.s.Publish(f.ctx, m, nil, "", time.Time{}))
+	return m
+}
+
+func testPollOrderAndFilters(f *fixture) {
+	app, other := f.app(), f.app()
+	// Published in an order unlike their IDs' (later creation first).
+	m1 := f.publishMsg(app.ID, f.at(3*time.Second), "invoice.paid", "eu")
+	m2 := f.publishMsg(app.ID, f.at(1*time.Second), "user.created", "us")
+	f.publishMsg(other.ID, f.at(2*time.Second), "invoice.paid", "eu")
+	m3 := f.publishMsg(app.ID, f.at(2*time.Second), "invoice.paid", "us", "eu")
+	m4 := f.publishMsg(app.ID, f.at(4*time.Second), "invoice.paid")
+
+	for _, tc := range []struct {
+		name string
+		f    store.PollFilter
+		want []string
+	}{
+		{"all in commit order", store.PollFilter{}, []string{m1.ID, m2.ID, m3.ID, m4.ID}},
+		{"event type", store.PollFilter{EventTypes: []string{"invoice.paid"}}, []string{m1.ID, m3.ID, m4.ID}},
+		{"channel", store.PollFilter{Channel: "us"}, []string{m2.ID, m3.ID}},
+		{"any channel", store.PollFilter{AnyChannel: []string{"eu", "asia"}}, []string{m1.ID, m3.ID}},
+		{"both", store.PollFilter{EventTypes: []string{"user.created"}, AnyChannel: []string{"us"}}, []string{m2.ID}},
+	} {
+		got, _ := f.poll(app.ID, tc.f)
+		if !slices.Equal(got, tc.want) {
+			f.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	// Pages: each continues after the last sequence number of the one before.
+	var seen []string
+	var after int64
+	for range 10 {
+		ids, last := f.poll(app.ID, store.PollFilter{After: after, Limit: 3})
+		if len(ids) == 0 {
+			break
+		}
+		seen, after = append(seen, ids...), last
+	}
+	if want := []string{m1.ID, m2.ID, m3.ID, m4.ID}; !slices.Equal(seen, want) {
+		f.Errorf("paged: got %v, want %v", seen, want)
+	}
+}
+
+func testPollPosition(f *fixture) {
+	app := f.app()
+	f.publishMsg(app.ID, f.at(0), "a")
+	m2 := f.publishMsg(app.ID, f.at(time.Minute), "a")
+	m3 := f.publishMsg(app.ID, f.at(2*time.Minute), "a")
+
+	pos, err := f.s.PollPosition(f.ctx, app.ID, f.at(time.Minute))
+	f.noErr("poll position", err)
+	if got, _ := f.poll(app.ID, store.PollFilter{After: pos}); !slices.Equal(got, []string{m2.ID, m3.ID}) {
+		f.Errorf("from +1m: got %v, want %v", got, []string{m2.ID, m3.ID})
+	}
+
+	// Past the last message: nothing now, and the next message later.
+	pos, err = f.s.PollPosition(f.ctx, app.ID, f.at(time.Hour))
+	f.noErr("poll position", err)
+	if got, _ := f.poll(app.ID, store.PollFilter{After: pos}); len(got) != 0 {
+		f.Errorf("from +1h: got %v, want none", got)
+	}
+	m4 := f.publishMsg(app.ID, f.at(3*time.Minute), "a")
+	if got, _ := f.poll(app.ID, store.PollFilter{After: pos}); !slices.Equal(got, []string{m4.ID}) {
+		f.Errorf("from +1h after a new publish: got %v, want %v", got, []string{m4.ID})
+	}
+}
+
+// testPollConcurrentPublishes polls while many goroutines publish: every
+// message must be seen exactly once, none skipped by a commit that landed
+// behind the poller's position.
+func testPollConcurrentPublishes(f *fixture) {
+	app := f.app()
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				m := f.message(app.ID, f.at(time.Duration(w*each+i)*time.Millisecond))
+				if err := f.s.Publish(f.ctx, m, nil, "", time.Time{}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	seen := make(map[string]int)
+	var after int64
+	finished := false
+	for {
+		ids, last := f.poll(app.ID, store.PollFilter{After: after, Limit: 7})
+		for _, id := range ids {
+			seen[id]++
+		}
+		after = last
+		if len(ids) == 0 && finished {
+			break
+		}
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+	}
+	close(errs)
+	for err := range errs {
+		f.Fatalf("publish: %v", err)
+	}
+	all, err := f.s.ListMessages(f.ctx, app.ID, store.MessageFilter{Page: page(250, "")})
+	f.noErr("list messages", err)
+	if len(all) != writers*each {
+		f.Fatalf("listed %d messages, want %d", len(all), writers*each)
+	}
+	for _, m := range all {
+		if seen[m.ID] != 1 {
+			f.Errorf("message %s seen %d times, want 1", m.ID, seen[m.ID])
+		}
+	}
+	if len(seen) != writers*each {
+		f.Errorf("saw %d messages, want %d", len(seen), writers*each)
+	}
+}
+
+func testPollConsumers(f *fixture) {
+	app := f.app()
+	ep := f.endpoint(app.ID)
+	_, err := f.s.ConsumerPosition(f.ctx, ep.ID, "c1")
+	f.wantErr("position of a new consumer", err, herald.ErrNotFound)
+
+	f.noErr("set position", f.s.SetConsumerPosition(f.ctx, app.ID, ep.ID, "c1", 7, f.at(0)))
+	f.noErr("set position", f.s.SetConsumerPosition(f.ctx, app.ID, ep.ID, "c2", 3, f.at(0)))
+	f.noErr("move position", f.s.SetConsumerPosition(f.ctx, app.ID, ep.ID, "c1", 12, f.at(time.Second)))
+	for _, tc := range []struct {
+		consumer string
+		want     int64
+	}{{"c1", 12}, {"c2", 3}} {
+		got, err := f.s.ConsumerPosition(f.ctx, ep.ID, tc.consumer)
+		f.noErr("consumer position", err)
+		if got != tc.want {
+			f.Errorf("position of %s: got %d, want %d", tc.consumer, got, tc.want)
+		}
+	}
+
+	// Consumers go with their endpoint.
+	f.noErr("delete endpoint", f.s.DeleteEndpoint(f.ctx, app.ID, ep.ID))
+	_, err = f.s.ConsumerPosition(f.ctx, ep.ID, "c1")
+	f.wantErr("position after the endpoint was deleted", err, herald.ErrNotFound)
+}
