@@ -34,14 +34,14 @@ func examplePayload(ctx context.Context, c *apiClient, eventType string) (json.R
 		}
 		return versions[i] > versions[j]
 	})
-	for _, v := range versions {
-		for _, ex := range et.Schemas[v].Examples {
+	// Only the newest version's examples describe today's payload.
+	if len(versions) > 0 {
+		for _, ex := range et.Schemas[versions[0]].Examples {
 			var obj map[string]json.RawMessage
 			if json.Unmarshal(ex, &obj) == nil {
 				return ex, nil
 			}
 		}
-		break // only the newest version's examples describe today's payload
 	}
 	return nil, fmt.Errorf("event type %s has no example object in its newest schema; give the payload with --data or --file", eventType)
 }
