@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,7 +19,6 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
-	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/inbound"
 	"github.com/heraldhq/herald/internal/listen"
 	"github.com/heraldhq/herald/internal/store"
@@ -85,16 +80,6 @@ func flagSet(cfg *serveConfig) *flag.FlagSet {
 	return fs
 }
 
-func defaultDataDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "herald")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "share", "herald")
-	}
-	return "herald-data"
-}
-
 func runServe(ctx context.Context, args []string, env Env) error {
 	var cfg serveConfig
 	fs := flagSet(&cfg)
@@ -127,7 +112,16 @@ type server struct {
 	served chan error
 }
 
-func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Logger) (*server, error) {
+func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Logger) (_ *server, err error) {
+	// What was opened is closed again, last first, if a later step fails.
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
 	allow, err := parsePrefixes(cfg.allowNetworks)
 	if err != nil {
 		return nil, err
@@ -167,10 +161,10 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
+	undo = append(undo, func() { st.Close() })
 	// Deliveries this node held when it last stopped (or crashed) are due
 	// again at once, rather than when their lease expires.
 	if err := st.ReleaseLeases(ctx, nodeID, nil); err != nil {
-		st.Close()
 		return nil, fmt.Errorf("release leases of the previous run: %w", err)
 	}
 	reg := prometheus.NewRegistry()
@@ -194,7 +188,6 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		Registry:            reg,
 	})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 
@@ -202,9 +195,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
+	undo = append(undo, func() { ln.Close() })
 	addr := ln.Addr().String()
 	publicURL := cfg.publicURL
 	if publicURL == "" {
@@ -226,8 +219,6 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	})
 	sessionSecret, err := secretFile(cfg.dataDir, "session-secret", cfg.sessionSecret)
 	if err != nil {
-		ln.Close()
-		st.Close()
 		return nil, err
 	}
 	ingest, err := inbound.NewHandler(inbound.HandlerConfig{
@@ -238,8 +229,6 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		Registry:  reg,
 	})
 	if err != nil {
-		ln.Close()
-		st.Close()
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	dashboard, err := ui.New(ui.Config{
@@ -252,8 +241,6 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		Logger:        logger,
 	})
 	if err != nil {
-		ln.Close()
-		st.Close()
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -265,8 +252,6 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	if err := engine.Start(ctx); err != nil {
-		ln.Close()
-		st.Close()
 		return nil, fmt.Errorf("start delivery engine: %w", err)
 	}
 	s := &server{
@@ -321,132 +306,4 @@ func (s *server) stop() error {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-func storeKind(cfg serveConfig) string {
-	if cfg.database != "" {
-		return "postgres"
-	}
-	return "sqlite"
-}
-
-// secretFile returns given if set, and otherwise a random secret kept in
-// dataDir/name, generated on first use.
-func secretFile(dataDir, name, given string) (string, error) {
-	if given != "" {
-		return given, nil
-	}
-	path := filepath.Join(dataDir, name)
-	if b, err := os.ReadFile(path); err == nil {
-		if s := strings.TrimSpace(string(b)); s != "" {
-			return s, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read %s: %w", name, err)
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	s := base64.RawURLEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("store %s: %w", name, err)
-	}
-	return s, nil
-}
-
-// nodeID returns this node's stable identity, kept in the data directory
-// so a restarted node recognises the leases it held before.
-func nodeID(dataDir string) (string, error) {
-	path := filepath.Join(dataDir, "node-id")
-	if b, err := os.ReadFile(path); err == nil {
-		if id := strings.TrimSpace(string(b)); id != "" {
-			return id, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read node id: %w", err)
-	}
-	host, _ := os.Hostname()
-	raw := make([]byte, 6)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	id := host + "-" + base64.RawURLEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("store node id: %w", err)
-	}
-	return id, nil
-}
-
-// adminToken returns the configured token, or the one generated on a
-// previous start, or generates and stores a new one and prints it once.
-func adminToken(cfg serveConfig, env Env) (string, error) {
-	if cfg.adminToken != "" {
-		return cfg.adminToken, nil
-	}
-	path := filepath.Join(cfg.dataDir, "admin-token")
-	if b, err := os.ReadFile(path); err == nil {
-		if t := strings.TrimSpace(string(b)); t != "" {
-			return t, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read admin token: %w", err)
-	}
-	raw := make([]byte, 24)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	token := "hrld_" + base64.RawURLEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("store admin token: %w", err)
-	}
-	fmt.Fprintf(env.Stderr, "Generated an admin token (stored in %s); it is shown only this once:\n\n    %s\n\n", path, token)
-	return token, nil
-}
-
-func newLogger(env Env, format, level string) (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(env.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
-}
-
-func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(cidrs))
-	for _, c := range cidrs {
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			// A bare address allows just that address.
-			a, aerr := netip.ParseAddr(c)
-			if aerr != nil {
-				return nil, fmt.Errorf("--allow-network %q: want a CIDR such as 10.0.0.0/8", c)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
-}
-
-func parseSchedule(s string) (herald.Policy, error) {
-	if s == "" {
-		return herald.Policy{}, nil
-	}
-	var sched []time.Duration
-	for _, part := range strings.Split(s, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(part))
-		if err != nil || d <= 0 {
-			return herald.Policy{}, fmt.Errorf("--retry-schedule: %q is not a positive duration", part)
-		}
-		sched = append(sched, d)
-	}
-	return herald.Policy{Schedule: sched}, nil
 }
