@@ -72,6 +72,13 @@ func (s *Server) routes() {
 	s.handle("GET "+src+"/event/{event_id}", admin, s.getInboundEvent)
 	s.handle("POST "+src+"/event/{event_id}/replay", admin|idempotent, s.replayInboundEvent)
 
+	// Pull delivery: the Svix message-poller API over polling endpoints.
+	const sink = app + "/poller/{sink_id}"
+	s.handle("POST "+app+"/poller", appScoped|idempotent, s.createPoller)
+	s.handle("GET "+sink, appScoped, s.poll)
+	s.handle("GET "+sink+"/consumer/{consumer_id}", appScoped, s.consumerPoll)
+	s.handle("POST "+sink+"/consumer/{consumer_id}/seek", appScoped|idempotent, s.consumerSeek)
+
 	// herald listen: a WebSocket that makes the caller an endpoint.
 	s.handle("GET "+app+"/listen", appScoped, s.listen)
 }
