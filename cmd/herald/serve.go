@@ -44,6 +44,8 @@ type serveConfig struct {
 	pgStmtTimeout   time.Duration
 	leaseDuration   time.Duration
 	endpointConc    int
+	apiRateLimit    float64
+	apiRateBurst    int
 	tlsCert         string
 	tlsKey          string
 	sessionSecret   string
@@ -68,6 +70,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
 	fs.StringVar(&c.sessionSecret, "session-secret", "", "key that signs dashboard sessions; nodes behind one load balancer must share it (default: generated in --data-dir)")
 	fs.BoolVar(&c.secureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind a TLS-terminating proxy)")
+	fs.Float64Var(&c.apiRateLimit, "api-rate-limit", 0, "API requests per second allowed per token, answered 429 with Retry-After beyond it; 0 means no limit")
+	fs.IntVar(&c.apiRateBurst, "api-rate-burst", 0, "API requests a token may make at once (default twice --api-rate-limit)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
@@ -214,6 +218,8 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		AdminToken:   token,
 		PortalURL:    strings.TrimRight(publicURL, "/") + "/ui/portal",
 		MaxBodyBytes: cfg.maxBodyBytes,
+		RateLimit:    cfg.apiRateLimit,
+		RateBurst:    cfg.apiRateBurst,
 		Logger:       logger,
 		Registry:     reg,
 	})

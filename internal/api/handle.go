@@ -56,6 +56,9 @@ func (s *Server) serve(c *call, a access, h func(*call) error) error {
 		return err
 	}
 	c.who = who
+	if err := s.rateLimit(c); err != nil {
+		return err
+	}
 	switch {
 	case a&admin != 0 && !who.admin:
 		return herald.Errorf(herald.EFORBIDDEN, "This route needs the admin token")

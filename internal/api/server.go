@@ -53,6 +53,12 @@ type Config struct {
 	// Listener, when set, serves herald listen sessions at
 	// GET /api/v1/app/{app_id}/listen.
 	Listener Listener
+	// RateLimit is how many requests per second one token may make; over
+	// it the API answers 429 with Retry-After. 0 means no limit.
+	RateLimit float64
+	// RateBurst is how many requests a token may make at once; 0 means
+	// twice RateLimit.
+	RateBurst int
 	// AppCacheTTL is how long a looked-up application is reused by the
 	// publish path; 0 means 2 seconds, negative disables the cache.
 	AppCacheTTL time.Duration
@@ -71,6 +77,7 @@ type Server struct {
 	metrics    *metrics
 	apps       *appCache
 	listener   Listener
+	limits     *tokenLimits // nil: no per-token limit
 	mux        *http.ServeMux
 }
 
@@ -107,6 +114,7 @@ func New(cfg Config) *Server {
 		ttl = 2 * time.Second
 	}
 	s.apps = newAppCache(ttl, s.now)
+	s.limits = newTokenLimits(cfg.RateLimit, cfg.RateBurst)
 	s.metrics = newMetrics(cfg.Registry)
 	s.mux = http.NewServeMux()
 	s.routes()
