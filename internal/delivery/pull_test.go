@@ -1,6 +1,8 @@
 package delivery
 
-import "testing"
+import (
+	"testing"
+)
 
 func TestPublishSkipsPollingEndpoints(t *testing.T) {
 	t.Parallel()
@@ -35,5 +37,24 @@ func TestIsPollURL(t *testing.T) {
 		if got := IsPollURL(tc.url); got != tc.want {
 			t.Errorf("IsPollURL(%q): got %v, want %v", tc.url, got, tc.want)
 		}
+	}
+}
+
+func TestPublishToPollingEndpointStoresOnly(t *testing.T) {
+	t.Parallel()
+	poll := endpoint("ep_poll", "herald-poll://app_1/reader")
+	b := setup(t, Config{}, poll)
+
+	msg := message("webhook.test", `{}`)
+	if err := b.engine.PublishTo(t.Context(), msg, poll.ID); err != nil {
+		t.Fatalf("PublishTo: %v", err)
+	}
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	if _, stored := b.store.messages[msg.ID]; !stored {
+		t.Errorf("message %s was not stored", msg.ID)
+	}
+	if n := len(b.store.deliveries); n != 0 {
+		t.Errorf("got %d deliveries, want none for a polling endpoint", n)
 	}
 }
