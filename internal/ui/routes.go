@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ui/apps/{app}", s.admin(s.app))
 	m.HandleFunc("GET /ui/apps/{app}/endpoints/{ep}", s.admin(s.endpoint))
 	m.HandleFunc("POST /ui/apps/{app}/endpoints/{ep}/{action}", s.admin(s.endpointAction))
+	m.HandleFunc("POST /ui/apps/{app}/pollers", s.admin(s.createPoller))
 	m.HandleFunc("GET /ui/apps/{app}/messages/{msg}", s.admin(s.message))
 	m.HandleFunc("POST /ui/apps/{app}/messages/{msg}/retry", s.admin(s.retry))
 	m.HandleFunc("GET /ui/messages", s.admin(s.messages))
