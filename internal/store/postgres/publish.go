@@ -119,11 +119,13 @@ SELECT id FROM m`
 // transaction-level advisory lock is held from drawing the numbers until
 // the commit is visible (PostgreSQL releases locks after that), so
 // numbers are drawn in commit order. Only this short tail of a publish is
-// serialized; the lock's two-key form never collides with the EventID
-// locks, which use the one-key form, and is always taken after them.
+// serialized, per schema (each schema has its own sequence); the lock's
+// two-key form never collides with the EventID locks, which use the
+// one-key form, and is always taken after them.
 const (
-	lockSeq   = `SELECT pg_advisory_xact_lock(1212502084, 1)`
-	assignSeq = `UPDATE messages SET seq = nextval('messages_seq_seq') WHERE id = ANY($1::text[]) AND seq IS NULL`
+	seqLockKey = 1212502084 // lockSeq's first key
+	lockSeq    = `SELECT pg_advisory_xact_lock(1212502084, hashtext(current_schema()))`
+	assignSeq  = `UPDATE messages SET seq = nextval('messages_seq_seq') WHERE id = ANY($1::text[]) AND seq IS NULL`
 )
 
 // publishBatch runs ops[run] in one pipelined implicit transaction and sets

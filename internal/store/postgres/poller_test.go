@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// TestPollSequenceFollowsCommitOrder holds a publish's numbering open in a
+// transaction that has not committed, and checks that a concurrent publish
+// waits for it: otherwise the later publish could commit first with a
+// higher number, a poller would move past it, and the earlier message,
+// committed afterwards with a lower number, would never be polled.
+func TestPollSequenceFollowsCommitOrder(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	db := openTest(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApp, now), Name: "seq", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	msg := func() *herald.Message {
+		return &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "a",
+			Payload: []byte(`{}`), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	}
+
+	// The first publish, stopped between numbering and commit.
+	first := msg()
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if _, err := tx.Exec(ctx, `INSERT INTO messages (id, app_id, event_type, payload, created_at) VALUES ($1, $2, 'a', '{}', $3)`,
+		first.ID, app.ID, ms(now)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{lockSeq, assignSeq} {
+		args := []any{}
+		if q == assignSeq {
+			args = append(args, []string{first.ID})
+		}
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	// The second publish must wait for the first's commit.
+	second := msg()
+	published := make(chan error, 1)
+	go func() { published <- db.Publish(ctx, second, nil, "", time.Time{}) }()
+	for {
+		var waiting int
+		err := db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND NOT granted AND classid = $1
+			AND objid::bigint = (hashtext(current_schema())::bigint & 4294967295)`, seqLockKey).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-published:
+			t.Fatalf("second publish returned (%v) while the first held the numbering, want it to wait", err)
+		default:
+		}
+	}
+	if got := pollIDs(t, db, app.ID); len(got) != 0 {
+		t.Errorf("before the first commit: got %v, want none", got)
+	}
+
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-published; err != nil {
+		t.Fatalf("second publish: %v", err)
+	}
+	if got, want := pollIDs(t, db, app.ID), []string{first.ID, second.ID}; !slices.Equal(got, want) {
+		t.Errorf("after both commits: got %v, want %v (commit order)", got, want)
+	}
+}
+
+func pollIDs(t *testing.T, db *DB, appID string) []string {
+	t.Helper()
+	msgs, err := db.PollMessages(t.Context(), appID, store.PollFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{}
+	for _, m := range msgs {
+		ids = append(ids, m.Message.ID)
+	}
+	return ids
+}
