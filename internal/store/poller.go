@@ -29,7 +29,7 @@ type Poller interface {
 // PollFilter selects messages for a poller.
 type PollFilter struct {
 	After      int64 // sequence number, exclusive; 0: from the start
-	Limit      int   // 1..250; callers validate
+	Limit      int   // > 0; callers bound it (the API asks one more than a page)
 	EventTypes []string
 	// AnyChannel keeps messages with at least one of these channels.
 	AnyChannel []string
