@@ -48,8 +48,7 @@ func TestSourcesPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withInbound := *b
-	withInbound.srv = httptest.NewServer(s.Handler())
+	withInbound := &bundle{srv: httptest.NewServer(s.Handler()), db: b.db, ctx: b.ctx, now: b.now}
 	defer withInbound.srv.Close()
 	c, _ := withInbound.login(t)
 
