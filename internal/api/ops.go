@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 )
 
@@ -173,7 +174,7 @@ func (s *Server) recoverEndpoint(c *call) error {
 	if !in.Since.Before(until) {
 		return invalidBody("since", "since must be before until")
 	}
-	ep, err := s.endpoint(c)
+	ep, err := s.sendingEndpoint(c)
 	if err != nil {
 		return err
 	}
@@ -194,7 +195,7 @@ func (s *Server) resend(c *call) error {
 	if err != nil {
 		return err
 	}
-	ep, err := s.endpoint(c)
+	ep, err := s.sendingEndpoint(c)
 	if err != nil {
 		return err
 	}
@@ -203,4 +204,18 @@ func (s *Server) resend(c *call) error {
 	}
 	s.pub.Wake()
 	return c.noContent(http.StatusAccepted)
+}
+
+// sendingEndpoint is s.endpoint for routes that send to it: a polling
+// endpoint is read by its consumers and never sent to, so resend and
+// recover refuse it instead of queueing requests that cannot be made.
+func (s *Server) sendingEndpoint(c *call) (*herald.Endpoint, error) {
+	ep, err := s.endpoint(c)
+	if err != nil {
+		return nil, err
+	}
+	if delivery.IsPollURL(ep.URL) {
+		return nil, herald.Errorf(herald.EINVALID, "Endpoint %q is a polling endpoint: its consumers read messages through the poller API, nothing is sent to it", ep.ID)
+	}
+	return ep, nil
 }

@@ -152,4 +152,8 @@ func TestPollerRefusals(t *testing.T) {
 	if want := "herald-poll://" + app + "/r"; ep["url"] != want {
 		t.Errorf("endpoint url: got %v, want %s", ep["url"], want)
 	}
+	// Nothing is ever sent to it, so resend and recover are refused.
+	msg := b.sendMessage(t, app, map[string]any{"eventType": "a", "payload": map[string]any{}})
+	b.call(t, "POST", "/api/v1/app/"+app+"/msg/"+msg+"/endpoint/r/resend", map[string]any{}).want(t, 422)
+	b.call(t, "POST", "/api/v1/app/"+app+"/endpoint/r/recover", map[string]any{"since": "2026-01-01T00:00:00Z"}).want(t, 422)
 }
