@@ -29,6 +29,7 @@ type Store interface {
 	Dashboard
 	Sources
 	Poller
+	Retention
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

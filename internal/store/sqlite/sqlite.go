@@ -140,8 +140,14 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 // setFileFormat puts the file in WAL mode, which persists in the file, so
-// readers opened later find it set.
+// readers opened later find it set. A new, empty file also gets
+// incremental auto-vacuum, so retention can give freed pages back to the
+// file system; SQLite ignores the setting once tables exist, and such
+// older files reuse freed pages from their free list instead.
 func setFileFormat(ctx context.Context, writer *sql.DB) error {
+	if _, err := writer.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+		return fmt.Errorf("set auto vacuum: %w", err)
+	}
 	var mode string
 	if err := writer.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		return fmt.Errorf("set wal mode: %w", err)

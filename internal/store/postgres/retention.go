@@ -1,0 +1,50 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ExpireMessages deletes up to limit expired messages that have no
+// unfinished delivery, with their deliveries and attempts, in one short
+// transaction. Messages another node is deleting are skipped, so several
+// nodes may run retention at once.
+func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	var n int
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT m.id FROM messages m
+			WHERE m.expires_at <= $1
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))
+			ORDER BY m.expires_at
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED`, ms(now), limit)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		n = len(ids)
+		if n == 0 {
+			return nil
+		}
+		b := &pgx.Batch{}
+		b.Queue(`DELETE FROM attempts WHERE msg_id = ANY($1)`, ids)
+		b.Queue(`DELETE FROM deliveries WHERE msg_id = ANY($1)`, ids)
+		b.Queue(`DELETE FROM messages WHERE id = ANY($1)`, ids)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expire messages: %w", db.mapCallErr(ctx, err))
+	}
+	return n, nil
+}

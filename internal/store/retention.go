@@ -1,0 +1,17 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Retention deletes what outlived its retention period.
+type Retention interface {
+	// ExpireMessages deletes up to limit messages whose ExpiresAt is at or
+	// before now and that have no unfinished delivery (pending or
+	// sending), together with their deliveries and attempts, in one short
+	// transaction, and returns how many messages it deleted. Inbound events
+	// keep their row; they refer to the message by ID only. Callers loop
+	// until it returns fewer than limit.
+	ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error)
+}

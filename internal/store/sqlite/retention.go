@@ -1,0 +1,82 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// vacuumPages is the most free pages one ExpireMessages returns to the
+// file system, so the vacuum stays as short as the delete.
+const vacuumPages = 2000
+
+// ExpireMessages deletes up to limit expired messages that have no
+// unfinished delivery. Their deliveries and attempts go with them through
+// the tables' ON DELETE CASCADE. When the file uses incremental
+// auto-vacuum (every file created by this version), freed pages are then
+// returned to the file system; older files keep them on SQLite's free list
+// and reuse them for new rows; only a VACUUM returns them.
+func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+		res, err := w.tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (
+			SELECT m.id FROM messages m
+			WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))
+			LIMIT ?)`, ms(now), limit)
+		if err != nil {
+			return mapErr("expire messages", err)
+		}
+		// Assigned, not added: the batch may run this op twice.
+		n, err = res.RowsAffected()
+		return mapErr("expire messages", err)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		if err := db.vacuum(ctx); err != nil {
+			return int(n), err
+		}
+	}
+	return int(n), nil
+}
+
+// vacuum returns up to vacuumPages free pages to the file system when the
+// file uses incremental auto-vacuum; otherwise it does nothing.
+func (db *DB) vacuum(ctx context.Context) error {
+	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		var mode int
+		if err := w.tx.QueryRowContext(ctx, `PRAGMA auto_vacuum`).Scan(&mode); err != nil {
+			return mapErr("read auto_vacuum", err)
+		}
+		if mode != autoVacuumIncremental {
+			return nil
+		}
+		rows, err := w.tx.QueryContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, vacuumPages))
+		if err != nil {
+			return mapErr("incremental vacuum", err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Close(); err != nil {
+			return mapErr("incremental vacuum", err)
+		}
+		return mapErr("incremental vacuum", rows.Err())
+	})
+}
+
+// autoVacuumIncremental is PRAGMA auto_vacuum's value for INCREMENTAL.
+const autoVacuumIncremental = 2
+
+// FreePages returns how many pages of the file are on SQLite's free list.
+func (db *DB) FreePages(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.reader.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("free pages: %w", err)
+	}
+	return n, nil
+}
