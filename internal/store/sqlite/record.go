@@ -25,7 +25,8 @@ const (
 		WHERE id = ? AND failing_since IS NOT NULL`
 	sqlEndpointFailing = `UPDATE endpoints SET failing_since = ?
 		WHERE id = ? AND failing_since IS NULL`
-	sqlDisableEndpoint = `UPDATE endpoints SET disabled = 1, updated_at = ?
+	sqlEndpointFailingAt = `UPDATE endpoints SET failing_since = ? WHERE id = ?`
+	sqlDisableEndpoint   = `UPDATE endpoints SET disabled = 1, updated_at = ?
 		WHERE id = ? AND disabled = 0 RETURNING id`
 )
 
@@ -40,8 +41,9 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 	var disabled []string
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
 		disabled = disabled[:0]
+		var health endpointHealth
 		for i := range results {
-			off, err := db.record(ctx, w, &results[i])
+			off, err := db.record(ctx, w, &results[i], &health)
 			if err != nil {
 				return err
 			}
@@ -49,7 +51,7 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 				disabled = append(disabled, results[i].Attempt.EndpointID)
 			}
 		}
-		return nil
+		return health.write(ctx, db, w)
 	})
 	if err != nil {
 		return nil, err
@@ -58,7 +60,10 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 }
 
 // record applies one result and reports whether it disabled the endpoint.
-func (db *DB) record(ctx context.Context, w *wtx, r *store.Result) (bool, error) {
+// The endpoint's health is noted in health and written once per endpoint
+// for the whole call: with many results for one endpoint, that saves the
+// writer a statement per result.
+func (db *DB) record(ctx context.Context, w *wtx, r *store.Result, health *endpointHealth) (bool, error) {
 	a := &r.Attempt
 	at := ms(a.CreatedAt)
 	_, err := w.exec(ctx, db.st.insertAttempt, a.ID, a.MsgID, a.EndpointID, a.AppID, a.URL, int(a.Status),
@@ -72,14 +77,7 @@ func (db *DB) record(ctx context.Context, w *wtx, r *store.Result) (bool, error)
 		return false, err
 	}
 
-	if r.Outcome.Status == herald.StatusSuccess {
-		_, err = w.exec(ctx, db.st.endpointHealthy, a.EndpointID)
-	} else {
-		_, err = w.exec(ctx, db.st.endpointFailing, at, a.EndpointID)
-	}
-	if err != nil {
-		return false, mapErr("record endpoint health", err)
-	}
+	health.note(a.EndpointID, r.Outcome.Status == herald.StatusSuccess, at)
 
 	off := false
 	if r.Outcome.DisableEndpoint {
@@ -109,4 +107,57 @@ func (db *DB) record(ctx context.Context, w *wtx, r *store.Result) (bool, error)
 		return false, mapErr("record delivery", err)
 	}
 	return off, nil
+}
+
+// endpointHealth gathers, in result order, what a Record call means for
+// each endpoint's failing_since: cleared by a success, set by the first
+// failure after it (or by the first failure at all, if it was not already
+// failing).
+type endpointHealth struct {
+	order []string
+	by    map[string]*healthChange
+}
+
+type healthChange struct {
+	healthy   bool  // last seen: a success, with no failure after it
+	cleared   bool  // a success came first in this call: failing_since is ours to set
+	failingAt int64 // first failure after the last success (0: none)
+}
+
+func (h *endpointHealth) note(endpointID string, success bool, at int64) {
+	if h.by == nil {
+		h.by = make(map[string]*healthChange)
+	}
+	c := h.by[endpointID]
+	if c == nil {
+		c = &healthChange{}
+		h.by[endpointID] = c
+		h.order = append(h.order, endpointID)
+	}
+	switch {
+	case success:
+		c.healthy, c.cleared, c.failingAt = true, true, 0
+	case c.failingAt == 0:
+		c.healthy, c.failingAt = false, at
+	}
+}
+
+// write applies the gathered changes, one statement per endpoint.
+func (h *endpointHealth) write(ctx context.Context, db *DB, w *wtx) error {
+	for _, id := range h.order {
+		c := h.by[id]
+		var err error
+		switch {
+		case c.healthy:
+			_, err = w.exec(ctx, db.st.endpointHealthy, id)
+		case c.cleared:
+			_, err = w.exec(ctx, db.st.endpointFailingAt, c.failingAt, id)
+		default:
+			_, err = w.exec(ctx, db.st.endpointFailing, c.failingAt, id)
+		}
+		if err != nil {
+			return mapErr("record endpoint health", err)
+		}
+	}
+	return nil
 }

@@ -118,11 +118,11 @@ type stmts struct {
 
 	claim *sql.Stmt
 
-	insertAttempt, recordDelivery                     *sql.Stmt
-	endpointHealthy, endpointFailing, disableEndpoint *sql.Stmt
-	cancelEndpointDeliveries                          *sql.Stmt
-	extendLeases, releaseOwnerLeases, releaseLease    *sql.Stmt
-	all                                               []*sql.Stmt
+	insertAttempt, recordDelivery                                        *sql.Stmt
+	endpointHealthy, endpointFailing, endpointFailingAt, disableEndpoint *sql.Stmt
+	cancelEndpointDeliveries                                             *sql.Stmt
+	extendLeases, releaseOwnerLeases, releaseLease                       *sql.Stmt
+	all                                                                  []*sql.Stmt
 }
 
 func prepare(ctx context.Context, writer *sql.DB) (*stmts, error) {
@@ -152,6 +152,7 @@ func prepare(ctx context.Context, writer *sql.DB) (*stmts, error) {
 	p(&s.recordDelivery, sqlRecordDelivery)
 	p(&s.endpointHealthy, sqlEndpointHealthy)
 	p(&s.endpointFailing, sqlEndpointFailing)
+	p(&s.endpointFailingAt, sqlEndpointFailingAt)
 	p(&s.disableEndpoint, sqlDisableEndpoint)
 	p(&s.cancelEndpointDeliveries, sqlCancelEndpointDeliveries)
 	p(&s.extendLeases, sqlExtendLeases)

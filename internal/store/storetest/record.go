@@ -76,6 +76,26 @@ var recordTests = []test{
 		f.record(result(jobs[2], f.at(3*time.Second), 204, herald.Outcome{Status: herald.StatusSuccess}))
 		wantFailingSince(f, e, time.Time{})
 	}},
+	{"FailingSinceFollowsTheOrderOfOneCall", func(f *fixture) {
+		// Several results for one endpoint in one call apply in order: the
+		// last success clears failing_since, the first failure after it sets
+		// it, and a failure before any success keeps an earlier value.
+		a := f.app()
+		e := f.endpoint(a.ID)
+		for range 6 {
+			f.publish(a.ID, f.t0, e.ID)
+		}
+		jobs := f.claim("node", f.t0, 6)
+		fail := herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Hour)}
+		ok := herald.Outcome{Status: herald.StatusSuccess}
+		f.record(result(jobs[0], f.at(time.Second), 500, fail), result(jobs[1], f.at(2*time.Second), 500, fail))
+		wantFailingSince(f, e, f.at(time.Second))
+		f.record(result(jobs[2], f.at(3*time.Second), 500, fail), result(jobs[3], f.at(4*time.Second), 200, ok),
+			result(jobs[4], f.at(5*time.Second), 500, fail))
+		wantFailingSince(f, e, f.at(5*time.Second))
+		f.record(result(jobs[5], f.at(6*time.Second), 200, ok))
+		wantFailingSince(f, e, time.Time{})
+	}},
 	{"DisableIsReportedOnceAndCancelsTheRest", func(f *fixture) {
 		a := f.app()
 		gone, healthy := f.endpoint(a.ID), f.endpoint(a.ID)
