@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// A new file uses incremental auto-vacuum, so expiring messages gives
+// their pages back to the file system instead of leaving them free.
+func TestExpireMessagesReturnsSpace(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	var mode int
+	if err := db.reader.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+		t.Fatalf("auto_vacuum: %v", err)
+	}
+	if mode != autoVacuumIncremental {
+		t.Fatalf("auto_vacuum: got %d, want %d (incremental)", mode, autoVacuumIncremental)
+	}
+
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApp, t0), Name: "shop", CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateApplication(ctx, app); err != nil {
+		t.Fatalf("create application: %v", err)
+	}
+	payload := bytes.Repeat([]byte("x"), 32<<10)
+	const count = 40
+	for range count {
+		m := &herald.Message{
+			ID: herald.NewID(herald.PrefixMessage, t0), AppID: app.ID, EventType: "invoice.paid",
+			Payload: payload, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
+		}
+		if err := db.Publish(ctx, m, nil, "", time.Time{}); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	before := pageCount(t, db)
+
+	n, err := db.ExpireMessages(ctx, t0.Add(time.Hour), 1000)
+	if err != nil {
+		t.Fatalf("expire messages: %v", err)
+	}
+	if n != count {
+		t.Errorf("expired: got %d, want %d", n, count)
+	}
+	free, err := db.FreePages(ctx)
+	if err != nil {
+		t.Fatalf("free pages: %v", err)
+	}
+	if free != 0 {
+		t.Errorf("free pages after expiry: got %d, want 0", free)
+	}
+	// 40 payloads of 32 KiB fill at least 320 pages of 4 KiB.
+	if after := pageCount(t, db); before-after < 300 {
+		t.Errorf("pages: got %d before and %d after expiry, want at least 300 fewer", before, after)
+	}
+}
+
+func pageCount(t *testing.T, db *DB) int64 {
+	t.Helper()
+	var n int64
+	if err := db.reader.QueryRowContext(t.Context(), "PRAGMA page_count").Scan(&n); err != nil {
+		t.Fatalf("page count: %v", err)
+	}
+	return n
+}

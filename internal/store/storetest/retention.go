@@ -1,0 +1,103 @@
+package storetest
+
+import (
+	"slices"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// retention is how long the fixture's messages live (see fixture.message).
+const retention = 90 * 24 * time.Hour
+
+var retentionTests = []test{
+	// Expired messages whose deliveries are all final go with their
+	// deliveries and attempts; fresh ones and those still being delivered
+	// stay.
+	{"ExpireMessagesDeletesExpiredFinishedMessages", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		done := f.publish(a.ID, f.t0, e.ID)
+		f.record(result(f.claimOne("node-a", f.t0), f.at(time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+		retrying := f.publish(a.ID, f.t0, e.ID)
+		f.record(result(f.claimOne("node-a", f.t0), f.at(time.Second), 500,
+			herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(retention + time.Hour)}))
+		pending := f.publish(a.ID, f.at(2*time.Second), e.ID)
+		undelivered := f.publish(a.ID, f.t0)
+		fresh := f.publish(a.ID, f.at(time.Hour))
+
+		n, err := f.s.ExpireMessages(f.ctx, f.at(retention+2*time.Second), 100)
+		f.noErr("expire messages", err)
+		if n != 2 {
+			f.Errorf("expired: got %d, want 2", n)
+		}
+		for _, m := range []*herald.Message{done, undelivered} {
+			_, err := f.s.GetMessage(f.ctx, a.ID, m.ID)
+			f.wantErr("get expired message", err, herald.ErrNotFound)
+		}
+		wantMessages(f, a.ID, fresh.ID, pending.ID, retrying.ID)
+		ems, err := f.s.ListEndpointMessages(f.ctx, a.ID, e.ID, store.MessageFilter{Page: page(250, "")})
+		f.noErr("list endpoint messages", err)
+		var got []string
+		for _, em := range ems {
+			got = append(got, em.Message.ID)
+		}
+		if want := []string{pending.ID, retrying.ID}; !sameIDs(got, want) {
+			f.Errorf("endpoint messages: got %v, want %v", got, want)
+		}
+		ats, err := f.s.ListAttempts(f.ctx, a.ID, store.AttemptFilter{Page: page(250, ""), EndpointID: e.ID})
+		f.noErr("list attempts", err)
+		if len(ats) != 1 || ats[0].MsgID != retrying.ID {
+			f.Errorf("attempts after expiry: got %d (%v), want only the one of %s", len(ats), ats, retrying.ID)
+		}
+	}},
+	// A call deletes at most limit messages; callers loop.
+	{"ExpireMessagesHonoursLimit", func(f *fixture) {
+		a := f.app()
+		for range 4 {
+			f.publish(a.ID, f.t0)
+		}
+		now := f.at(retention)
+		for i, want := range []int{2, 2, 0} {
+			n, err := f.s.ExpireMessages(f.ctx, now, 2)
+			f.noErr("expire messages", err)
+			if n != want {
+				f.Errorf("call %d: got %d expired, want %d", i+1, n, want)
+			}
+		}
+		wantMessages(f, a.ID)
+	}},
+	{"ExpireMessagesKeepsUnexpired", func(f *fixture) {
+		a := f.app()
+		m := f.publish(a.ID, f.t0)
+		n, err := f.s.ExpireMessages(f.ctx, f.at(retention-time.Millisecond), 10)
+		f.noErr("expire messages", err)
+		if n != 0 {
+			f.Errorf("expired: got %d, want 0", n)
+		}
+		wantMessages(f, a.ID, m.ID)
+	}},
+}
+
+// wantMessages fails unless the application's messages are exactly ids.
+func wantMessages(f *fixture, appID string, ids ...string) {
+	f.Helper()
+	msgs, err := f.s.ListMessages(f.ctx, appID, store.MessageFilter{Page: page(250, "")})
+	f.noErr("list messages", err)
+	got := make([]string, len(msgs))
+	for i, m := range msgs {
+		got[i] = m.ID
+	}
+	if !sameIDs(got, ids) {
+		f.Errorf("messages: got %v, want %v", got, ids)
+	}
+}
+
+// sameIDs reports whether a and b hold the same IDs in any order.
+func sameIDs(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
