@@ -1,0 +1,206 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// fakeStore is a Store whose ExpireMessages is a function field.
+type fakeStore struct {
+	expire func(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+func (s fakeStore) ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error) {
+	return s.expire(ctx, now, limit)
+}
+
+func newJob(t *testing.T, cfg Config) *Job {
+	t.Helper()
+	j, err := New(cfg)
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	return j
+}
+
+func TestRunOnceLoopsUntilAShortBatch(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		batches   []int
+		wantCalls int
+		wantTotal int
+	}{
+		{"nothing expired", []int{0}, 1, 0},
+		{"one short batch", []int{1}, 1, 1},
+		{"full batches then short", []int{2, 2, 1}, 3, 5},
+		{"full batches then empty", []int{2, 2, 0}, 3, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			calls := 0
+			st := fakeStore{expire: func(_ context.Context, at time.Time, limit int) (int, error) {
+				if !at.Equal(now) {
+					t.Errorf("now: got %v, want %v", at, now)
+				}
+				if limit != 2 {
+					t.Errorf("limit: got %d, want 2", limit)
+				}
+				if calls >= len(tc.batches) {
+					t.Fatalf("call %d: want at most %d calls", calls+1, len(tc.batches))
+				}
+				n := tc.batches[calls]
+				calls++
+				return n, nil
+			}}
+			j := newJob(t, Config{Store: st, Batch: 2, Now: func() time.Time { return now }})
+			total, err := j.RunOnce(t.Context())
+			if err != nil {
+				t.Fatalf("run once: %v", err)
+			}
+			if total != tc.wantTotal || calls != tc.wantCalls {
+				t.Errorf("got total %d in %d calls, want %d in %d", total, calls, tc.wantTotal, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestRunOnceReturnsStoreErrors(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("disk full")
+	calls := 0
+	st := fakeStore{expire: func(context.Context, time.Time, int) (int, error) {
+		calls++
+		if calls == 1 {
+			return 1000, nil
+		}
+		return 0, boom
+	}}
+	total, err := newJob(t, Config{Store: st}).RunOnce(t.Context())
+	if !errors.Is(err, boom) {
+		t.Errorf("error: got %v, want %v", err, boom)
+	}
+	if total != 1000 {
+		t.Errorf("total: got %d, want 1000 (the batch before the error)", total)
+	}
+}
+
+func TestNewAppliesDefaults(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Config{}); err == nil {
+		t.Errorf("new without store: got nil error, want one")
+	}
+	j := newJob(t, Config{Store: fakeStore{}})
+	if j.cfg.Interval != time.Hour || j.cfg.Batch != 1000 || j.cfg.Now == nil || j.cfg.Logger == nil {
+		t.Errorf("defaults: got interval %v batch %d, want 1h 1000 with a clock and logger", j.cfg.Interval, j.cfg.Batch)
+	}
+}
+
+// The job runs at start and on every tick, and Stop waits for it and may
+// be called twice.
+func TestStartRunsOnEachTickUntilStopped(t *testing.T) {
+	t.Parallel()
+	runs := make(chan struct{})
+	st := fakeStore{expire: func(ctx context.Context, _ time.Time, _ int) (int, error) {
+		select {
+		case runs <- struct{}{}:
+		case <-ctx.Done():
+		}
+		return 0, nil
+	}}
+	tick := make(chan time.Time)
+	j := newJob(t, Config{Store: st, Tick: tick})
+	if err := j.Stop(t.Context()); err != nil {
+		t.Fatalf("stop before start: got %v, want nil", err)
+	}
+	j.Start(t.Context())
+	j.Start(t.Context()) // no second goroutine
+	<-runs               // the run at start
+	tick <- time.Now()
+	<-runs // the run on the tick
+	if err := j.Stop(t.Context()); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := j.Stop(t.Context()); err != nil {
+		t.Fatalf("second stop: %v", err)
+	}
+	select {
+	case tick <- time.Now():
+		t.Fatalf("tick after stop: got it received, want the job gone")
+	default:
+	}
+}
+
+// Stop gives up when its context ends before the run does.
+func TestStopHonoursItsContext(t *testing.T) {
+	t.Parallel()
+	started, release := make(chan struct{}), make(chan struct{})
+	st := fakeStore{expire: func(context.Context, time.Time, int) (int, error) {
+		close(started)
+		<-release // ignores cancellation, like a stuck database call
+		return 0, nil
+	}}
+	j := newJob(t, Config{Store: st, Tick: make(chan time.Time)})
+	j.Start(t.Context())
+	<-started
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := j.Stop(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("stop: got %v, want %v", err, context.Canceled)
+	}
+	close(release)
+	if err := j.Stop(t.Context()); err != nil {
+		t.Errorf("stop after release: got %v, want nil", err)
+	}
+}
+
+// Against a real SQLite file, one run deletes every expired message in
+// several batches and keeps the rest.
+func TestRunOnceAgainstSQLite(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "herald.db")})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApp, t0), Name: "shop", CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateApplication(ctx, app); err != nil {
+		t.Fatalf("create application: %v", err)
+	}
+	publish := func(expires time.Time) *herald.Message {
+		m := &herald.Message{
+			ID: herald.NewID(herald.PrefixMessage, t0), AppID: app.ID, EventType: "invoice.paid",
+			Payload: []byte(`{"amount":100}`), CreatedAt: t0, ExpiresAt: expires,
+		}
+		if err := db.Publish(ctx, m, nil, "", time.Time{}); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		return m
+	}
+	for range 5 {
+		publish(t0.Add(time.Hour))
+	}
+	kept := publish(t0.Add(3 * time.Hour))
+
+	j := newJob(t, Config{Store: db, Batch: 2, Now: func() time.Time { return t0.Add(2 * time.Hour) }})
+	n, err := j.RunOnce(ctx)
+	if err != nil {
+		t.Fatalf("run once: %v", err)
+	}
+	if n != 5 {
+		t.Errorf("deleted: got %d, want 5", n)
+	}
+	if _, err := db.GetMessage(ctx, app.ID, kept.ID); err != nil {
+		t.Errorf("unexpired message: got %v, want it kept", err)
+	}
+}
