@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/inbound"
 	"github.com/heraldhq/herald/internal/listen"
+	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/ui"
 )
@@ -50,6 +51,7 @@ type serveConfig struct {
 	tlsKey          string
 	sessionSecret   string
 	secureCookies   bool
+	retention       time.Duration
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -76,6 +78,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
+	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
 }
 
 func flagSet(cfg *serveConfig) *flag.FlagSet {
@@ -109,6 +112,7 @@ type server struct {
 	addr   string // the address actually listened on
 	http   *http.Server
 	engine *delivery.Engine
+	expiry *retention.Job // nil when retention is disabled
 	hub    *listen.Hub
 	store  store.Store
 	logger *slog.Logger
@@ -145,6 +149,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		if tlsCert, err = tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey); err != nil {
 			return nil, fmt.Errorf("load TLS certificate: %w", err)
 		}
+	}
+	if cfg.retention < 0 {
+		return nil, fmt.Errorf("--retention-interval must not be negative, got %s", cfg.retention)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
@@ -257,12 +264,23 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
+	var expiry *retention.Job
+	if cfg.retention > 0 {
+		if expiry, err = retention.New(retention.Config{Store: st, Interval: cfg.retention, Logger: logger}); err != nil {
+			return nil, fmt.Errorf("retention: %w", err)
+		}
+	}
+
 	if err := engine.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start delivery engine: %w", err)
+	}
+	if expiry != nil {
+		expiry.Start(ctx)
 	}
 	s := &server{
 		addr:   addr,
 		engine: engine,
+		expiry: expiry,
 		hub:    hub,
 		store:  st,
 		logger: logger,
@@ -286,9 +304,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	return s, nil
 }
 
-// stop shuts down in order: stop accepting HTTP, stop the engine (which
-// stops claiming, lets in-flight sends finish, cancels, releases leases),
-// then close the store.
+// stop shuts down in order: stop accepting HTTP, stop retention, stop the
+// engine (which stops claiming, lets in-flight sends finish, cancels,
+// releases leases), then close the store.
 func (s *server) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout+5*time.Second)
 	defer cancel()
@@ -298,6 +316,11 @@ func (s *server) stop() error {
 	}
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	if s.expiry != nil {
+		if err := s.expiry.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	engineCtx, cancelEngine := context.WithTimeout(ctx, s.cfg.shutdownTimeout)
 	if err := s.engine.Stop(engineCtx); err != nil {

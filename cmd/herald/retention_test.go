@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// serve runs the retention job, which deletes expired messages and logs
+// how many.
+func TestServeRunsRetention(t *testing.T) {
+	t.Parallel()
+	ts := setup(t)
+	if ts.expiry == nil {
+		t.Fatal("retention job: got none, want one by default")
+	}
+	ctx := t.Context()
+	t0 := time.Now().UTC().Truncate(time.Millisecond).Add(-2 * time.Hour)
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApp, t0), Name: "shop", CreatedAt: t0, UpdatedAt: t0}
+	if err := ts.store.CreateApplication(ctx, app); err != nil {
+		t.Fatalf("create application: %v", err)
+	}
+	msg := &herald.Message{
+		ID: herald.NewID(herald.PrefixMessage, t0), AppID: app.ID, EventType: "invoice.paid",
+		Payload: []byte(`{"amount":100}`), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
+	}
+	if err := ts.store.Publish(ctx, msg, nil, "", time.Time{}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if _, err := ts.expiry.RunOnce(ctx); err != nil {
+		t.Fatalf("run retention: %v", err)
+	}
+	if _, err := ts.store.GetMessage(ctx, app.ID, msg.ID); !errors.Is(err, herald.ErrNotFound) {
+		t.Errorf("expired message: got %v, want %v", err, herald.ErrNotFound)
+	}
+	if logs := ts.Logs.String(); !strings.Contains(logs, "expired messages deleted") {
+		t.Errorf("logs: got %q, want the retention count", logs)
+	}
+}
+
+func TestServeRetentionIntervalZeroDisables(t *testing.T) {
+	t.Parallel()
+	if ts := setup(t, "--retention-interval", "0"); ts.expiry != nil {
+		t.Errorf("retention job: got one, want none with --retention-interval 0")
+	}
+}
+
+func TestServeRejectsNegativeRetentionInterval(t *testing.T) {
+	t.Parallel()
+	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	var cfg serveConfig
+	args := []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--admin-token", "admin-secret-token", "--retention-interval", "-1h"}
+	if err := parseFlags(flagSet(&cfg), args, env); err != nil {
+		t.Fatal(err)
+	}
+	s, err := startServer(context.Background(), cfg, env, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_ = s.stop()
+		t.Fatal("start with --retention-interval -1h: got nil error, want one")
+	}
+	if !strings.Contains(err.Error(), "--retention-interval") {
+		t.Errorf("error: got %q, want it to name --retention-interval", err)
+	}
+}
