@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +69,52 @@ func TestServeRejectsNegativeRetentionInterval(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "--retention-interval") {
 		t.Errorf("error: got %q, want it to name --retention-interval", err)
+	}
+}
+
+// `herald migrate --vacuum` rebuilds an older SQLite file so that it gives
+// space back from then on, and refuses PostgreSQL.
+func TestMigrateVacuum(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dataDir := t.TempDir()
+	path := filepath.Join(dataDir, "herald.db")
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatalf("open plain file: %v", err)
+	}
+	// A table created first fixes auto_vacuum at none, as in files made by
+	// earlier versions.
+	if _, err := old.ExecContext(ctx, "PRAGMA auto_vacuum = NONE; CREATE TABLE filler (b BLOB)"); err != nil {
+		t.Fatalf("create older file: %v", err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatalf("close older file: %v", err)
+	}
+
+	var out, errOut bytes.Buffer
+	env := Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	if err := Main(ctx, []string{"migrate", "--data-dir", dataDir, "--vacuum"}, env); err != nil {
+		t.Fatalf("migrate --vacuum: %v\n%s", err, errOut.String())
+	}
+	if got := out.String(); !strings.HasSuffix(got, "database file rebuilt\n") {
+		t.Errorf("output: got %q, want it to end with the rebuild", got)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	var mode int
+	if err := db.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+		t.Fatalf("auto_vacuum: %v", err)
+	}
+	if mode != 2 {
+		t.Errorf("auto_vacuum after migrate --vacuum: got %d, want 2 (incremental)", mode)
+	}
+
+	err = Main(ctx, []string{"migrate", "--database", "postgres://127.0.0.1:1/x", "--vacuum"}, env)
+	if err == nil || !strings.Contains(err.Error(), "--vacuum") {
+		t.Errorf("migrate --vacuum on PostgreSQL: got %v, want an error naming --vacuum", err)
 	}
 }

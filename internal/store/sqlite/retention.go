@@ -15,7 +15,8 @@ const vacuumPages = 2000
 // the tables' ON DELETE CASCADE. When the file uses incremental
 // auto-vacuum (every file created by this version), freed pages are then
 // returned to the file system; older files keep them on SQLite's free list
-// and reuse them for new rows; only a VACUUM returns them.
+// and reuse them for new rows until Vacuum (`herald migrate --vacuum`) converts
+// them.
 func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
@@ -79,4 +80,21 @@ func (db *DB) FreePages(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("free pages: %w", err)
 	}
 	return n, nil
+}
+
+// Vacuum rebuilds the database file: every free page goes back to the
+// file system, and a file created before incremental auto-vacuum switches
+// to it, so later deletions give space back on their own. It rewrites the
+// whole file and blocks writes meanwhile, so run it while Herald is
+// stopped (`herald migrate --vacuum`).
+func (db *DB) Vacuum(ctx context.Context) error {
+	// VACUUM cannot run inside a transaction, so it bypasses the group
+	// commit; the writer's single connection keeps it apart from batches.
+	if _, err := db.writer.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	if _, err := db.writer.ExecContext(ctx, "VACUUM"); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,11 +16,7 @@ func TestExpireMessagesReturnsSpace(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
-	var mode int
-	if err := db.reader.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
-		t.Fatalf("auto_vacuum: %v", err)
-	}
-	if mode != autoVacuumIncremental {
+	if mode := autoVacuum(t, db); mode != autoVacuumIncremental {
 		t.Fatalf("auto_vacuum: got %d, want %d (incremental)", mode, autoVacuumIncremental)
 	}
 
@@ -68,4 +65,59 @@ func pageCount(t *testing.T, db *DB) int64 {
 		t.Fatalf("page count: %v", err)
 	}
 	return n
+}
+
+// Vacuum switches a file created without auto-vacuum to incremental mode
+// and empties its free list.
+func TestVacuumConvertsOlderFiles(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	old, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatalf("open plain file: %v", err)
+	}
+	// A table created first fixes auto_vacuum at NONE, as in files made
+	// by earlier versions.
+	for _, q := range []string{"PRAGMA auto_vacuum = NONE", "CREATE TABLE filler (b BLOB)",
+		"INSERT INTO filler SELECT zeroblob(8192) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 100) SELECT i FROM n)",
+		"DELETE FROM filler"} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatalf("close plain file: %v", err)
+	}
+
+	db := openTest(t, path)
+	if mode := autoVacuum(t, db); mode != 0 {
+		t.Fatalf("auto_vacuum of the older file: got %d, want 0 (none)", mode)
+	}
+	if free, err := db.FreePages(ctx); err != nil || free < 100 {
+		t.Fatalf("free pages before vacuum: got %d (%v), want at least 100", free, err)
+	}
+	if err := db.Vacuum(ctx); err != nil {
+		t.Fatalf("vacuum: %v", err)
+	}
+	if mode := autoVacuum(t, db); mode != autoVacuumIncremental {
+		t.Errorf("auto_vacuum after vacuum: got %d, want %d (incremental)", mode, autoVacuumIncremental)
+	}
+	if free, err := db.FreePages(ctx); err != nil || free != 0 {
+		t.Errorf("free pages after vacuum: got %d (%v), want 0", free, err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Errorf("ping after vacuum: %v", err)
+	}
+}
+
+// autoVacuum reads the mode through the writer: an idle reader connection
+// answers from the header it read last.
+func autoVacuum(t *testing.T, db *DB) int {
+	t.Helper()
+	var mode int
+	if err := db.writer.QueryRowContext(t.Context(), "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+		t.Fatalf("auto_vacuum: %v", err)
+	}
+	return mode
 }
