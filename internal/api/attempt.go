@@ -85,20 +85,12 @@ func parseAttemptFilter(q url.Values) (pageQuery, store.AttemptFilter, bool, err
 			f.StatusCodeClass = n
 		}
 	}
-	if f.Channel, err = parseChannel(q); err != nil {
+	l, err := parseListQuery(q)
+	if err != nil {
 		return p, f, false, err
 	}
-	if f.EventTypes, err = parseEventTypes(q); err != nil {
-		return p, f, false, err
-	}
-	if f.Before, err = parseTime(q, "before"); err != nil {
-		return p, f, false, err
-	}
-	if f.After, err = parseTime(q, "after"); err != nil {
-		return p, f, false, err
-	}
-	withContent, err := parseBool(q, "with_content", true)
-	return p, f, withContent, err
+	f.Channel, f.EventTypes, f.Before, f.After = l.channel, l.eventTypes, l.before, l.after
+	return p, f, l.withContent, nil
 }
 
 // parseStatus reads the status filter (a Svix MessageStatus, 0 to 3).

@@ -148,3 +148,31 @@ func parseChannel(q url.Values) (string, error) {
 	}
 	return v, nil
 }
+
+// listQuery is the filters message and attempt lists share.
+type listQuery struct {
+	channel     string
+	eventTypes  []string
+	before      time.Time
+	after       time.Time
+	withContent bool
+}
+
+// parseListQuery reads channel, event_types, before, after and
+// with_content.
+func parseListQuery(q url.Values) (l listQuery, err error) {
+	if l.channel, err = parseChannel(q); err != nil {
+		return l, err
+	}
+	if l.eventTypes, err = parseEventTypes(q); err != nil {
+		return l, err
+	}
+	if l.before, err = parseTime(q, "before"); err != nil {
+		return l, err
+	}
+	if l.after, err = parseTime(q, "after"); err != nil {
+		return l, err
+	}
+	l.withContent, err = parseBool(q, "with_content", true)
+	return l, err
+}
