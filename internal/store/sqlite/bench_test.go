@@ -34,6 +34,7 @@ func BenchmarkPublish(b *testing.B) {
 	b.SetParallelism(64) // many requests in flight, as under load
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		ds := make([]herald.Delivery, 1)
 		for pb.Next() {
@@ -50,6 +51,7 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
 // BenchmarkClaimRecord measures the retry path: claiming due deliveries in
@@ -69,6 +71,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	done := 0
 	for done < b.N {
 		jobs, err := db.Claim(ctx, "node", now, time.Minute, 128)
@@ -96,4 +99,5 @@ func BenchmarkClaimRecord(b *testing.B) {
 		done += len(jobs)
 	}
 	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(done), "cpu-µs/op")
 }

@@ -51,6 +51,7 @@ type DB struct {
 	reader *sql.DB // query_only connections
 	gc     *store.GroupCommit[op]
 	st     *stmts
+	cp     *checkpointer
 	now    func() time.Time
 }
 
@@ -93,6 +94,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// Keeps the savepoints' statement journal in memory instead of a
 		// temporary file written on every batch.
 		"temp_store(MEMORY)",
+		// The checkpointer copies the WAL back from its own connection;
+		// after a checkpoint resets it, the file is cut back to this size.
+		"wal_autocheckpoint(0)", "journal_size_limit(67108864)",
 	}, "_txlock": {"immediate"}}
 	writer, err := sql.Open("sqlite", cfg.Path+"?"+wq.Encode())
 	if err != nil {
@@ -131,6 +135,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db.reader.SetConnMaxIdleTime(0)
 
 	if db.st, err = prepare(ctx, writer); err != nil {
+		db.reader.Close()
+		writer.Close()
+		return nil, err
+	}
+	if db.cp, err = startCheckpointer(cfg.Path, busy, db.log); err != nil {
+		db.st.close()
 		db.reader.Close()
 		writer.Close()
 		return nil, err
@@ -175,5 +185,5 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.gc.Close()
 	db.st.close()
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	return errors.Join(db.cp.close(), db.reader.Close(), db.writer.Close())
 }

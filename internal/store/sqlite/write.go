@@ -107,6 +107,7 @@ func (db *DB) tryBatch(ctx context.Context, ops []op, savepoints bool) (errs []e
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("commit: %w: %w", herald.ErrUnavailable, err))
 	}
+	db.cp.committed()
 	return errs, failed
 }
 

@@ -160,6 +160,61 @@ var recordTests = []test{
 			}
 		}
 	}},
+	// Results apply in order however many one call carries: a big batch
+	// (as the recorder sends under load) records every attempt and moves
+	// every delivery, skips the result of a message that is gone, and lets
+	// the later of two results for one delivery win.
+	{"ALargeBatchAppliesEveryResultInOrder", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		const n = 40
+		msgs := make([]*herald.Message, n)
+		for i := range msgs {
+			msgs[i] = f.publish(a.ID, f.at(time.Duration(i)*time.Millisecond), e.ID)
+		}
+		jobs := f.claim("node", f.at(time.Second), 2*n)
+		if len(jobs) != n {
+			f.Fatalf("claim: got %d jobs, want %d", len(jobs), n)
+		}
+		at, retryAt := f.at(2*time.Second), f.at(time.Hour)
+		want := map[string]herald.MessageStatus{}
+		var results []store.Result
+		for i, j := range jobs {
+			switch i % 3 {
+			case 0:
+				results = append(results, result(j, at, 200, herald.Outcome{Status: herald.StatusSuccess}))
+				want[j.Delivery.MsgID] = herald.StatusSuccess
+			case 1:
+				results = append(results, result(j, at, 503, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: retryAt}))
+				want[j.Delivery.MsgID] = herald.StatusSending
+			case 2:
+				results = append(results, result(j, at, 400, herald.Outcome{Status: herald.StatusFail}))
+				want[j.Delivery.MsgID] = herald.StatusFail
+			}
+			if i == 5 {
+				gone := j
+				gone.Delivery.MsgID = herald.NewID(herald.PrefixMessage, at)
+				results = append(results, result(gone, at, 200, herald.Outcome{Status: herald.StatusSuccess}))
+			}
+		}
+		// The first delivery fails, then succeeds, in the same call.
+		first := jobs[0]
+		results = slices.Insert(results, 0, result(first, at, 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: retryAt}))
+		f.record(results...)
+
+		for _, m := range msgs {
+			next := time.Time{}
+			if want[m.ID] == herald.StatusSending {
+				next = retryAt
+			}
+			wantDelivery(f, a.ID, e.ID, m.ID, want[m.ID], next)
+		}
+		atts, err := f.s.ListAttempts(f.ctx, a.ID, store.AttemptFilter{Page: page(250, ""), EndpointID: e.ID})
+		f.noErr("list attempts", err)
+		if len(atts) != n+1 {
+			f.Errorf("attempts: got %d, want %d (one per result, none for the missing message)", len(atts), n+1)
+		}
+	}},
 }
 
 // wantDelivery checks one delivery through the endpoint's message list.
