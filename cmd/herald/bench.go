@@ -34,6 +34,7 @@ type benchConfig struct {
 	nodes        int
 	cpuProfile   string
 	pprofAddr    string
+	backlog      int
 }
 
 func runBench(ctx context.Context, args []string, env Env) error {
@@ -51,6 +52,7 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	fs.IntVar(&c.nodes, "nodes", 1, "Herald nodes sharing the database (more than one needs --database)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the Herald run to this file")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
+	fs.IntVar(&c.backlog, "backlog", 0, "instead: publish this many messages to an endpoint that answers 503, then let it recover, and measure Herald's memory and drain rate")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
@@ -59,6 +61,10 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	}
 	if c.endpoints < 1 || c.payloadBytes < 16 || c.concurrency < 1 || c.failingShare < 0 || c.failingShare >= 1 {
 		return fmt.Errorf("bench: --endpoints and --concurrency must be at least 1, --payload-bytes at least 16, --failing-share in [0,1)")
+	}
+
+	if c.backlog > 0 {
+		return runBacklog(ctx, c, env)
 	}
 
 	sink, err := bench.NewSink()
@@ -160,7 +166,7 @@ func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []by
 		return nil, err
 	}
 	defer h.stop()
-	appID, err := benchApp(ctx, h, "bench", c.endpoints, sink.URL+"/ep/")
+	appID, err := benchApp(ctx, h.url, h.token, "bench", c.endpoints, sink.URL+"/ep/")
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +199,7 @@ func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []by
 		}
 		return 200
 	}
-	failApp, err := benchApp(ctx, h, "failing", 1, failURL)
+	failApp, err := benchApp(ctx, h.url, h.token, "failing", 1, failURL)
 	if err != nil {
 		return nil, err
 	}
@@ -294,8 +300,8 @@ func (b *benchServer) stop() {
 }
 
 // benchApp creates an application with n endpoints at prefix + index.
-func benchApp(ctx context.Context, h *benchServer, name string, n int, prefix string) (string, error) {
-	c, err := newAPIClient(h.url, h.token)
+func benchApp(ctx context.Context, url, token, name string, n int, prefix string) (string, error) {
+	c, err := newAPIClient(url, token)
 	if err != nil {
 		return "", err
 	}

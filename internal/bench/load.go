@@ -19,6 +19,7 @@ type Load struct {
 	Body        []byte // request body, the same for every message
 	Rate        int    // messages per second; 0 means as fast as possible
 	Duration    time.Duration
+	Count       int // stop after this many publishes were sent (0: no limit)
 	Concurrency int // requests in flight at most; 0 means 64
 }
 
@@ -50,7 +51,7 @@ func NewClient(concurrency int) *http.Client {
 	}
 }
 
-// Run publishes until Duration has passed. With a Rate, message i is due at
+// Run publishes until Duration has passed or Count publishes were sent. With a Rate, message i is due at
 // start + i/Rate, and its latency counts from then, so a slow server cannot
 // hide its queueing behind fewer requests (no coordinated omission).
 func (l Load) Run(ctx context.Context) LoadResult {
@@ -76,6 +77,9 @@ func (l Load) Run(ctx context.Context) LoadResult {
 			url := urls[w%len(urls)]
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
+				if l.Count > 0 && i >= int64(l.Count) {
+					return
+				}
 				due := time.Now()
 				if l.Rate > 0 {
 					due = start.Add(time.Duration(i) * time.Second / time.Duration(l.Rate))

@@ -31,9 +31,38 @@ func ReadUsage() Usage {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	u := Usage{CPU: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
-	b, err := os.ReadFile("/proc/self/status")
+	readMemory("/proc/self/status", &u)
+	return u
+}
+
+// ReadProcessUsage reads another process's CPU time and memory from /proc
+// (Linux only; zero elsewhere).
+func ReadProcessUsage(pid int) Usage {
+	var u Usage
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+		// Fields after the command name, which is in parentheses and may
+		// hold spaces: utime and stime are the 12th and 13th.
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 {
+			f := strings.Fields(string(b[i+1:]))
+			if len(f) > 12 {
+				ut, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				u.CPU = time.Duration(ut+st) * time.Second / clockTicks
+			}
+		}
+	}
+	readMemory("/proc/"+strconv.Itoa(pid)+"/status", &u)
+	return u
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
+func readMemory(path string, u *Usage) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return u
+		return
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, ":")
@@ -52,5 +81,4 @@ func ReadUsage() Usage {
 			u.HWM = n << 10
 		}
 	}
-	return u
 }
