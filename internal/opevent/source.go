@@ -1,6 +1,8 @@
 package opevent
 
 import (
+	"time"
+
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -73,7 +75,8 @@ func (e *Emitter) Recorded(batch []store.Result, disabled []string) {
 			appID:      a.AppID,
 			endpointID: a.EndpointID,
 			msgID:      a.MsgID,
-			attempt:    lastAttempt{ID: a.ID, Timestamp: a.CreatedAt.UTC(), ResponseStatusCode: a.StatusCode},
+			// The store keeps milliseconds: report the time the API shows.
+			attempt: lastAttempt{ID: a.ID, Timestamp: a.CreatedAt.UTC().Truncate(time.Millisecond), ResponseStatusCode: a.StatusCode},
 		})
 	}
 	for _, id := range disabled {
@@ -93,7 +96,7 @@ func (e *Emitter) Recorded(batch []store.Result, disabled []string) {
 			typ:        EndpointDisabled,
 			appID:      at.AppID,
 			endpointID: id,
-			failSince:  at.CreatedAt,
+			failSince:  at.CreatedAt.Truncate(time.Millisecond),
 			trigger:    TriggerAutomatic,
 		})
 	}
