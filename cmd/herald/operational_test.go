@@ -280,7 +280,9 @@ func TestOperationalWebhooksAttemptOutcomes(t *testing.T) {
 			t.Errorf("endpoint.disabled after 410: trigger %q, failSince %v; want automatic with a time", ev.Data.Trigger, ev.Data.FailSince)
 		}
 	}
-	if n := count(got, func(ev opEvent) bool { return ev.Data.EndpointID == epRecover && ev.Type == "message.attempt.exhausted" }); n != 0 {
+	if n := count(got, func(ev opEvent) bool {
+		return ev.Data.EndpointID == epRecover && ev.Type == "message.attempt.exhausted"
+	}); n != 0 {
 		t.Errorf("the recovered delivery was reported exhausted")
 	}
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -135,7 +135,9 @@ func TestRecordedSendsSvixAttemptEvents(t *testing.T) {
 		endpoint: func(appID, id string) (*herald.Endpoint, error) {
 			return &herald.Endpoint{ID: id, AppID: appID, UID: "hooks", FailingSince: at.Add(-time.Hour).Truncate(time.Millisecond)}, nil
 		},
-		message: func(appID, id string) (*herald.Message, error) { return &herald.Message{ID: id, AppID: appID, EventID: "order-1"}, nil },
+		message: func(appID, id string) (*herald.Message, error) {
+			return &herald.Message{ID: id, AppID: appID, EventID: "order-1"}, nil
+		},
 	}
 	tests := []struct {
 		name     string
