@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -102,15 +101,27 @@ func run(t *testing.T, e *Emitter, pub Publisher) {
 	}
 }
 
-func counter(t *testing.T, c prometheus.Collector) float64 {
+// counter returns the value of the emitter's counter name, with the
+// reason label when given.
+func counter(t *testing.T, e *Emitter, name, reason string) float64 {
 	t.Helper()
-	ch := make(chan prometheus.Metric, 1)
-	c.Collect(ch)
-	var m dto.Metric
-	if err := (<-ch).Write(&m); err != nil {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.published, e.dropped)
+	families, err := reg.Gather()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m.GetCounter().GetValue()
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if reason == "" || (len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == reason) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 var at = time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
@@ -248,7 +259,7 @@ func TestEmitterRetriesWhileStoreUnavailable(t *testing.T) {
 	if got := pub.bodies(); len(got) != 1 || publishes != 3 || lookups != 2 {
 		t.Fatalf("published %v after %d publishes and %d lookups; want one event after 3 and 2", got, publishes, lookups)
 	}
-	if n := counter(t, e.published); n != 1 {
+	if n := counter(t, e, "herald_operational_events_published_total", ""); n != 1 {
 		t.Errorf("published counter %v, want 1", n)
 	}
 }
@@ -269,7 +280,7 @@ func TestEmitterDropsOnOtherErrors(t *testing.T) {
 	if got := pub.bodies(); len(got) != 1 {
 		t.Fatalf("published %v, want only endpoint.deleted: a failed event must not hold up the next", got)
 	}
-	if n := counter(t, e.dropped.WithLabelValues("error")); n != 1 {
+	if n := counter(t, e, "herald_operational_events_dropped_total", "error"); n != 1 {
 		t.Errorf("dropped{reason=error} = %v, want 1", n)
 	}
 }
@@ -281,7 +292,7 @@ func TestEmitterDropsWhenQueueFull(t *testing.T) {
 	for i := range 3 {
 		e.EndpointCreated(app, &herald.Endpoint{ID: fmt.Sprintf("ep_%d", i)})
 	}
-	if n := counter(t, e.dropped.WithLabelValues("queue_full")); n != 1 {
+	if n := counter(t, e, "herald_operational_events_dropped_total", "queue_full"); n != 1 {
 		t.Errorf("dropped{reason=queue_full} = %v, want 1", n)
 	}
 	pub := &publisher{}
@@ -295,7 +306,7 @@ func TestEmitterDropsWhenQueueFull(t *testing.T) {
 	}
 	// After Stop nothing is queued any more.
 	e.EndpointCreated(app, &herald.Endpoint{ID: "ep_late"})
-	if n := counter(t, e.dropped.WithLabelValues("stopped")); n != 1 {
+	if n := counter(t, e, "herald_operational_events_dropped_total", "stopped"); n != 1 {
 		t.Errorf("dropped{reason=stopped} = %v after an event emitted after Stop, want 1", n)
 	}
 }
@@ -321,7 +332,7 @@ func TestEmitterStopGivesUpAtDeadline(t *testing.T) {
 	if err := e.Stop(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Stop with a canceled context = %v, want context.Canceled", err)
 	}
-	if n := counter(t, e.dropped.WithLabelValues("stopped")); n != 1 {
+	if n := counter(t, e, "herald_operational_events_dropped_total", "stopped"); n != 1 {
 		t.Errorf("dropped{reason=stopped} = %v, want 1", n)
 	}
 	if err := e.Stop(context.Background()); err != nil {
