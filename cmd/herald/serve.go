@@ -361,7 +361,7 @@ func (s *server) stop() error {
 	cancelEngine()
 	if s.ops != nil {
 		// Publishing after the engine stopped stores the events' deliveries
-		// unleased: they are sent after the next start.
+		// unleased: another node, or this one after a restart, sends them.
 		if err := s.ops.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
