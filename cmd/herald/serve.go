@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/inbound"
 	"github.com/heraldhq/herald/internal/listen"
+	"github.com/heraldhq/herald/internal/opevent"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/ui"
@@ -52,6 +53,7 @@ type serveConfig struct {
 	sessionSecret   string
 	secureCookies   bool
 	retention       time.Duration
+	operationalURL  string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -79,6 +81,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
+	fs.StringVar(&c.operationalURL, "operational-webhook-url", "", "URL that receives operational webhooks (endpoint.*, message.attempt.*), signed with the secret of endpoint \"operator\" in application \"herald-operational\"")
 }
 
 func flagSet(cfg *serveConfig) *flag.FlagSet {
@@ -112,7 +115,8 @@ type server struct {
 	addr   string // the address actually listened on
 	http   *http.Server
 	engine *delivery.Engine
-	expiry *retention.Job // nil when retention is disabled
+	expiry *retention.Job   // nil when retention is disabled
+	ops    *opevent.Emitter // nil without --operational-webhook-url
 	hub    *listen.Hub
 	store  store.Store
 	logger *slog.Logger
@@ -156,6 +160,11 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
 	}
+	if cfg.operationalURL != "" {
+		if err := opevent.CheckURL(cfg.operationalURL); err != nil {
+			return nil, fmt.Errorf("--operational-webhook-url: %w", err)
+		}
+	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -181,6 +190,20 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// Operational webhooks: the API and the engine report to ops, which
+	// publishes into the reserved application once the engine runs.
+	var (
+		ops            *opevent.Emitter
+		attemptEvents  delivery.Events
+		endpointEvents api.EndpointEvents
+	)
+	if cfg.operationalURL != "" {
+		if ops, err = operationalEvents(ctx, st, cfg.operationalURL, logger, reg); err != nil {
+			return nil, err
+		}
+		attemptEvents, endpointEvents = ops, ops
+	}
+
 	// herald listen sessions: the hub carries their deliveries over
 	// WebSockets, and is told by the engine's side when to wake it.
 	hub := listen.NewHub(listen.Config{Store: st, Logger: logger})
@@ -195,6 +218,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		AllowNetworks:       allow,
 		SvixHeaders:         cfg.svixHeaders,
 		UserAgent:           "Herald/" + version,
+		Events:              attemptEvents,
 		Logger:              logger,
 		Registry:            reg,
 	})
@@ -221,6 +245,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	apiServer := api.New(api.Config{
 		Store:        st,
 		Publisher:    engine,
+		Events:       endpointEvents,
 		Listener:     hub,
 		AdminToken:   token,
 		PortalURL:    strings.TrimRight(publicURL, "/") + "/ui/portal",
@@ -274,6 +299,11 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if err := engine.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start delivery engine: %w", err)
 	}
+	if ops != nil {
+		if err := ops.Start(engine); err != nil {
+			return nil, err
+		}
+	}
 	if expiry != nil {
 		expiry.Start(ctx)
 	}
@@ -281,6 +311,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		addr:   addr,
 		engine: engine,
 		expiry: expiry,
+		ops:    ops,
 		hub:    hub,
 		store:  st,
 		logger: logger,
@@ -306,7 +337,8 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 
 // stop shuts down in order: stop accepting HTTP, stop retention, stop the
 // engine (which stops claiming, lets in-flight sends finish, cancels,
-// releases leases), then close the store.
+// releases leases), publish the operational events the API and the engine
+// emitted until then, then close the store.
 func (s *server) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout+5*time.Second)
 	defer cancel()
@@ -327,6 +359,13 @@ func (s *server) stop() error {
 		errs = append(errs, fmt.Errorf("stop delivery: %w", err))
 	}
 	cancelEngine()
+	if s.ops != nil {
+		// Publishing after the engine stopped stores the events' deliveries
+		// unleased: another node, or this one after a restart, sends them.
+		if err := s.ops.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// Listen sessions are hijacked connections that Shutdown does not wait
 	// for. They stay open while the engine finishes in-flight sends, then
 	// close so their CLIs reconnect (elsewhere, or here after a restart).

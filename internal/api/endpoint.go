@@ -217,6 +217,7 @@ func (s *Server) insertEndpoint(c *call, in *endpointIn) error {
 		return conflictUID(err, "endpoint", ep.UID)
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointCreated(c.app, ep)
 	return c.json(http.StatusCreated, toEndpointOut(ep))
 }
 
@@ -241,10 +242,11 @@ func (s *Server) updateEndpoint(c *call) error {
 	if err != nil {
 		return err
 	}
+	wasDisabled := ep.Disabled
 	if err := s.applyEndpointIn(c, &in, ep); err != nil {
 		return err
 	}
-	return s.saveEndpoint(c, ep)
+	return s.saveEndpoint(c, ep, wasDisabled)
 }
 
 func (s *Server) patchEndpoint(c *call) error {
@@ -256,10 +258,11 @@ func (s *Server) patchEndpoint(c *call) error {
 	if err != nil {
 		return err
 	}
+	wasDisabled := ep.Disabled
 	if err := s.applyEndpointPatch(c, &in, ep); err != nil {
 		return err
 	}
-	return s.saveEndpoint(c, ep)
+	return s.saveEndpoint(c, ep, wasDisabled)
 }
 
 func (s *Server) applyEndpointPatch(c *call, in *endpointPatch, ep *herald.Endpoint) error {
@@ -339,12 +342,15 @@ func (s *Server) applyEndpointPatch(c *call, in *endpointPatch, ep *herald.Endpo
 	return nil
 }
 
-func (s *Server) saveEndpoint(c *call, ep *herald.Endpoint) error {
+// saveEndpoint stores an updated endpoint; wasDisabled is its state before
+// the update, so disabling it is reported as such.
+func (s *Server) saveEndpoint(c *call, ep *herald.Endpoint, wasDisabled bool) error {
 	ep.UpdatedAt = c.now
 	if err := s.store.UpdateEndpoint(c.ctx, ep); err != nil {
 		return conflictUID(err, "endpoint", ep.UID)
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointUpdated(c.app, ep, ep.Disabled && !wasDisabled)
 	return c.json(http.StatusOK, toEndpointOut(ep))
 }
 
@@ -357,5 +363,6 @@ func (s *Server) deleteEndpoint(c *call) error {
 		return err
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointDeleted(c.app, ep)
 	return c.noContent(http.StatusNoContent)
 }

@@ -28,12 +28,31 @@ type Publisher interface {
 	InvalidateEndpoints(appID string)
 }
 
+// EndpointEvents hears of endpoint changes made through the API once they
+// are stored (operational webhooks). Its methods must not block.
+type EndpointEvents interface {
+	EndpointCreated(app *herald.Application, ep *herald.Endpoint)
+	// EndpointUpdated reports an update; disabled is set when the update
+	// disabled an enabled endpoint.
+	EndpointUpdated(app *herald.Application, ep *herald.Endpoint, disabled bool)
+	EndpointDeleted(app *herald.Application, ep *herald.Endpoint)
+}
+
+// noEvents is the EndpointEvents of a Server configured without any.
+type noEvents struct{}
+
+func (noEvents) EndpointCreated(*herald.Application, *herald.Endpoint)       {}
+func (noEvents) EndpointUpdated(*herald.Application, *herald.Endpoint, bool) {}
+func (noEvents) EndpointDeleted(*herald.Application, *herald.Endpoint)       {}
+
 // Config configures a Server. Zero values are documented defaults.
 type Config struct {
 	// Store is where everything is kept. Required.
 	Store store.Store
 	// Publisher is the delivery engine. Required.
 	Publisher Publisher
+	// Events, when set, hears of endpoint changes.
+	Events EndpointEvents
 	// AdminToken may do everything. Empty disables admin access by token.
 	AdminToken string
 	// PortalURL is the base of the URLs returned by app-portal-access, e.g.
@@ -68,6 +87,7 @@ type Config struct {
 type Server struct {
 	store      store.Store
 	pub        Publisher
+	events     EndpointEvents
 	adminToken string
 	portalURL  string
 	portalTTL  time.Duration
@@ -93,6 +113,10 @@ func New(cfg Config) *Server {
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		listener:   cfg.Listener,
+		events:     cfg.Events,
+	}
+	if s.events == nil {
+		s.events = noEvents{}
 	}
 	if s.portalURL == "" {
 		s.portalURL = "/ui/portal"

@@ -83,6 +83,8 @@ type Config struct {
 	UserAgent string
 	// Logger receives the engine's logs; default discards them.
 	Logger *slog.Logger
+	// Events, when set, hears of every committed batch of attempt results.
+	Events Events
 	// Registry, when set, receives the engine's metrics.
 	Registry prometheus.Registerer
 	// Now is the clock; default time.Now.

@@ -117,7 +117,8 @@ func (r *recorder) write(batch []store.Result) {
 }
 
 // applied reacts to a committed batch: endpoints the store disabled stop
-// receiving, and scheduled retries wake the poller when due.
+// receiving, scheduled retries wake the poller when due, and Config.Events
+// hears of it.
 func (r *recorder) applied(batch []store.Result, disabled []string) {
 	e := r.e
 	for _, id := range disabled {
@@ -141,4 +142,5 @@ func (r *recorder) applied(batch []store.Result, disabled []string) {
 			e.poll.hint(o.NextAttemptAt)
 		}
 	}
+	e.notifyRecorded(batch, disabled)
 }
