@@ -52,6 +52,7 @@ type serveConfig struct {
 	sessionSecret   string
 	secureCookies   bool
 	retention       time.Duration
+	enc             encryptionFlags
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -79,6 +80,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
+	c.enc.flags(fs)
 }
 
 func flagSet(cfg *serveConfig) *flag.FlagSet {
@@ -156,6 +158,16 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
 	}
+	keys, err := cfg.enc.keyring()
+	if err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		logger.Warn("endpoint and source secrets are stored unencrypted; set --encryption-key (generate one with `herald keygen`)")
+	} else {
+		// The id names the key in sealed values; it reveals nothing of it.
+		logger.Info("secrets at rest are encrypted", "encryption_key_id", keys.PrimaryID())
+	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -168,7 +180,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg, logger)
+	st, err := openStore(ctx, cfg, keys, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -176,3 +176,19 @@ func TestKeyFormats(t *testing.T) {
 		t.Error("two keys with one id: got nil error, want one")
 	}
 }
+
+// BenchmarkOpen is the cost a claim batch pays once per endpoint.
+func BenchmarkOpen(b *testing.B) {
+	k, _ := GenerateKey()
+	kr, err := NewKeyring(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed, _ := kr.Seal(secret, "endpoint:ep_1")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := kr.Open(sealed, "endpoint:ep_1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
