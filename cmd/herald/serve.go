@@ -52,6 +52,7 @@ type serveConfig struct {
 	sessionSecret   string
 	secureCookies   bool
 	retention       time.Duration
+	inboundAge      time.Duration
 	enc             encryptionFlags
 }
 
@@ -80,6 +81,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
+	fs.DurationVar(&c.inboundAge, "inbound-retention", retention.DefaultInboundAge, "how long received inbound events are kept (at least the longest dedupe window, 720h)")
 	c.enc.flags(fs)
 }
 
@@ -154,6 +156,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	}
 	if cfg.retention < 0 {
 		return nil, fmt.Errorf("--retention-interval must not be negative, got %s", cfg.retention)
+	}
+	if cfg.inboundAge < inbound.MaxDedupeWindow {
+		return nil, fmt.Errorf("--inbound-retention must be at least %s, the longest dedupe window, got %s", inbound.MaxDedupeWindow, cfg.inboundAge)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
@@ -278,7 +283,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 
 	var expiry *retention.Job
 	if cfg.retention > 0 {
-		if expiry, err = retention.New(retention.Config{Store: st, Interval: cfg.retention, Logger: logger}); err != nil {
+		if expiry, err = retention.New(retention.Config{Store: st, Interval: cfg.retention, InboundAge: cfg.inboundAge, Logger: logger}); err != nil {
 			return nil, fmt.Errorf("retention: %w", err)
 		}
 	}
