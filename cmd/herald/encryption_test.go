@@ -231,6 +231,15 @@ func TestMigrateReencryptRotatesKeys(t *testing.T) {
 		}
 	}
 
+	// Serving checks the keys at start: rows of a key it lacks stop it,
+	// rows of an old key only warn.
+	if _, err := startStop(t, dataDir); err == nil || !strings.Contains(err.Error(), `"a"`) || !strings.Contains(err.Error(), "--encryption-key") {
+		t.Errorf("serve without a key over encrypted rows: got %v, want an error naming key a and --encryption-key", err)
+	}
+	logs, err := startStop(t, dataDir, "--encryption-key", keyB, "--encryption-key-old", keyA)
+	if err != nil || !strings.Contains(logs, "herald migrate --reencrypt") || !strings.Contains(logs, "rows=2") {
+		t.Errorf("serve with a new key over rows of the old: got %v, logs %q; want a warning about 2 rows", err, logs)
+	}
 	out, err = migrateCmd(dataDir, "--encryption-key", keyB, "--encryption-key-old", keyA, "--reencrypt")
 	if err != nil || !strings.Contains(out, "2 endpoint and source rows re-encrypted under key b") {
 		t.Fatalf("reencrypt under b: got %q, %v", out, err)
@@ -240,7 +249,14 @@ func TestMigrateReencryptRotatesKeys(t *testing.T) {
 		t.Errorf("reencrypt without the sealing key: got %q, %v; want an error naming key b", out, err)
 	}
 
+	if _, err := startStop(t, dataDir, "--encryption-key", keyA); err == nil || !strings.Contains(err.Error(), `"b"`) {
+		t.Errorf("serve with only the retired key: got %v, want an error naming key b", err)
+	}
+
 	ts := setup(t, "--data-dir", dataDir, "--encryption-key", keyB)
+	if strings.Contains(ts.Logs.String(), "reencrypt") {
+		t.Errorf("logs after a full re-encryption: got %q, want no reminder", ts.Logs.String())
+	}
 	var secret struct{ Key string }
 	if _, err := call(ctx, ts.URL, ts.Token, "GET", "/api/v1/app/"+app.ID+"/endpoint/"+ep.ID+"/secret", nil, &secret); err != nil {
 		t.Fatal(err)
@@ -248,4 +264,29 @@ func TestMigrateReencryptRotatesKeys(t *testing.T) {
 	if secret.Key != epSecret {
 		t.Errorf("secret after rotation: got %q, want %q", secret.Key, epSecret)
 	}
+}
+
+// startStop starts Herald on dataDir with args and stops it again, and
+// returns its logs and the start error.
+func startStop(t *testing.T, dataDir string, args ...string) (string, error) {
+	t.Helper()
+	logs := &syncBuffer{}
+	env := Env{Stdout: io.Discard, Stderr: logs, Getenv: func(string) string { return "" }}
+	var cfg serveConfig
+	base := []string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--admin-token", "admin-secret-token"}
+	if err := parseFlags(flagSet(&cfg), append(base, args...), env); err != nil {
+		t.Fatal(err)
+	}
+	logger, err := newLogger(env, "text", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := startServer(context.Background(), cfg, env, logger)
+	if err != nil {
+		return logs.String(), err
+	}
+	if err := s.stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	return logs.String(), nil
 }

@@ -190,6 +190,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		return nil, err
 	}
 	undo = append(undo, func() { st.Close() })
+	if err := checkSecretKeys(ctx, st, keys, logger); err != nil {
+		return nil, err
+	}
 	// Deliveries this node held when it last stopped (or crashed) are due
 	// again at once, rather than when their lease expires.
 	if err := st.ReleaseLeases(ctx, nodeID, nil); err != nil {

@@ -102,6 +102,16 @@ func (kr *Keyring) PrimaryPrefix() string {
 	return version1 + kr.primary.id + ":"
 }
 
+// Has reports whether the keyring holds the key with id; false for a nil
+// keyring.
+func (kr *Keyring) Has(id string) bool {
+	if kr == nil {
+		return false
+	}
+	_, ok := kr.byID[id]
+	return ok
+}
+
 // Seal encrypts plaintext under the primary key, bound to aad. A nil
 // keyring returns the plaintext as it is.
 func (kr *Keyring) Seal(plaintext, aad string) (string, error) {

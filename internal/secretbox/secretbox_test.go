@@ -133,6 +133,9 @@ func TestRotation(t *testing.T) {
 	if err != nil || got != secret {
 		t.Fatalf("open a value of the old key after rotation: got %q, %v", got, err)
 	}
+	if !rotated.Has(before.PrimaryID()) || !rotated.Has(rotated.PrimaryID()) || rotated.Has("other") {
+		t.Error("Has: want both keys of the rotated keyring and nothing else")
+	}
 	resealed, _ := rotated.Seal(got, "endpoint:ep_1")
 	if id, _ := KeyID(resealed); id != rotated.PrimaryID() {
 		t.Errorf("reseal: key id %q, want the new primary %q", id, rotated.PrimaryID())

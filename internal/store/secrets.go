@@ -13,4 +13,8 @@ type Reencrypter interface {
 	// limit. A row sealed by a key the keyring lacks fails it, naming the
 	// key id.
 	ReencryptSecrets(ctx context.Context, limit int) (int, error)
+	// SecretKeyIDs counts endpoint secrets and source verifiers by the id
+	// of the key that sealed them; "" counts plaintext rows. It reads
+	// every row, so it is for start-up checks and tools, not hot paths.
+	SecretKeyIDs(ctx context.Context) (map[string]int64, error)
 }

@@ -118,3 +118,32 @@ func (db *DB) reencryptTable(ctx context.Context, tx pgx.Tx, table, column strin
 	}
 	return len(todo), nil
 }
+
+// SecretKeyIDs counts sealed columns by key id; "" counts plaintext.
+func (db *DB) SecretKeyIDs(ctx context.Context) (map[string]int64, error) {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT CASE
+			WHEN left(v, 7) = 'enc:v1:' THEN split_part(v, ':', 3)
+			WHEN left(v, 4) = 'enc:' THEN left(v, 8)
+			ELSE '' END AS kid, count(*)
+		FROM (SELECT secrets AS v FROM endpoints WHERE secrets IS NOT NULL
+			UNION ALL SELECT verifier FROM sources) AS sealed
+		GROUP BY kid`)
+	if err != nil {
+		return nil, fmt.Errorf("secret key ids: %w", db.mapCallErr(ctx, err))
+	}
+	type count struct {
+		ID string
+		N  int64
+	}
+	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[count])
+	if err != nil {
+		return nil, fmt.Errorf("secret key ids: %w", db.mapCallErr(ctx, err))
+	}
+	out := make(map[string]int64, len(counts))
+	for _, c := range counts {
+		out[c.ID] = c.N
+	}
+	return out, nil
+}

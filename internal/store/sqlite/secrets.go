@@ -122,3 +122,28 @@ func (db *DB) reencryptTable(ctx context.Context, tx *sql.Tx, table, column stri
 	}
 	return len(todo), nil
 }
+
+// SecretKeyIDs counts sealed columns by key id; "" counts plaintext.
+func (db *DB) SecretKeyIDs(ctx context.Context) (map[string]int64, error) {
+	rows, err := db.reader.QueryContext(ctx, `SELECT CASE
+			WHEN substr(v, 1, 7) = 'enc:v1:' THEN substr(v, 8, instr(substr(v, 8), ':') - 1)
+			WHEN substr(v, 1, 4) = 'enc:' THEN substr(v, 1, 8)
+			ELSE '' END AS kid, count(*)
+		FROM (SELECT secrets AS v FROM endpoints WHERE secrets IS NOT NULL
+			UNION ALL SELECT verifier FROM sources)
+		GROUP BY kid`)
+	if err != nil {
+		return nil, mapErr("secret key ids", err)
+	}
+	defer rows.Close()
+	out := make(map[string]int64)
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, mapErr("secret key ids", err)
+		}
+		out[id] = n
+	}
+	return out, mapErr("secret key ids", rows.Err())
+}

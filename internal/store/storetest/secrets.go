@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -103,6 +104,16 @@ func (r *secretsRun) wantRaw(t *testing.T, keyID string, n int) {
 				t.Errorf("raw column holds %q in the clear: %.60q", s, v)
 			}
 		}
+	}
+}
+
+// wantKeyIDs checks the store's count of sealed columns by key id.
+func wantKeyIDs(f *fixture, want map[string]int64) {
+	f.Helper()
+	got, err := f.s.(store.Reencrypter).SecretKeyIDs(f.ctx)
+	f.noErr("secret key ids", err)
+	if !maps.Equal(got, want) {
+		f.Errorf("secret key ids: got %v, want %v", got, want)
 	}
 }
 
@@ -210,12 +221,14 @@ func testPlaintextRows(t *testing.T, r *secretsRun) {
 	kr := keyring(t, newKey(t, "a"))
 	f, _ = r.open(t, kr)
 	wantReadable(f, ep, src)
+	wantKeyIDs(f, map[string]int64{"": 2})
 	n, err := f.s.(store.Reencrypter).ReencryptSecrets(f.ctx, 100)
 	f.noErr("reencrypt", err)
 	if n != 2 {
 		t.Errorf("reencrypt: got %d rows, want 2", n)
 	}
 	r.wantRaw(t, "a", 2)
+	wantKeyIDs(f, map[string]int64{"a": 2})
 	got, err := f.s.GetEndpoint(f.ctx, ep.AppID, ep.ID)
 	f.noErr("get endpoint after reencrypt", err)
 	sameEndpoint(f, got, ep)
@@ -237,6 +250,10 @@ func testRotation(t *testing.T, r *secretsRun) {
 	f.noErr("get source sealed by the old key", err)
 	sameSource(f, gotSrc, src)
 
+	// New rows are sealed by the new key.
+	ep3 := f.endpoint(ep.AppID)
+	wantKeyIDs(f, map[string]int64{"a": 3, "b": 1})
+	f.noErr("delete endpoint", f.s.DeleteEndpoint(f.ctx, ep3.AppID, ep3.ID))
 	re := f.s.(store.Reencrypter)
 	total := 0
 	for i := range 10 {
@@ -254,6 +271,7 @@ func testRotation(t *testing.T, r *secretsRun) {
 		t.Errorf("reencrypt: got %d rows in all, want 3", total)
 	}
 	r.wantRaw(t, "b", 3)
+	wantKeyIDs(f, map[string]int64{"b": 3})
 	closeBA()
 
 	// The old key is retired.
