@@ -34,6 +34,7 @@ type command struct {
 
 var commands = map[string]command{
 	"bench":   {"measure throughput and latency against the no-storage baseline", runBench},
+	"keygen":  {"print a new key for --encryption-key", runKeygen},
 	"listen":  {"stream deliveries to a local URL without a tunnel", runListen},
 	"migrate": {"create or upgrade the database schema", runMigrate},
 	"send":    {"publish an event through a running Herald", runSend},

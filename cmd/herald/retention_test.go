@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/retention"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // serve runs the retention job, which deletes expired messages and logs
@@ -36,11 +38,27 @@ func TestServeRunsRetention(t *testing.T) {
 	if err := ts.store.Publish(ctx, msg, nil, "", time.Time{}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
+	src := &store.Source{ID: herald.NewID(herald.PrefixSource, t0), AppID: app.ID, Name: "gh",
+		Verifier: []byte(`{"type":"github"}`), MaxBodyBytes: 1 << 20, CreatedAt: t0, UpdatedAt: t0}
+	if err := ts.store.CreateSource(ctx, src); err != nil {
+		t.Fatalf("create source: %v", err)
+	}
+	old := t0.Add(-retention.DefaultInboundAge)
+	ev := &store.InboundEvent{ID: herald.NewID(herald.PrefixInbound, old), SourceID: src.ID, ReceivedAt: old,
+		Body: []byte("{}"), Headers: map[string][]string{}}
+	evMsg := &herald.Message{ID: herald.NewID(herald.PrefixMessage, old), AppID: app.ID, EventType: "push",
+		Payload: ev.Body, CreatedAt: old, ExpiresAt: t0.Add(48 * time.Hour)}
+	if _, err := ts.store.Ingest(ctx, ev, evMsg, nil, "", time.Time{}); err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
 	if _, err := ts.expiry.RunOnce(ctx); err != nil {
 		t.Fatalf("run retention: %v", err)
 	}
 	if _, err := ts.store.GetMessage(ctx, app.ID, msg.ID); !errors.Is(err, herald.ErrNotFound) {
 		t.Errorf("expired message: got %v, want %v", err, herald.ErrNotFound)
+	}
+	if _, err := ts.store.GetInboundEvent(ctx, src.ID, ev.ID); !errors.Is(err, herald.ErrNotFound) {
+		t.Errorf("inbound event past --inbound-retention: got %v, want %v", err, herald.ErrNotFound)
 	}
 	if logs := ts.Logs.String(); !strings.Contains(logs, "expired messages deleted") {
 		t.Errorf("logs: got %q, want the retention count", logs)
@@ -69,6 +87,26 @@ func TestServeRejectsNegativeRetentionInterval(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "--retention-interval") {
 		t.Errorf("error: got %q, want it to name --retention-interval", err)
+	}
+}
+
+// An inbound retention shorter than the longest dedupe window would let a
+// provider's retry through twice.
+func TestServeRejectsShortInboundRetention(t *testing.T) {
+	t.Parallel()
+	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	var cfg serveConfig
+	args := []string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--admin-token", "admin-secret-token", "--inbound-retention", "24h"}
+	if err := parseFlags(flagSet(&cfg), args, env); err != nil {
+		t.Fatal(err)
+	}
+	s, err := startServer(context.Background(), cfg, env, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_ = s.stop()
+		t.Fatal("start with --inbound-retention 24h: got nil error, want one")
+	}
+	if !strings.Contains(err.Error(), "--inbound-retention") {
+		t.Errorf("error: got %q, want it to name --inbound-retention", err)
 	}
 }
 

@@ -54,6 +54,8 @@ type serveConfig struct {
 	secureCookies   bool
 	retention       time.Duration
 	operationalURL  string
+	inboundAge      time.Duration
+	enc             encryptionFlags
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -82,6 +84,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
 	fs.StringVar(&c.operationalURL, "operational-webhook-url", "", "URL that receives operational webhooks (endpoint.*, message.attempt.*), signed with the secret of endpoint \"operator\" in application \"herald-operational\"")
+	fs.DurationVar(&c.inboundAge, "inbound-retention", retention.DefaultInboundAge, "how long received inbound events are kept (at least the longest dedupe window, 720h)")
+	c.enc.flags(fs)
 }
 
 func flagSet(cfg *serveConfig) *flag.FlagSet {
@@ -157,6 +161,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if cfg.retention < 0 {
 		return nil, fmt.Errorf("--retention-interval must not be negative, got %s", cfg.retention)
 	}
+	if cfg.inboundAge < inbound.MaxDedupeWindow {
+		return nil, fmt.Errorf("--inbound-retention must be at least %s, the longest dedupe window, got %s", inbound.MaxDedupeWindow, cfg.inboundAge)
+	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
 	}
@@ -164,6 +171,16 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		if err := opevent.CheckURL(cfg.operationalURL); err != nil {
 			return nil, fmt.Errorf("--operational-webhook-url: %w", err)
 		}
+	}
+	keys, err := cfg.enc.keyring()
+	if err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		logger.Warn("endpoint and source secrets are stored unencrypted; set --encryption-key (generate one with `herald keygen`)")
+	} else {
+		// The id names the key in sealed values; it reveals nothing of it.
+		logger.Info("secrets at rest are encrypted", "encryption_key_id", keys.PrimaryID())
 	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
@@ -177,11 +194,14 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg, logger)
+	st, err := openStore(ctx, cfg, keys, logger)
 	if err != nil {
 		return nil, err
 	}
 	undo = append(undo, func() { st.Close() })
+	if err := checkSecretKeys(ctx, st, keys, logger); err != nil {
+		return nil, err
+	}
 	// Deliveries this node held when it last stopped (or crashed) are due
 	// again at once, rather than when their lease expires.
 	if err := st.ReleaseLeases(ctx, nodeID, nil); err != nil {
@@ -291,7 +311,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 
 	var expiry *retention.Job
 	if cfg.retention > 0 {
-		if expiry, err = retention.New(retention.Config{Store: st, Interval: cfg.retention, Logger: logger}); err != nil {
+		if expiry, err = retention.New(retention.Config{Store: st, Interval: cfg.retention, InboundAge: cfg.inboundAge, Logger: logger}); err != nil {
 			return nil, fmt.Errorf("retention: %w", err)
 		}
 	}

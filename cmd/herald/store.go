@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -14,7 +15,8 @@ import (
 
 // openStore opens (and migrates) PostgreSQL when --database is set, and
 // otherwise the SQLite file in the data directory.
-func openStore(ctx context.Context, cfg serveConfig, logger *slog.Logger) (store.Store, error) {
+// keys (nil: none) seals secrets at rest.
+func openStore(ctx context.Context, cfg serveConfig, keys *secretbox.Keyring, logger *slog.Logger) (store.Store, error) {
 	if cfg.database != "" {
 		if !strings.HasPrefix(cfg.database, "postgres://") && !strings.HasPrefix(cfg.database, "postgresql://") {
 			return nil, fmt.Errorf("--database must be a postgres:// URL")
@@ -24,6 +26,7 @@ func openStore(ctx context.Context, cfg serveConfig, logger *slog.Logger) (store
 			MaxConns:         int32(cfg.pgMaxConns),
 			StatementTimeout: cfg.pgStmtTimeout,
 			Logger:           logger,
+			Keys:             keys,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
@@ -33,6 +36,7 @@ func openStore(ctx context.Context, cfg serveConfig, logger *slog.Logger) (store
 	db, err := sqlite.Open(ctx, sqlite.Config{
 		Path:   filepath.Join(cfg.dataDir, "herald.db"),
 		Logger: logger,
+		Keys:   keys,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)

@@ -1,7 +1,8 @@
-// Package retention deletes expired messages in the background: payloads,
-// deliveries and attempts older than each message's retention period. It
-// deletes in small batches, each its own short transaction, so publishing
-// and delivery never wait long behind it.
+// Package retention deletes expired data in the background: messages with
+// their deliveries and attempts past each message's retention period, and
+// inbound events (the requests sources received) past InboundAge. It
+// deletes in small batches, each its own short transaction, so publishing,
+// delivery and ingestion never wait long behind it.
 package retention
 
 import (
@@ -16,7 +17,12 @@ import (
 // Store is what the job needs from the store (store.Retention).
 type Store interface {
 	ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error)
+	ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error)
 }
+
+// DefaultInboundAge keeps inbound events as long as the messages they
+// became keep their payload by default, and well past any dedupe window.
+const DefaultInboundAge = 90 * 24 * time.Hour
 
 // Config configures New. Zero values are the documented defaults.
 type Config struct {
@@ -24,8 +30,14 @@ type Config struct {
 	Store Store
 	// Interval is the time between runs. Default 1h.
 	Interval time.Duration
-	// Batch is the most messages one transaction deletes. Default 1000.
+	// Batch is the most messages, or inbound events, one transaction
+	// deletes. Default 1000.
 	Batch int
+	// InboundAge is how long inbound events are kept after they were
+	// received. It must outlast every source's dedupe window, or a
+	// provider's retry could be forwarded twice. Default
+	// DefaultInboundAge.
+	InboundAge time.Duration
 	// Logger receives the count of each run; nil discards it.
 	Logger *slog.Logger
 	// Now is the clock that decides what has expired. Default time.Now.
@@ -54,6 +66,9 @@ func New(cfg Config) (*Job, error) {
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 1000
+	}
+	if cfg.InboundAge <= 0 {
+		cfg.InboundAge = DefaultInboundAge
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -117,28 +132,53 @@ func (j *Job) loop(ctx context.Context, done chan<- struct{}) {
 	}
 }
 
-// RunOnce deletes expired messages in batches of Batch until a batch comes
-// back short, logs the count, and returns it.
-func (j *Job) RunOnce(ctx context.Context) (int, error) {
+// Counts is what one run deleted.
+type Counts struct {
+	Messages      int
+	InboundEvents int
+}
+
+// RunOnce deletes expired messages, then inbound events older than
+// InboundAge, each in batches of Batch until a batch comes back short,
+// logs the counts, and returns them.
+func (j *Job) RunOnce(ctx context.Context) (Counts, error) {
 	now := j.cfg.Now()
-	total := 0
-	for {
-		n, err := j.cfg.Store.ExpireMessages(ctx, now, j.cfg.Batch)
-		total += n
+	var c Counts
+	var err error
+	c.Messages, err = j.expire(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.cfg.Store.ExpireMessages(ctx, now, limit)
+	})
+	if err != nil {
+		err = fmt.Errorf("expire messages: %w", err)
+	} else {
+		before := now.Add(-j.cfg.InboundAge)
+		c.InboundEvents, err = j.expire(ctx, func(ctx context.Context, limit int) (int, error) {
+			return j.cfg.Store.ExpireInboundEvents(ctx, before, limit)
+		})
 		if err != nil {
-			if total > 0 {
-				j.cfg.Logger.Info("expired messages deleted", "count", total)
-			}
-			return total, fmt.Errorf("expire messages: %w", err)
-		}
-		if n < j.cfg.Batch {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			j.cfg.Logger.Info("expired messages deleted", "count", total)
-			return total, fmt.Errorf("expire messages: %w", err)
+			err = fmt.Errorf("expire inbound events: %w", err)
 		}
 	}
-	j.cfg.Logger.Info("expired messages deleted", "count", total)
-	return total, nil
+	if err == nil || c.Messages+c.InboundEvents > 0 {
+		j.cfg.Logger.Info("expired messages deleted", "count", c.Messages, "inbound_events", c.InboundEvents)
+	}
+	return c, err
+}
+
+// expire calls fn with Batch until it deletes fewer, and returns the total.
+func (j *Job) expire(ctx context.Context, fn func(ctx context.Context, limit int) (int, error)) (int, error) {
+	total := 0
+	for {
+		n, err := fn(ctx, j.cfg.Batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < j.cfg.Batch {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
 }

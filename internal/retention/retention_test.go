@@ -8,16 +8,26 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
-// fakeStore is a Store whose ExpireMessages is a function field.
+// fakeStore is a Store of function fields; a nil expireInbound deletes
+// nothing.
 type fakeStore struct {
-	expire func(ctx context.Context, now time.Time, limit int) (int, error)
+	expire        func(ctx context.Context, now time.Time, limit int) (int, error)
+	expireInbound func(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 func (s fakeStore) ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error) {
 	return s.expire(ctx, now, limit)
+}
+
+func (s fakeStore) ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	if s.expireInbound == nil {
+		return 0, nil
+	}
+	return s.expireInbound(ctx, before, limit)
 }
 
 func newJob(t *testing.T, cfg Config) *Job {
@@ -62,11 +72,11 @@ func TestRunOnceLoopsUntilAShortBatch(t *testing.T) {
 				return n, nil
 			}}
 			j := newJob(t, Config{Store: st, Batch: 2, Now: func() time.Time { return now }})
-			total, err := j.RunOnce(t.Context())
+			c, err := j.RunOnce(t.Context())
 			if err != nil {
 				t.Fatalf("run once: %v", err)
 			}
-			if total != tc.wantTotal || calls != tc.wantCalls {
+			if total := c.Messages; total != tc.wantTotal || calls != tc.wantCalls {
 				t.Errorf("got total %d in %d calls, want %d in %d", total, calls, tc.wantTotal, tc.wantCalls)
 			}
 		})
@@ -84,11 +94,16 @@ func TestRunOnceReturnsStoreErrors(t *testing.T) {
 		}
 		return 0, boom
 	}}
-	total, err := newJob(t, Config{Store: st}).RunOnce(t.Context())
+	inboundCalled := false
+	st.expireInbound = func(context.Context, time.Time, int) (int, error) { inboundCalled = true; return 0, nil }
+	c, err := newJob(t, Config{Store: st}).RunOnce(t.Context())
 	if !errors.Is(err, boom) {
 		t.Errorf("error: got %v, want %v", err, boom)
 	}
-	if total != 1000 {
+	if inboundCalled {
+		t.Error("inbound events expired after the messages failed: want the run to stop at the error")
+	}
+	if total := c.Messages; total != 1000 {
 		t.Errorf("total: got %d, want 1000 (the batch before the error)", total)
 	}
 }
@@ -99,8 +114,36 @@ func TestNewAppliesDefaults(t *testing.T) {
 		t.Errorf("new without store: got nil error, want one")
 	}
 	j := newJob(t, Config{Store: fakeStore{}})
-	if j.cfg.Interval != time.Hour || j.cfg.Batch != 1000 || j.cfg.Now == nil || j.cfg.Logger == nil {
-		t.Errorf("defaults: got interval %v batch %d, want 1h 1000 with a clock and logger", j.cfg.Interval, j.cfg.Batch)
+	if j.cfg.Interval != time.Hour || j.cfg.Batch != 1000 || j.cfg.Now == nil || j.cfg.Logger == nil || j.cfg.InboundAge != 90*24*time.Hour {
+		t.Errorf("defaults: got interval %v batch %d inbound age %v, want 1h 1000 90 days with a clock and logger",
+			j.cfg.Interval, j.cfg.Batch, j.cfg.InboundAge)
+	}
+}
+
+// Inbound events go when older than InboundAge, in batches, after the
+// messages.
+func TestRunOnceExpiresInboundEvents(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var calls []int
+	st := fakeStore{
+		expire: func(context.Context, time.Time, int) (int, error) { return 0, nil },
+		expireInbound: func(_ context.Context, before time.Time, limit int) (int, error) {
+			if want := now.Add(-7 * 24 * time.Hour); !before.Equal(want) {
+				t.Errorf("before: got %v, want %v", before, want)
+			}
+			n := []int{3, 3, 1}[len(calls)]
+			calls = append(calls, limit)
+			return n, nil
+		},
+	}
+	j := newJob(t, Config{Store: st, Batch: 3, InboundAge: 7 * 24 * time.Hour, Now: func() time.Time { return now }})
+	c, err := j.RunOnce(t.Context())
+	if err != nil {
+		t.Fatalf("run once: %v", err)
+	}
+	if c.InboundEvents != 7 || len(calls) != 3 {
+		t.Errorf("got %d inbound events in %d calls, want 7 in 3", c.InboundEvents, len(calls))
 	}
 }
 
@@ -191,14 +234,36 @@ func TestRunOnceAgainstSQLite(t *testing.T) {
 		publish(t0.Add(time.Hour))
 	}
 	kept := publish(t0.Add(3 * time.Hour))
+	src := &store.Source{ID: herald.NewID(herald.PrefixSource, t0), AppID: app.ID, Name: "gh",
+		Verifier: []byte(`{"type":"github"}`), MaxBodyBytes: 1 << 20, CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateSource(ctx, src); err != nil {
+		t.Fatalf("create source: %v", err)
+	}
+	ingest := func(at time.Time) *store.InboundEvent {
+		ev := &store.InboundEvent{ID: herald.NewID(herald.PrefixInbound, at), SourceID: src.ID, ReceivedAt: at,
+			Body: []byte("{}"), Headers: map[string][]string{}}
+		m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, at), AppID: app.ID, EventType: "push",
+			Payload: ev.Body, CreatedAt: at, ExpiresAt: t0.Add(3 * time.Hour)}
+		if _, err := db.Ingest(ctx, ev, m, nil, "", time.Time{}); err != nil {
+			t.Fatalf("ingest: %v", err)
+		}
+		return ev
+	}
+	for range 3 {
+		ingest(t0.Add(-DefaultInboundAge))
+	}
+	recent := ingest(t0)
 
 	j := newJob(t, Config{Store: db, Batch: 2, Now: func() time.Time { return t0.Add(2 * time.Hour) }})
-	n, err := j.RunOnce(ctx)
+	c, err := j.RunOnce(ctx)
 	if err != nil {
 		t.Fatalf("run once: %v", err)
 	}
-	if n != 5 {
-		t.Errorf("deleted: got %d, want 5", n)
+	if c.Messages != 5 || c.InboundEvents != 3 {
+		t.Errorf("deleted: got %+v, want 5 messages and 3 inbound events", c)
+	}
+	if _, err := db.GetInboundEvent(ctx, src.ID, recent.ID); err != nil {
+		t.Errorf("recent inbound event: got %v, want it kept", err)
 	}
 	if _, err := db.GetMessage(ctx, app.ID, kept.ID); err != nil {
 		t.Errorf("unexpired message: got %v, want it kept", err)

@@ -14,4 +14,11 @@ type Retention interface {
 	// keep their row; they refer to the message by ID only. Callers loop
 	// until it returns fewer than limit.
 	ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error)
+	// ExpireInboundEvents deletes up to limit inbound events received at
+	// or before before, oldest first, in one short transaction, and
+	// returns how many it deleted. The messages they became stay (they
+	// expire on their own). Callers loop until it returns fewer than
+	// limit, and keep before older than any source's dedupe window, so
+	// no event that still deduplicates is deleted.
+	ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -156,7 +156,7 @@ func (db *DB) ListMessageDestinations(ctx context.Context, appID, msgID string, 
 			st   int16
 			next *int64
 		)
-		ep, err := scanEndpointWith(row, &st, &next)
+		ep, err := db.scanEndpointWith(row, &st, &next)
 		md.Endpoint, md.Status, md.NextAttemptAt = ep, herald.MessageStatus(st), finalZero(st, next)
 		return md, err
 	})

@@ -21,13 +21,17 @@ const cancelDeliveries = `UPDATE deliveries SET status = 4, next_attempt_at = NU
 // CreateEndpoint inserts ep; ErrConflict if its UID is taken in the app,
 // ErrNotFound if the app does not exist.
 func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	secrets, err := db.sealSecrets(ep)
+	if err != nil {
+		return fmt.Errorf("create endpoint: %w", err)
+	}
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	_, err := db.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
+	_, err = db.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		ep.ID, ep.AppID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled,
 		jsonText(ep.EventTypes), jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata),
-		jsonText(ep.Headers), secretsText(ep.Secrets), nullMS(ep.FailingSince), ms(ep.CreatedAt), ms(ep.UpdatedAt))
+		jsonText(ep.Headers), secrets, nullMS(ep.FailingSince), ms(ep.CreatedAt), ms(ep.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", db.mapCallErr(ctx, err))
 	}
@@ -43,7 +47,7 @@ func (db *DB) GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.E
 	if err != nil {
 		return nil, fmt.Errorf("get endpoint: %w", db.mapCallErr(ctx, err))
 	}
-	ep, err := pgx.CollectExactlyOneRow(rows, scanEndpoint)
+	ep, err := pgx.CollectExactlyOneRow(rows, db.scanEndpoint)
 	if err != nil {
 		return nil, fmt.Errorf("get endpoint %s: %w", idOrUID, db.mapCallErr(ctx, err))
 	}
@@ -81,21 +85,25 @@ func (db *DB) queryEndpoints(ctx context.Context, sql string, args ...any) ([]he
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, scanEndpoint)
+	return pgx.CollectRows(rows, db.scanEndpoint)
 }
 
 // UpdateEndpoint replaces every field but ID, AppID and CreatedAt. Disabling
 // an endpoint cancels its unfinished deliveries.
 func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	secrets, err := db.sealSecrets(ep)
+	if err != nil {
+		return fmt.Errorf("update endpoint: %w", err)
+	}
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE endpoints SET uid = $3, url = $4, description = $5, disabled = $6,
 			event_types = $7, channels = $8, throttle_rate = $9, metadata = $10, headers = $11, secrets = $12,
 			failing_since = $13, updated_at = $14 WHERE id = $1 AND app_id = $2`,
 			ep.ID, ep.AppID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled, jsonText(ep.EventTypes),
 			jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata), jsonText(ep.Headers),
-			secretsText(ep.Secrets), nullMS(ep.FailingSince), ms(ep.UpdatedAt))
+			secrets, nullMS(ep.FailingSince), ms(ep.UpdatedAt))
 		if err != nil {
 			return err
 		}
@@ -136,12 +144,12 @@ func (db *DB) DeleteEndpoint(ctx context.Context, appID, id string) error {
 	return nil
 }
 
-func scanEndpoint(row pgx.CollectableRow) (herald.Endpoint, error) {
-	return scanEndpointWith(row)
+func (db *DB) scanEndpoint(row pgx.CollectableRow) (herald.Endpoint, error) {
+	return db.scanEndpointWith(row)
 }
 
 // scanEndpointWith scans endpointColumns, then extra.
-func scanEndpointWith(row pgx.CollectableRow, extra ...any) (herald.Endpoint, error) {
+func (db *DB) scanEndpointWith(row pgx.CollectableRow, extra ...any) (herald.Endpoint, error) {
 	var (
 		ep                                                 herald.Endpoint
 		uid, eventTypes, channels, metadata, headers, secs *string
@@ -164,7 +172,10 @@ func scanEndpointWith(row pgx.CollectableRow, extra ...any) (herald.Endpoint, er
 			return herald.Endpoint{}, err
 		}
 	}
-	var err error
+	secs, err := db.openSecrets(ep.ID, secs)
+	if err != nil {
+		return herald.Endpoint{}, err
+	}
 	if ep.Secrets, err = fromSecretsText(secs); err != nil {
 		return herald.Endpoint{}, err
 	}

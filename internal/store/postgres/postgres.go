@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	// MaxBatch bounds the operations committed in one transaction; 0 means
 	// 512.
 	MaxBatch int
+	// Keys seals endpoint secrets and source verifiers at rest. Nil stores
+	// them in plaintext; rows sealed earlier then fail to read.
+	Keys *secretbox.Keyring
 }
 
 func (c Config) withDefaults() Config {

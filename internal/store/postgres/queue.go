@@ -113,7 +113,7 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 	})
 	b.Queue(`SELECT `+endpointColumns+` FROM endpoints WHERE id = ANY($1)`, epIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			ep, err := scanEndpoint(rows)
+			ep, err := db.scanEndpoint(rows)
 			if err != nil {
 				return err
 			}

@@ -48,3 +48,21 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 	}
 	return n, nil
 }
+
+// ExpireInboundEvents deletes up to limit inbound events received at or
+// before before, oldest first, in one short transaction. Rows another
+// node is deleting are skipped.
+func (db *DB) ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `DELETE FROM inbound_events WHERE id IN (
+		SELECT id FROM inbound_events WHERE received_at <= $1
+		ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, ms(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("expire inbound events: %w", db.mapCallErr(ctx, err))
+	}
+	return int(tag.RowsAffected()), nil
+}

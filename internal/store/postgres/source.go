@@ -22,11 +22,15 @@ const inboundColumns = `id, source_id, received_at, dedupe_key, dedupe_until, ev
 // CreateSource inserts src; ErrConflict if its ID or UID is taken,
 // ErrNotFound if its application does not exist.
 func (db *DB) CreateSource(ctx context.Context, src *store.Source) error {
+	verifier, err := db.cfg.Keys.Seal(string(src.Verifier), sourceAAD(src.ID))
+	if err != nil {
+		return fmt.Errorf("create source: seal verifier: %w", err)
+	}
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	_, err := db.pool.Exec(ctx, `INSERT INTO sources (`+sourceColumns+`)
+	_, err = db.pool.Exec(ctx, `INSERT INTO sources (`+sourceColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		src.ID, nullText(src.UID), src.AppID, src.Name, string(src.Verifier), src.EventType,
+		src.ID, nullText(src.UID), src.AppID, src.Name, verifier, src.EventType,
 		src.DedupeWindow.Milliseconds(), listText(src.AllowedIPs), src.MaxBodyBytes,
 		ms(src.CreatedAt), ms(src.UpdatedAt))
 	if err != nil {
@@ -44,7 +48,7 @@ func (db *DB) GetSource(ctx context.Context, idOrUID string) (*store.Source, err
 	if err != nil {
 		return nil, fmt.Errorf("get source: %w", db.mapCallErr(ctx, err))
 	}
-	src, err := pgx.CollectExactlyOneRow(rows, scanSource)
+	src, err := pgx.CollectExactlyOneRow(rows, db.scanSource)
 	if err != nil {
 		return nil, fmt.Errorf("get source %s: %w", idOrUID, db.mapCallErr(ctx, err))
 	}
@@ -62,7 +66,7 @@ func (db *DB) ListSources(ctx context.Context, page store.Page) ([]store.Source,
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", db.mapCallErr(ctx, err))
 	}
-	srcs, err := pgx.CollectRows(rows, scanSource)
+	srcs, err := pgx.CollectRows(rows, db.scanSource)
 	if err != nil {
 		return nil, fmt.Errorf("list sources: %w", db.mapCallErr(ctx, err))
 	}
@@ -71,12 +75,16 @@ func (db *DB) ListSources(ctx context.Context, page store.Page) ([]store.Source,
 
 // UpdateSource replaces every field but ID and CreatedAt.
 func (db *DB) UpdateSource(ctx context.Context, src *store.Source) error {
+	verifier, err := db.cfg.Keys.Seal(string(src.Verifier), sourceAAD(src.ID))
+	if err != nil {
+		return fmt.Errorf("update source: seal verifier: %w", err)
+	}
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	tag, err := db.pool.Exec(ctx, `UPDATE sources SET uid = $2, app_id = $3, name = $4, verifier = $5,
 		event_type = $6, dedupe_window = $7, allowed_ips = $8, max_body_bytes = $9, updated_at = $10
 		WHERE id = $1`,
-		src.ID, nullText(src.UID), src.AppID, src.Name, string(src.Verifier), src.EventType,
+		src.ID, nullText(src.UID), src.AppID, src.Name, verifier, src.EventType,
 		src.DedupeWindow.Milliseconds(), listText(src.AllowedIPs), src.MaxBodyBytes, ms(src.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("update source: %w", db.mapCallErr(ctx, err))
@@ -355,7 +363,7 @@ func listText(l []string) *string {
 	return &s
 }
 
-func scanSource(row pgx.CollectableRow) (store.Source, error) {
+func (db *DB) scanSource(row pgx.CollectableRow) (store.Source, error) {
 	var (
 		src             store.Source
 		uid, ips        *string
@@ -366,6 +374,10 @@ func scanSource(row pgx.CollectableRow) (store.Source, error) {
 	if err := row.Scan(&src.ID, &uid, &src.AppID, &src.Name, &verifier, &src.EventType, &window, &ips,
 		&src.MaxBodyBytes, &created, &updated); err != nil {
 		return store.Source{}, err
+	}
+	verifier, err := db.cfg.Keys.Open(verifier, sourceAAD(src.ID))
+	if err != nil {
+		return store.Source{}, fmt.Errorf("source %s: verifier: %w", src.ID, err)
 	}
 	src.UID, src.Verifier = fromNullText(uid), json.RawMessage(verifier)
 	src.DedupeWindow = time.Duration(window) * time.Millisecond

@@ -129,7 +129,7 @@ func (db *DB) ListMessageDestinations(ctx context.Context, appID, msgID string, 
 	for rows.Next() {
 		var md store.MessageDestination
 		var ds deliveryState
-		ep, err := scanEndpoint(joined{rows, []any{&ds.status, &ds.next}})
+		ep, err := db.scanEndpoint(joined{rows, []any{&ds.status, &ds.next}})
 		if err != nil {
 			return nil, mapErr("list message destinations", err)
 		}

@@ -14,7 +14,7 @@ const endpointColumns = `id, app_id, uid, url, description, disabled, event_type
 // CreateEndpoint inserts ep; ErrConflict if its UID is taken in the app,
 // ErrNotFound if the application does not exist.
 func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
-	secrets, err := jsonSecrets(ep.Secrets)
+	secrets, err := db.endpointSecrets(ep)
 	if err != nil {
 		return err
 	}
@@ -31,10 +31,10 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 // GetEndpoint finds an endpoint of the application by ID or, failing that,
 // by UID.
 func (db *DB) GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error) {
-	ep, err := scanEndpoint(db.reader.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+	ep, err := db.scanEndpoint(db.reader.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE id = ? AND app_id = ?`, idOrUID, appID))
 	if errNoRows(err) {
-		ep, err = scanEndpoint(db.reader.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		ep, err = db.scanEndpoint(db.reader.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE app_id = ? AND uid = ?`, appID, idOrUID))
 	}
 	if err != nil {
@@ -65,7 +65,7 @@ func (db *DB) queryEndpoints(ctx context.Context, what, q string, args ...any) (
 	defer rows.Close()
 	var out []herald.Endpoint
 	for rows.Next() {
-		ep, err := scanEndpoint(rows)
+		ep, err := db.scanEndpoint(rows)
 		if err != nil {
 			return nil, mapErr(what, err)
 		}
@@ -77,7 +77,7 @@ func (db *DB) queryEndpoints(ctx context.Context, what, q string, args ...any) (
 // UpdateEndpoint replaces every field but ID, AppID and CreatedAt. Disabling
 // the endpoint cancels its unfinished deliveries.
 func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
-	secrets, err := jsonSecrets(ep.Secrets)
+	secrets, err := db.endpointSecrets(ep)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (db *DB) DeleteEndpoint(ctx context.Context, appID, id string) error {
 	})
 }
 
-func scanEndpoint(s scanner) (*herald.Endpoint, error) {
+func (db *DB) scanEndpoint(s scanner) (*herald.Endpoint, error) {
 	var (
 		ep                                          herald.Endpoint
 		uid, evTypes, channels, meta, hdrs, secrets sql.NullString
@@ -139,8 +139,20 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 	if ep.Headers, err = parseMap(hdrs); err != nil {
 		return nil, err
 	}
+	if secrets, err = db.openSecrets(ep.ID, secrets); err != nil {
+		return nil, err
+	}
 	if ep.Secrets, err = parseSecrets(secrets); err != nil {
 		return nil, err
 	}
 	return &ep, nil
+}
+
+// endpointSecrets encodes and seals ep's secrets column.
+func (db *DB) endpointSecrets(ep *herald.Endpoint) (sql.NullString, error) {
+	secrets, err := jsonSecrets(ep.Secrets)
+	if err != nil {
+		return secrets, err
+	}
+	return db.sealSecrets(ep.ID, secrets)
 }

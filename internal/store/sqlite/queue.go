@@ -114,7 +114,7 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 	}
 	eps := make(map[string]*herald.Endpoint, len(epIDs))
 	err = loadByIDs(ctx, w.tx, `SELECT `+endpointColumns+` FROM endpoints WHERE id IN `, epIDs, func(s scanner) error {
-		ep, err := scanEndpoint(s)
+		ep, err := db.scanEndpoint(s)
 		if err == nil {
 			eps[ep.ID] = ep
 		}

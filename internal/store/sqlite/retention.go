@@ -46,6 +46,34 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 	return int(n), nil
 }
 
+// ExpireInboundEvents deletes up to limit inbound events received at or
+// before before, then returns freed pages like ExpireMessages.
+func (db *DB) ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+		res, err := w.tx.ExecContext(ctx, `DELETE FROM inbound_events WHERE id IN (
+			SELECT id FROM inbound_events WHERE received_at <= ? ORDER BY received_at LIMIT ?)`, ms(before), limit)
+		if err != nil {
+			return mapErr("expire inbound events", err)
+		}
+		// Assigned, not added: the batch may run this op twice.
+		n, err = res.RowsAffected()
+		return mapErr("expire inbound events", err)
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		if err := db.vacuum(ctx); err != nil {
+			return int(n), err
+		}
+	}
+	return int(n), nil
+}
+
 // vacuum returns up to vacuumPages free pages to the file system when the
 // file uses incremental auto-vacuum; otherwise it does nothing.
 func (db *DB) vacuum(ctx context.Context) error {

@@ -20,10 +20,14 @@ const inboundColumns = `id, source_id, received_at, dedupe_key, dedupe_until, ev
 // CreateSource inserts src; ErrConflict if its ID or UID is taken,
 // ErrNotFound if its application does not exist.
 func (db *DB) CreateSource(ctx context.Context, src *store.Source) error {
+	verifier, err := db.keys.Seal(string(src.Verifier), sourceAAD(src.ID))
+	if err != nil {
+		return fmt.Errorf("create source: seal verifier: %w", err)
+	}
 	return db.write(ctx, func(ctx context.Context, w *wtx) error {
 		_, err := w.tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			src.ID, nullString(src.UID), src.AppID, src.Name, string(src.Verifier), src.EventType,
+			src.ID, nullString(src.UID), src.AppID, src.Name, verifier, src.EventType,
 			src.DedupeWindow.Milliseconds(), jsonList(src.AllowedIPs), src.MaxBodyBytes,
 			ms(src.CreatedAt), ms(src.UpdatedAt))
 		return mapErr("create source", err)
@@ -32,9 +36,9 @@ func (db *DB) CreateSource(ctx context.Context, src *store.Source) error {
 
 // GetSource finds a source by ID or, failing that, by UID.
 func (db *DB) GetSource(ctx context.Context, idOrUID string) (*store.Source, error) {
-	src, err := scanSource(db.reader.QueryRowContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE id = ?`, idOrUID))
+	src, err := db.scanSource(db.reader.QueryRowContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE id = ?`, idOrUID))
 	if errNoRows(err) {
-		src, err = scanSource(db.reader.QueryRowContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE uid = ?`, idOrUID))
+		src, err = db.scanSource(db.reader.QueryRowContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE uid = ?`, idOrUID))
 	}
 	if err != nil {
 		return nil, mapErr("get source", err)
@@ -53,7 +57,7 @@ func (db *DB) ListSources(ctx context.Context, page store.Page) ([]store.Source,
 	defer rows.Close()
 	var out []store.Source
 	for rows.Next() {
-		src, err := scanSource(rows)
+		src, err := db.scanSource(rows)
 		if err != nil {
 			return nil, mapErr("list sources", err)
 		}
@@ -64,10 +68,14 @@ func (db *DB) ListSources(ctx context.Context, page store.Page) ([]store.Source,
 
 // UpdateSource replaces every field but ID and CreatedAt.
 func (db *DB) UpdateSource(ctx context.Context, src *store.Source) error {
+	verifier, err := db.keys.Seal(string(src.Verifier), sourceAAD(src.ID))
+	if err != nil {
+		return fmt.Errorf("update source: seal verifier: %w", err)
+	}
 	return db.write(ctx, func(ctx context.Context, w *wtx) error {
 		res, err := w.tx.ExecContext(ctx, `UPDATE sources SET uid = ?, app_id = ?, name = ?, verifier = ?,
 			event_type = ?, dedupe_window = ?, allowed_ips = ?, max_body_bytes = ?, updated_at = ? WHERE id = ?`,
-			nullString(src.UID), src.AppID, src.Name, string(src.Verifier), src.EventType,
+			nullString(src.UID), src.AppID, src.Name, verifier, src.EventType,
 			src.DedupeWindow.Milliseconds(), jsonList(src.AllowedIPs), src.MaxBodyBytes, ms(src.UpdatedAt), src.ID)
 		return affectedOne("update source", res, err)
 	})
@@ -160,7 +168,7 @@ func (db *DB) ListInboundEvents(ctx context.Context, sourceID string, page store
 	return out, mapErr("list inbound events", rows.Err())
 }
 
-func scanSource(s scanner) (*store.Source, error) {
+func (db *DB) scanSource(s scanner) (*store.Source, error) {
 	var (
 		src             store.Source
 		uid, ips        sql.NullString
@@ -172,10 +180,13 @@ func scanSource(s scanner) (*store.Source, error) {
 		&src.MaxBodyBytes, &created, &updated); err != nil {
 		return nil, err
 	}
+	verifier, err := db.keys.Open(verifier, sourceAAD(src.ID))
+	if err != nil {
+		return nil, fmt.Errorf("source %s: verifier: %w", src.ID, err)
+	}
 	src.UID, src.Verifier = uid.String, json.RawMessage(verifier)
 	src.DedupeWindow = time.Duration(window) * time.Millisecond
 	src.CreatedAt, src.UpdatedAt = fromMS(created), fromMS(updated)
-	var err error
 	if src.AllowedIPs, err = parseList(ips); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -41,6 +42,9 @@ type Config struct {
 	// Now is the clock for the few writes that take no time from the
 	// caller (deleting an endpoint). Default time.Now.
 	Now func() time.Time
+	// Keys seals endpoint secrets and source verifiers at rest. Nil stores
+	// them in plaintext; rows sealed earlier then fail to read.
+	Keys *secretbox.Keyring
 }
 
 // DB is the SQLite store.
@@ -53,6 +57,7 @@ type DB struct {
 	st     *stmts
 	cp     *checkpointer
 	now    func() time.Time
+	keys   *secretbox.Keyring
 }
 
 // Open opens (creating if needed) the database at cfg.Path, applies pending
@@ -106,7 +111,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
-	db := &DB{path: cfg.Path, log: cfg.Logger, writer: writer, now: cfg.Now}
+	db := &DB{path: cfg.Path, log: cfg.Logger, writer: writer, now: cfg.Now, keys: cfg.Keys}
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite writer: %w: %w", herald.ErrUnavailable, err)

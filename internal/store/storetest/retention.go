@@ -78,6 +78,46 @@ var retentionTests = []test{
 		}
 		wantMessages(f, a.ID, m.ID)
 	}},
+	// Inbound events go once received at or before the cutoff, oldest
+	// first and at most limit a call; the messages they became stay.
+	{"ExpireInboundEventsDeletesOldEvents", func(f *fixture) {
+		a := f.app()
+		src := f.source(a.ID)
+		var evs []*store.InboundEvent
+		var msgs []*herald.Message
+		for i, key := range []string{"d-1", "d-2", "d-3"} {
+			at := f.at(time.Duration(i) * time.Hour)
+			ev, msg := f.inbound(src, at, key), f.message(a.ID, at)
+			f.ingest(ev, msg)
+			evs, msgs = append(evs, ev), append(msgs, msg)
+		}
+		dup := f.inbound(src, f.at(time.Hour), "d-1")
+		f.ingest(dup, f.message(a.ID, f.at(time.Hour)))
+
+		cutoff := f.at(time.Hour)
+		for i, want := range []int{2, 1, 0} {
+			n, err := f.s.ExpireInboundEvents(f.ctx, cutoff, 2)
+			f.noErr("expire inbound events", err)
+			if n != want {
+				f.Errorf("call %d: got %d expired, want %d", i+1, n, want)
+			}
+		}
+		list, err := f.s.ListInboundEvents(f.ctx, src.ID, page(250, ""))
+		f.noErr("list inbound events", err)
+		if len(list) != 1 || list[0].ID != evs[2].ID {
+			f.Errorf("inbound events after expiry: got %d (%v), want only %s", len(list), list, evs[2].ID)
+		}
+		_, err = f.s.GetInboundEvent(f.ctx, src.ID, evs[0].ID)
+		f.wantErr("get expired inbound event", err, herald.ErrNotFound)
+		for _, m := range msgs {
+			_, err := f.s.GetMessage(f.ctx, a.ID, m.ID)
+			f.noErr("get the message of an expired event", err)
+		}
+		// A kept event still deduplicates.
+		if !f.ingest(f.inbound(src, f.at(2*time.Hour), "d-3"), f.message(a.ID, f.at(2*time.Hour))) {
+			f.Errorf("ingest the key of a kept event: got accepted, want duplicate")
+		}
+	}},
 }
 
 // wantMessages fails unless the application's messages are exactly ids.
