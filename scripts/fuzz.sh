@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the main module briefly: FUZZTIME each (4s
+# Runs every fuzz target of the main module briefly: FUZZTIME each (3s
 # unless set). Targets are found by grepping for `func FuzzX(`, so a new one
 # runs without editing this script. Go fuzzes one target per invocation,
 # hence the loop. A crasher is saved under the package's testdata/fuzz/ and
@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-fuzztime="${FUZZTIME:-4s}"
+fuzztime="${FUZZTIME:-3s}"
 targets=$(grep -rEo --include='*_test.go' --exclude-dir=sdktest --exclude-dir=node_modules \
 	'^func Fuzz[A-Za-z0-9_]*' . | sed 's/:func /:/' | sort)
 if [ -z "$targets" ]; then
