@@ -16,3 +16,5 @@ echo "== go test (race detector on)"
 go test -race -count=1 -timeout 20m ./...
 echo "== Svix SDK compatibility"
 (cd sdktest && go test -race -count=1 -timeout 10m ./...)
+echo "== fuzz targets (briefly each)"
+./scripts/fuzz.sh

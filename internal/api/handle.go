@@ -32,9 +32,17 @@ const (
 	idempotent
 )
 
+// route is one entry of the route table, kept so tests can walk every
+// route (the tenant-isolation matrix) without a list of their own.
+type route struct {
+	pattern string
+	access  access
+}
+
 // handle registers h for pattern behind authentication, access checks,
 // idempotency, error mapping and metrics.
 func (s *Server) handle(pattern string, a access, h func(*call) error) {
+	s.table = append(s.table, route{pattern: pattern, access: a})
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -33,17 +36,80 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return body, nil
 }
 
-// decodeJSON decodes body into v. The body must hold exactly one JSON value;
-// trailing data is an error (json.Unmarshal checks the whole input before
-// decoding). Errors carry a reason for the caller.
+// maxJSONDepth bounds how deeply objects and arrays may nest in a request
+// body, payloads included. Real webhooks nest a dozen levels; deeper input
+// only costs the decoder and every receiver the payload is forwarded to.
+const maxJSONDepth = 128
+
+// decodeJSON decodes body into v under the API's rules, which hold for
+// every route:
+//   - the body is exactly one JSON value; trailing data is an error;
+//   - it is valid UTF-8 (encoding/json would quietly turn bad bytes into
+//     U+FFFD, and a payload is signed and forwarded as sent);
+//   - objects and arrays nest at most maxJSONDepth levels;
+//   - fields the input type does not know are errors that name the field.
+//
+// Every error carries a reason for the caller and maps to a 4xx.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return invalid([]string{"body"}, "The request body is empty; a JSON object is required")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := checkJSONText(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return herald.Errorf(herald.EBADREQUEST, "Invalid JSON at byte %d: unexpected data after the JSON value", len(body)-len(rest))
+	}
 	return nil
+}
+
+// checkJSONText enforces the encoding and nesting rules of decodeJSON in
+// one pass that tracks only strings and brackets; the decoder checks the
+// grammar.
+func checkJSONText(body []byte) error {
+	if !utf8.Valid(body) {
+		return invalid([]string{"body"}, "The request body is not valid UTF-8 (first bad byte at offset %d)", firstBadUTF8(body))
+	}
+	depth, inString, escaped := 0, false, false
+	for i, c := range body {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > maxJSONDepth {
+				return invalid([]string{"body"}, "The request body nests objects and arrays deeper than %d levels (at byte %d)", maxJSONDepth, i)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+func firstBadUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 // jsonError turns a decoding error into a user-facing one.
@@ -57,9 +123,13 @@ func jsonError(err error) error {
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
-			return invalid([]string{"body"}, "Expected a JSON %s, got %s", typeErr.Type.Kind(), typeErr.Value)
+			return invalid([]string{"body"}, "The body must be %s, got %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
 		}
 		return invalidBody(field, "%s: expected %s, got %s", field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// DisallowUnknownFields reports `json: unknown field "name"`.
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return invalidBody(name, "Unknown field %q", name)
 	case errors.As(err, &synErr):
 		return herald.Errorf(herald.EBADREQUEST, "Invalid JSON at byte %d: %s", synErr.Offset, synErr.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

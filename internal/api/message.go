@@ -30,6 +30,9 @@ type messageIn struct {
 	PayloadRetentionHours  *int64          `json:"payloadRetentionHours"`
 	Application            *applicationIn  `json:"application"`
 	Tags                   []string        `json:"tags"`
+	// TransformationsParams is sent by Svix SDKs; Herald has no
+	// transformations, so it is accepted and ignored.
+	TransformationsParams json.RawMessage `json:"transformationsParams"`
 }
 
 // validate checks in and returns how long the payload is kept.

@@ -99,6 +99,7 @@ type Server struct {
 	listener   Listener
 	limits     *tokenLimits // nil: no per-token limit
 	mux        *http.ServeMux
+	table      []route // every registered route, in table order
 }
 
 // New returns a Server for cfg.

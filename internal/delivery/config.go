@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -72,6 +73,10 @@ type Config struct {
 	// AllowNetworks lists networks the SSRF guard lets through even though
 	// they are loopback, private or otherwise special.
 	AllowNetworks []netip.Prefix
+	// Resolver looks up endpoint host names; nil means the system's. The
+	// SSRF guard judges the address each connection actually uses, so it
+	// holds whatever the resolver answers (tests rebind names with it).
+	Resolver *net.Resolver
 	// SvixHeaders sends svix-id, svix-timestamp and svix-signature instead
 	// of the webhook-* headers.
 	SvixHeaders bool

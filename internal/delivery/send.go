@@ -61,6 +61,7 @@ func newSender(cfg Config) *sender {
 		Timeout:   cfg.Timeout,
 		KeepAlive: 30 * time.Second,
 		Control:   guard.control,
+		Resolver:  cfg.Resolver,
 	}
 	transport := &http.Transport{
 		Proxy:             nil, // a proxy would hide the real destination from the guard

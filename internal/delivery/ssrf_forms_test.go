@@ -29,6 +29,13 @@ func TestSSRFRefusesOtherAddressForms(t *testing.T) {
 		"ep_short":       "http://127.1:" + port + "/",
 		"ep_unspecified": "http://0.0.0.0:" + port + "/",
 		"ep_mapped":      "http://[::ffff:127.0.0.1]:" + port + "/",
+		"ep_mapped_hex":  "http://[::ffff:7f00:1]:" + port + "/",
+		"ep_mapped_long": "http://[0:0:0:0:0:ffff:127.0.0.1]:" + port + "/",
+		"ep_zero":        "http://0:" + port + "/",
+		"ep_v6_unspec":   "http://[::]:" + port + "/",
+		"ep_octal_long":  "http://017700000001:" + port + "/",
+		"ep_hex_dotted":  "http://0x7f.0x0.0x0.0x1:" + port + "/",
+		"ep_metadata":    "http://[::ffff:169.254.169.254]:" + port + "/",
 	}
 	var eps []herald.Endpoint
 	for id, u := range urls {

@@ -51,6 +51,16 @@ func TestAddrGuardDefault(t *testing.T) {
 		{"2002:7f00:1::1", false},      // 6to4 of 127.0.0.1
 		{"2002:808:808::1", true},      // 6to4 of 8.8.8.8
 		{"2001:0:4136:e378::1", false}, // Teredo
+		{"0.1.2.3", false},
+		{"fdff:ffff::1", false}, // top of fc00::/7
+		{"febf:ffff::1", false}, // top of fe80::/10
+		{"fec0::1", false},
+		{"::ffff:0.0.0.0", false},
+		{"::ffff:192.168.0.1", false},
+		{"::ffff:172.16.0.1", false},
+		{"::ffff:100.64.0.1", false},
+		{"::ffff:7f00:1", false},
+		{"::ffff:0:0", false},
 	}
 	var g addrGuard
 	for _, tt := range tests {

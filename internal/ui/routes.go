@@ -5,7 +5,7 @@ import "net/http"
 // routes is the one route table. Operator routes go through s.admin and
 // portal routes through s.portal; both check the CSRF token of POSTs.
 func (s *Server) routes() {
-	m := s.mux
+	m := &routeTable{mux: s.mux, patterns: &s.patterns}
 	m.Handle("GET /ui/static/", s.static)
 	m.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusFound)
@@ -43,4 +43,22 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ui/portal/messages", s.portal(s.portalMessages))
 	m.HandleFunc("GET /ui/portal/messages/{msg}", s.portal(s.portalMessage))
 	m.HandleFunc("POST /ui/portal/messages/{msg}/retry", s.portal(s.portalRetry))
+}
+
+// routeTable registers routes on the mux and keeps their patterns, so
+// tests can walk every route (the portal isolation matrix) without a list
+// of their own.
+type routeTable struct {
+	mux      *http.ServeMux
+	patterns *[]string
+}
+
+func (t *routeTable) Handle(pattern string, h http.Handler) {
+	*t.patterns = append(*t.patterns, pattern)
+	t.mux.Handle(pattern, h)
+}
+
+func (t *routeTable) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	*t.patterns = append(*t.patterns, pattern)
+	t.mux.HandleFunc(pattern, h)
 }

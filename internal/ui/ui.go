@@ -76,6 +76,7 @@ type Server struct {
 	pages      *pages
 	static     http.Handler
 	mux        *http.ServeMux
+	patterns   []string // every registered route, in table order
 	// logins limits failed login attempts, so the admin token cannot be
 	// guessed at network speed.
 	logins *rate.Limiter
