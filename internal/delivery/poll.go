@@ -230,8 +230,11 @@ func (p *poller) reloadApp(ctx context.Context, appID string) error {
 	for i := range eps {
 		active[eps[i].ID] = &eps[i]
 	}
+	now := p.e.now()
 	for _, q := range p.e.disp.queuesOf(appID) {
-		q.setEndpoint(active[q.id])
+		if q.setEndpoint(active[q.id], now) {
+			p.e.disp.resume(q)
+		}
 	}
 	return nil
 }

@@ -130,7 +130,7 @@ func (r *recorder) applied(batch []store.Result, disabled []string) {
 		}
 		e.log.Warn("endpoint disabled", slog.String("app_id", appID), slog.String("endpoint_id", id))
 		if q := e.disp.lookup(id); q != nil {
-			q.setEndpoint(nil)
+			q.setEndpoint(nil, time.Time{})
 		}
 		if appID != "" {
 			e.endpts.invalidate(appID)
@@ -141,4 +141,5 @@ func (r *recorder) applied(batch []store.Result, disabled []string) {
 			e.poll.hint(o.NextAttemptAt)
 		}
 	}
+	e.wakeForOrdered(batch)
 }
