@@ -52,6 +52,9 @@ type serveConfig struct {
 	sessionSecret   string
 	secureCookies   bool
 	retention       time.Duration
+	circuitFailures int
+	circuitCooldown time.Duration
+	circuitMaxCool  time.Duration
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -79,6 +82,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
+	fs.IntVar(&c.circuitFailures, "circuit-failures", delivery.DefaultCircuitFailures, "consecutive failed attempts that open an endpoint's circuit, holding its deliveries back until a probe succeeds; 0 disables")
+	fs.DurationVar(&c.circuitCooldown, "circuit-cooldown", delivery.DefaultCircuitCooldown, "how long an open circuit waits before its probe; doubles after each failed probe")
+	fs.DurationVar(&c.circuitMaxCool, "circuit-max-cooldown", delivery.DefaultCircuitMaxCooldown, "the longest an open circuit waits before its probe")
 }
 
 func flagSet(cfg *serveConfig) *flag.FlagSet {
@@ -153,6 +159,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if cfg.retention < 0 {
 		return nil, fmt.Errorf("--retention-interval must not be negative, got %s", cfg.retention)
 	}
+	if cfg.circuitCooldown <= 0 || cfg.circuitMaxCool < cfg.circuitCooldown {
+		return nil, fmt.Errorf("--circuit-cooldown must be positive and at most --circuit-max-cooldown, got %s and %s", cfg.circuitCooldown, cfg.circuitMaxCool)
+	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
 	}
@@ -194,6 +203,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		Timeout:             cfg.timeout,
 		AllowNetworks:       allow,
 		SvixHeaders:         cfg.svixHeaders,
+		CircuitFailures:     circuitFailures(cfg.circuitFailures),
+		CircuitCooldown:     cfg.circuitCooldown,
+		CircuitMaxCooldown:  cfg.circuitMaxCool,
 		UserAgent:           "Herald/" + version,
 		Logger:              logger,
 		Registry:            reg,
@@ -335,4 +347,13 @@ func (s *server) stop() error {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// circuitFailures maps --circuit-failures to the engine's setting, where 0
+// means the default and a negative number turns the breaker off.
+func circuitFailures(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
