@@ -13,7 +13,9 @@ import (
 // application's endpoints together. Each application has one limiter on
 // this node, holding this node's share of the rate, which every one of its
 // endpoint queues draws from. The rate is read from the store and reused
-// for EndpointCacheTTL; InvalidateApplication rereads it at once.
+// for appRateTTL; InvalidateApplication rereads it at once, so a change
+// made through this node's API applies at once and one made through
+// another node's within appRateTTL.
 type appLimits struct {
 	e   *Engine
 	ttl time.Duration
@@ -34,8 +36,12 @@ type appLimit struct {
 	limit    rate.Limit
 }
 
+// appRateTTL is how long an application's rate is reused at least: every
+// active application costs a read per TTL.
+const appRateTTL = 10 * time.Second
+
 func newAppLimits(e *Engine) *appLimits {
-	return &appLimits{e: e, ttl: e.cfg.EndpointCacheTTL, m: make(map[string]*appLimit)}
+	return &appLimits{e: e, ttl: max(e.cfg.EndpointCacheTTL, appRateTTL), m: make(map[string]*appLimit)}
 }
 
 // get returns the application's limiter, reading its rate when it is

@@ -38,9 +38,10 @@ func (d *dispatcher) circuitGate(q *epQueue, now time.Time) (wait time.Duration,
 	case q.probing:
 		// This node's probe is out: its result resumes the queue.
 		return max(c.RetryAt.Sub(now), d.e.cfg.Timeout), false
-	case now.Before(c.RetryAt):
+	case c.State == herald.CircuitOpen && now.Before(c.RetryAt):
 		return c.RetryAt.Sub(now), false
 	}
+	// The cool-down ended, or another node's probe is out: ask the store.
 	ctx, cancel := context.WithTimeout(context.Background(), circuitCallTimeout)
 	c, won, err := d.e.store.ProbeCircuit(ctx, q.id, now, d.e.probeHold())
 	cancel()
@@ -56,6 +57,10 @@ func (d *dispatcher) circuitGate(q *epQueue, now time.Time) (wait time.Duration,
 		return 0, true
 	case c.State == herald.CircuitClosed:
 		return 0, false // another node's probe succeeded
+	case c.State == herald.CircuitHalfOpen:
+		// Another node's probe is out: look again soon rather than at
+		// the end of its hold, to flow as soon as it closes the circuit.
+		return min(max(c.RetryAt.Sub(now), 10*time.Millisecond), time.Second), false
 	}
 	return max(c.RetryAt.Sub(now), 10*time.Millisecond), false
 }
@@ -117,11 +122,13 @@ func (d *dispatcher) noteCircuit(q *epQueue, res store.Result, probe bool) (clos
 }
 
 // learnCircuit adopts what a snapshot of the endpoint says about its
-// circuit: an open circuit another node tripped holds this node back too.
-// A closed snapshot is not trusted (it may be older than this node's
-// view); closing is learned from the store when probing. q.mu is held.
-func (q *epQueue) learnCircuit(c herald.Circuit, now time.Time) {
-	if q.circuit.State == herald.CircuitClosed && c.Blocks(now) {
+// circuit: a circuit another node opened holds this node back too, and one
+// whose cool-down ended sends this node to the store for the probe, so
+// only one node sends it. A closed snapshot is not trusted (it may be
+// older than this node's view): closing is learned from the store when
+// probing. q.mu is held.
+func (q *epQueue) learnCircuit(c herald.Circuit) {
+	if q.circuit.State == herald.CircuitClosed && c.State != herald.CircuitClosed {
 		q.circuit = c
 	}
 }

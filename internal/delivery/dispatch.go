@@ -95,7 +95,7 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 			if q.ep == nil || job.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
 				q.ep = job.Endpoint
 			}
-			q.learnCircuit(job.Endpoint.Circuit, now)
+			q.learnCircuit(job.Endpoint.Circuit)
 		}
 		q.jobs = append(q.jobs, job)
 		d.held.Add(1)

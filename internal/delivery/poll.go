@@ -230,9 +230,8 @@ func (p *poller) reloadApp(ctx context.Context, appID string) error {
 	for i := range eps {
 		active[eps[i].ID] = &eps[i]
 	}
-	now := p.e.now()
 	for _, q := range p.e.disp.queuesOf(appID) {
-		if q.setEndpoint(active[q.id], now) {
+		if q.setEndpoint(active[q.id]) {
 			p.e.disp.resume(q)
 		}
 	}

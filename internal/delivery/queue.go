@@ -166,7 +166,7 @@ func (q *epQueue) signerFor(ep *herald.Endpoint, now time.Time) (*webhook.Signer
 // setEndpoint updates q after the endpoint changed: ep nil means it is
 // disabled or deleted, so its queued deliveries get canceled. It reports
 // whether q's circuit was closed, so the caller resumes the queue.
-func (q *epQueue) setEndpoint(ep *herald.Endpoint, now time.Time) (resume bool) {
+func (q *epQueue) setEndpoint(ep *herald.Endpoint) (resume bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if ep == nil || ep.Disabled {
@@ -180,6 +180,6 @@ func (q *epQueue) setEndpoint(ep *herald.Endpoint, now time.Time) (resume bool) 
 		q.circuit, q.pausedUntil = herald.Circuit{}, time.Time{}
 		return true
 	}
-	q.learnCircuit(ep.Circuit, now)
+	q.learnCircuit(ep.Circuit)
 	return false
 }
