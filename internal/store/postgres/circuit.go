@@ -10,6 +10,11 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
+// enableClosesCircuit closes the circuit of a disabled endpoint about to
+// be enabled again.
+const enableClosesCircuit = `UPDATE endpoints SET circuit_state = 0, circuit_opened_at = NULL,
+	circuit_retry_at = NULL, circuit_cooldown_ms = 0 WHERE id = $1 AND app_id = $2 AND disabled`
+
 const getCircuit = `SELECT circuit_state, circuit_opened_at, circuit_retry_at, circuit_cooldown_ms
 	FROM endpoints WHERE id = $1`
 

@@ -92,6 +92,12 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if !ep.Disabled {
+			// Re-enabling starts afresh, its circuit closed.
+			if _, err := tx.Exec(ctx, enableClosesCircuit, ep.ID, ep.AppID); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, `UPDATE endpoints SET uid = $3, url = $4, description = $5, disabled = $6,
 			event_types = $7, channels = $8, throttle_rate = $9, metadata = $10, headers = $11, secrets = $12,
 			failing_since = $13, updated_at = $14, ordered = $15 WHERE id = $1 AND app_id = $2`,

@@ -8,6 +8,11 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
+// sqlEnableClosesCircuit closes the circuit of a disabled endpoint about
+// to be enabled again.
+const sqlEnableClosesCircuit = `UPDATE endpoints SET circuit_state = 0, circuit_opened_at = NULL,
+	circuit_retry_at = NULL, circuit_cooldown_ms = 0 WHERE id = ? AND app_id = ? AND disabled <> 0`
+
 const sqlGetCircuit = `SELECT circuit_state, circuit_opened_at, circuit_retry_at, circuit_cooldown_ms
 	FROM endpoints WHERE id = ?`
 

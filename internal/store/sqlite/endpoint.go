@@ -84,6 +84,12 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		return err
 	}
 	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		if !ep.Disabled {
+			// Re-enabling starts afresh, its circuit closed.
+			if _, err := w.tx.ExecContext(ctx, sqlEnableClosesCircuit, ep.ID, ep.AppID); err != nil {
+				return mapErr("update endpoint: close circuit", err)
+			}
+		}
 		res, err := w.tx.ExecContext(ctx, `UPDATE endpoints SET uid = ?, url = ?, description = ?, disabled = ?,
 			event_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?, secrets = ?,
 			failing_since = ?, updated_at = ?, ordered = ? WHERE id = ? AND app_id = ?`,

@@ -60,6 +60,22 @@ var controlTests = []test{
 		f.noErr("close", f.s.CloseCircuit(f.ctx, e.ID))
 		wantCircuit(f, e.ID, herald.Circuit{})
 	}},
+	{"EnablingClosesTheCircuit", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		_, err := f.s.OpenCircuit(f.ctx, e.ID, herald.CircuitClosed, f.t0, time.Minute)
+		f.noErr("open", err)
+		ep, err := f.s.GetEndpoint(f.ctx, a.ID, e.ID)
+		f.noErr("get", err)
+		ep.Disabled = true
+		f.noErr("disable", f.s.UpdateEndpoint(f.ctx, ep))
+		if got, _ := f.s.GetEndpoint(f.ctx, a.ID, e.ID); got.Circuit.State != herald.CircuitOpen {
+			f.Errorf("circuit after disabling: %v, want still open", got.Circuit.State)
+		}
+		ep.Disabled = false
+		f.noErr("enable", f.s.UpdateEndpoint(f.ctx, ep))
+		wantCircuit(f, e.ID, herald.Circuit{})
+	}},
 	{"CircuitOfMissingEndpoint", func(f *fixture) {
 		_, err := f.s.OpenCircuit(f.ctx, "ep_missing", herald.CircuitClosed, f.t0, time.Second)
 		f.wantErr("open", err, herald.ErrNotFound)
