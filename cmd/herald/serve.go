@@ -84,7 +84,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
 	fs.IntVar(&c.circuitFailures, "circuit-failures", delivery.DefaultCircuitFailures, "consecutive failed attempts that open an endpoint's circuit, holding its deliveries back until a probe succeeds; 0 disables")
 	fs.DurationVar(&c.circuitCooldown, "circuit-cooldown", delivery.DefaultCircuitCooldown, "how long an open circuit waits before its probe; doubles after each failed probe")
-	fs.DurationVar(&c.circuitMaxCool, "circuit-max-cooldown", delivery.DefaultCircuitMaxCooldown, "the longest an open circuit waits before its probe")
+	fs.DurationVar(&c.circuitMaxCool, "circuit-max-cooldown", delivery.DefaultCircuitMaxCooldown, "the longest an open circuit waits before its probe (at least --circuit-cooldown)")
 }
 
 func flagSet(cfg *serveConfig) *flag.FlagSet {
@@ -159,8 +159,8 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if cfg.retention < 0 {
 		return nil, fmt.Errorf("--retention-interval must not be negative, got %s", cfg.retention)
 	}
-	if cfg.circuitCooldown <= 0 || cfg.circuitMaxCool < cfg.circuitCooldown {
-		return nil, fmt.Errorf("--circuit-cooldown must be positive and at most --circuit-max-cooldown, got %s and %s", cfg.circuitCooldown, cfg.circuitMaxCool)
+	if cfg.circuitCooldown <= 0 || cfg.circuitMaxCool <= 0 {
+		return nil, fmt.Errorf("--circuit-cooldown and --circuit-max-cooldown must be positive, got %s and %s", cfg.circuitCooldown, cfg.circuitMaxCool)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
