@@ -69,7 +69,9 @@ func (d *dispatcher) circuitGate(q *epQueue, now time.Time) (wait time.Duration,
 // whether the circuit closed (the caller resumes the queue). q.mu is held.
 func (d *dispatcher) noteCircuit(q *epQueue, res store.Result, probe bool) (closed bool) {
 	e := d.e
-	if e.cfg.CircuitFailures < 0 {
+	if e.cfg.CircuitFailures < 0 || IsListenURL(res.Attempt.URL) {
+		// A herald listen session's hub knows when it is back, and makes
+		// its backlog due at once then: no probing needed.
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), circuitCallTimeout)
