@@ -87,7 +87,7 @@ func (d *dispatcher) noteCircuit(q *epQueue, res store.Result, probe bool) (clos
 			q.probing = false
 			return false
 		}
-		q.circuit, q.probing, q.pausedUntil = herald.Circuit{}, false, time.Time{}
+		q.closeCircuit()
 		e.log.Info("circuit closed", slog.String("endpoint_id", q.id))
 		e.endpts.invalidate(res.Attempt.AppID)
 		return true
@@ -121,6 +121,11 @@ func (d *dispatcher) noteCircuit(q *epQueue, res store.Result, probe bool) (clos
 		slog.Int("failures", q.fails), slog.Time("retry_at", c.RetryAt))
 	e.endpts.invalidate(res.Attempt.AppID)
 	return false
+}
+
+// closeCircuit forgets q's circuit and ends its pause. q.mu is held.
+func (q *epQueue) closeCircuit() {
+	q.circuit, q.probing, q.probeGranted, q.pausedUntil = herald.Circuit{}, false, false, time.Time{}
 }
 
 // learnCircuit adopts what a snapshot of the endpoint says about its

@@ -177,7 +177,7 @@ func (q *epQueue) setEndpoint(ep *herald.Endpoint) (resume bool) {
 	q.ep = ep
 	if ep.Circuit.State == herald.CircuitClosed && q.circuit.State != herald.CircuitClosed && !q.probing {
 		// Closed in the store (an operator reset it): flow again.
-		q.circuit, q.pausedUntil = herald.Circuit{}, time.Time{}
+		q.closeCircuit()
 		return true
 	}
 	q.learnCircuit(ep.Circuit)
