@@ -20,7 +20,7 @@ type appLimits struct {
 	e   *Engine
 	ttl time.Duration
 
-	mu sync.Mutex
+	mu sync.RWMutex // every send looks its application up
 	m  map[string]*appLimit
 }
 
@@ -48,17 +48,21 @@ func newAppLimits(e *Engine) *appLimits {
 // unknown or stale. Only the first read is waited for; later ones go on
 // with the previous rate while one caller rereads it.
 func (a *appLimits) get(ctx context.Context, appID string) *appLimit {
-	a.mu.Lock()
+	a.mu.RLock()
 	l := a.m[appID]
+	a.mu.RUnlock()
 	if l == nil {
-		l = &appLimit{ready: make(chan struct{}), loading: true}
-		a.m[appID] = l
+		a.mu.Lock()
+		if l = a.m[appID]; l == nil {
+			l = &appLimit{ready: make(chan struct{}), loading: true}
+			a.m[appID] = l
+			a.mu.Unlock()
+			a.load(ctx, appID, l)
+			close(l.ready)
+			return l
+		}
 		a.mu.Unlock()
-		a.load(ctx, appID, l)
-		close(l.ready)
-		return l
 	}
-	a.mu.Unlock()
 	select {
 	case <-l.ready:
 	case <-ctx.Done():
@@ -95,9 +99,9 @@ func (a *appLimits) load(ctx context.Context, appID string, l *appLimit) {
 
 // invalidate makes the next get reread the application's rate.
 func (a *appLimits) invalidate(appID string) {
-	a.mu.Lock()
+	a.mu.RLock()
 	l := a.m[appID]
-	a.mu.Unlock()
+	a.mu.RUnlock()
 	if l != nil {
 		l.mu.Lock()
 		l.loadedAt = time.Time{}
