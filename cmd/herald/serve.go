@@ -56,6 +56,9 @@ type serveConfig struct {
 	operationalURL  string
 	inboundAge      time.Duration
 	enc             encryptionFlags
+	circuitFailures int
+	circuitCooldown time.Duration
+	circuitMaxCool  time.Duration
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -86,6 +89,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.operationalURL, "operational-webhook-url", "", "URL that receives operational webhooks (endpoint.*, message.attempt.*), signed with the secret of endpoint \"operator\" in application \"herald-operational\"")
 	fs.DurationVar(&c.inboundAge, "inbound-retention", retention.DefaultInboundAge, "how long received inbound events are kept (at least the longest dedupe window, 720h)")
 	c.enc.flags(fs)
+	fs.IntVar(&c.circuitFailures, "circuit-failures", delivery.DefaultCircuitFailures, "consecutive failed attempts that open an endpoint's circuit, holding its deliveries back until a probe succeeds; 0 disables")
+	fs.DurationVar(&c.circuitCooldown, "circuit-cooldown", delivery.DefaultCircuitCooldown, "how long an open circuit waits before its probe; doubles after each failed probe")
+	fs.DurationVar(&c.circuitMaxCool, "circuit-max-cooldown", delivery.DefaultCircuitMaxCooldown, "the longest an open circuit waits before its probe (at least --circuit-cooldown)")
 }
 
 func flagSet(cfg *serveConfig) *flag.FlagSet {
@@ -164,6 +170,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if cfg.inboundAge < inbound.MaxDedupeWindow {
 		return nil, fmt.Errorf("--inbound-retention must be at least %s, the longest dedupe window, got %s", inbound.MaxDedupeWindow, cfg.inboundAge)
 	}
+	if cfg.circuitCooldown <= 0 || cfg.circuitMaxCool <= 0 {
+		return nil, fmt.Errorf("--circuit-cooldown and --circuit-max-cooldown must be positive, got %s and %s", cfg.circuitCooldown, cfg.circuitMaxCool)
+	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return nil, fmt.Errorf("--log-format must be text or json, got %q", cfg.logFormat)
 	}
@@ -237,6 +246,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		Timeout:             cfg.timeout,
 		AllowNetworks:       allow,
 		SvixHeaders:         cfg.svixHeaders,
+		CircuitFailures:     circuitFailures(cfg.circuitFailures),
+		CircuitCooldown:     cfg.circuitCooldown,
+		CircuitMaxCooldown:  cfg.circuitMaxCool,
 		UserAgent:           "Herald/" + version,
 		Events:              attemptEvents,
 		Logger:              logger,
@@ -394,4 +406,13 @@ func (s *server) stop() error {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// circuitFailures maps --circuit-failures to the engine's setting, where 0
+// means the default and a negative number turns the breaker off.
+func circuitFailures(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }

@@ -65,8 +65,10 @@ type fakePublisher struct {
 	mu          sync.Mutex
 	published   []*herald.Message
 	publishedTo map[string]string // message ID to endpoint ID
-	wakes       int
-	invalidated []string
+	// appsInvalidated lists InvalidateApplication calls.
+	appsInvalidated []string
+	wakes           int
+	invalidated     []string
 }
 
 func (p *fakePublisher) Publish(ctx context.Context, msg *herald.Message) error {
@@ -133,6 +135,12 @@ func (p *fakePublisher) Wake() {
 func (p *fakePublisher) InvalidateEndpoints(appID string) {
 	p.mu.Lock()
 	p.invalidated = append(p.invalidated, appID)
+	p.mu.Unlock()
+}
+
+func (p *fakePublisher) InvalidateApplication(appID string) {
+	p.mu.Lock()
+	p.appsInvalidated = append(p.appsInvalidated, appID)
 	p.mu.Unlock()
 }
 
@@ -299,8 +307,8 @@ func TestHealth(t *testing.T) {
 	doc := b.callAs(t, "", "GET", "/api/v1/openapi.json", nil, nil).want(t, 200).obj(t)
 	paths, _ := doc["paths"].(map[string]any)
 	// The 26 paths of the Svix reference, and Herald's own additions.
-	if len(paths) != 36 {
-		t.Errorf("got %d paths in the OpenAPI document, want 36", len(paths))
+	if len(paths) != 39 {
+		t.Errorf("got %d paths in the OpenAPI document, want 39", len(paths))
 	}
 	for _, p := range []string{"/api/v1/source", "/api/v1/app/{app_id}/poller/{sink_id}", "/api/v1/app/{app_id}/listen"} {
 		if paths[p] == nil {

@@ -244,6 +244,7 @@ func (s *Server) saveApp(c *call, app *herald.Application) error {
 		return conflictUID(err, "application", app.UID)
 	}
 	s.apps.forget(app.ID)
+	s.pub.InvalidateApplication(app.ID)
 	return c.json(http.StatusOK, toApplicationOut(app))
 }
 

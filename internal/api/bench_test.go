@@ -21,6 +21,7 @@ func (nopPublisher) Publish(context.Context, *herald.Message) error           { 
 func (nopPublisher) PublishTo(context.Context, *herald.Message, string) error { return nil }
 func (nopPublisher) Wake()                                                    {}
 func (nopPublisher) InvalidateEndpoints(string)                               {}
+func (nopPublisher) InvalidateApplication(string)                             {}
 
 // BenchmarkMessageCreate measures POST /api/v1/app/{app_id}/msg in process,
 // from request to encoded 202, with the publish itself left out.

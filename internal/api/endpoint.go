@@ -24,6 +24,9 @@ type endpointIn struct {
 	Metadata     map[string]string `json:"metadata"`
 	Secret       *string           `json:"secret"`
 	Version      *int              `json:"version"` // deprecated by Svix; accepted and ignored
+	// FIFO is Herald's: strict first-in first-out delivery. Left out, an
+	// update keeps the endpoint's setting.
+	FIFO *bool `json:"fifo"`
 }
 
 // endpointPatch is Svix's EndpointPatch.
@@ -40,6 +43,7 @@ type endpointPatch struct {
 	Metadata     optional[map[string]string] `json:"metadata"`
 	Secret       optional[string]            `json:"secret"`
 	Version      optional[int]               `json:"version"`
+	FIFO         optional[bool]              `json:"fifo"` // Herald's; null turns it off
 }
 
 // endpointOut is Svix's EndpointOut with the field names both the Go SDK
@@ -128,6 +132,9 @@ func (s *Server) applyEndpointIn(c *call, in *endpointIn, ep *herald.Endpoint) e
 		return err
 	}
 	ep.Metadata = in.Metadata
+	if in.FIFO != nil {
+		ep.Ordered = *in.FIFO
+	}
 	if ep.Metadata == nil {
 		ep.Metadata = map[string]string{}
 	}
@@ -331,6 +338,9 @@ func (s *Server) applyEndpointPatch(c *call, in *endpointPatch, ep *herald.Endpo
 		if ep.Metadata == nil {
 			ep.Metadata = map[string]string{}
 		}
+	}
+	if in.FIFO.Set {
+		ep.Ordered = in.FIFO.V && !in.FIFO.Null
 	}
 	if in.Secret.Set && !in.Secret.Null {
 		key, err := checkSecret("secret", in.Secret.V)

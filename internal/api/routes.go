@@ -47,6 +47,10 @@ func (s *Server) routes() {
 	s.handle("POST "+ep+"/send-example", appScoped|idempotent, s.sendExample)
 	s.handle("POST "+ep+"/recover", appScoped|idempotent, s.recoverEndpoint)
 	s.handle("GET "+ep+"/msg", appScoped, s.listAttemptedMessages)
+	s.handle("GET "+ep+"/circuit", appScoped, s.getEndpointCircuit)
+	s.handle("POST "+ep+"/circuit/reset", appScoped, s.resetEndpointCircuit)
+	s.handle("GET "+ep+"/ordering", appScoped, s.getEndpointOrdering)
+	s.handle("PUT "+ep+"/ordering", appScoped, s.updateEndpointOrdering)
 
 	// Messages and attempts.
 	s.handle("GET "+app+"/msg", appScoped, s.listMessages)

@@ -26,6 +26,9 @@ type Publisher interface {
 	// InvalidateEndpoints drops cached endpoints of the application after
 	// any change to them.
 	InvalidateEndpoints(appID string)
+	// InvalidateApplication drops the application's cached settings (its
+	// ThrottleRate) after it changed.
+	InvalidateApplication(appID string)
 }
 
 // EndpointEvents hears of endpoint changes made through the API once they

@@ -27,6 +27,8 @@ type Store interface {
 	ExtendLeases(ctx context.Context, owner string, until time.Time) error
 	ReleaseLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey) error
 	Backlog(ctx context.Context) (int64, error)
+	GetApplication(ctx context.Context, idOrUID string) (*herald.Application, error)
+	store.Circuits
 }
 
 // Config configures an Engine. Every zero value means the documented
@@ -70,6 +72,16 @@ type Config struct {
 	// answers 429, 502, 503 or 504, unless its Retry-After asks for longer
 	// (up to a minute); default 1 second.
 	ThrottleBackoff time.Duration
+	// CircuitFailures is how many consecutive failed attempts to an
+	// endpoint open its circuit: its deliveries then wait, with no attempt
+	// made, until a single probe succeeds. Default 5; negative turns the
+	// circuit breaker off.
+	CircuitFailures int
+	// CircuitCooldown is how long an open circuit waits before its probe;
+	// it doubles with each failed probe up to CircuitMaxCooldown. Defaults
+	// 30 seconds and 10 minutes.
+	CircuitCooldown    time.Duration
+	CircuitMaxCooldown time.Duration
 	// AllowNetworks lists networks the SSRF guard lets through even though
 	// they are loopback, private or otherwise special.
 	AllowNetworks []netip.Prefix
@@ -112,6 +124,9 @@ const (
 	DefaultEndpointCacheTTL    = time.Second
 	DefaultThrottleBackoff     = time.Second
 	DefaultUserAgent           = "Herald-Webhooks/1.0"
+	DefaultCircuitFailures     = 5
+	DefaultCircuitCooldown     = 30 * time.Second
+	DefaultCircuitMaxCooldown  = 10 * time.Minute
 
 	// maxThrottleBackoff bounds how long Retry-After can pause an endpoint.
 	maxThrottleBackoff = time.Minute
@@ -153,6 +168,12 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxHeld, max(4*c.Workers, 4096))
 	setDefault(&c.EndpointCacheTTL, DefaultEndpointCacheTTL)
 	setDefault(&c.ThrottleBackoff, DefaultThrottleBackoff)
+	if c.CircuitFailures == 0 {
+		c.CircuitFailures = DefaultCircuitFailures
+	}
+	setDefault(&c.CircuitCooldown, DefaultCircuitCooldown)
+	setDefault(&c.CircuitMaxCooldown, max(DefaultCircuitMaxCooldown, c.CircuitCooldown))
+	c.CircuitMaxCooldown = max(c.CircuitMaxCooldown, c.CircuitCooldown)
 	for _, p := range c.AllowNetworks {
 		if !p.IsValid() {
 			return c, errors.New("delivery: config: invalid network in AllowNetworks")

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -71,7 +72,7 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 		return false
 	}
 	for {
-		q := d.queue(job.Delivery.EndpointID)
+		q := d.queue(job.Delivery.EndpointID, job.Delivery.AppID)
 		q.mu.Lock()
 		if q.dead {
 			q.mu.Unlock()
@@ -89,12 +90,15 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 			d.e.metrics.spilled.Inc()
 			return false
 		}
-		if job.Endpoint != nil && (q.ep == nil || job.Endpoint.UpdatedAt.After(q.ep.UpdatedAt)) {
-			q.ep = job.Endpoint
+		now := d.e.now()
+		if job.Endpoint != nil {
+			if q.ep == nil || job.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
+				q.ep = job.Endpoint
+			}
+			q.learnCircuit(job.Endpoint.Circuit)
 		}
 		q.jobs = append(q.jobs, job)
 		d.held.Add(1)
-		now := d.e.now()
 		push := q.active < d.e.nodeShare().concurrency(d.perEP) && q.active < len(q.jobs)-q.head && !q.paused(now)
 		if push {
 			q.active++
@@ -110,7 +114,7 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 }
 
 // queue returns the endpoint's queue, creating it.
-func (d *dispatcher) queue(endpointID string) *epQueue {
+func (d *dispatcher) queue(endpointID, appID string) *epQueue {
 	d.mu.RLock()
 	q := d.queues[endpointID]
 	d.mu.RUnlock()
@@ -120,7 +124,7 @@ func (d *dispatcher) queue(endpointID string) *epQueue {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if q = d.queues[endpointID]; q == nil {
-		q = &epQueue{id: endpointID}
+		q = &epQueue{id: endpointID, appID: appID}
 		d.queues[endpointID] = q
 	}
 	return q
@@ -155,7 +159,8 @@ func (d *dispatcher) sweep() {
 	defer d.mu.Unlock()
 	for id, q := range d.queues {
 		q.mu.Lock()
-		if q.active == 0 && len(q.jobs) == q.head && q.timer == nil {
+		// A queue whose circuit is open keeps it (and its failure count).
+		if q.active == 0 && len(q.jobs) == q.head && q.timer == nil && (q.circuit.State == herald.CircuitClosed || q.gone) {
 			q.dead = true
 			delete(d.queues, id)
 		}
@@ -179,6 +184,8 @@ func (d *dispatcher) worker() {
 // gives up its token.
 func (d *dispatcher) serve(q *epQueue) {
 	for n := 0; ; n++ {
+		// The application's limiter may read the store: before the lock.
+		app := d.e.apps.get(d.e.sendCtx, q.appID)
 		q.mu.Lock()
 		now := d.e.now()
 		if d.stopping.Load() || len(q.jobs) == q.head || q.paused(now) {
@@ -207,8 +214,17 @@ func (d *dispatcher) serve(q *epQueue) {
 		if ep == nil {
 			ep = job.Endpoint
 		}
-		if wait := q.throttle(ep, d.e.nodeShare(), now); wait > 0 {
-			// Over the endpoint's rate: leave the job queued and pause.
+		wait, probe := d.circuitGate(q, now)
+		if wait == 0 {
+			wait = throttle(q, app, ep, d.e.nodeShare(), now)
+		}
+		if wait > 0 {
+			// Held back by the circuit, or over the endpoint's or the
+			// application's rate: leave the job queued and pause, with
+			// no attempt made.
+			if probe {
+				q.probing, q.probeGranted = false, true // it goes next
+			}
 			q.pausedUntil = now.Add(wait)
 			q.mu.Unlock()
 			continue
@@ -224,7 +240,7 @@ func (d *dispatcher) serve(q *epQueue) {
 		} else if q.head >= 1024 && q.head*2 >= len(q.jobs) {
 			q.jobs, q.head = slices.Clone(q.jobs[q.head:]), 0
 		}
-		plan := sendPlan{ep: ep, failingSince: q.failingSince(job.Endpoint, ep)}
+		plan := sendPlan{ep: ep, failingSince: q.failingSince(job.Endpoint, ep), probe: probe}
 		plan.signer, plan.signerErr = q.signerFor(ep, now)
 		q.mu.Unlock()
 
@@ -232,7 +248,11 @@ func (d *dispatcher) serve(q *epQueue) {
 		if record && res.Attempt.ID != "" {
 			q.mu.Lock()
 			q.noteHealth(res)
+			closed := d.noteCircuit(q, res, plan.probe)
 			q.mu.Unlock()
+			if closed {
+				d.resume(q)
+			}
 		}
 		if pause > 0 {
 			// Pause before the result is out, so nothing sent after it

@@ -29,6 +29,7 @@ type Engine struct {
 
 	metrics  *metrics
 	endpts   *endpointCache
+	apps     *appLimits
 	sender   *sender
 	disp     *dispatcher
 	rec      *recorder
@@ -75,6 +76,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	e.endpts = newEndpointCache(cfg.Store, cfg.EndpointCacheTTL, cfg.Now)
+	e.apps = newAppLimits(e)
 	e.sender = newSender(cfg)
 	e.disp = newDispatcher(e)
 	e.rec = newRecorder(e)

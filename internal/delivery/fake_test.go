@@ -19,6 +19,7 @@ import (
 type memStore struct {
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced on every change
+	apps       map[string]*herald.Application
 	endpoints  map[string]*herald.Endpoint
 	messages   map[string]*herald.Message
 	deliveries map[store.DeliveryKey]*herald.Delivery

@@ -18,6 +18,7 @@ type metrics struct {
 	inflight  prometheus.Gauge
 	spilled   prometheus.Counter
 	backlog   prometheus.GaugeFunc
+	circuits  prometheus.GaugeFunc
 }
 
 // backlogEvery is how often the backlog gauge may query the store.
@@ -69,11 +70,15 @@ func newMetrics(e *Engine) *metrics {
 		}
 		return val
 	})
+	m.circuits = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "herald_circuits_open",
+		Help: "Endpoints whose circuit breaker this node sees open or half-open.",
+	}, func() float64 { return float64(e.disp.openCircuits()) })
 	return m
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.published, m.attempts, m.latency, m.inflight, m.spilled, m.backlog} {
+	for _, c := range []prometheus.Collector{m.published, m.attempts, m.latency, m.inflight, m.spilled, m.backlog, m.circuits} {
 		if err := r.Register(c); err != nil {
 			return fmt.Errorf("delivery: register metrics: %w", err)
 		}

@@ -231,7 +231,9 @@ func (p *poller) reloadApp(ctx context.Context, appID string) error {
 		active[eps[i].ID] = &eps[i]
 	}
 	for _, q := range p.e.disp.queuesOf(appID) {
-		q.setEndpoint(active[q.id])
+		if q.setEndpoint(active[q.id]) {
+			p.e.disp.resume(q)
+		}
 	}
 	return nil
 }

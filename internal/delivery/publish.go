@@ -123,19 +123,27 @@ func (e *Engine) fresh(msg *herald.Message, targets []*herald.Endpoint, now time
 }
 
 // dispatchFresh hands just-committed deliveries to the dispatcher, and
-// releases to the database those it cannot hold.
+// releases to the database those it cannot hold. Deliveries to ordered
+// endpoints always go back to the database: only a claim can tell whether
+// an earlier delivery, perhaps held by another node, is still unfinished
+// (fifo.go).
 func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint, deliveries []herald.Delivery, now time.Time) {
 	if len(targets) == 0 {
 		return
 	}
 
-	jobs := make([]store.Job, len(targets))
-	for i, ep := range targets {
-		jobs[i] = store.Job{Delivery: deliveries[i], Message: msg, Endpoint: ep}
-	}
+	jobs := make([]store.Job, 0, len(targets))
 	var spilled []store.DeliveryKey
+	for i, ep := range targets {
+		if ep.Ordered {
+			spilled = append(spilled, store.DeliveryKey{MsgID: msg.ID, EndpointID: ep.ID})
+			continue
+		}
+		jobs = append(jobs, store.Job{Delivery: deliveries[i], Message: msg, Endpoint: ep})
+	}
+	ordered := len(spilled) > 0
 	if e.running() {
-		spilled = e.disp.enqueue(jobs)
+		spilled = append(spilled, e.disp.enqueue(jobs)...)
 	} else {
 		for _, j := range jobs {
 			spilled = append(spilled, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
@@ -148,5 +156,8 @@ func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets
 			e.log.Error("release spilled deliveries; they are sent when their lease expires",
 				slog.String("app_id", msg.AppID), slog.String("msg_id", msg.ID), slog.Any("error", err))
 		}
+	}
+	if ordered {
+		e.poll.wake()
 	}
 }

@@ -14,7 +14,8 @@ import (
 
 // epQueue is one endpoint's deliveries waiting in memory.
 type epQueue struct {
-	id string
+	id    string
+	appID string // fixed at creation
 
 	mu     sync.Mutex
 	jobs   []store.Job // FIFO from head
@@ -44,6 +45,13 @@ type epQueue struct {
 	// taken: the last success, and the first failure after it.
 	okAt      time.Time
 	failStart time.Time
+
+	// The endpoint's circuit breaker as this node knows it (circuit.go),
+	// and the consecutive failed attempts this node saw.
+	circuit      herald.Circuit
+	fails        int
+	probing      bool // this node's probe is in flight
+	probeGranted bool // this node won the probe but has not sent it yet
 }
 
 // sendPlan is what a worker needs, besides the job, to make an attempt.
@@ -52,6 +60,7 @@ type sendPlan struct {
 	signer       *webhook.Signer  // nil: no usable key
 	signerErr    error
 	failingSince time.Time
+	probe        bool // the circuit's half-open probe
 }
 
 // throttle applies this node's share of the endpoint's ThrottleRate and
@@ -73,6 +82,25 @@ func (q *epQueue) throttle(ep *herald.Endpoint, nodes share, now time.Time) time
 		return wait
 	}
 	return 0
+}
+
+// throttle applies this node's share of the application's ThrottleRate
+// (app nil: unknown, so unlimited) and of the endpoint's, and returns how
+// long to wait before the next request (0: go now, both taken). q.mu is
+// held.
+func throttle(q *epQueue, app *appLimit, ep *herald.Endpoint, nodes share, now time.Time) time.Duration {
+	var appRes *rate.Reservation
+	if app != nil {
+		var wait time.Duration
+		if appRes, wait = app.reserve(nodes, now); wait > 0 {
+			return wait
+		}
+	}
+	wait := q.throttle(ep, nodes, now)
+	if wait > 0 && appRes != nil {
+		appRes.CancelAt(now) // the request does not go: give the token back
+	}
+	return wait
 }
 
 // failingSince is when the endpoint began failing without a success, as
@@ -136,14 +164,22 @@ func (q *epQueue) signerFor(ep *herald.Endpoint, now time.Time) (*webhook.Signer
 }
 
 // setEndpoint updates q after the endpoint changed: ep nil means it is
-// disabled or deleted, so its queued deliveries get canceled.
-func (q *epQueue) setEndpoint(ep *herald.Endpoint) {
+// disabled or deleted, so its queued deliveries get canceled. It reports
+// whether q's circuit was closed, so the caller resumes the queue.
+func (q *epQueue) setEndpoint(ep *herald.Endpoint) (resume bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if ep == nil || ep.Disabled {
 		q.gone = true
-		return
+		return false
 	}
 	q.gone = false
 	q.ep = ep
+	if ep.Circuit.State == herald.CircuitClosed && q.circuit.State != herald.CircuitClosed && !q.probing {
+		// Closed in the store (an operator reset it): flow again.
+		q.closeCircuit()
+		return true
+	}
+	q.learnCircuit(ep.Circuit)
+	return false
 }

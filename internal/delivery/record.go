@@ -143,4 +143,5 @@ func (r *recorder) applied(batch []store.Result, disabled []string) {
 		}
 	}
 	e.notifyRecorded(batch, disabled)
+	e.wakeForOrdered(batch)
 }

@@ -24,8 +24,15 @@ type Endpoint struct {
 	// FailingSince is when the endpoint started failing without a success
 	// since; zero when healthy. It drives auto-disable.
 	FailingSince time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Ordered makes delivery strictly first-in first-out: a message is not
+	// sent until the previous one to this endpoint succeeded or failed for
+	// good. Off by default.
+	Ordered bool
+	// Circuit is the endpoint's circuit breaker; the engine changes it,
+	// never an endpoint update.
+	Circuit   Circuit
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Secret is one signing key. Key is "whsec_" + base64 for HMAC (v1), or

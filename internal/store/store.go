@@ -30,6 +30,7 @@ type Store interface {
 	Sources
 	Poller
 	Retention
+	Circuits
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

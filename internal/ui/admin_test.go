@@ -305,3 +305,19 @@ func deliveryStatus(t *testing.T, b *bundle, appID, msgID string) herald.Message
 	}
 	return ds[0].Status
 }
+
+func TestEndpointPageShowsCircuitAndOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, _ := b.login(t)
+	path := "/ui/apps/" + b.a.ID + "/endpoints/" + b.a1.ID
+	if r := c.get(t, path); !strings.Contains(r.body, `<dd id="ep-circuit">closed</dd>`) || !strings.Contains(r.body, "unordered") {
+		t.Errorf("endpoint page: lacks a closed circuit and unordered delivery")
+	}
+	if _, err := b.db.OpenCircuit(b.ctx, b.a1.ID, herald.CircuitClosed, time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.get(t, path); !strings.Contains(r.body, `<span class="tag">open</span>`) {
+		t.Errorf("endpoint page with an open circuit: lacks its state")
+	}
+}

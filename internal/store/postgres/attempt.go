@@ -142,6 +142,7 @@ func (db *DB) ListMessageDestinations(ctx context.Context, appID, msgID string, 
 	var q query
 	q.add(`SELECT e.id, e.app_id, e.uid, e.url, e.description, e.disabled, e.event_types, e.channels,
 		e.throttle_rate, e.metadata, e.headers, e.secrets, e.failing_since, e.created_at, e.updated_at,
+		e.ordered, e.circuit_state, e.circuit_opened_at, e.circuit_retry_at, e.circuit_cooldown_ms,
 		d.status, d.next_attempt_at
 		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE d.app_id = `, q.arg(appID), ` AND d.msg_id = `, q.arg(msgID))

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,7 +12,8 @@ import (
 )
 
 const endpointColumns = `id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
-	metadata, headers, secrets, failing_since, created_at, updated_at`
+	metadata, headers, secrets, failing_since, created_at, updated_at, ordered,
+	circuit_state, circuit_opened_at, circuit_retry_at, circuit_cooldown_ms`
 
 // cancelDeliveries cancels an endpoint's unfinished deliveries: they will
 // never be sent.
@@ -28,10 +30,10 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	_, err = db.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, NULL, NULL, 0)`,
 		ep.ID, ep.AppID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled,
 		jsonText(ep.EventTypes), jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata),
-		jsonText(ep.Headers), secrets, nullMS(ep.FailingSince), ms(ep.CreatedAt), ms(ep.UpdatedAt))
+		jsonText(ep.Headers), secrets, nullMS(ep.FailingSince), ms(ep.CreatedAt), ms(ep.UpdatedAt), ep.Ordered)
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", db.mapCallErr(ctx, err))
 	}
@@ -98,12 +100,18 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if !ep.Disabled {
+			// Re-enabling starts afresh, its circuit closed.
+			if _, err := tx.Exec(ctx, enableClosesCircuit, ep.ID, ep.AppID); err != nil {
+				return err
+			}
+		}
 		tag, err := tx.Exec(ctx, `UPDATE endpoints SET uid = $3, url = $4, description = $5, disabled = $6,
 			event_types = $7, channels = $8, throttle_rate = $9, metadata = $10, headers = $11, secrets = $12,
-			failing_since = $13, updated_at = $14 WHERE id = $1 AND app_id = $2`,
+			failing_since = $13, updated_at = $14, ordered = $15 WHERE id = $1 AND app_id = $2`,
 			ep.ID, ep.AppID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled, jsonText(ep.EventTypes),
 			jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata), jsonText(ep.Headers),
-			secrets, nullMS(ep.FailingSince), ms(ep.UpdatedAt))
+			secrets, nullMS(ep.FailingSince), ms(ep.UpdatedAt), ep.Ordered)
 		if err != nil {
 			return err
 		}
@@ -153,14 +161,18 @@ func (db *DB) scanEndpointWith(row pgx.CollectableRow, extra ...any) (herald.End
 	var (
 		ep                                                 herald.Endpoint
 		uid, eventTypes, channels, metadata, headers, secs *string
-		failingSince                                       *int64
-		createdAt, updatedAt                               int64
+		failingSince, opened, retry                        *int64
+		createdAt, updatedAt, cooldown                     int64
+		circuit                                            int16
 	)
 	dest := append([]any{&ep.ID, &ep.AppID, &uid, &ep.URL, &ep.Description, &ep.Disabled, &eventTypes, &channels,
-		&ep.ThrottleRate, &metadata, &headers, &secs, &failingSince, &createdAt, &updatedAt}, extra...)
+		&ep.ThrottleRate, &metadata, &headers, &secs, &failingSince, &createdAt, &updatedAt, &ep.Ordered,
+		&circuit, &opened, &retry, &cooldown}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return herald.Endpoint{}, err
 	}
+	ep.Circuit = herald.Circuit{State: herald.CircuitState(circuit), OpenedAt: fromNullMS(opened),
+		RetryAt: fromNullMS(retry), Cooldown: time.Duration(cooldown) * time.Millisecond}
 	ep.UID = fromNullText(uid)
 	ep.FailingSince = fromNullMS(failingSince)
 	ep.CreatedAt, ep.UpdatedAt = fromMS(createdAt), fromMS(updatedAt)

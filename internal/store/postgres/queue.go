@@ -18,10 +18,19 @@ import (
 // lets concurrent claimers (this node's or another's) pass over each
 // other's rows instead of waiting or taking them twice. A row whose lease
 // by another owner expired is being recovered from a dead node.
+//
+// Rows wait while their endpoint's circuit is open, and, for an ordered
+// endpoint, while an earlier delivery to it is unfinished (leased or not,
+// so a concurrent claim cannot pass it either).
 const claimDeliveries = `WITH c AS (
-	SELECT msg_id, endpoint_id, next_attempt_at AS due FROM deliveries
-	WHERE status IN (1, 3) AND next_attempt_at <= $1
-	ORDER BY next_attempt_at
+	SELECT d.msg_id, d.endpoint_id, d.next_attempt_at AS due FROM deliveries d
+	WHERE d.status IN (1, 3) AND d.next_attempt_at <= $1 AND NOT EXISTS (
+		SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND (
+			(e.circuit_state <> 0 AND e.circuit_retry_at > $1)
+			OR (e.ordered AND EXISTS (SELECT 1 FROM deliveries p
+				WHERE p.endpoint_id = d.endpoint_id AND p.status IN (1, 3)
+				AND (p.created_at < d.created_at OR (p.created_at = d.created_at AND p.msg_id < d.msg_id))))))
+	ORDER BY d.next_attempt_at
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 )

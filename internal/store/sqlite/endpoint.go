@@ -3,13 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 const endpointColumns = `id, app_id, uid, url, description, disabled, event_types, channels, throttle_rate,
-	metadata, headers, secrets, failing_since, created_at, updated_at`
+	metadata, headers, secrets, failing_since, created_at, updated_at, ordered,
+	circuit_state, circuit_opened_at, circuit_retry_at, circuit_cooldown_ms`
 
 // CreateEndpoint inserts ep; ErrConflict if its UID is taken in the app,
 // ErrNotFound if the application does not exist.
@@ -20,10 +22,10 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	}
 	return db.write(ctx, func(ctx context.Context, w *wtx) error {
 		_, err := w.tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, 0)`,
 			ep.ID, ep.AppID, nullString(ep.UID), ep.URL, ep.Description, boolInt(ep.Disabled),
 			jsonList(ep.EventTypes), jsonList(ep.Channels), ep.ThrottleRate, jsonMap(ep.Metadata),
-			jsonMap(ep.Headers), secrets, nullMS(ep.FailingSince), ms(ep.CreatedAt), ms(ep.UpdatedAt))
+			jsonMap(ep.Headers), secrets, nullMS(ep.FailingSince), ms(ep.CreatedAt), ms(ep.UpdatedAt), boolInt(ep.Ordered))
 		return mapErr("create endpoint", err)
 	})
 }
@@ -82,12 +84,18 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		return err
 	}
 	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		if !ep.Disabled {
+			// Re-enabling starts afresh, its circuit closed.
+			if _, err := w.tx.ExecContext(ctx, sqlEnableClosesCircuit, ep.ID, ep.AppID); err != nil {
+				return mapErr("update endpoint: close circuit", err)
+			}
+		}
 		res, err := w.tx.ExecContext(ctx, `UPDATE endpoints SET uid = ?, url = ?, description = ?, disabled = ?,
 			event_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?, secrets = ?,
-			failing_since = ?, updated_at = ? WHERE id = ? AND app_id = ?`,
+			failing_since = ?, updated_at = ?, ordered = ? WHERE id = ? AND app_id = ?`,
 			nullString(ep.UID), ep.URL, ep.Description, boolInt(ep.Disabled), jsonList(ep.EventTypes),
 			jsonList(ep.Channels), ep.ThrottleRate, jsonMap(ep.Metadata), jsonMap(ep.Headers), secrets,
-			nullMS(ep.FailingSince), ms(ep.UpdatedAt), ep.ID, ep.AppID)
+			nullMS(ep.FailingSince), ms(ep.UpdatedAt), boolInt(ep.Ordered), ep.ID, ep.AppID)
 		if err := affectedOne("update endpoint", res, err); err != nil {
 			return err
 		}
@@ -116,16 +124,19 @@ func (db *DB) scanEndpoint(s scanner) (*herald.Endpoint, error) {
 	var (
 		ep                                          herald.Endpoint
 		uid, evTypes, channels, meta, hdrs, secrets sql.NullString
-		disabled                                    int
-		failing                                     sql.NullInt64
-		created, updated                            int64
+		disabled, ordered, circuit                  int
+		failing, opened, retry                      sql.NullInt64
+		created, updated, cooldown                  int64
 	)
 	err := s.Scan(&ep.ID, &ep.AppID, &uid, &ep.URL, &ep.Description, &disabled, &evTypes, &channels,
-		&ep.ThrottleRate, &meta, &hdrs, &secrets, &failing, &created, &updated)
+		&ep.ThrottleRate, &meta, &hdrs, &secrets, &failing, &created, &updated, &ordered,
+		&circuit, &opened, &retry, &cooldown)
 	if err != nil {
 		return nil, err
 	}
-	ep.UID, ep.Disabled = uid.String, disabled != 0
+	ep.UID, ep.Disabled, ep.Ordered = uid.String, disabled != 0, ordered != 0
+	ep.Circuit = herald.Circuit{State: herald.CircuitState(circuit), OpenedAt: fromNullMS(opened),
+		RetryAt: fromNullMS(retry), Cooldown: time.Duration(cooldown) * time.Millisecond}
 	ep.FailingSince, ep.CreatedAt, ep.UpdatedAt = fromNullMS(failing), fromMS(created), fromMS(updated)
 	if ep.EventTypes, err = parseList(evTypes); err != nil {
 		return nil, err

@@ -15,14 +15,22 @@ import (
 const (
 	// sqlClaim leases the oldest due rows through the partial index
 	// deliveries_due. A row whose lease belonged to another owner was
-	// abandoned by a dead node: its next attempt is a recovery.
+	// abandoned by a dead node: its next attempt is a recovery. Rows wait
+	// while their endpoint's circuit is open, and, for an ordered
+	// endpoint, while an earlier delivery to it is unfinished.
 	sqlClaim = `UPDATE deliveries SET lease_owner = ?1, next_attempt_at = ?2, updated_at = ?3,
 			trigger = CASE WHEN lease_owner IS NOT NULL AND lease_owner <> ?1 THEN 2 ELSE trigger END
 		WHERE (msg_id, endpoint_id) IN (
-			SELECT msg_id, endpoint_id FROM deliveries
-			WHERE status IN (1, 3) AND next_attempt_at <= ?3
-			ORDER BY next_attempt_at LIMIT ?4)
+			SELECT d.msg_id, d.endpoint_id FROM deliveries d
+			WHERE d.status IN (1, 3) AND d.next_attempt_at <= ?3 AND NOT EXISTS (` + sqlHeldBack + `)
+			ORDER BY d.next_attempt_at LIMIT ?4)
 		RETURNING msg_id, endpoint_id, app_id, status, attempts, trigger, created_at`
+	// sqlHeldBack finds the endpoint of delivery d if it holds d back at ?3.
+	sqlHeldBack = `SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND (
+			(e.circuit_state <> 0 AND e.circuit_retry_at > ?3)
+			OR (e.ordered = 1 AND EXISTS (SELECT 1 FROM deliveries p
+				WHERE p.endpoint_id = d.endpoint_id AND p.status IN (1, 3)
+				AND (p.created_at < d.created_at OR (p.created_at = d.created_at AND p.msg_id < d.msg_id)))))`
 	sqlExtendLeases = `UPDATE deliveries SET next_attempt_at = ?
 		WHERE lease_owner = ? AND status IN (1, 3)`
 	// A released row becomes due as of when it was last claimed or

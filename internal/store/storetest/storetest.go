@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Nodes", nodeTests},
 		{"Poller", pollerTests},
 		{"Retention", retentionTests},
+		{"DeliveryControl", controlTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

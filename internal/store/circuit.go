@@ -1,0 +1,26 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// Circuits keeps endpoints' circuit breakers in the database, so an
+// endpoint one node found broken is held back on every node: Claim skips
+// deliveries of an endpoint whose circuit blocks at its now. Each method
+// returns herald.ErrNotFound when the endpoint does not exist.
+type Circuits interface {
+	// OpenCircuit opens the endpoint's circuit for cooldown from now, if it
+	// is in state from (closed: it just tripped; half-open: its probe
+	// failed). It returns the circuit as stored afterwards, changed or not.
+	OpenCircuit(ctx context.Context, endpointID string, from herald.CircuitState, now time.Time, cooldown time.Duration) (herald.Circuit, error)
+	// ProbeCircuit makes the circuit half-open until now+hold if it is not
+	// closed and its RetryAt has passed. won reports whether this call
+	// changed it: only the winner sends the probe, so a cluster sends one.
+	ProbeCircuit(ctx context.Context, endpointID string, now time.Time, hold time.Duration) (c herald.Circuit, won bool, err error)
+	// CloseCircuit closes the endpoint's circuit (a probe succeeded, or an
+	// operator reset it).
+	CloseCircuit(ctx context.Context, endpointID string) error
+}

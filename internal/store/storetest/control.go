@@ -1,0 +1,177 @@
+package storetest
+
+import (
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// controlTests specify the circuit breaker and strict FIFO ordering: what
+// the store keeps and how Claim honours them on every node.
+var controlTests = []test{
+	{"CircuitOpensProbesOnceAndCloses", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		wantCircuit(f, e.ID, herald.Circuit{})
+
+		c, err := f.s.OpenCircuit(f.ctx, e.ID, herald.CircuitClosed, f.t0, 30*time.Second)
+		f.noErr("open", err)
+		open := herald.Circuit{State: herald.CircuitOpen, OpenedAt: f.t0, RetryAt: f.at(30 * time.Second), Cooldown: 30 * time.Second}
+		sameCircuit(f, "after open", c, open)
+		// A second node tripping it too changes nothing.
+		c, err = f.s.OpenCircuit(f.ctx, e.ID, herald.CircuitClosed, f.at(time.Second), 30*time.Second)
+		f.noErr("open again", err)
+		sameCircuit(f, "after a second open", c, open)
+		wantCircuit(f, e.ID, open)
+
+		f.publish(a.ID, f.t0, e.ID)
+		f.claimNone("node-a", f.at(10*time.Second))
+		if c, won, err := f.s.ProbeCircuit(f.ctx, e.ID, f.at(10*time.Second), 20*time.Second); err != nil || won || c.State != herald.CircuitOpen {
+			f.Errorf("probe during the cool-down: got %v won %v err %v, want open and not won", c.State, won, err)
+		}
+
+		c, won, err := f.s.ProbeCircuit(f.ctx, e.ID, f.at(30*time.Second), 20*time.Second)
+		f.noErr("probe", err)
+		half := herald.Circuit{State: herald.CircuitHalfOpen, OpenedAt: f.t0, RetryAt: f.at(50 * time.Second), Cooldown: 30 * time.Second}
+		if !won {
+			f.Errorf("probe after the cool-down: not won, want won")
+		}
+		sameCircuit(f, "after probe", c, half)
+		if _, won, _ := f.s.ProbeCircuit(f.ctx, e.ID, f.at(30*time.Second), 20*time.Second); won {
+			f.Errorf("second probe: won, want only one probe at a time")
+		}
+		f.claimNone("node-a", f.at(40*time.Second))
+
+		// The probe failed: open again for longer, keeping when it opened.
+		c, err = f.s.OpenCircuit(f.ctx, e.ID, herald.CircuitHalfOpen, f.at(40*time.Second), time.Minute)
+		f.noErr("reopen", err)
+		sameCircuit(f, "after reopen", c, herald.Circuit{State: herald.CircuitOpen, OpenedAt: f.t0, RetryAt: f.at(100 * time.Second), Cooldown: time.Minute})
+		f.claimNone("node-a", f.at(99*time.Second))
+		f.claimOne("node-a", f.at(100*time.Second))
+
+		// Updating the endpoint leaves its circuit alone.
+		ep, err := f.s.GetEndpoint(f.ctx, a.ID, e.ID)
+		f.noErr("get", err)
+		ep.Description = "changed"
+		f.noErr("update", f.s.UpdateEndpoint(f.ctx, ep))
+		wantCircuit(f, e.ID, herald.Circuit{State: herald.CircuitOpen, OpenedAt: f.t0, RetryAt: f.at(100 * time.Second), Cooldown: time.Minute})
+
+		f.noErr("close", f.s.CloseCircuit(f.ctx, e.ID))
+		wantCircuit(f, e.ID, herald.Circuit{})
+	}},
+	{"EnablingClosesTheCircuit", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		_, err := f.s.OpenCircuit(f.ctx, e.ID, herald.CircuitClosed, f.t0, time.Minute)
+		f.noErr("open", err)
+		ep, err := f.s.GetEndpoint(f.ctx, a.ID, e.ID)
+		f.noErr("get", err)
+		ep.Disabled = true
+		f.noErr("disable", f.s.UpdateEndpoint(f.ctx, ep))
+		if got, _ := f.s.GetEndpoint(f.ctx, a.ID, e.ID); got.Circuit.State != herald.CircuitOpen {
+			f.Errorf("circuit after disabling: %v, want still open", got.Circuit.State)
+		}
+		ep.Disabled = false
+		f.noErr("enable", f.s.UpdateEndpoint(f.ctx, ep))
+		wantCircuit(f, e.ID, herald.Circuit{})
+	}},
+	{"CircuitOfMissingEndpoint", func(f *fixture) {
+		_, err := f.s.OpenCircuit(f.ctx, "ep_missing", herald.CircuitClosed, f.t0, time.Second)
+		f.wantErr("open", err, herald.ErrNotFound)
+		_, _, err = f.s.ProbeCircuit(f.ctx, "ep_missing", f.t0, time.Second)
+		f.wantErr("probe", err, herald.ErrNotFound)
+		f.wantErr("close", f.s.CloseCircuit(f.ctx, "ep_missing"), herald.ErrNotFound)
+	}},
+	{"OrderedIsStored", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID, func(e *herald.Endpoint) { e.Ordered = true })
+		got, err := f.s.GetEndpoint(f.ctx, a.ID, e.ID)
+		f.noErr("get", err)
+		if !got.Ordered {
+			f.Errorf("created ordered: got Ordered false")
+		}
+		got.Ordered = false
+		f.noErr("update", f.s.UpdateEndpoint(f.ctx, got))
+		if got, _ = f.s.GetEndpoint(f.ctx, a.ID, e.ID); got.Ordered {
+			f.Errorf("updated unordered: got Ordered true")
+		}
+	}},
+	{"OrderedEndpointClaimsInOrderOneAtATime", func(f *fixture) {
+		a := f.app()
+		ord := f.endpoint(a.ID, func(e *herald.Endpoint) { e.Ordered = true })
+		free := f.endpoint(a.ID)
+		var msgs []*herald.Message
+		for i := range 3 {
+			msgs = append(msgs, f.publish(a.ID, f.at(time.Duration(i)*time.Millisecond), ord.ID, free.ID))
+		}
+		jobs := f.claim("node-a", f.at(time.Second), 10)
+		got := map[string][]string{}
+		for _, j := range jobs {
+			got[j.Delivery.EndpointID] = append(got[j.Delivery.EndpointID], j.Delivery.MsgID)
+		}
+		if len(got[ord.ID]) != 1 || got[ord.ID][0] != msgs[0].ID {
+			f.Fatalf("ordered endpoint: claimed %v, want only the first message %s", got[ord.ID], msgs[0].ID)
+		}
+		if len(got[free.ID]) != 3 {
+			f.Errorf("unordered endpoint: claimed %d, want all 3", len(got[free.ID]))
+		}
+		first := jobs[0]
+		for _, j := range jobs {
+			if j.Delivery.EndpointID == ord.ID {
+				first = j
+			}
+		}
+		// Leased by another node, the first still holds the rest back.
+		f.claimNone("node-b", f.at(2*time.Second))
+
+		// A retry keeps them waiting behind it.
+		retryAt := f.at(20 * time.Second) // before node-a's other leases expire
+		f.record(result(first, f.at(2*time.Second), 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: retryAt}))
+		f.claimNone("node-b", f.at(3*time.Second))
+		first = f.claimOne("node-b", retryAt)
+		if first.Delivery.MsgID != msgs[0].ID {
+			f.Fatalf("claim at the retry: got %s, want the retried %s", first.Delivery.MsgID, msgs[0].ID)
+		}
+		f.record(result(first, retryAt, 200, herald.Outcome{Status: herald.StatusSuccess}))
+
+		second := f.claimOne("node-b", retryAt)
+		if second.Delivery.MsgID != msgs[1].ID {
+			f.Fatalf("claim after the success: got %s, want %s", second.Delivery.MsgID, msgs[1].ID)
+		}
+		// Given up for good, it lets the next one go.
+		f.record(result(second, retryAt, 500, herald.Outcome{Status: herald.StatusFail}))
+		if third := f.claimOne("node-b", retryAt); third.Delivery.MsgID != msgs[2].ID {
+			f.Errorf("claim after the failure: got %s, want %s", third.Delivery.MsgID, msgs[2].ID)
+		}
+	}},
+}
+
+// wantCircuit checks the endpoint's stored circuit as GetEndpoint and
+// ActiveEndpoints return it.
+func wantCircuit(f *fixture, endpointID string, want herald.Circuit) {
+	f.Helper()
+	var appID string
+	eps, err := f.s.ListApplications(f.ctx, store.Page{Limit: 250})
+	f.noErr("list applications", err)
+	for _, a := range eps {
+		if ep, err := f.s.GetEndpoint(f.ctx, a.ID, endpointID); err == nil {
+			appID = a.ID
+			sameCircuit(f, "GetEndpoint", ep.Circuit, want)
+		}
+	}
+	active, err := f.s.ActiveEndpoints(f.ctx, appID)
+	f.noErr("active endpoints", err)
+	for _, ep := range active {
+		if ep.ID == endpointID {
+			sameCircuit(f, "ActiveEndpoints", ep.Circuit, want)
+		}
+	}
+}
+
+func sameCircuit(f *fixture, what string, got, want herald.Circuit) {
+	f.Helper()
+	if got.State != want.State || !got.OpenedAt.Equal(want.OpenedAt) || !got.RetryAt.Equal(want.RetryAt) || got.Cooldown != want.Cooldown {
+		f.Errorf("%s: circuit %+v, want %+v", what, got, want)
+	}
+}
