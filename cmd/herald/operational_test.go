@@ -184,7 +184,9 @@ func TestOperationalWebhooksAttemptOutcomes(t *testing.T) {
 	t.Parallel()
 	ops := newOpSink(t)
 	// Six attempts: the fourth failure sends failing, the sixth exhausted.
-	ts := setup(t, "--operational-webhook-url", ops.URL, "--retry-schedule", "10ms,10ms,10ms,10ms,10ms")
+	// The circuit breaker is off so that every attempt goes at once rather
+	// than after a cool-down.
+	ts := setup(t, "--operational-webhook-url", ops.URL, "--retry-schedule", "10ms,10ms,10ms,10ms,10ms", "--circuit-failures", "0")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ops.connect(ctx, ts)

@@ -74,6 +74,7 @@ var bodies = map[string]any{
 	"PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}":                      map[string]any{"url": "https://stolen.example/hook"},
 	"PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers":                map[string]any{"headers": map[string]string{"X-Stolen": "1"}},
 	"PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers":              map[string]any{"headers": map[string]string{"X-Stolen": "1"}},
+	"PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/ordering":               map[string]any{"fifo": true},
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example":          map[string]any{"eventType": "user.signup"},
 	"POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover":               map[string]any{"since": "2000-01-01T00:00:00Z"},
 	"POST /api/v1/app/{app_id}/msg":                                          map[string]any{"eventType": "user.signup", "payload": map[string]any{"a": 1}},
