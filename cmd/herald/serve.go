@@ -308,6 +308,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		AdminToken:    token,
 		SessionSecret: []byte(sessionSecret),
 		SecureCookies: cfg.secureCookies,
+		Events:        endpointEvents,
 		Logger:        logger,
 	})
 	if err != nil {

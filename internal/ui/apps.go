@@ -176,6 +176,7 @@ func (s *Server) endpointAction(w http.ResponseWriter, r *http.Request, c *ctx) 
 		return err
 	}
 	back := "/ui/apps/" + app.ID + "/endpoints/" + ep.ID
+	wasDisabled := ep.Disabled
 	now := s.now()
 	var done string
 	switch r.PathValue("action") {
@@ -206,7 +207,7 @@ func (s *Server) endpointAction(w http.ResponseWriter, r *http.Request, c *ctx) 
 	default:
 		return herald.Errorf(herald.ENOTFOUND, "No such action")
 	}
-	if err := s.saveEndpoint(ctx, ep); err != nil {
+	if err := s.saveEndpoint(ctx, app, ep, wasDisabled); err != nil {
 		return err
 	}
 	redirect(w, r, back, back, done)

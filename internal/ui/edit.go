@@ -153,13 +153,15 @@ func endpointState(ep *herald.Endpoint) string {
 	return "healthy"
 }
 
-// saveEndpoint stores ep and tells the engine its application changed.
-func (s *Server) saveEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+// saveEndpoint stores ep, an endpoint of app that was disabled or not
+// before the change, and tells the engine and the operational events.
+func (s *Server) saveEndpoint(ctx context.Context, app *herald.Application, ep *herald.Endpoint, wasDisabled bool) error {
 	ep.UpdatedAt = s.now()
 	if err := s.store.UpdateEndpoint(ctx, ep); err != nil {
 		return err
 	}
 	s.engine.InvalidateEndpoints(ep.AppID)
+	s.events.EndpointUpdated(app, ep, ep.Disabled && !wasDisabled)
 	return nil
 }
 

@@ -73,6 +73,7 @@ func (s *Server) portalCreateEndpoint(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	s.engine.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointCreated(c.app, ep)
 	redirect(w, r, "/ui/portal/endpoints/"+ep.ID, "/ui/portal/home", "created")
 	return nil
 }
@@ -99,7 +100,7 @@ func (s *Server) portalUpdateEndpoint(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	ep.URL, ep.Description, ep.EventTypes = f.URL, f.Description, f.EventTypes
-	if err := s.saveEndpoint(r.Context(), ep); err != nil {
+	if err := s.saveEndpoint(r.Context(), c.app, ep, ep.Disabled); err != nil {
 		return err
 	}
 	redirect(w, r, "/ui/portal/endpoints/"+ep.ID, "/ui/portal/home", "saved")
@@ -115,6 +116,7 @@ func (s *Server) portalDeleteEndpoint(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	s.engine.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointDeleted(c.app, ep)
 	redirect(w, r, "/ui/portal/home", "/ui/portal/home", "deleted")
 	return nil
 }
@@ -125,7 +127,7 @@ func (s *Server) portalRotate(w http.ResponseWriter, r *http.Request, c *portalC
 		return err
 	}
 	ep.Secrets = rotateSecrets(ep.Secrets, s.now())
-	if err := s.saveEndpoint(r.Context(), ep); err != nil {
+	if err := s.saveEndpoint(r.Context(), c.app, ep, ep.Disabled); err != nil {
 		return err
 	}
 	redirect(w, r, "/ui/portal/endpoints/"+ep.ID, "/ui/portal/home", "rotated")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,44 @@ type bundle struct {
 	a, b        *herald.Application
 	a1, a2, b1  *herald.Endpoint
 	mA, mB      *herald.Message
+	events      eventLog
+}
+
+// eventLog records the endpoint changes the interface reports, one line
+// each: "created|updated|disabled|deleted <app ID> <endpoint ID>".
+type eventLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *eventLog) add(kind string, app *herald.Application, ep *herald.Endpoint) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, kind+" "+app.ID+" "+ep.ID)
+}
+
+func (l *eventLog) EndpointCreated(app *herald.Application, ep *herald.Endpoint) {
+	l.add("created", app, ep)
+}
+
+func (l *eventLog) EndpointUpdated(app *herald.Application, ep *herald.Endpoint, disabled bool) {
+	if disabled {
+		l.add("disabled", app, ep)
+		return
+	}
+	l.add("updated", app, ep)
+}
+
+func (l *eventLog) EndpointDeleted(app *herald.Application, ep *herald.Endpoint) {
+	l.add("deleted", app, ep)
+}
+
+func (l *eventLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.lines
+	l.lines = nil
+	return out
 }
 
 func setup(t *testing.T) *bundle {
@@ -59,6 +98,7 @@ func setup(t *testing.T) *bundle {
 		Store:      db,
 		Engine:     fakeEngine{wake: func() { b.wakes.Add(1) }, invalidate: func(string) { b.invalidated.Add(1) }},
 		AdminToken: testAdminToken,
+		Events:     &b.events,
 		Logger:     slog.New(slog.NewTextHandler(testLog{t}, nil)),
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -56,16 +57,36 @@ type Config struct {
 	RefreshInterval time.Duration
 	// Inbound shows the requests sources refused; nil shows none.
 	Inbound Inbound
+	// Events, when set, hears of endpoint changes.
+	Events EndpointEvents
 	// Logger receives errors the user does not see. Default discards them.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
 
+// EndpointEvents hears of endpoint changes made in the dashboard or the
+// portal once they are stored (operational webhooks). Its methods must not
+// block. The API reports its own changes the same way.
+type EndpointEvents interface {
+	EndpointCreated(app *herald.Application, ep *herald.Endpoint)
+	// EndpointUpdated reports an update; disabled is set when the update
+	// disabled an enabled endpoint.
+	EndpointUpdated(app *herald.Application, ep *herald.Endpoint, disabled bool)
+	EndpointDeleted(app *herald.Application, ep *herald.Endpoint)
+}
+
+type noEvents struct{}
+
+func (noEvents) EndpointCreated(*herald.Application, *herald.Endpoint)       {}
+func (noEvents) EndpointUpdated(*herald.Application, *herald.Endpoint, bool) {}
+func (noEvents) EndpointDeleted(*herald.Application, *herald.Endpoint)       {}
+
 // Server serves the dashboard and the portal.
 type Server struct {
 	store      Store
 	engine     Engine
+	events     EndpointEvents
 	inbound    Inbound
 	adminToken string
 	secret     []byte
@@ -95,6 +116,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:         cfg.Store,
 		engine:        cfg.Engine,
+		events:        cfg.Events,
 		inbound:       cfg.Inbound,
 		adminToken:    cfg.AdminToken,
 		secret:        cfg.SessionSecret,
@@ -104,6 +126,9 @@ func New(cfg Config) (*Server, error) {
 		now:           cfg.Now,
 		logins:        rate.NewLimiter(rate.Every(time.Second), 10),
 		secureCookies: cfg.SecureCookies,
+	}
+	if s.events == nil {
+		s.events = noEvents{}
 	}
 	if len(s.secret) == 0 {
 		s.secret = make([]byte, 32)
