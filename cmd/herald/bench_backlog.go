@@ -61,10 +61,11 @@ func runBacklog(ctx context.Context, c benchConfig, env Env) error {
 	fmt.Fprintf(out, "fill:   %d acknowledged in %.1fs (%.0f/s, publish p99 %s), %d errors, %d attempts made while down\n",
 		acked, lr.Elapsed.Seconds(), float64(acked)/lr.Elapsed.Seconds(), ms(bench.Percentile(lr.Latencies, 99)), lr.Errors, int64(m["herald_attempts_total"]))
 	u := bench.ReadProcessUsage(h.cmd.Process.Pid)
-	fmt.Fprintf(out, "hold:   backlog %d deliveries, RSS %d MB (peak so far %d MB), %d delivered\n",
-		int64(m["herald_backlog"]), u.RSS>>20, peak.Load()>>20, sink.Delivered())
+	fmt.Fprintf(out, "hold:   %d deliveries held, RSS %d MB (peak so far %d MB), %d delivered\n",
+		acked-sink.Delivered(), u.RSS>>20, peak.Load()>>20, sink.Delivered())
 
 	// Drain: the endpoint recovers.
+	u0 := bench.ReadProcessUsage(h.cmd.Process.Pid)
 	recovered := time.Now()
 	down.Store(false)
 	var first time.Time
@@ -80,9 +81,10 @@ func runBacklog(ctx context.Context, c benchConfig, env Env) error {
 		first = drained
 	}
 	got := sink.Delivered()
-	u0 := bench.ReadProcessUsage(h.cmd.Process.Pid)
-	fmt.Fprintf(out, "drain:  first delivery %.1fs after recovery; %d of %d delivered in %.1fs = %.0f deliveries/s\n",
-		first.Sub(recovered).Seconds(), got, acked, drained.Sub(first).Seconds(), float64(got)/drained.Sub(first).Seconds())
+	u1 := bench.ReadProcessUsage(h.cmd.Process.Pid)
+	fmt.Fprintf(out, "drain:  first delivery %.1fs after recovery; %d of %d delivered in %.1fs = %.0f deliveries/s (Herald CPU %.2f cores)\n",
+		first.Sub(recovered).Seconds(), got, acked, drained.Sub(first).Seconds(), float64(got)/drained.Sub(first).Seconds(),
+		(u1.CPU-u0.CPU).Seconds()/drained.Sub(recovered).Seconds())
 
 	// Fresh traffic on the same server, for comparison.
 	sink.Reset()
@@ -95,12 +97,11 @@ func runBacklog(ctx context.Context, c benchConfig, env Env) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	u1 := bench.ReadProcessUsage(h.cmd.Process.Pid)
+	u2 := bench.ReadProcessUsage(h.cmd.Process.Pid)
 	stopSampling()
-	fmt.Fprintf(out, "fresh:  %d published and %d delivered in %.1fs = %.0f deliveries/s\n",
-		want, sink.Delivered(), elapsed.Seconds(), float64(sink.Delivered())/elapsed.Seconds())
-	fmt.Fprintf(out, "memory: peak RSS %d MB over the whole run (kernel high-water mark %d MB); Herald CPU %.1fs during drain and fresh traffic\n",
-		peak.Load()>>20, u1.HWM>>20, (u1.CPU - u0.CPU).Seconds())
+	fmt.Fprintf(out, "fresh:  %d published and %d delivered in %.1fs = %.0f deliveries/s (Herald CPU %.2f cores)\n",
+		want, sink.Delivered(), elapsed.Seconds(), float64(sink.Delivered())/elapsed.Seconds(), (u2.CPU-u1.CPU).Seconds()/elapsed.Seconds())
+	fmt.Fprintf(out, "memory: peak RSS %d MB over the whole run (kernel high-water mark %d MB)\n", peak.Load()>>20, u2.HWM>>20)
 	return nil
 }
 

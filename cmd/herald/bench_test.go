@@ -33,7 +33,7 @@ func TestBenchBacklogDrainsEverythingItHeld(t *testing.T) {
 	}
 	for _, want := range []string{
 		`fill:\s+300 acknowledged`,
-		`hold:\s+backlog 300 deliveries, RSS [1-9]\d* MB .*, 0 delivered`,
+		`hold:\s+300 deliveries held, RSS [1-9]\d* MB .*, 0 delivered`,
 		`drain:.* 300 of 300 delivered`,
 		`fresh:\s+(\d+) published and (\d+) delivered`,
 	} {
