@@ -42,6 +42,7 @@ type serveConfig struct {
 	retrySchedule   string
 	svixHeaders     bool
 	shutdownTimeout time.Duration
+	headerTimeout   time.Duration
 	pgMaxConns      int
 	pgStmtTimeout   time.Duration
 	leaseDuration   time.Duration
@@ -75,6 +76,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.retrySchedule, "retry-schedule", "", "comma-separated delays between attempts (default 5s,5m,30m,2h,5h,10h,10h)")
 	fs.BoolVar(&c.svixHeaders, "svix-headers", false, "sign deliveries with svix-* header names instead of webhook-*")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight deliveries may finish at shutdown")
+	fs.DurationVar(&c.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers; a slower one is disconnected")
 	fs.IntVar(&c.pgMaxConns, "pg-max-conns", 10, "PostgreSQL connection pool size")
 	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
 	fs.StringVar(&c.sessionSecret, "session-secret", "", "key that signs dashboard sessions; nodes behind one load balancer must share it (default: generated in --data-dir)")
@@ -169,6 +171,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	}
 	if cfg.inboundAge < inbound.MaxDedupeWindow {
 		return nil, fmt.Errorf("--inbound-retention must be at least %s, the longest dedupe window, got %s", inbound.MaxDedupeWindow, cfg.inboundAge)
+	}
+	if cfg.headerTimeout <= 0 {
+		return nil, fmt.Errorf("--read-header-timeout must be positive, got %s", cfg.headerTimeout)
 	}
 	if cfg.circuitCooldown <= 0 || cfg.circuitMaxCool <= 0 {
 		return nil, fmt.Errorf("--circuit-cooldown and --circuit-max-cooldown must be positive, got %s and %s", cfg.circuitCooldown, cfg.circuitMaxCool)
@@ -351,8 +356,11 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		cfg:    cfg,
 		served: make(chan error, 1),
 		http: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
+			Handler: mux,
+			// Slow clients cannot hold connections open: headers must
+			// arrive within --read-header-timeout, the whole request
+			// within a minute, and headers are capped at 64 KiB (431).
+			ReadHeaderTimeout: cfg.headerTimeout,
 			ReadTimeout:       60 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
