@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// While an endpoint's circuit is open its deliveries wait, and Claim skips
+// them. Left due, they would sit at the head of deliveries_due and every
+// claim would walk past all of them. So a circuit change moves them in
+// next_attempt_at instead: opening (or granting a probe) pushes the
+// endpoint's waiting deliveries to the circuit's RetryAt, and closing makes
+// them due at once. The claim's circuit filter stays as the safety net for
+// rows that arrive between moves, or that a move skipped because another
+// transaction held them.
+
+// holdChunk bounds the rows one move statement visits, so a large backlog
+// is moved in many short transactions rather than one long one.
+const holdChunk = 4000
+
+const (
+	// chunkEnd finds the last delivery of the next chunk of the endpoint's
+	// unfinished deliveries, through deliveries_endpoint_open.
+	chunkEnd = `SELECT created_at, msg_id FROM deliveries
+		WHERE endpoint_id = $1 AND status IN (1, 3) AND (created_at, msg_id) > ($2, $3)
+		ORDER BY created_at, msg_id LIMIT 1 OFFSET $4`
+	// moveChunk sets next_attempt_at to $6 for the unleased deliveries of
+	// a chunk that are due within [$7, $8]. Rows another transaction holds
+	// are skipped, never waited for.
+	moveChunk = `UPDATE deliveries d SET next_attempt_at = $6
+		FROM (SELECT msg_id, endpoint_id FROM deliveries
+			WHERE endpoint_id = $1 AND status IN (1, 3)
+				AND (created_at, msg_id) > ($2, $3) AND (created_at, msg_id) <= ($4, $5)
+				AND lease_owner IS NULL AND next_attempt_at BETWEEN $7 AND $8 AND next_attempt_at <> $6
+			FOR UPDATE SKIP LOCKED) AS o
+		WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`
+)
+
+// move is a change of next_attempt_at for an endpoint's unleased,
+// unfinished deliveries: those due within [from, upto] become due at to.
+type move struct {
+	endpointID     string
+	from, upto, to int64
+}
+
+// holdUntil moves the deliveries due before until to until.
+func holdUntil(endpointID string, until time.Time) move {
+	return move{endpointID: endpointID, from: math.MinInt64, upto: ms(until), to: ms(until)}
+}
+
+// release makes the deliveries held back until heldUntil at most due at now.
+// Those waiting for a later retry of their own keep it.
+func release(endpointID string, heldUntil, now time.Time) move {
+	return move{endpointID: endpointID, from: ms(now) + 1, upto: ms(heldUntil), to: ms(now)}
+}
+
+// cursor is the (created_at, msg_id) key a move has reached.
+type cursor struct {
+	created int64
+	msgID   string
+	done    bool
+}
+
+var start = cursor{created: math.MinInt64}
+
+// step moves the chunk after c and returns where the next one starts, and
+// how many rows it moved.
+func (m move) step(ctx context.Context, tx pgx.Tx, c cursor) (cursor, int64, error) {
+	next := cursor{created: math.MaxInt64}
+	err := tx.QueryRow(ctx, chunkEnd, m.endpointID, c.created, c.msgID, holdChunk-1).Scan(&next.created, &next.msgID)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		next.done = true
+	case err != nil:
+		return c, 0, err
+	}
+	tag, err := tx.Exec(ctx, moveChunk, m.endpointID, c.created, c.msgID, next.created, next.msgID, m.to, m.from, m.upto)
+	if err != nil {
+		return c, 0, err
+	}
+	return next, tag.RowsAffected(), nil
+}
+
+// finish moves the chunks from c on, each in its own transaction bounded
+// like one call. When the rows become due (a release), other nodes are
+// notified.
+func (db *DB) finish(ctx context.Context, m move, c cursor, notify bool) error {
+	for !c.done {
+		if err := db.finishChunk(ctx, m, &c, notify); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) finishChunk(ctx context.Context, m move, c *cursor, notify bool) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		next, n, err := m.step(ctx, tx, *c)
+		if err == nil && notify && n > 0 {
+			_, err = tx.Exec(ctx, notifySQL, db.notifyPayload())
+		}
+		if err == nil {
+			*c = next
+		}
+		return err
+	})
+	return db.mapCallErr(ctx, err)
+}
