@@ -18,9 +18,10 @@ import (
 // RetryAt to RetryAt, ReleaseLeases, Resend, Recover and Expedite make a
 // delivery of a blocked endpoint due at RetryAt at the earliest, and
 // closing makes the held deliveries due at once. A large backlog is moved
-// in chunks, each committed on its own: if a later chunk fails, the
-// circuit change stands, the error is returned, and Claim's filter still
-// holds the unmoved rows back.
+// in chunks: the first with the circuit change, the rest in the store's
+// Background, each committed on its own, so neither the caller (who may
+// hold the endpoint's queue) nor other writers wait seconds for a million
+// rows. Claim's filter still holds back any row not moved yet.
 type Circuits interface {
 	// OpenCircuit opens the endpoint's circuit for cooldown from now, if it
 	// is in state from (closed: it just tripped; half-open: its probe

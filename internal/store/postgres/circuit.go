@@ -21,17 +21,17 @@ const getCircuit = `SELECT circuit_state, circuit_opened_at, circuit_retry_at, c
 // OpenCircuit opens the endpoint's circuit for cooldown if it is in state
 // from, and returns the circuit as stored. Opening it moves the endpoint's
 // waiting deliveries to its RetryAt (hold.go): the first chunk with the
-// change, the rest in transactions of their own.
+// change, the rest in the background.
 func (db *DB) OpenCircuit(ctx context.Context, endpointID string, from herald.CircuitState, now time.Time, cooldown time.Duration) (herald.Circuit, error) {
-	tctx, cancel := db.callCtx(ctx)
+	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	var (
 		c    herald.Circuit
 		m    move
 		next cursor
 	)
-	err := pgx.BeginFunc(tctx, db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(tctx, `UPDATE endpoints SET circuit_state = 1,
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE endpoints SET circuit_state = 1,
 				circuit_opened_at = CASE WHEN circuit_state = 0 THEN $1 ELSE circuit_opened_at END,
 				circuit_retry_at = $2, circuit_cooldown_ms = $3
 			WHERE id = $4 AND circuit_state = $5`,
@@ -39,7 +39,7 @@ func (db *DB) OpenCircuit(ctx context.Context, endpointID string, from herald.Ci
 		if err != nil {
 			return err
 		}
-		if c, err = scanCircuit(tx.QueryRow(tctx, getCircuit, endpointID)); err != nil {
+		if c, err = scanCircuit(tx.QueryRow(ctx, getCircuit, endpointID)); err != nil {
 			return err
 		}
 		// Whoever opened it moves the deliveries; a node that found it
@@ -47,16 +47,14 @@ func (db *DB) OpenCircuit(ctx context.Context, endpointID string, from herald.Ci
 		next = cursor{done: true}
 		if tag.RowsAffected() == 1 {
 			m = holdUntil(endpointID, c.RetryAt)
-			next, _, err = m.step(tctx, tx, start)
+			next, _, err = m.step(ctx, tx, start)
 		}
 		return err
 	})
 	if err != nil {
-		return herald.Circuit{}, fmt.Errorf("open circuit %s: %w", endpointID, db.mapCallErr(tctx, err))
+		return herald.Circuit{}, fmt.Errorf("open circuit %s: %w", endpointID, db.mapCallErr(ctx, err))
 	}
-	if err := db.finish(ctx, m, next, false); err != nil {
-		return c, fmt.Errorf("open circuit %s: %w", endpointID, err)
-	}
+	db.finish(m, next, false)
 	return c, nil
 }
 
@@ -64,7 +62,7 @@ func (db *DB) OpenCircuit(ctx context.Context, endpointID string, from herald.Ci
 // now+hold, reporting whether this call did. The winner holds the
 // endpoint's waiting deliveries back until then, as OpenCircuit does.
 func (db *DB) ProbeCircuit(ctx context.Context, endpointID string, now time.Time, hold time.Duration) (herald.Circuit, bool, error) {
-	tctx, cancel := db.callCtx(ctx)
+	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	var (
 		c    herald.Circuit
@@ -72,29 +70,27 @@ func (db *DB) ProbeCircuit(ctx context.Context, endpointID string, now time.Time
 		m    move
 		next cursor
 	)
-	err := pgx.BeginFunc(tctx, db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(tctx, `UPDATE endpoints SET circuit_state = 2, circuit_retry_at = $1
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE endpoints SET circuit_state = 2, circuit_retry_at = $1
 			WHERE id = $2 AND circuit_state <> 0 AND circuit_retry_at <= $3`, ms(now.Add(hold)), endpointID, ms(now))
 		if err != nil {
 			return err
 		}
 		won = tag.RowsAffected() == 1
-		if c, err = scanCircuit(tx.QueryRow(tctx, getCircuit, endpointID)); err != nil {
+		if c, err = scanCircuit(tx.QueryRow(ctx, getCircuit, endpointID)); err != nil {
 			return err
 		}
 		next = cursor{done: true}
 		if won {
 			m = holdUntil(endpointID, c.RetryAt)
-			next, _, err = m.step(tctx, tx, start)
+			next, _, err = m.step(ctx, tx, start)
 		}
 		return err
 	})
 	if err != nil {
-		return herald.Circuit{}, false, fmt.Errorf("probe circuit %s: %w", endpointID, db.mapCallErr(tctx, err))
+		return herald.Circuit{}, false, fmt.Errorf("probe circuit %s: %w", endpointID, db.mapCallErr(ctx, err))
 	}
-	if err := db.finish(ctx, m, next, false); err != nil {
-		return c, won, fmt.Errorf("probe circuit %s: %w", endpointID, err)
-	}
+	db.finish(m, next, false)
 	return c, won, nil
 }
 
@@ -102,18 +98,18 @@ func (db *DB) ProbeCircuit(ctx context.Context, endpointID string, now time.Time
 // held back due at now, so the backlog drains at once; idle nodes are
 // notified.
 func (db *DB) CloseCircuit(ctx context.Context, endpointID string, now time.Time) error {
-	tctx, cancel := db.callCtx(ctx)
+	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	var (
 		m    move
 		next cursor
 	)
-	err := pgx.BeginFunc(tctx, db.pool, func(tx pgx.Tx) error {
-		c, err := scanCircuit(tx.QueryRow(tctx, getCircuit+` FOR UPDATE`, endpointID))
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		c, err := scanCircuit(tx.QueryRow(ctx, getCircuit+` FOR UPDATE`, endpointID))
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(tctx, `UPDATE endpoints SET circuit_state = 0, circuit_opened_at = NULL,
+		if _, err := tx.Exec(ctx, `UPDATE endpoints SET circuit_state = 0, circuit_opened_at = NULL,
 			circuit_retry_at = NULL, circuit_cooldown_ms = 0 WHERE id = $1`, endpointID); err != nil {
 			return err
 		}
@@ -123,18 +119,16 @@ func (db *DB) CloseCircuit(ctx context.Context, endpointID string, now time.Time
 		}
 		m = release(endpointID, c.RetryAt, now)
 		var n int64
-		if next, n, err = m.step(tctx, tx, start); err != nil || n == 0 {
+		if next, n, err = m.step(ctx, tx, start); err != nil || n == 0 {
 			return err
 		}
-		_, err = tx.Exec(tctx, notifySQL, db.notifyPayload())
+		_, err = tx.Exec(ctx, notifySQL, db.notifyPayload())
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("close circuit %s: %w", endpointID, db.mapCallErr(tctx, err))
+		return fmt.Errorf("close circuit %s: %w", endpointID, db.mapCallErr(ctx, err))
 	}
-	if err := db.finish(ctx, m, next, true); err != nil {
-		return fmt.Errorf("close circuit %s: %w", endpointID, err)
-	}
+	db.finish(m, next, true)
 	return nil
 }
 

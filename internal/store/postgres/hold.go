@@ -42,20 +42,31 @@ const (
 
 // move is a change of next_attempt_at for an endpoint's unleased,
 // unfinished deliveries: those due within [from, upto] become due at to.
+// It goes on only while the circuit is as the change left it (guard), so
+// the rest of a move that a later change overtook stops.
 type move struct {
 	endpointID     string
 	from, upto, to int64
+	guard          string // a count that is 0 once the circuit changed
+	guardArgs      []any
 }
+
+const (
+	guardHeld   = `SELECT count(*) FROM endpoints WHERE id = $1 AND circuit_state <> 0 AND circuit_retry_at = $2`
+	guardClosed = `SELECT count(*) FROM endpoints WHERE id = $1 AND circuit_state = 0`
+)
 
 // holdUntil moves the deliveries due before until to until.
 func holdUntil(endpointID string, until time.Time) move {
-	return move{endpointID: endpointID, from: math.MinInt64, upto: ms(until), to: ms(until)}
+	return move{endpointID: endpointID, from: math.MinInt64, upto: ms(until), to: ms(until),
+		guard: guardHeld, guardArgs: []any{endpointID, ms(until)}}
 }
 
 // release makes the deliveries held back until heldUntil at most due at now.
 // Those waiting for a later retry of their own keep it.
 func release(endpointID string, heldUntil, now time.Time) move {
-	return move{endpointID: endpointID, from: ms(now) + 1, upto: ms(heldUntil), to: ms(now)}
+	return move{endpointID: endpointID, from: ms(now) + 1, upto: ms(heldUntil), to: ms(now),
+		guard: guardClosed, guardArgs: []any{endpointID}}
 }
 
 // cursor is the (created_at, msg_id) key a move has reached.
@@ -70,6 +81,13 @@ var start = cursor{created: math.MinInt64}
 // step moves the chunk after c and returns where the next one starts, and
 // how many rows it moved.
 func (m move) step(ctx context.Context, tx pgx.Tx, c cursor) (cursor, int64, error) {
+	var ok int
+	if err := tx.QueryRow(ctx, m.guard, m.guardArgs...).Scan(&ok); err != nil {
+		return c, 0, err
+	}
+	if ok == 0 {
+		return cursor{done: true}, 0, nil
+	}
 	next := cursor{created: math.MaxInt64}
 	err := tx.QueryRow(ctx, chunkEnd, m.endpointID, c.created, c.msgID, holdChunk-1).Scan(&next.created, &next.msgID)
 	switch {
@@ -85,16 +103,25 @@ func (m move) step(ctx context.Context, tx pgx.Tx, c cursor) (cursor, int64, err
 	return next, tag.RowsAffected(), nil
 }
 
-// finish moves the chunks from c on, each in its own transaction bounded
-// like one call. When the rows become due (a release), other nodes are
-// notified.
-func (db *DB) finish(ctx context.Context, m move, c cursor, notify bool) error {
-	for !c.done {
-		if err := db.finishChunk(ctx, m, &c, notify); err != nil {
-			return err
-		}
+// finish moves the chunks from c on in the background, each in its own
+// transaction bounded like one call, so the caller (who may hold the
+// endpoint's queue) does not wait. When the rows become due (a release),
+// other nodes are notified. A failure leaves the rest due, where Claim's
+// circuit filter still holds it back.
+func (db *DB) finish(m move, c cursor, notify bool) {
+	if c.done {
+		return
 	}
-	return nil
+	db.bg.Go(func(ctx context.Context) {
+		for !c.done {
+			if err := db.finishChunk(ctx, m, &c, notify); err != nil {
+				if ctx.Err() == nil {
+					db.log.Error("move held deliveries", "endpoint_id", m.endpointID, "error", err)
+				}
+				return
+			}
+		}
+	})
 }
 
 func (db *DB) finishChunk(ctx context.Context, m move, c *cursor, notify bool) error {

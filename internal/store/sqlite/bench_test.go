@@ -163,6 +163,7 @@ func BenchmarkClaimPastHeldBacklog(b *testing.B) {
 			if _, err := db.OpenCircuit(ctx, "ep_bulk", herald.CircuitClosed, now, time.Hour); err != nil {
 				b.Fatal(err)
 			}
+			db.bg.Wait()
 			open := time.Since(start)
 			keys := make([]store.DeliveryKey, 0, 128)
 			b.ResetTimer()

@@ -19,7 +19,7 @@ const sqlGetCircuit = `SELECT circuit_state, circuit_opened_at, circuit_retry_at
 // OpenCircuit opens the endpoint's circuit for cooldown if it is in state
 // from, and returns the circuit as stored. Opening it moves the endpoint's
 // waiting deliveries to its RetryAt (hold.go): the first chunk with the
-// change, the rest in writes of their own.
+// change, the rest in the background.
 func (db *DB) OpenCircuit(ctx context.Context, endpointID string, from herald.CircuitState, now time.Time, cooldown time.Duration) (herald.Circuit, error) {
 	var (
 		c    herald.Circuit
@@ -54,7 +54,8 @@ func (db *DB) OpenCircuit(ctx context.Context, endpointID string, from herald.Ci
 	if err != nil {
 		return herald.Circuit{}, err
 	}
-	return c, db.finish(ctx, m, next)
+	db.finish(m, next)
+	return c, nil
 }
 
 // ProbeCircuit makes a circuit whose RetryAt has passed half-open until
@@ -91,7 +92,8 @@ func (db *DB) ProbeCircuit(ctx context.Context, endpointID string, now time.Time
 	if err != nil {
 		return herald.Circuit{}, false, err
 	}
-	return c, won, db.finish(ctx, m, next)
+	db.finish(m, next)
+	return c, won, nil
 }
 
 // CloseCircuit closes the endpoint's circuit, and makes the deliveries it
@@ -121,7 +123,8 @@ func (db *DB) CloseCircuit(ctx context.Context, endpointID string, now time.Time
 	if err != nil {
 		return err
 	}
-	return db.finish(ctx, m, next)
+	db.finish(m, next)
+	return nil
 }
 
 func getCircuit(ctx context.Context, tx *sql.Tx, endpointID string) (herald.Circuit, error) {

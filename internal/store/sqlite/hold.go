@@ -38,20 +38,31 @@ const (
 
 // move is a change of next_attempt_at for an endpoint's unleased,
 // unfinished deliveries: those due within [from, upto] become due at to.
+// It goes on only while the circuit is as the change left it (guard), so
+// the rest of a move that a later change overtook stops.
 type move struct {
 	endpointID     string
 	from, upto, to int64
+	guard          string // a count that is 0 once the circuit changed
+	guardArgs      []any
 }
+
+const (
+	guardHeld   = `SELECT count(*) FROM endpoints WHERE id = ?1 AND circuit_state <> 0 AND circuit_retry_at = ?2`
+	guardClosed = `SELECT count(*) FROM endpoints WHERE id = ?1 AND circuit_state = 0`
+)
 
 // holdUntil moves the deliveries due before until to until.
 func holdUntil(endpointID string, until time.Time) move {
-	return move{endpointID: endpointID, from: math.MinInt64, upto: ms(until), to: ms(until)}
+	return move{endpointID: endpointID, from: math.MinInt64, upto: ms(until), to: ms(until),
+		guard: guardHeld, guardArgs: []any{endpointID, ms(until)}}
 }
 
 // release makes the deliveries held back until heldUntil at most due at now.
 // Those waiting for a later retry of their own keep it.
 func release(endpointID string, heldUntil, now time.Time) move {
-	return move{endpointID: endpointID, from: ms(now) + 1, upto: ms(heldUntil), to: ms(now)}
+	return move{endpointID: endpointID, from: ms(now) + 1, upto: ms(heldUntil), to: ms(now),
+		guard: guardClosed, guardArgs: []any{endpointID}}
 }
 
 // cursor is the (created_at, msg_id) key a move has reached.
@@ -65,6 +76,13 @@ var start = cursor{created: math.MinInt64}
 
 // step moves the chunk after c and returns where the next one starts.
 func (m move) step(ctx context.Context, tx *sql.Tx, c cursor) (cursor, error) {
+	var ok int
+	if err := tx.QueryRowContext(ctx, m.guard, m.guardArgs...).Scan(&ok); err != nil {
+		return c, mapErr("move held deliveries", err)
+	}
+	if ok == 0 {
+		return cursor{done: true}, nil
+	}
 	next := cursor{created: math.MaxInt64}
 	err := tx.QueryRowContext(ctx, sqlChunkEnd, m.endpointID, c.created, c.msgID, holdChunk-1).Scan(&next.created, &next.msgID)
 	switch {
@@ -80,19 +98,28 @@ func (m move) step(ctx context.Context, tx *sql.Tx, c cursor) (cursor, error) {
 	return next, nil
 }
 
-// finish moves the chunks from c on, each in its own write, so the writer
-// serves other ops between them.
-func (db *DB) finish(ctx context.Context, m move, c cursor) error {
-	for !c.done {
-		from := c
-		err := db.write(ctx, func(ctx context.Context, w *wtx) error {
-			var err error
-			c, err = m.step(ctx, w.tx, from)
-			return err
-		})
-		if err != nil {
-			return err
-		}
+// finish moves the chunks from c on in the background, each in its own
+// write, so the writer serves other ops between them and the caller (who
+// may hold the endpoint's queue) does not wait. A failure leaves the rest
+// due, where Claim's circuit filter still holds it back.
+func (db *DB) finish(m move, c cursor) {
+	if c.done {
+		return
 	}
-	return nil
+	db.bg.Go(func(ctx context.Context) {
+		for !c.done {
+			from := c
+			err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+				var err error
+				c, err = m.step(ctx, w.tx, from)
+				return err
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					db.log.Error("move held deliveries", "endpoint_id", m.endpointID, "error", err)
+				}
+				return
+			}
+		}
+	})
 }

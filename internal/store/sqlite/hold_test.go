@@ -54,6 +54,7 @@ func TestOpenCircuitTakesItsBacklogOutOfTheDueHead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
+	db.bg.Wait() // the chunks after the first
 	// What a claim at now walks: only the one deliverable row.
 	if got := countDeliveries(t, ctx, db, `status IN (1, 3) AND next_attempt_at <= ?`, ms(now)); got != 1 {
 		t.Errorf("due at now after opening: %d rows, want 1", got)
@@ -70,6 +71,7 @@ func TestOpenCircuitTakesItsBacklogOutOfTheDueHead(t *testing.T) {
 	if err := db.CloseCircuit(ctx, "ep_bulk", closed); err != nil {
 		t.Fatalf("close: %v", err)
 	}
+	db.bg.Wait()
 	if got := countDeliveries(t, ctx, db, `endpoint_id = 'ep_bulk' AND next_attempt_at = ?`, ms(closed)); got != n {
 		t.Errorf("due at the close: %d rows, want %d", got, n)
 	}
@@ -104,6 +106,7 @@ func TestHoldMovesEveryChunkOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
+	db.bg.Wait()
 	want := map[string]int64{"msg_000000000004": ms(base.Add(time.Hour)), "msg_000000000006": ms(base.Add(time.Hour))}
 	wantAt := func(what string, at int64) {
 		t.Helper()
@@ -135,7 +138,40 @@ func TestHoldMovesEveryChunkOnce(t *testing.T) {
 	if err := db.CloseCircuit(ctx, "ep_bulk", now.Add(time.Second)); err != nil {
 		t.Fatalf("close: %v", err)
 	}
+	db.bg.Wait()
 	wantAt("after closing", ms(now.Add(time.Second)))
+}
+
+func TestMoveStopsOnceTheCircuitChanged(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	base := time.Now().UTC().Truncate(time.Millisecond)
+	fillBacklog(t, ctx, db, 10, base)
+	now := base.Add(time.Second)
+	c, err := db.OpenCircuit(ctx, "ep_bulk", herald.CircuitClosed, now, time.Minute)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if err := db.CloseCircuit(ctx, "ep_bulk", now); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	// The rest of the opening's move, run late, must not hold the
+	// deliveries back behind a circuit that closed.
+	stale := holdUntil("ep_bulk", c.RetryAt)
+	err = db.write(ctx, func(ctx context.Context, w *wtx) error {
+		next, err := stale.step(ctx, w.tx, start)
+		if err == nil && !next.done {
+			t.Errorf("stale move: not done")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("stale move: %v", err)
+	}
+	if got := countDeliveries(t, ctx, db, `next_attempt_at = ?`, ms(c.RetryAt)); got != 0 {
+		t.Errorf("after a stale move: %d rows held until the old RetryAt, want 0", got)
+	}
 }
 
 func TestHoldQueriesUseTheEndpointIndex(t *testing.T) {
@@ -147,12 +183,13 @@ func TestHoldQueriesUseTheEndpointIndex(t *testing.T) {
 		query string
 		args  []any
 	}{
+		"guard":     {guardHeld, []any{"ep_bulk", 0}},
 		"chunk end": {sqlChunkEnd, []any{"ep_bulk", 0, "", 10}},
 		"move":      {sqlMoveChunk, []any{"ep_bulk", 0, "", 1, "msg", 5, 0, 5}},
 		"release":   {sqlReleaseLease, []any{"msg", "ep_bulk", "node"}},
 	} {
 		plan := explain(t, ctx, db, q.query, q.args...)
-		if name != "release" && !strings.Contains(plan, "deliveries_endpoint_open (endpoint_id=? AND (created_at,msg_id)>(?,?)") {
+		if name != "release" && name != "guard" && !strings.Contains(plan, "deliveries_endpoint_open (endpoint_id=? AND (created_at,msg_id)>(?,?)") {
 			t.Errorf("%s: plan does not seek deliveries_endpoint_open by key:\n%s", name, plan)
 		}
 		for _, line := range strings.Split(plan, "\n") {
