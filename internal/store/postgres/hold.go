@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"math"
 	"time"
 
@@ -19,24 +18,26 @@ import (
 // transaction held them.
 
 // holdChunk bounds the rows one move statement visits, so a large backlog
-// is moved in many short transactions rather than one long one.
-const holdChunk = 4000
+// is moved in many short transactions rather than one long one. A
+// variable so a test can cross chunk boundaries with a few rows.
+var holdChunk = 4000
 
 const (
-	// chunkEnd finds the last delivery of the next chunk of the endpoint's
-	// unfinished deliveries, through deliveries_endpoint_open.
-	chunkEnd = `SELECT created_at, msg_id FROM deliveries
+	// chunkKeys lists the next chunk of the endpoint's unfinished
+	// deliveries in deliveries_endpoint_open order.
+	chunkKeys = `SELECT created_at, msg_id FROM deliveries
 		WHERE endpoint_id = $1 AND status IN (1, 3) AND (created_at, msg_id) > ($2, $3)
-		ORDER BY created_at, msg_id LIMIT 1 OFFSET $4`
-	// moveChunk sets next_attempt_at to $6 for the unleased deliveries of
-	// a chunk that are due within [$7, $8]. Rows another transaction holds
-	// are skipped, never waited for.
-	moveChunk = `UPDATE deliveries d SET next_attempt_at = $6
-		FROM (SELECT msg_id, endpoint_id FROM deliveries
-			WHERE endpoint_id = $1 AND status IN (1, 3)
-				AND (created_at, msg_id) > ($2, $3) AND (created_at, msg_id) <= ($4, $5)
-				AND lease_owner IS NULL AND next_attempt_at BETWEEN $7 AND $8 AND next_attempt_at <> $6
-			FOR UPDATE SKIP LOCKED) AS o
+		ORDER BY created_at, msg_id LIMIT $4`
+	// moveChunk sets next_attempt_at to $2 for the unleased deliveries of
+	// a chunk ($5, by primary key, so the plan cannot drift to a scan)
+	// that are due within [$3, $4]. Rows another transaction holds are
+	// skipped, never waited for.
+	moveChunk = `UPDATE deliveries d SET next_attempt_at = $2
+		FROM (SELECT x.msg_id, x.endpoint_id FROM deliveries x
+			JOIN unnest($5::text[]) AS k(msg_id) ON x.msg_id = k.msg_id AND x.endpoint_id = $1
+			WHERE x.status IN (1, 3) AND x.lease_owner IS NULL
+				AND x.next_attempt_at BETWEEN $3 AND $4 AND x.next_attempt_at <> $2
+			ORDER BY x.msg_id FOR UPDATE OF x SKIP LOCKED) AS o
 		WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`
 )
 
@@ -88,15 +89,24 @@ func (m move) step(ctx context.Context, tx pgx.Tx, c cursor) (cursor, int64, err
 	if ok == 0 {
 		return cursor{done: true}, 0, nil
 	}
-	next := cursor{created: math.MaxInt64}
-	err := tx.QueryRow(ctx, chunkEnd, m.endpointID, c.created, c.msgID, holdChunk-1).Scan(&next.created, &next.msgID)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		next.done = true
-	case err != nil:
+	rows, err := tx.Query(ctx, chunkKeys, m.endpointID, c.created, c.msgID, holdChunk)
+	if err != nil {
 		return c, 0, err
 	}
-	tag, err := tx.Exec(ctx, moveChunk, m.endpointID, c.created, c.msgID, next.created, next.msgID, m.to, m.from, m.upto)
+	next := c
+	ids := make([]string, 0, holdChunk)
+	_, err = pgx.ForEachRow(rows, []any{&next.created, &next.msgID}, func() error {
+		ids = append(ids, next.msgID)
+		return nil
+	})
+	if err != nil {
+		return c, 0, err
+	}
+	next.done = len(ids) < holdChunk
+	if len(ids) == 0 {
+		return next, 0, nil
+	}
+	tag, err := tx.Exec(ctx, moveChunk, m.endpointID, m.to, m.from, m.upto, ids)
 	if err != nil {
 		return c, 0, err
 	}
