@@ -50,7 +50,7 @@ func (s *Server) resetEndpointCircuit(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.CloseCircuit(c.ctx, ep.ID); err != nil {
+	if err := s.store.CloseCircuit(c.ctx, ep.ID, c.now); err != nil {
 		return err
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)

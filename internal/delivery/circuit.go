@@ -81,7 +81,7 @@ func (d *dispatcher) noteCircuit(q *epQueue, res store.Result, probe bool) (clos
 		if q.circuit.State == herald.CircuitClosed {
 			return false
 		}
-		if err := e.store.CloseCircuit(ctx, q.id); err != nil {
+		if err := e.store.CloseCircuit(ctx, q.id, e.now()); err != nil {
 			// Stays as it is: the next probe closes it.
 			e.circuitError("close circuit", q.id, err)
 			q.probing = false

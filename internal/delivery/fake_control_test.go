@@ -64,7 +64,7 @@ func (s *memStore) ProbeCircuit(_ context.Context, id string, now time.Time, hol
 	return ep.Circuit, true, nil
 }
 
-func (s *memStore) CloseCircuit(_ context.Context, id string) error {
+func (s *memStore) CloseCircuit(_ context.Context, id string, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ep := s.endpoints[id]

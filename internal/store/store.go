@@ -107,7 +107,9 @@ type Queue interface {
 	ExtendLeases(ctx context.Context, owner string, until time.Time) error
 	// ReleaseLeases makes owner's leased deliveries due at once (for another
 	// node, or this one after a restart). Used at shutdown and when a node
-	// sheds work it cannot hold in memory.
+	// sheds work it cannot hold in memory. Like Resend, Recover and
+	// Expedite, it makes a delivery whose endpoint's circuit blocks due at
+	// the circuit's RetryAt instead (see Circuits).
 	ReleaseLeases(ctx context.Context, owner string, deliveries []DeliveryKey) error
 	// Resend schedules a manual attempt of a message to an endpoint now,
 	// creating the delivery if the message never went there.

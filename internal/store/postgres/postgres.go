@@ -81,6 +81,7 @@ type DB struct {
 	record  *store.GroupCommit[*recordOp]
 	ingest  *store.GroupCommit[*ingestOp]
 	listen  *listener
+	bg      *store.Background // the rest of large held-delivery moves
 
 	closeOnce sync.Once
 }
@@ -99,7 +100,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres pool: %w", mapErr(err))
 	}
-	db := &DB{cfg: cfg, log: cfg.Logger, pool: pool}
+	db := &DB{cfg: cfg, log: cfg.Logger, pool: pool, bg: store.NewBackground()}
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -150,6 +151,7 @@ func (db *DB) Wakeups() <-chan struct{} { return db.listen.c }
 // pool. It is safe to call more than once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.bg.Close()
 		db.publish.Close()
 		db.record.Close()
 		db.ingest.Close()

@@ -154,6 +154,11 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 	return jobs, nil
 }
 
+// circuitRetry is the RetryAt of d's endpoint's circuit unless it is
+// closed (NULL then, which GREATEST ignores).
+const circuitRetry = `(SELECT e.circuit_retry_at FROM endpoints e
+	WHERE e.id = d.endpoint_id AND e.circuit_state <> 0)`
+
 // ownedRows selects and locks the rows owner holds, in key order: every
 // multi-row writer of deliveries locks in that order, so they never
 // deadlock each other.
@@ -175,11 +180,14 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) e
 
 // ReleaseLeases gives up owner's leases on deliveries, or on all of them
 // when deliveries is nil: each becomes due again as of when it was leased,
-// so any node claims it at once, and idle nodes are notified.
+// so any node claims it at once, and idle nodes are notified. A delivery
+// whose endpoint's circuit blocks becomes due at the circuit's RetryAt
+// instead (hold.go).
 func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	const set = `UPDATE deliveries d SET lease_owner = NULL, next_attempt_at = COALESCE(d.leased_at, d.next_attempt_at)`
+	const set = `UPDATE deliveries d SET lease_owner = NULL, next_attempt_at = GREATEST(
+		COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `)`
 	var (
 		n   int64
 		err error
@@ -217,13 +225,14 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 	defer cancel()
 	n, err := db.execNotify(ctx, `INSERT INTO deliveries AS d (msg_id, endpoint_id, app_id, status, attempts,
 			next_attempt_at, trigger, created_at, updated_at)
-		SELECT m.id, e.id, m.app_id, 1, 0, $4, 1, $4, $4
+		SELECT m.id, e.id, m.app_id, 1, 0,
+			GREATEST($4, CASE WHEN e.circuit_state <> 0 THEN e.circuit_retry_at END), 1, $4, $4
 		FROM messages m, endpoints e
 		WHERE m.app_id = $1 AND m.id = $2 AND e.app_id = $1 AND e.id = $3
 		ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET
 			status = CASE WHEN d.status IN (1, 3) THEN d.status ELSE 1 END,
 			attempts = CASE WHEN d.status IN (1, 3) THEN d.attempts ELSE 0 END,
-			next_attempt_at = $4, trigger = 1, lease_owner = NULL, leased_at = NULL, updated_at = $4`,
+			next_attempt_at = EXCLUDED.next_attempt_at, trigger = 1, lease_owner = NULL, leased_at = NULL, updated_at = $4`,
 		appID, msgID, endpointID, ms(now))
 	if err == nil && n == 0 {
 		err = herald.ErrNotFound
@@ -245,8 +254,8 @@ func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, unti
 		return 0, fmt.Errorf("recover %s: %w", endpointID, err)
 	}
 	var q query
-	q.add(`UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = `, q.arg(ms(now)),
-		`, trigger = 2, lease_owner = NULL, leased_at = NULL, updated_at = `, q.arg(ms(now)),
+	q.add(`UPDATE deliveries d SET status = 1, attempts = 0, next_attempt_at = GREATEST(`, q.arg(ms(now)),
+		`::bigint, `+circuitRetry+`), trigger = 2, lease_owner = NULL, leased_at = NULL, updated_at = `, q.arg(ms(now)),
 		` WHERE endpoint_id = `, q.arg(endpointID), ` AND app_id = `, q.arg(appID), ` AND status IN (2, 4)`)
 	q.timeRange("", since, until)
 	n, err := db.execNotify(ctx, q.String(), q.args...)

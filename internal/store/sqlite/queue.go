@@ -34,11 +34,14 @@ const (
 	sqlExtendLeases = `UPDATE deliveries SET next_attempt_at = ?
 		WHERE lease_owner = ? AND status IN (1, 3)`
 	// A released row becomes due as of when it was last claimed or
-	// published, which is never later than any clock reading after that.
-	sqlReleaseOwnerLeases = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = updated_at
+	// published, which is never later than any clock reading after that;
+	// if its endpoint's circuit blocks, at the circuit's RetryAt (hold.go).
+	sqlReleaseOwnerLeases = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = ` + releasedDue + `
 		WHERE lease_owner = ?`
-	sqlReleaseLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = updated_at
+	sqlReleaseLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = ` + releasedDue + `
 		WHERE msg_id = ? AND endpoint_id = ? AND lease_owner = ?`
+	releasedDue = `MAX(updated_at, COALESCE((SELECT e.circuit_retry_at FROM endpoints e
+		WHERE e.id = deliveries.endpoint_id AND e.circuit_state <> 0), 0))`
 	sqlCancelEndpointDeliveries = `UPDATE deliveries SET status = 4, next_attempt_at = NULL,
 			lease_owner = NULL, updated_at = ?
 		WHERE endpoint_id = ? AND status IN (1, 3)`
@@ -212,15 +215,18 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 		if err := exists(ctx, w.tx, "resend: endpoint", `SELECT 1 FROM endpoints WHERE id = ? AND app_id = ?`, endpointID, appID); err != nil {
 			return err
 		}
-		t := ms(now)
-		_, err := w.tx.ExecContext(ctx, `INSERT INTO deliveries
+		t, err := dueAt(ctx, w.tx, endpointID, now)
+		if err != nil {
+			return err
+		}
+		_, err = w.tx.ExecContext(ctx, `INSERT INTO deliveries
 			(msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, trigger, lease_owner, created_at, updated_at)
-			VALUES (?1, ?2, ?3, 1, 0, ?4, 1, NULL, ?4, ?4)
+			VALUES (?1, ?2, ?3, 1, 0, ?4, 1, NULL, ?5, ?5)
 			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET
 				status = CASE WHEN status IN (1, 3) THEN status ELSE 1 END,
 				attempts = CASE WHEN status IN (1, 3) THEN attempts ELSE 0 END,
-				next_attempt_at = ?4, trigger = 1, lease_owner = NULL, updated_at = ?4`,
-			msgID, endpointID, appID, t)
+				next_attempt_at = ?4, trigger = 1, lease_owner = NULL, updated_at = ?5`,
+			msgID, endpointID, appID, t, ms(now))
 		return mapErr("resend", err)
 	})
 }
@@ -238,7 +244,11 @@ func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, unti
 		c.add("app_id = ?", appID)
 		c.add("status IN (2, 4)")
 		timeRange(&c, "created_at", since, until)
-		args := append([]any{ms(now), ms(now)}, c.args...)
+		due, err := dueAt(ctx, w.tx, endpointID, now)
+		if err != nil {
+			return err
+		}
+		args := append([]any{due, ms(now)}, c.args...)
 		res, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET status = 1, attempts = 0, next_attempt_at = ?,
 			trigger = 2, lease_owner = NULL, updated_at = ?`+c.String(), args...)
 		if err != nil {
@@ -248,6 +258,20 @@ func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, unti
 		return mapErr("recover", err)
 	})
 	return int(n), err
+}
+
+// dueAt is when a delivery to the endpoint made due at now is due: now,
+// or the RetryAt of a circuit that blocks at now, so that a delivery an
+// open circuit holds back stays out of the due head (hold.go).
+func dueAt(ctx context.Context, tx *sql.Tx, endpointID string, now time.Time) (int64, error) {
+	c, err := getCircuit(ctx, tx, endpointID)
+	if err != nil {
+		return 0, err
+	}
+	if c.State != herald.CircuitClosed && c.RetryAt.After(now) {
+		return ms(c.RetryAt), nil
+	}
+	return ms(now), nil
 }
 
 // Backlog counts deliveries that are not final.

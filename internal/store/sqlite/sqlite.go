@@ -58,6 +58,7 @@ type DB struct {
 	cp     *checkpointer
 	now    func() time.Time
 	keys   *secretbox.Keyring
+	bg     *store.Background // the rest of large held-delivery moves
 }
 
 // Open opens (creating if needed) the database at cfg.Path, applies pending
@@ -111,7 +112,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
-	db := &DB{path: cfg.Path, log: cfg.Logger, writer: writer, now: cfg.Now, keys: cfg.Keys}
+	db := &DB{path: cfg.Path, log: cfg.Logger, writer: writer, now: cfg.Now, keys: cfg.Keys, bg: store.NewBackground()}
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite writer: %w: %w", herald.ErrUnavailable, err)
@@ -188,6 +189,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close finishes the queued writes, then closes the connections. The
 // writer's close checkpoints the WAL into the main file.
 func (db *DB) Close() error {
+	db.bg.Close()
 	db.gc.Close()
 	db.st.close()
 	return errors.Join(db.cp.close(), db.reader.Close(), db.writer.Close())

@@ -57,7 +57,7 @@ var controlTests = []test{
 		f.noErr("update", f.s.UpdateEndpoint(f.ctx, ep))
 		wantCircuit(f, e.ID, herald.Circuit{State: herald.CircuitOpen, OpenedAt: f.t0, RetryAt: f.at(100 * time.Second), Cooldown: time.Minute})
 
-		f.noErr("close", f.s.CloseCircuit(f.ctx, e.ID))
+		f.noErr("close", f.s.CloseCircuit(f.ctx, e.ID, f.at(100*time.Second)))
 		wantCircuit(f, e.ID, herald.Circuit{})
 	}},
 	{"EnablingClosesTheCircuit", func(f *fixture) {
@@ -81,7 +81,7 @@ var controlTests = []test{
 		f.wantErr("open", err, herald.ErrNotFound)
 		_, _, err = f.s.ProbeCircuit(f.ctx, "ep_missing", f.t0, time.Second)
 		f.wantErr("probe", err, herald.ErrNotFound)
-		f.wantErr("close", f.s.CloseCircuit(f.ctx, "ep_missing"), herald.ErrNotFound)
+		f.wantErr("close", f.s.CloseCircuit(f.ctx, "ep_missing", f.t0), herald.ErrNotFound)
 	}},
 	{"OrderedIsStored", func(f *fixture) {
 		a := f.app()
