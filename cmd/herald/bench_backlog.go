@@ -72,7 +72,7 @@ func runBacklog(ctx context.Context, c benchConfig, env Env) error {
 	deadline := recovered.Add(time.Duration(acked/100+60) * time.Second)
 	for sink.Delivered() < acked && time.Now().Before(deadline) && ctx.Err() == nil {
 		if first.IsZero() && sink.Delivered() > 0 {
-			first = time.Now()
+			first, u0 = time.Now(), bench.ReadProcessUsage(h.cmd.Process.Pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -84,7 +84,7 @@ func runBacklog(ctx context.Context, c benchConfig, env Env) error {
 	u1 := bench.ReadProcessUsage(h.cmd.Process.Pid)
 	fmt.Fprintf(out, "drain:  first delivery %.1fs after recovery; %d of %d delivered in %.1fs = %.0f deliveries/s (Herald CPU %.2f cores)\n",
 		first.Sub(recovered).Seconds(), got, acked, drained.Sub(first).Seconds(), float64(got)/drained.Sub(first).Seconds(),
-		(u1.CPU-u0.CPU).Seconds()/drained.Sub(recovered).Seconds())
+		(u1.CPU-u0.CPU).Seconds()/drained.Sub(first).Seconds())
 
 	// Fresh traffic on the same server, for comparison.
 	sink.Reset()
