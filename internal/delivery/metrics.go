@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -23,6 +24,9 @@ type metrics struct {
 
 // backlogEvery is how often the backlog gauge may query the store.
 const backlogEvery = 5 * time.Second
+
+// backlogTimeout bounds one count of the backlog.
+const backlogTimeout = 10 * time.Second
 
 func newMetrics(e *Engine) *metrics {
 	m := &metrics{
@@ -51,17 +55,20 @@ func newMetrics(e *Engine) *metrics {
 	var (
 		mu   sync.Mutex
 		last time.Time
-		val  float64
+		val  = math.NaN() // unknown until a count succeeds
 	)
 	m.backlog = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "herald_backlog",
-		Help: "Deliveries not yet final (pending or awaiting a retry), sampled at most every 5 seconds.",
+		Help: "Deliveries not yet final (pending or awaiting a retry), sampled at most every 5 seconds; NaN until the first count succeeds.",
 	}, func() float64 {
 		mu.Lock()
 		defer mu.Unlock()
 		if now := time.Now(); last.IsZero() || now.Sub(last) >= backlogEvery {
 			last = now
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			// Counting a large backlog under load takes a while; it reads
+			// through a reader connection, so waiting does not hold up
+			// writes, and a failed count keeps the last known value.
+			ctx, cancel := context.WithTimeout(context.Background(), backlogTimeout)
 			n, err := e.store.Backlog(ctx)
 			cancel()
 			if err == nil {
