@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/inbound"
 	"github.com/heraldhq/herald/internal/listen"
 	"github.com/heraldhq/herald/internal/opevent"
@@ -229,7 +230,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	var (
 		ops            *opevent.Emitter
 		attemptEvents  delivery.Events
-		endpointEvents api.EndpointEvents
+		endpointEvents herald.EndpointEvents
 	)
 	if cfg.operationalURL != "" {
 		if ops, err = operationalEvents(ctx, st, cfg.operationalURL, logger, reg); err != nil {

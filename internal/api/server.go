@@ -31,23 +31,6 @@ type Publisher interface {
 	InvalidateApplication(appID string)
 }
 
-// EndpointEvents hears of endpoint changes made through the API once they
-// are stored (operational webhooks). Its methods must not block.
-type EndpointEvents interface {
-	EndpointCreated(app *herald.Application, ep *herald.Endpoint)
-	// EndpointUpdated reports an update; disabled is set when the update
-	// disabled an enabled endpoint.
-	EndpointUpdated(app *herald.Application, ep *herald.Endpoint, disabled bool)
-	EndpointDeleted(app *herald.Application, ep *herald.Endpoint)
-}
-
-// noEvents is the EndpointEvents of a Server configured without any.
-type noEvents struct{}
-
-func (noEvents) EndpointCreated(*herald.Application, *herald.Endpoint)       {}
-func (noEvents) EndpointUpdated(*herald.Application, *herald.Endpoint, bool) {}
-func (noEvents) EndpointDeleted(*herald.Application, *herald.Endpoint)       {}
-
 // Config configures a Server. Zero values are documented defaults.
 type Config struct {
 	// Store is where everything is kept. Required.
@@ -55,7 +38,7 @@ type Config struct {
 	// Publisher is the delivery engine. Required.
 	Publisher Publisher
 	// Events, when set, hears of endpoint changes.
-	Events EndpointEvents
+	Events herald.EndpointEvents
 	// AdminToken may do everything. Empty disables admin access by token.
 	AdminToken string
 	// PortalURL is the base of the URLs returned by app-portal-access, e.g.
@@ -90,7 +73,7 @@ type Config struct {
 type Server struct {
 	store      store.Store
 	pub        Publisher
-	events     EndpointEvents
+	events     herald.EndpointEvents
 	adminToken string
 	portalURL  string
 	portalTTL  time.Duration
@@ -120,7 +103,7 @@ func New(cfg Config) *Server {
 		events:     cfg.Events,
 	}
 	if s.events == nil {
-		s.events = noEvents{}
+		s.events = herald.NoEndpointEvents{}
 	}
 	if s.portalURL == "" {
 		s.portalURL = "/ui/portal"

@@ -58,35 +58,18 @@ type Config struct {
 	// Inbound shows the requests sources refused; nil shows none.
 	Inbound Inbound
 	// Events, when set, hears of endpoint changes.
-	Events EndpointEvents
+	Events herald.EndpointEvents
 	// Logger receives errors the user does not see. Default discards them.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
 
-// EndpointEvents hears of endpoint changes made in the dashboard or the
-// portal once they are stored (operational webhooks). Its methods must not
-// block. The API reports its own changes the same way.
-type EndpointEvents interface {
-	EndpointCreated(app *herald.Application, ep *herald.Endpoint)
-	// EndpointUpdated reports an update; disabled is set when the update
-	// disabled an enabled endpoint.
-	EndpointUpdated(app *herald.Application, ep *herald.Endpoint, disabled bool)
-	EndpointDeleted(app *herald.Application, ep *herald.Endpoint)
-}
-
-type noEvents struct{}
-
-func (noEvents) EndpointCreated(*herald.Application, *herald.Endpoint)       {}
-func (noEvents) EndpointUpdated(*herald.Application, *herald.Endpoint, bool) {}
-func (noEvents) EndpointDeleted(*herald.Application, *herald.Endpoint)       {}
-
 // Server serves the dashboard and the portal.
 type Server struct {
 	store      Store
 	engine     Engine
-	events     EndpointEvents
+	events     herald.EndpointEvents
 	inbound    Inbound
 	adminToken string
 	secret     []byte
@@ -128,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 		secureCookies: cfg.SecureCookies,
 	}
 	if s.events == nil {
-		s.events = noEvents{}
+		s.events = herald.NoEndpointEvents{}
 	}
 	if len(s.secret) == 0 {
 		s.secret = make([]byte, 32)
