@@ -97,6 +97,23 @@ func (a *appLimits) load(ctx context.Context, appID string, l *appLimit) {
 	l.perSec = app.ThrottleRate
 }
 
+// sweep forgets applications this node has not sent to for a while, so
+// the map does not grow with every application ever seen. An active
+// application rereads its rate every TTL, so an entry not read for three
+// TTLs is idle; if it becomes active again, get starts it afresh.
+func (a *appLimits) sweep(now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, l := range a.m {
+		l.mu.Lock()
+		idle := !l.loading && now.Sub(l.loadedAt) > 3*a.ttl
+		l.mu.Unlock()
+		if idle {
+			delete(a.m, id)
+		}
+	}
+}
+
 // invalidate makes the next get reread the application's rate.
 func (a *appLimits) invalidate(appID string) {
 	a.mu.RLock()

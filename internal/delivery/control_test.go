@@ -330,3 +330,34 @@ func wrapFirstFails(next http.Handler, mu *sync.Mutex, first *string, fails *int
 type statusWriter struct{ http.ResponseWriter }
 
 func (statusWriter) WriteHeader(int) {}
+
+// An application's limiter is forgotten once the node has not sent to it
+// for three rate TTLs, and made afresh, with its rate read again, when it
+// is sent to later.
+func TestApplicationLimitersOfIdleApplicationsAreSwept(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Now()}
+	s := newMemStore()
+	s.setApplication(herald.Application{ID: testApp, ThrottleRate: 7})
+	e, err := New(Config{Store: s, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if l := e.apps.get(ctx, testApp); l.perSec != 7 {
+		t.Fatalf("rate: got %d, want 7", l.perSec)
+	}
+	e.apps.sweep(clock.Now())
+	if len(e.apps.m) != 1 {
+		t.Fatalf("after a sweep at once: %d limiters, want the active one kept", len(e.apps.m))
+	}
+	clock.Advance(3*e.apps.ttl + time.Second)
+	e.apps.sweep(clock.Now())
+	if len(e.apps.m) != 0 {
+		t.Fatalf("after three idle TTLs: %d limiters, want none", len(e.apps.m))
+	}
+	s.setApplication(herald.Application{ID: testApp, ThrottleRate: 9})
+	if l := e.apps.get(ctx, testApp); l.perSec != 9 {
+		t.Errorf("rate after the sweep: got %d, want 9 read afresh", l.perSec)
+	}
+}

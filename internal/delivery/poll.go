@@ -122,6 +122,7 @@ func (p *poller) run(ctx context.Context) {
 			continue
 		case <-sweep.C:
 			e.disp.sweep()
+			e.apps.sweep(e.now())
 			continue
 		}
 		p.claim(ctx)
