@@ -1,0 +1,117 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/inbound"
+	"github.com/heraldhq/herald/internal/opevent"
+	"github.com/heraldhq/herald/internal/retention"
+)
+
+// serveConfig is everything `herald serve` is configured with.
+type serveConfig struct {
+	addr            string
+	dataDir         string
+	database        string
+	adminToken      string
+	publicURL       string
+	allowNetworks   listFlag
+	logFormat       string
+	logLevel        string
+	maxBodyBytes    int64
+	timeout         time.Duration
+	retrySchedule   string
+	svixHeaders     bool
+	shutdownTimeout time.Duration
+	headerTimeout   time.Duration
+	pgMaxConns      int
+	pgStmtTimeout   time.Duration
+	leaseDuration   time.Duration
+	endpointConc    int
+	apiRateLimit    float64
+	apiRateBurst    int
+	tlsCert         string
+	tlsKey          string
+	sessionSecret   string
+	secureCookies   bool
+	retention       time.Duration
+	operationalURL  string
+	inboundAge      time.Duration
+	enc             encryptionFlags
+	circuitFailures int
+	circuitCooldown time.Duration
+	circuitMaxCool  time.Duration
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", ":8080", "listen address")
+	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "directory for the SQLite database and the generated admin token")
+	fs.StringVar(&c.database, "database", "", "PostgreSQL URL (postgres://...); empty means SQLite in --data-dir")
+	fs.StringVar(&c.adminToken, "admin-token", "", "admin API token; generated and stored in --data-dir when empty")
+	fs.StringVar(&c.publicURL, "public-url", "", "the URL users reach this server at, for links (default http://<addr>)")
+	fs.Var(&c.allowNetworks, "allow-network", "CIDR that deliveries may reach despite the SSRF guard (repeatable)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest API request body accepted")
+	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "delivery request timeout (1s to 30s)")
+	fs.StringVar(&c.retrySchedule, "retry-schedule", "", "comma-separated delays between attempts (default 5s,5m,30m,2h,5h,10h,10h)")
+	fs.BoolVar(&c.svixHeaders, "svix-headers", false, "sign deliveries with svix-* header names instead of webhook-*")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight deliveries may finish at shutdown")
+	fs.DurationVar(&c.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers; a slower one is disconnected")
+	fs.IntVar(&c.pgMaxConns, "pg-max-conns", 10, "PostgreSQL connection pool size")
+	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
+	fs.StringVar(&c.sessionSecret, "session-secret", "", "key that signs dashboard sessions; nodes behind one load balancer must share it (default: generated in --data-dir)")
+	fs.BoolVar(&c.secureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind a TLS-terminating proxy)")
+	fs.Float64Var(&c.apiRateLimit, "api-rate-limit", 0, "API requests per second allowed per token, answered 429 with Retry-After beyond it; 0 means no limit")
+	fs.IntVar(&c.apiRateBurst, "api-rate-burst", 0, "API requests a token may make at once (default twice --api-rate-limit)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
+	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
+	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
+	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
+	fs.StringVar(&c.operationalURL, "operational-webhook-url", "", "URL that receives operational webhooks (endpoint.*, message.attempt.*), signed with the secret of endpoint \"operator\" in application \"herald-operational\"")
+	fs.DurationVar(&c.inboundAge, "inbound-retention", retention.DefaultInboundAge, "how long received inbound events are kept (at least the longest dedupe window, 720h)")
+	c.enc.flags(fs)
+	fs.IntVar(&c.circuitFailures, "circuit-failures", delivery.DefaultCircuitFailures, "consecutive failed attempts that open an endpoint's circuit, holding its deliveries back until a probe succeeds; 0 disables")
+	fs.DurationVar(&c.circuitCooldown, "circuit-cooldown", delivery.DefaultCircuitCooldown, "how long an open circuit waits before its probe; doubles after each failed probe")
+	fs.DurationVar(&c.circuitMaxCool, "circuit-max-cooldown", delivery.DefaultCircuitMaxCooldown, "the longest an open circuit waits before its probe (at least --circuit-cooldown)")
+}
+
+func flagSet(cfg *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.flags(fs)
+	return fs
+}
+
+// check refuses settings that are out of range on their own; settings
+// that need parsing (networks, schedule, keys, TLS files) are checked where
+// they are parsed.
+func (c *serveConfig) check() error {
+	if c.timeout < time.Second || c.timeout > 30*time.Second {
+		return fmt.Errorf("--timeout must be between 1s and 30s, got %s", c.timeout)
+	}
+	if c.retention < 0 {
+		return fmt.Errorf("--retention-interval must not be negative, got %s", c.retention)
+	}
+	if c.inboundAge < inbound.MaxDedupeWindow {
+		return fmt.Errorf("--inbound-retention must be at least %s, the longest dedupe window, got %s", inbound.MaxDedupeWindow, c.inboundAge)
+	}
+	if c.headerTimeout <= 0 {
+		return fmt.Errorf("--read-header-timeout must be positive, got %s", c.headerTimeout)
+	}
+	if c.circuitCooldown <= 0 || c.circuitMaxCool <= 0 {
+		return fmt.Errorf("--circuit-cooldown and --circuit-max-cooldown must be positive, got %s and %s", c.circuitCooldown, c.circuitMaxCool)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, got %q", c.logFormat)
+	}
+	if c.operationalURL != "" {
+		if err := opevent.CheckURL(c.operationalURL); err != nil {
+			return fmt.Errorf("--operational-webhook-url: %w", err)
+		}
+	}
+	return nil
+}
