@@ -41,6 +41,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 // only costs the decoder and every receiver the payload is forwarded to.
 const maxJSONDepth = 128
 
+// jsonSpace is what JSON counts as whitespace (RFC 8259): not \v, \f or
+// the other Unicode spaces bytes.TrimSpace would also drop.
+const jsonSpace = " \t\r\n"
+
 // decodeJSON decodes body into v under the API's rules, which hold for
 // every route:
 //   - the body is exactly one JSON value; trailing data is an error;
@@ -51,7 +55,7 @@ const maxJSONDepth = 128
 //
 // Every error carries a reason for the caller and maps to a 4xx.
 func decodeJSON(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	if len(bytes.Trim(body, jsonSpace)) == 0 {
 		return invalid([]string{"body"}, "The request body is empty; a JSON object is required")
 	}
 	if err := checkJSONText(body); err != nil {
@@ -62,7 +66,7 @@ func decodeJSON(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
-	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], jsonSpace); len(rest) > 0 {
 		return herald.Errorf(herald.EBADREQUEST, "Invalid JSON at byte %d: unexpected data after the JSON value", len(body)-len(rest))
 	}
 	return nil
