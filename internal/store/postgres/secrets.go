@@ -94,12 +94,12 @@ func (db *DB) reencryptTable(ctx context.Context, tx pgx.Tx, table, column strin
 		return 0, err
 	}
 	type row struct{ ID, Value string }
-	todo, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	stale, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
 	if err != nil {
 		return 0, err
 	}
 	b := &pgx.Batch{}
-	for _, r := range todo {
+	for _, r := range stale {
 		plain, err := db.cfg.Keys.Open(r.Value, aad(r.ID))
 		if err != nil {
 			return 0, fmt.Errorf("%s %s: %w", table, r.ID, err)
@@ -110,13 +110,13 @@ func (db *DB) reencryptTable(ctx context.Context, tx pgx.Tx, table, column strin
 		}
 		b.Queue(`UPDATE `+table+` SET `+column+` = $1 WHERE id = $2`, sealed, r.ID)
 	}
-	if len(todo) == 0 {
+	if len(stale) == 0 {
 		return 0, nil
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return 0, err
 	}
-	return len(todo), nil
+	return len(stale), nil
 }
 
 // SecretKeyIDs counts sealed columns by key id; "" counts plaintext.

@@ -18,50 +18,35 @@ const vacuumPages = 2000
 // and reuse them for new rows until Vacuum (`herald migrate --vacuum`) converts
 // them.
 func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
-	var n int64
-	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
-		res, err := w.tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (
-			SELECT m.id FROM messages m
-			WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?
-				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))
-			LIMIT ?)`, ms(now), limit)
-		if err != nil {
-			return mapErr("expire messages", err)
-		}
-		// Assigned, not added: the batch may run this op twice.
-		n, err = res.RowsAffected()
-		return mapErr("expire messages", err)
-	})
-	if err != nil {
-		return 0, err
-	}
-	if n > 0 {
-		if err := db.vacuum(ctx); err != nil {
-			return int(n), err
-		}
-	}
-	return int(n), nil
+	return db.expire(ctx, "expire messages", `DELETE FROM messages WHERE id IN (
+		SELECT m.id FROM messages m
+		WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))
+		LIMIT ?)`, ms(now), limit)
 }
 
 // ExpireInboundEvents deletes up to limit inbound events received at or
 // before before, then returns freed pages like ExpireMessages.
 func (db *DB) ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	return db.expire(ctx, "expire inbound events", `DELETE FROM inbound_events WHERE id IN (
+		SELECT id FROM inbound_events WHERE received_at <= ? ORDER BY received_at LIMIT ?)`, ms(before), limit)
+}
+
+// expire runs one bounded delete (its arguments: a time, then limit) as
+// its own short write, then gives freed pages back to the file system.
+func (db *DB) expire(ctx context.Context, what, query string, at int64, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
 	var n int64
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
-		res, err := w.tx.ExecContext(ctx, `DELETE FROM inbound_events WHERE id IN (
-			SELECT id FROM inbound_events WHERE received_at <= ? ORDER BY received_at LIMIT ?)`, ms(before), limit)
+		res, err := w.tx.ExecContext(ctx, query, at, limit)
 		if err != nil {
-			return mapErr("expire inbound events", err)
+			return mapErr(what, err)
 		}
 		// Assigned, not added: the batch may run this op twice.
 		n, err = res.RowsAffected()
-		return mapErr("expire inbound events", err)
+		return mapErr(what, err)
 	})
 	if err != nil {
 		return 0, err

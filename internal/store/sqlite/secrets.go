@@ -92,14 +92,14 @@ func (db *DB) reencryptTable(ctx context.Context, tx *sql.Tx, table, column stri
 		return 0, mapErr(what, err)
 	}
 	type row struct{ id, value string }
-	var todo []row
+	var stale []row
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.id, &r.value); err != nil {
 			rows.Close()
 			return 0, mapErr(what, err)
 		}
-		todo = append(todo, r)
+		stale = append(stale, r)
 	}
 	if err := rows.Close(); err != nil {
 		return 0, mapErr(what, err)
@@ -107,7 +107,7 @@ func (db *DB) reencryptTable(ctx context.Context, tx *sql.Tx, table, column stri
 	if err := rows.Err(); err != nil {
 		return 0, mapErr(what, err)
 	}
-	for _, r := range todo {
+	for _, r := range stale {
 		plain, err := db.keys.Open(r.value, aad(r.id))
 		if err != nil {
 			return 0, fmt.Errorf("%s: %s: %w", what, r.id, err)
@@ -120,7 +120,7 @@ func (db *DB) reencryptTable(ctx context.Context, tx *sql.Tx, table, column stri
 			return 0, mapErr(what, err)
 		}
 	}
-	return len(todo), nil
+	return len(stale), nil
 }
 
 // SecretKeyIDs counts sealed columns by key id; "" counts plaintext.
