@@ -4,7 +4,10 @@ go 1.26.8
 
 require github.com/heraldhq/herald v0.0.0
 
-require golang.org/x/time v0.16.0 // indirect
+require (
+	github.com/mattn/go-sqlite3 v1.14.53 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
 // serve runs the retention job, which deletes expired messages and logs
@@ -117,7 +118,7 @@ func TestMigrateVacuum(t *testing.T) {
 	ctx := t.Context()
 	dataDir := t.TempDir()
 	path := filepath.Join(dataDir, "herald.db")
-	old, err := sql.Open("sqlite", path)
+	old, err := sql.Open(sqlite.DriverName, path)
 	if err != nil {
 		t.Fatalf("open plain file: %v", err)
 	}
@@ -138,7 +139,7 @@ func TestMigrateVacuum(t *testing.T) {
 	if got := out.String(); !strings.HasSuffix(got, "database file rebuilt\n") {
 		t.Errorf("output: got %q, want it to end with the rebuild", got)
 	}
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open(sqlite.DriverName, path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

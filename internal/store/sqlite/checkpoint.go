@@ -3,9 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"time"
 )
@@ -31,11 +29,7 @@ type checkpointer struct {
 const checkpointEvery = 100 * time.Millisecond
 
 func startCheckpointer(path, busy string, log *slog.Logger) (*checkpointer, error) {
-	q := url.Values{"_pragma": {busy}}
-	conn, err := sql.Open("sqlite", path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite checkpointer: %w", err)
-	}
+	conn := openConns(path, false, busy)
 	conn.SetMaxOpenConns(1)
 	conn.SetMaxIdleConns(1)
 	conn.SetConnMaxLifetime(0)

@@ -3,15 +3,12 @@ package sqlite
 import (
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/herald"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ms stores t as unix milliseconds.
@@ -52,14 +49,15 @@ func mapErr(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+	if code, ok := errCode(err); ok {
+		switch code {
+		case codeConstraintUnique, codeConstraintPrimaryKey:
 			return fmt.Errorf("%s: %w", what, herald.ErrConflict)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		case codeConstraintForeignKey:
 			return fmt.Errorf("%s: %w", what, herald.ErrNotFound)
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN:
+		}
+		switch code & 0xff {
+		case codeBusy, codeIOErr, codeFull, codeCantOpen:
 			return fmt.Errorf("%s: %w: %w", what, herald.ErrUnavailable, err)
 		}
 	}

@@ -1,6 +1,8 @@
-// Package sqlite is Herald's embedded store: one SQLite file (pure Go,
-// modernc.org/sqlite) in WAL mode, written by a single connection and read
-// by a small pool of query-only connections.
+// Package sqlite is Herald's embedded store: one SQLite file in WAL mode,
+// written by a single connection and read by a small pool of query-only
+// connections. SQLite is the C library (github.com/mattn/go-sqlite3) when
+// cgo is available and its pure-Go translation (modernc.org/sqlite) when
+// it is not; see driver.go.
 //
 // Every write goes through one store.GroupCommit with one worker, so
 // concurrent publishes, attempt results, claims and CRUD share

@@ -10,7 +10,7 @@ import (
 func TestMigrateUpgradesInPlace(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	raw, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "old.db"))
+	raw, err := sql.Open(DriverName, filepath.Join(t.TempDir(), "old.db"))
 	must(t, err)
 	raw.SetMaxOpenConns(1)
 	t.Cleanup(func() { raw.Close() })

@@ -73,7 +73,7 @@ func TestVacuumConvertsOlderFiles(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "herald.db")
-	old, err := sql.Open("sqlite", path)
+	old, err := sql.Open(DriverName, path)
 	if err != nil {
 		t.Fatalf("open plain file: %v", err)
 	}

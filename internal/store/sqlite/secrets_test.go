@@ -23,7 +23,7 @@ func TestSecretsAtRest(t *testing.T) {
 		},
 		Raw: func(t *testing.T, path string) []string {
 			t.Helper()
-			raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+			raw, err := sql.Open(DriverName, "file:"+path+"?mode=ro")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +14,6 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 var _ store.Store = (*DB)(nil)
@@ -94,20 +91,15 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 
-	busy := fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
-	wq := url.Values{"_pragma": {
-		busy, "synchronous(" + strings.ToUpper(cfg.Synchronous) + ")", "foreign_keys(1)",
+	busy := fmt.Sprintf("busy_timeout=%d", cfg.BusyTimeout.Milliseconds())
+	writer := openConns(cfg.Path, true,
+		busy, "synchronous="+strings.ToUpper(cfg.Synchronous), "foreign_keys=1",
 		// Keeps the savepoints' statement journal in memory instead of a
 		// temporary file written on every batch.
-		"temp_store(MEMORY)",
+		"temp_store=MEMORY",
 		// The checkpointer copies the WAL back from its own connection;
 		// after a checkpoint resets it, the file is cut back to this size.
-		"wal_autocheckpoint(0)", "journal_size_limit(67108864)",
-	}, "_txlock": {"immediate"}}
-	writer, err := sql.Open("sqlite", cfg.Path+"?"+wq.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite writer: %w", err)
-	}
+		"wal_autocheckpoint=0", "journal_size_limit=67108864")
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
@@ -129,17 +121,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.log.Debug("sqlite store open", "path", cfg.Path, "schema_version", v, "synchronous", cfg.Synchronous)
 	}
 
-	rq := url.Values{"_pragma": {busy, "query_only(1)"}}
-	db.reader, err = sql.Open("sqlite", cfg.Path+"?"+rq.Encode())
-	if err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("open sqlite reader: %w", err)
-	}
+	db.reader = openConns(cfg.Path, false, busy, "query_only=1")
 	db.reader.SetMaxOpenConns(cfg.ReadConns)
 	db.reader.SetMaxIdleConns(cfg.ReadConns)
 	db.reader.SetConnMaxLifetime(0)
 	db.reader.SetConnMaxIdleTime(0)
 
+	var err error
 	if db.st, err = prepare(ctx, writer); err != nil {
 		db.reader.Close()
 		writer.Close()
