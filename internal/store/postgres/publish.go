@@ -91,9 +91,9 @@ const lockEventIDs = `SELECT count(pg_advisory_xact_lock(k)) FROM (
 
 const insertMessages = `WITH m AS (
 	INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, created_at, expires_at,
-		content_type, headers)
+		content_type, headers, seq)
 	SELECT u.id, u.app_id, u.event_id, u.event_type, u.channels::jsonb, u.payload, u.created_at, u.expires_at,
-		u.content_type, u.headers
+		u.content_type, u.headers, nextval('messages_seq_seq')
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::bigint[],
 		$21::text[], $22::text[])
 		AS u(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers)
@@ -112,20 +112,20 @@ const insertMessages = `WITH m AS (
 )
 SELECT id FROM m`
 
-// lockSeq and assignSeq number a group's messages last, just before the
-// commit. A sequence alone is not commit-ordered: two transactions can
-// commit out of the order they drew their numbers, and a poller that read
-// the higher number first would skip the lower one for good. The
-// transaction-level advisory lock is held from drawing the numbers until
-// the commit is visible (PostgreSQL releases locks after that), so
-// numbers are drawn in commit order. Only this short tail of a publish is
-// serialized, per schema (each schema has its own sequence); the lock's
-// two-key form never collides with the EventID locks, which use the
-// one-key form, and is always taken after them.
+// lockSeq serializes the numbering of a group's messages. A sequence
+// alone is not commit-ordered: two transactions can commit out of the
+// order they drew their numbers, and a poller that read the higher number
+// first would skip the lower one for good. The transaction-level advisory
+// lock is taken before the messages are inserted, numbered as they go in,
+// and held until the commit is visible (PostgreSQL releases locks after
+// that), so numbers are drawn in commit order. Inserting and committing
+// are serialized per schema (each schema has its own sequence); each
+// message row is written once. The lock's two-key form never collides
+// with the EventID locks, which use the one-key form, and is always taken
+// after them.
 const (
 	seqLockKey = 1212502084 // lockSeq's first key
 	lockSeq    = `SELECT pg_advisory_xact_lock(1212502084, hashtext(current_schema()))`
-	assignSeq  = `UPDATE messages SET seq = nextval('messages_seq_seq') WHERE id = ANY($1::text[]) AND seq IS NULL`
 )
 
 // publishBatch runs ops[run] in one pipelined implicit transaction and sets
@@ -158,6 +158,7 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, err
 	if len(lockApp) > 0 {
 		b.Queue(lockEventIDs, lockApp, lockEvt)
 	}
+	b.Queue(lockSeq)
 	inserted := make(map[string]bool, len(run))
 	b.Queue(insertMessages, m.id, m.appID, m.eventID, m.eventType, m.channels, m.payload, m.createdAt, m.expiresAt,
 		d.msgID, d.endpointID, d.appID, d.status, d.attempts, d.nextAttemptAt, d.trigger,
@@ -171,8 +172,6 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, err
 			})
 			return err
 		})
-	b.Queue(lockSeq)
-	b.Queue(assignSeq, m.id)
 	if notify {
 		b.Queue(notifySQL, db.notifyPayload())
 	}
