@@ -99,7 +99,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		"temp_store=MEMORY",
 		// The checkpointer copies the WAL back from its own connection;
 		// after a checkpoint resets it, the file is cut back to this size.
-		"wal_autocheckpoint=0", "journal_size_limit=67108864")
+		"wal_autocheckpoint=0", "journal_size_limit=67108864",
+		// The writer's working set is the right edge of every index plus
+		// one insertion point per endpoint in the per-endpoint ones; at
+		// SQLite's default 2 MiB, fan-out to 50 endpoints reread pages on
+		// most writes (16 MiB: 23% more deliveries/s, docs/benchmarks.md).
+		"cache_size=-16384")
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
