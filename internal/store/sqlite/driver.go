@@ -6,7 +6,7 @@ import "database/sql"
 // through cgo (driver_cgo.go) wherever a C compiler is present, and the
 // pure-Go translation (driver_purego.go) where none is, as with
 // CGO_ENABLED=0. Both read and write the same files. The C build does the
-// writer's B-tree work in about two thirds of the CPU time (see
+// writer's work in about three quarters of the CPU time (see
 // docs/benchmarks.md); the pure-Go one needs nothing but the Go toolchain.
 
 // openConns returns a pool whose connections to the database file at path
