@@ -13,6 +13,7 @@ import (
 	httppprof "net/http/pprof"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,6 +32,7 @@ type benchConfig struct {
 	failingShare float64
 	hang         bool
 	baseline     bool
+	rounds       int
 	nodes        int
 	cpuProfile   string
 	pprofAddr    string
@@ -49,8 +51,9 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	fs.Float64Var(&c.failingShare, "failing-share", 0, "share of messages (0..1) sent to an application whose endpoint always fails")
 	fs.BoolVar(&c.hang, "hang", false, "the failing endpoint hangs until the delivery timeout instead of answering 500")
 	fs.BoolVar(&c.baseline, "baseline", true, "also run the no-storage HTTP pipeline, for the ratio")
+	fs.IntVar(&c.rounds, "rounds", 1, "run the baseline and Herald this many times, alternately, and report the median ratio (the machine's speed drifts between runs)")
 	fs.IntVar(&c.nodes, "nodes", 1, "Herald nodes sharing the database (more than one needs --database)")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the Herald run to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) Herald run to this file")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
 	fs.IntVar(&c.backlog, "backlog", 0, "instead: publish this many messages to an endpoint that answers 503, then let it recover, and measure Herald's memory and drain rate")
 	if err := parseFlags(fs, args, env); err != nil {
@@ -59,8 +62,8 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	if c.nodes < 1 || (c.nodes > 1 && c.database == "") {
 		return fmt.Errorf("bench: --nodes above 1 needs --database: SQLite serves one node")
 	}
-	if c.endpoints < 1 || c.payloadBytes < 16 || c.concurrency < 1 || c.failingShare < 0 || c.failingShare >= 1 {
-		return fmt.Errorf("bench: --endpoints and --concurrency must be at least 1, --payload-bytes at least 16, --failing-share in [0,1)")
+	if c.endpoints < 1 || c.payloadBytes < 16 || c.concurrency < 1 || c.rounds < 1 || c.failingShare < 0 || c.failingShare >= 1 {
+		return fmt.Errorf("bench: --endpoints, --concurrency and --rounds must be at least 1, --payload-bytes at least 16, --failing-share in [0,1)")
 	}
 
 	if c.backlog > 0 {
@@ -78,15 +81,6 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		storeName(c.database), c.endpoints, c.payloadBytes, c.duration, rateName(c.rate), c.concurrency)
 	fmt.Fprintln(out, "run\tpublished/s\tpublish p50\tpublish p99\tdelivered/s\tdelay p50\tdelay p99\tCPU cores\tpeak RSS MB\tratio")
 
-	var base *benchResult
-	if c.baseline && c.failingShare == 0 {
-		base, err = benchBaseline(ctx, c, sink, body)
-		if err != nil {
-			return err
-		}
-		base.print(out, nil)
-		sink.Reset()
-	}
 	if c.pprofAddr != "" {
 		ln, err := net.Listen("tcp", c.pprofAddr)
 		if err != nil {
@@ -95,27 +89,68 @@ func runBench(ctx context.Context, args []string, env Env) error {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", httppprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
 	}
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
+	var ratios []float64
+	for round := range c.rounds {
+		var base *benchResult
+		if c.baseline && c.failingShare == 0 {
+			base, err = benchBaseline(ctx, c, sink, body)
+			if err != nil {
+				return err
+			}
+			base.print(out, nil)
+			sink.Reset()
+		}
+		res, err := benchProfiled(ctx, c, sink, body, round == 0)
 		if err != nil {
 			return err
 		}
+		res.print(out, base)
+		sink.Reset()
+		if base != nil && base.eventsPerSec > 0 {
+			ratios = append(ratios, res.eventsPerSec/base.eventsPerSec)
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if len(ratios) > 1 {
+		slices.Sort(ratios)
+		fmt.Fprintf(env.Stdout, "\nmedian ratio over %d rounds: %.2f (lowest %.2f, highest %.2f)\n",
+			len(ratios), median(ratios), ratios[0], ratios[len(ratios)-1])
+	}
+	return nil
+}
+
+// benchProfiled runs Herald once, under the CPU profiler when asked and
+// profile is set (the first round only, so the file holds one run).
+func benchProfiled(ctx context.Context, c benchConfig, sink *bench.Sink, body []byte, profile bool) (*benchResult, error) {
+	if c.cpuProfile != "" && profile {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return nil, err
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := benchHerald(ctx, c, sink, body)
-	if err != nil {
-		return err
+	return benchHerald(ctx, c, sink, body)
+}
+
+// median returns the middle of sorted values (the mean of the two middle
+// ones for an even count).
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
 	}
-	res.print(out, base)
-	return out.Flush()
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 type benchResult struct {
@@ -221,6 +256,7 @@ func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []by
 
 // measure runs load, waits for its deliveries, and computes the figures.
 func measure(ctx context.Context, name string, load bench.Load, sink *bench.Sink, fanout int) (*benchResult, error) {
+	bench.ResetPeakRSS()
 	u0 := bench.ReadUsage()
 	start := time.Now()
 	lr := load.Run(ctx)

@@ -11,14 +11,22 @@ import (
 
 func TestBenchReportsTheRatioToTheBaseline(t *testing.T) {
 	t.Parallel()
-	out, err := exec.CommandContext(t.Context(), heraldBinary(t), "bench", "--duration", "1s", "--concurrency", "8").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), heraldBinary(t), "bench", "--duration", "1s", "--concurrency", "8", "--rounds", "2").CombinedOutput()
 	if err != nil {
 		t.Fatalf("herald bench: %v\n%s", err, out)
 	}
 	for _, want := range []string{`baseline \(no storage\)\s+\d+`, `herald \(SQLite\)\s+\d+.*\s\d\.\d\d\n`} {
-		if !regexp.MustCompile(want).Match(out) {
-			t.Errorf("output does not match %q:\n%s", want, out)
+		if n := len(regexp.MustCompile(want).FindAll(out, -1)); n != 2 {
+			t.Errorf("output matches %q %d times, want once per round (2):\n%s", want, n, out)
 		}
+	}
+	// The median of two ratios is their mean, between the lowest and the highest.
+	m := regexp.MustCompile(`median ratio over 2 rounds: (\d\.\d\d) \(lowest (\d\.\d\d), highest (\d\.\d\d)\)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no median ratio in the output:\n%s", out)
+	}
+	if med, lo, hi := string(m[1]), string(m[2]), string(m[3]); med < lo || med > hi || lo == "0.00" {
+		t.Errorf("median %s outside [%s, %s] or a zero ratio:\n%s", med, lo, hi, out)
 	}
 	if regexp.MustCompile(`acknowledged deliveries missing`).Match(out) {
 		t.Errorf("deliveries went missing:\n%s", out)

@@ -35,6 +35,11 @@ func ReadUsage() Usage {
 	return u
 }
 
+// ResetPeakRSS makes this process's peak RSS its current RSS, so the next
+// run's peak is its own (Linux; elsewhere it does nothing). Memory that
+// earlier runs left resident still counts.
+func ResetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
 // ReadProcessUsage reads another process's CPU time and memory from /proc
 // (Linux only; zero elsewhere).
 func ReadProcessUsage(pid int) Usage {
