@@ -87,8 +87,12 @@ func (s *Server) createMessage(c *call) error {
 	if err != nil {
 		return err
 	}
+	body, err := s.readBody(c.w, c.r)
+	if err != nil {
+		return err
+	}
 	var in messageIn
-	if err := c.body(&in); err != nil {
+	if err := decodeMessageIn(body, &in); err != nil {
 		return err
 	}
 	retention, err := in.validate()
