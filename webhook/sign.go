@@ -79,30 +79,41 @@ func NewSigner(secrets ...string) (*Signer, error) {
 // space-separated "v1,<base64>" or "v1a,<base64>" item per key. The signed
 // content is id + "." + unix timestamp + "." + payload.
 func (s *Signer) Sign(msgID string, ts time.Time, payload []byte) string {
-	content := signedContent(msgID, ts.Unix(), payload)
+	prefix := signedPrefix(nil, msgID, ts.Unix())
+	var content []byte // the whole signed content, built only for Ed25519 keys
 	var b strings.Builder
 	for i, k := range s.keys {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
 		if k.edKey != nil {
+			if content == nil {
+				content = append(append(make([]byte, 0, len(prefix)+len(payload)), prefix...), payload...)
+			}
 			b.WriteString("v1a,")
 			b.WriteString(base64.StdEncoding.EncodeToString(ed25519.Sign(k.edKey, content)))
 			continue
 		}
+		// HMAC reads the content in parts, so the payload is not copied.
 		mac := hmac.New(sha256.New, k.hmacKey)
-		mac.Write(content)
+		mac.Write(prefix)
+		mac.Write(payload)
 		b.WriteString("v1,")
 		b.WriteString(base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 	}
 	return b.String()
 }
 
+// signedPrefix appends what precedes the payload in the signed content:
+// id + "." + unix timestamp + ".".
+func signedPrefix(dst []byte, msgID string, ts int64) []byte {
+	dst = append(dst, msgID...)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, ts, 10)
+	return append(dst, '.')
+}
+
 func signedContent(msgID string, ts int64, payload []byte) []byte {
-	buf := make([]byte, 0, len(msgID)+len(payload)+24)
-	buf = append(buf, msgID...)
-	buf = append(buf, '.')
-	buf = strconv.AppendInt(buf, ts, 10)
-	buf = append(buf, '.')
+	buf := signedPrefix(make([]byte, 0, len(msgID)+len(payload)+24), msgID, ts)
 	return append(buf, payload...)
 }

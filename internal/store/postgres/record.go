@@ -14,7 +14,8 @@ import (
 // recordOp is one Record waiting for its group commit.
 type recordOp struct {
 	results  []store.Result
-	disabled []string // endpoints this call disabled, set by the commit
+	headers  [][2]string // each attempt's response and request headers, encoded
+	disabled []string    // endpoints this call disabled, set by the commit
 }
 
 // Record inserts each attempt, moves each delivery to its next state and
@@ -27,7 +28,13 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 	if len(results) == 0 {
 		return nil, nil
 	}
-	op := &recordOp{results: results}
+	// The headers are encoded here, on the caller's goroutine, rather than
+	// by the group commit's worker, which every Record waits for.
+	op := &recordOp{results: results, headers: make([][2]string, len(results))}
+	for i := range results {
+		a := &results[i].Attempt
+		op.headers[i] = [2]string{jsonText(a.ResponseHeaders), jsonText(a.RequestHeaders)}
+	}
 	if err := db.record.Do(ctx, op); err != nil {
 		return nil, fmt.Errorf("record attempts: %w", err)
 	}
@@ -119,8 +126,8 @@ func (db *DB) recordBatch(ctx context.Context, ops []*recordOp, run []int) error
 	)
 	for _, i := range run {
 		ops[i].disabled = nil
-		for _, r := range ops[i].results {
-			a.add(&r.Attempt)
+		for j, r := range ops[i].results {
+			a.add(&r.Attempt, ops[i].headers[j])
 			d.add(r)
 			h.add(i, r)
 		}
@@ -161,7 +168,8 @@ type attemptColumns struct {
 	duration, createdAt                           []int64
 }
 
-func (c *attemptColumns) add(a *herald.Attempt) {
+// add appends a, whose response and request headers are encoded in headers.
+func (c *attemptColumns) add(a *herald.Attempt, headers [2]string) {
 	c.id = append(c.id, a.ID)
 	c.msgID = append(c.msgID, a.MsgID)
 	c.endpointID = append(c.endpointID, a.EndpointID)
@@ -170,8 +178,8 @@ func (c *attemptColumns) add(a *herald.Attempt) {
 	c.status = append(c.status, int16(a.Status))
 	c.statusCode = append(c.statusCode, int32(a.StatusCode))
 	c.body = append(c.body, []byte(a.ResponseBody))
-	c.respHeaders = append(c.respHeaders, jsonText(a.ResponseHeaders))
-	c.reqHeaders = append(c.reqHeaders, jsonText(a.RequestHeaders))
+	c.respHeaders = append(c.respHeaders, headers[0])
+	c.reqHeaders = append(c.reqHeaders, headers[1])
 	c.duration = append(c.duration, int64(a.Duration))
 	c.errorClass = append(c.errorClass, string(a.ErrorClass))
 	c.trigger = append(c.trigger, int16(a.Trigger))

@@ -38,12 +38,19 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 	if len(results) == 0 {
 		return nil, nil
 	}
+	// The headers are encoded here, on the caller's goroutine, rather than
+	// by the writer, which every write waits for.
+	headers := make([][2]sql.NullString, len(results))
+	for i := range results {
+		a := &results[i].Attempt
+		headers[i] = [2]sql.NullString{jsonMap(a.ResponseHeaders), jsonMap(a.RequestHeaders)}
+	}
 	var disabled []string
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
 		disabled = disabled[:0]
 		var health endpointHealth
 		for i := range results {
-			off, err := db.record(ctx, w, &results[i], &health)
+			off, err := db.record(ctx, w, &results[i], headers[i], &health)
 			if err != nil {
 				return err
 			}
@@ -62,12 +69,13 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 // record applies one result and reports whether it disabled the endpoint.
 // The endpoint's health is noted in health and written once per endpoint
 // for the whole call: with many results for one endpoint, that saves the
-// writer a statement per result.
-func (db *DB) record(ctx context.Context, w *wtx, r *store.Result, health *endpointHealth) (bool, error) {
+// writer a statement per result. headers are the attempt's response and
+// request headers, encoded.
+func (db *DB) record(ctx context.Context, w *wtx, r *store.Result, headers [2]sql.NullString, health *endpointHealth) (bool, error) {
 	a := &r.Attempt
 	at := ms(a.CreatedAt)
 	_, err := w.exec(ctx, db.st.insertAttempt, a.ID, a.MsgID, a.EndpointID, a.AppID, a.URL, int(a.Status),
-		a.StatusCode, a.ResponseBody, jsonMap(a.ResponseHeaders), jsonMap(a.RequestHeaders),
+		a.StatusCode, a.ResponseBody, headers[0], headers[1],
 		a.Duration.Microseconds(), string(a.ErrorClass), int(a.Trigger), at)
 	if err != nil {
 		err = mapErr("record attempt", err)
