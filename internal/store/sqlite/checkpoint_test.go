@@ -3,6 +3,7 @@ package sqlite
 import (
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,5 +51,70 @@ func TestCheckpointerCopiesTheWALBack(t *testing.T) {
 			t.Fatalf("database file still %d bytes after 200 commits: nothing was checkpointed", before)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Under steady writes the WAL starts over only when the checkpointer
+// pauses the writer to catch up. Here the store's own checkpointer is
+// stopped, so nothing else copies the WAL back, and a writer commits
+// without pause: after restart, the WAL holds only what was written since.
+func TestCheckpointerRestartsTheWALUnderSteadyWrites(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db := openTest(t, path)
+	if err := db.cp.close(); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := startCheckpointer(path, "busy_timeout=10000", db.log, &db.batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.close()
+
+	now := time.Now().UTC()
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApp, now), Name: "a", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	const before, after = 300, 5
+	var written atomic.Int64
+	reached := map[int64]chan struct{}{before: make(chan struct{}), before + after: make(chan struct{})}
+	stop, stopped := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				stopped <- nil
+				return
+			default:
+			}
+			m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "t", Payload: []byte(`{}`), CreatedAt: now}
+			if err := db.Publish(ctx, m, nil, "", time.Time{}); err != nil {
+				stopped <- err
+				return
+			}
+			if ch, ok := reached[written.Add(1)]; ok {
+				close(ch)
+			}
+		}
+	}()
+	<-reached[before] // each commit appends at least one frame
+	restartedAt := written.Load()
+	cp.restart()
+	<-reached[before+after]
+	close(stop)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+
+	var busy, frames, copied int
+	if err := cp.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		t.Fatal(err)
+	}
+	perCommit := 8 // frames one small publish appends, generously
+	if limit := int(written.Load()-restartedAt) * perCommit; frames > limit {
+		t.Fatalf("WAL holds %d frames after %d commits since the restart (at most %d expected): it did not start over",
+			frames, written.Load()-restartedAt, limit)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -53,6 +54,7 @@ type DB struct {
 	gc     *store.GroupCommit[op]
 	st     *stmts
 	cp     *checkpointer
+	batch  sync.Mutex // held while the writer runs a batch (see checkpointer)
 	now    func() time.Time
 	keys   *secretbox.Keyring
 	bg     *store.Background // the rest of large held-delivery moves
@@ -138,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		writer.Close()
 		return nil, err
 	}
-	if db.cp, err = startCheckpointer(cfg.Path, busy, db.log); err != nil {
+	if db.cp, err = startCheckpointer(cfg.Path, busy, db.log, &db.batch); err != nil {
 		db.st.close()
 		db.reader.Close()
 		writer.Close()

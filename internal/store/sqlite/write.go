@@ -53,6 +53,8 @@ func (db *DB) write(ctx context.Context, fn op) error {
 // eventId) is undone alone and the others commit. Failures are rare, and
 // savepoints cost three statements per op, so the common case skips them.
 func (db *DB) runBatch(ctx context.Context, ops []op) []error {
+	db.batch.Lock()
+	defer db.batch.Unlock()
 	errs, failed := db.tryBatch(ctx, ops, false)
 	if failed && len(ops) > 1 {
 		db.log.Debug("write batch retried with savepoints", "ops", len(ops), "error", errs[0])
