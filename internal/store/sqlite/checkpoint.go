@@ -79,13 +79,13 @@ func (c *checkpointer) loop() {
 }
 
 // checkpoint copies the WAL back, and makes it start over once it has
-// grown past restartAt frames (restart). SQLite restarts the WAL from its beginning
-// only when a write transaction begins with every frame already copied
-// back; under steady writes a checkpoint running beside the writer never
-// gets there, because the writer has always appended more by the time it
-// finishes, and the WAL grew to hundreds of megabytes. So a second
-// checkpoint, with the writer paused, copies the few frames written
-// during the first.
+// grown past restartAt frames. SQLite starts the WAL over only when a
+// write transaction begins with every frame already copied back; under
+// steady writes a checkpoint running beside the writer never gets there,
+// because the writer has always appended more by the time it finishes,
+// and the WAL grew to hundreds of megabytes. So a second checkpoint, with
+// the writer paused (restart), copies the few frames written during the
+// first.
 func (c *checkpointer) checkpoint() {
 	if frames := c.passive(); frames >= c.restartAt {
 		c.restart()
