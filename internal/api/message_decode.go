@@ -35,7 +35,7 @@ func fastMessageIn(body []byte, in *messageIn) bool {
 	if !p.eat('{') {
 		return false
 	}
-	var seen [9]bool
+	var seen [len(messageFields)]bool
 	p.space()
 	if !p.eat('}') {
 		for {
