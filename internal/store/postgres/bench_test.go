@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/bench"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -55,7 +56,7 @@ func BenchmarkPublishRecord(b *testing.B) {
 	ctx := context.Background()
 	b.SetParallelism(64)
 	b.ResetTimer()
-	cpu0, srv0 := processCPU(os.Getpid()), serverCPU()
+	cpu0, srv0 := bench.ReadUsage().CPU, serverCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			now := time.Now()
@@ -82,15 +83,14 @@ func BenchmarkPublishRecord(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64((processCPU(os.Getpid())-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((bench.ReadUsage().CPU-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	if srv := serverCPU(); srv > 0 {
 		b.ReportMetric(float64((srv-srv0).Microseconds())/float64(b.N), "server-cpu-µs/op")
 	}
 }
 
 // serverCPU is the CPU time used so far by the processes named postgres
-// on this machine (the server's, with what its exited backends used), or
-// 0 where /proc does not tell.
+// on this machine (the server's), or 0 where /proc does not tell.
 func serverCPU() time.Duration {
 	dirs, err := os.ReadDir("/proc")
 	if err != nil {
@@ -103,33 +103,8 @@ func serverCPU() time.Duration {
 			continue
 		}
 		if comm, err := os.ReadFile("/proc/" + d.Name() + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
-			total += processCPU(pid)
+			total += bench.ReadProcessUsage(pid).CPU
 		}
 	}
 	return total
-}
-
-// processCPU is the user and system time of process pid and of its
-// children that have exited, from /proc/<pid>/stat.
-func processCPU(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The fields after the command name, which is in parentheses and may
-	// hold spaces: utime, stime, cutime and cstime are the 12th to 15th.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 15 {
-		return 0
-	}
-	var ticks int64
-	for _, s := range f[11:15] {
-		n, _ := strconv.ParseInt(s, 10, 64)
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
