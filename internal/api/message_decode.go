@@ -70,9 +70,24 @@ func fastMessageIn(body []byte, in *messageIn) bool {
 	return p.i == len(p.b)
 }
 
-// The fields of messageIn, by their JSON names.
-var messageFields = [...]string{"eventType", "eventId", "payload", "channels", "payloadRetentionPeriod",
-	"payloadRetentionHours", "application", "tags", "transformationsParams"}
+// The fields of messageIn, and their JSON names.
+const (
+	fieldEventType = iota
+	fieldEventID
+	fieldPayload
+	fieldChannels
+	fieldRetentionPeriod
+	fieldRetentionHours
+	fieldApplication
+	fieldTags
+	fieldTransformations
+)
+
+var messageFields = [...]string{
+	fieldEventType: "eventType", fieldEventID: "eventId", fieldPayload: "payload", fieldChannels: "channels",
+	fieldRetentionPeriod: "payloadRetentionPeriod", fieldRetentionHours: "payloadRetentionHours",
+	fieldApplication: "application", fieldTags: "tags", fieldTransformations: "transformationsParams",
+}
 
 func messageField(key []byte) int {
 	for i, name := range messageFields {
@@ -85,13 +100,13 @@ func messageField(key []byte) int {
 
 // field decodes the value of messageFields[f] into in.
 func (p *jsonParser) field(f int, in *messageIn) bool {
-	if f == 2 || f == 8 { // payload, transformationsParams: kept raw, as json.RawMessage would be
+	if f == fieldPayload || f == fieldTransformations { // kept raw, as json.RawMessage would be
 		start := p.i
 		if !p.value(1) {
 			return false
 		}
 		raw := json.RawMessage(p.b[start:p.i:p.i])
-		if f == 2 {
+		if f == fieldPayload {
 			in.Payload = raw
 		} else {
 			in.TransformationsParams = raw
@@ -102,29 +117,29 @@ func (p *jsonParser) field(f int, in *messageIn) bool {
 		return true // null leaves strings as they are and pointers and slices nil
 	}
 	switch f {
-	case 0: // eventType
+	case fieldEventType:
 		s, ok := p.plainString()
 		in.EventType = string(s)
 		return ok
-	case 1: // eventId
+	case fieldEventID:
 		s, ok := p.plainString()
 		id := string(s)
 		in.EventID = &id
 		return ok
-	case 3: // channels
+	case fieldChannels:
 		return p.stringArray(&in.Channels)
-	case 7: // tags
+	case fieldTags:
 		return p.stringArray(&in.Tags)
-	case 4, 5: // payloadRetentionPeriod, payloadRetentionHours
+	case fieldRetentionPeriod, fieldRetentionHours:
 		n, ok := p.integer()
-		if f == 4 {
+		if f == fieldRetentionPeriod {
 			in.PayloadRetentionPeriod = &n
 		} else {
 			in.PayloadRetentionHours = &n
 		}
 		return ok
 	}
-	return false // application: decodeJSON
+	return false // fieldApplication: decodeJSON
 }
 
 // jsonParser reads JSON from b at i. Its methods report false for input
