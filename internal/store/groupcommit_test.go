@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestGroupCommitBatchesConcurrentOps(t *testing.T) {
@@ -75,5 +76,34 @@ func waitQueued(t *testing.T, g *GroupCommit[int], n int) {
 	t.Helper()
 	for len(g.queue) < n {
 		runtime.Gosched()
+	}
+}
+
+func TestLingerFollowsTheTransactions(t *testing.T) {
+	t.Parallel()
+	c := lingerClock{max: 2 * time.Millisecond}
+	if got := c.linger(); got != 0 {
+		t.Fatalf("before any transaction: linger %v, want 0", got)
+	}
+	steady := func(d time.Duration) {
+		for range 100 {
+			c.observe(d)
+		}
+	}
+	steady(time.Millisecond) // a fast disk: wait half a transaction
+	if got := c.linger(); got < 490*time.Microsecond || got > 500*time.Microsecond {
+		t.Errorf("1 ms transactions: linger %v, want about 500µs", got)
+	}
+	c.observe(100 * time.Millisecond) // one slow commit moves it by an eighth
+	if got := c.linger(); got != 2*time.Millisecond {
+		t.Errorf("after a 100 ms commit: linger %v, want the 2 ms bound", got)
+	}
+	steady(time.Millisecond)
+	if got := c.linger(); got > 510*time.Microsecond {
+		t.Errorf("back to 1 ms transactions: linger %v, want about 500µs again", got)
+	}
+	steady(10 * time.Millisecond) // a slow disk: never more than the bound
+	if got := c.linger(); got != 2*time.Millisecond {
+		t.Errorf("10 ms transactions: linger %v, want the 2 ms bound", got)
 	}
 }
