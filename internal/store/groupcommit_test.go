@@ -94,7 +94,7 @@ func TestLingerFollowsTheTransactions(t *testing.T) {
 	if got := c.linger(); got < 490*time.Microsecond || got > 500*time.Microsecond {
 		t.Errorf("1 ms transactions: linger %v, want about 500µs", got)
 	}
-	c.observe(100 * time.Millisecond) // one slow commit moves it by an eighth
+	c.observe(100 * time.Millisecond) // an eighth of a 99 ms jump
 	if got := c.linger(); got != 2*time.Millisecond {
 		t.Errorf("after a 100 ms commit: linger %v, want the 2 ms bound", got)
 	}
