@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestClaimUsesTheDueIndex checks that a claim reads the partial index of
@@ -41,5 +44,58 @@ func TestClaimUsesTheDueIndex(t *testing.T) {
 	plan := strings.Join(lines, "\n")
 	if !strings.Contains(plan, "deliveries_due") {
 		t.Errorf("claim plan: got\n%s\nwant a scan of deliveries_due", plan)
+	}
+}
+
+// TestHotStatementsKeepTheirIndexes checks the plans the group commits'
+// statements get when PostgreSQL caches a generic plan for them, which it
+// does after five executions of a prepared statement. On a fresh install
+// that happens while the tables are still empty, and the plan is kept for
+// the connection's life unless an ANALYZE invalidates it (autovacuum does,
+// where it runs): a plan that reads a whole table because it was empty
+// would then read it on every batch as it grows.
+func TestHotStatementsKeepTheirIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	growing := regexp.MustCompile(`Seq Scan on (deliveries|messages|attempts|inbound_events)\b`)
+	statements := map[string]string{
+		"insert messages":   insertMessages,
+		"lock deliveries":   lockDeliveries,
+		"insert attempts":   insertAttempts,
+		"update deliveries": updateDeliveries,
+		"find accepted":     findAccepted,
+		"claim deliveries":  claimDeliveries,
+	}
+	for name, sql := range statements {
+		name := strings.ReplaceAll(name, " ", "_")
+		if _, err := conn.Exec(ctx, `PREPARE `+name+` AS `+sql); err != nil {
+			t.Fatalf("prepare %s: %v", name, err)
+		}
+		var params int
+		if err := conn.QueryRow(ctx, `SELECT cardinality(parameter_types) FROM pg_prepared_statements
+			WHERE name = $1`, name).Scan(&params); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		nulls := strings.TrimSuffix(strings.Repeat("NULL, ", params), ", ")
+		rows, err := conn.Query(ctx, `EXPLAIN EXECUTE `+name+`(`+nulls+`)`)
+		if err != nil {
+			t.Fatalf("explain %s: %v", name, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("explain %s: %v", name, err)
+		}
+		if plan := strings.Join(lines, "\n"); growing.MatchString(plan) {
+			t.Errorf("%s: the generic plan scans a growing table:\n%s", name, plan)
+		}
 	}
 }

@@ -75,12 +75,20 @@ func (db *DB) runRecord(ctx context.Context, ops []*recordOp) []error {
 
 // Row locks are taken in a fixed order (endpoints by ID, then deliveries by
 // key) so concurrent groups and endpoint updates never deadlock.
+//
+// The statements that find rows of the growing tables by key do it one key
+// at a time, in a LATERAL subquery or behind OFFSET 0, which the planner
+// can neither merge into a join nor turn into a hash of the table. A join
+// would be planned by the table's size, and PostgreSQL keeps the generic
+// plan it makes after a prepared statement's fifth run: made while the
+// table was empty, it would read the whole table on every batch
+// (TestHotStatementsKeepTheirIndexes).
 const (
 	lockEndpoints  = `SELECT count(*) FROM (SELECT id FROM endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE) AS l`
-	lockDeliveries = `SELECT count(*) FROM (SELECT 1 FROM deliveries d
-		JOIN unnest($1::text[], $2::text[]) AS k(msg_id, endpoint_id)
-			ON d.msg_id = k.msg_id AND d.endpoint_id = k.endpoint_id
-		ORDER BY d.msg_id, d.endpoint_id FOR UPDATE OF d) AS l`
+	lockDeliveries = `SELECT count(*) FROM
+		(SELECT * FROM unnest($1::text[], $2::text[]) AS k(msg_id, endpoint_id) ORDER BY 1, 2) AS k,
+		LATERAL (SELECT 1 FROM deliveries d
+			WHERE d.msg_id = k.msg_id AND d.endpoint_id = k.endpoint_id FOR UPDATE) AS l`
 
 	insertAttempts = `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, status_code,
 		response_body, response_headers, request_headers, duration_ns, error_class, trigger, created_at)
@@ -88,18 +96,23 @@ const (
 		$7::integer[], $8::bytea[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::smallint[], $14::bigint[])
 		AS u(id, msg_id, endpoint_id, app_id, url, status, status_code, response_body, response_headers,
 			request_headers, duration_ns, error_class, trigger, created_at)
-	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = u.msg_id)`
+	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = u.msg_id OFFSET 0)`
 
 	// A delivery that would go on but whose endpoint is gone or disabled is
-	// canceled instead.
+	// canceled instead. Each row is found by key and updated by its ctid,
+	// which lockDeliveries has made safe: the rows are locked by this
+	// transaction, so none has a newer version than this statement sees.
 	updateDeliveries = `UPDATE deliveries d SET
 		status = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN 4 ELSE u.status END,
 		next_attempt_at = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN NULL ELSE u.next_attempt_at END,
 		attempts = u.attempts, trigger = 0, lease_owner = NULL, leased_at = NULL, updated_at = u.updated_at
 	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::integer[], $5::bigint[], $6::bigint[])
 		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at),
-		LATERAL (SELECT EXISTS (SELECT 1 FROM endpoints x WHERE x.id = u.endpoint_id AND NOT x.disabled) AS enabled) AS e
-	WHERE d.msg_id = u.msg_id AND d.endpoint_id = u.endpoint_id`
+		LATERAL (SELECT k.ctid FROM deliveries k
+			WHERE k.msg_id = u.msg_id AND k.endpoint_id = u.endpoint_id OFFSET 0) AS k,
+		LATERAL (SELECT EXISTS (SELECT 1 FROM endpoints x
+			WHERE x.id = u.endpoint_id AND NOT x.disabled OFFSET 0) AS enabled) AS e
+	WHERE d.ctid = k.ctid`
 
 	updateHealth = `UPDATE endpoints e SET
 		failing_since = CASE WHEN u.reset THEN u.failing_since ELSE COALESCE(e.failing_since, u.failing_since) END
