@@ -74,6 +74,8 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 		"update deliveries": updateDeliveries,
 		"find accepted":     findAccepted,
 		"claim deliveries":  claimDeliveries,
+		"job messages":      jobMessages,
+		"cancel orphan":     cancelOrphan,
 	}
 	for name, sql := range statements {
 		name := strings.ReplaceAll(name, " ", "_")

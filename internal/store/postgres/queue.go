@@ -110,7 +110,7 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 	msgs := make(map[string]*herald.Message)
 	eps := make(map[string]*herald.Endpoint)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+messageColumnList+` FROM messages WHERE id = ANY($1)`, msgIDs).Query(func(rows pgx.Rows) error {
+	b.Queue(jobMessages, msgIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			m, err := scanMessage(rows)
 			if err != nil {
@@ -144,15 +144,26 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 		jobs = append(jobs, store.Job{Delivery: d, Message: m, Endpoint: e})
 	}
 	if len(orphanMsg) > 0 {
-		_, err := db.pool.Exec(ctx, `UPDATE deliveries d SET status = 4, next_attempt_at = NULL, lease_owner = NULL
-			FROM unnest($1::text[], $2::text[]) AS o(msg_id, endpoint_id)
-			WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, orphanMsg, orphanEp)
-		if err != nil {
+		// Rare, so one statement per row: a join would risk a cached plan
+		// that scans the table (TestHotStatementsKeepTheirIndexes).
+		b := &pgx.Batch{}
+		for i := range orphanMsg {
+			b.Queue(cancelOrphan, orphanMsg[i], orphanEp[i])
+		}
+		if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 			return nil, err
 		}
 	}
 	return jobs, nil
 }
+
+// jobMessages loads the messages of claimed deliveries one key at a time
+// (see the note on the statements in record.go).
+const jobMessages = `SELECT m.* FROM unnest($1::text[]) AS k(id),
+	LATERAL (SELECT ` + messageColumnList + ` FROM messages WHERE id = k.id OFFSET 0) AS m`
+
+const cancelOrphan = `UPDATE deliveries SET status = 4, next_attempt_at = NULL, lease_owner = NULL
+	WHERE msg_id = $1 AND endpoint_id = $2`
 
 // circuitRetry is the RetryAt of d's endpoint's circuit unless it is
 // closed (NULL then, which GREATEST ignores).

@@ -359,3 +359,33 @@ func TestRecordIsolatesAFailingCall(t *testing.T) {
 		t.Errorf("backlog: got %d, %v; want 0", n, err)
 	}
 }
+
+// TestClaimCancelsDeliveriesOfDisabledEndpoints covers a claim that finds
+// a due delivery whose endpoint was disabled behind the store's back (as a
+// concurrent disable can leave it): the delivery is canceled, not sent,
+// and the others are claimed as usual.
+func TestClaimCancelsDeliveriesOfDisabledEndpoints(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	w := newWorld(t, db, 2)
+	m := w.publish(w.t0)
+	if _, err := db.pool.Exec(ctx, `UPDATE endpoints SET disabled = true WHERE id = $1`, w.eps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := db.Claim(ctx, "node", w.t0.Add(time.Second), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 || jobs[0].Endpoint.ID != w.eps[1].ID {
+		t.Fatalf("claimed %d jobs, want the one to the enabled endpoint", len(jobs))
+	}
+	var status int
+	if err := db.pool.QueryRow(ctx, `SELECT status FROM deliveries WHERE msg_id = $1 AND endpoint_id = $2`,
+		m.ID, w.eps[0].ID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if herald.MessageStatus(status) != herald.StatusCanceled {
+		t.Errorf("delivery to the disabled endpoint: status %d, want canceled (%d)", status, herald.StatusCanceled)
+	}
+}
