@@ -134,9 +134,7 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 	cancel()
 	switch {
 	case err == nil:
-		if n.Channel == notifyChannel && n.Payload == l.payload {
-			l.wake()
-		}
+		l.notified(n.Channel, n.Payload)
 		return nil
 	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
 		pingCtx, cancel := context.WithTimeout(ctx, l.cfg.ConnectTimeout)
@@ -144,6 +142,15 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 		return conn.Ping(pingCtx)
 	}
 	return err
+}
+
+// notified wakes for a notification on Herald's channel about this
+// installation's schema. Every installation in the database shares the
+// channel, so the others' notifications arrive here too.
+func (l *listener) notified(channel, payload string) {
+	if channel == notifyChannel && payload == l.payload {
+		l.wake()
+	}
 }
 
 // wake signals Wakeups without blocking; a pending wakeup absorbs this one.

@@ -56,7 +56,9 @@ func TestWakerFiresAcrossNodes(t *testing.T) {
 
 // TestListenerHeartbeatKeepsTheConnection waits past a heartbeat with no
 // notification: the listener pings and keeps its connection, then still
-// turns the next notification for its schema into a wakeup.
+// turns the next notification for its schema into a wakeup. Other tests
+// (and other packages' tests) notify on the same channel meanwhile, so a
+// receive may end with one of theirs.
 func TestListenerHeartbeatKeepsTheConnection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -79,28 +81,48 @@ func TestListenerHeartbeatKeepsTheConnection(t *testing.T) {
 		t.Fatalf("heartbeat: got a wakeup, want none")
 	default:
 	}
-	if _, err := db.pool.Exec(ctx, notifySQL, "another_schema"); err != nil {
-		t.Fatalf("notify another schema: %v", err)
-	}
 	if _, err := db.pool.Exec(ctx, notifySQL, db.notifyPayload()); err != nil {
 		t.Fatalf("notify: %v", err)
 	}
-	// Notifications arrive in commit order, each ending one receive.
-	l.heartbeat = 10 * time.Second
-	if err := l.receive(ctx, conn); err != nil {
-		t.Fatalf("receive: %v", err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := l.receive(ctx, conn); err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		select {
+		case <-l.c:
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notification for this schema: got no wakeup within 10s, want one")
+		}
 	}
-	select {
-	case <-l.c:
-		t.Fatalf("notification for another schema: got a wakeup, want none")
-	default:
+}
+
+// TestListenerWakesOnlyForItsSchema: each installation's notifications
+// carry its schema, and a listener wakes for its own alone.
+func TestListenerWakesOnlyForItsSchema(t *testing.T) {
+	t.Parallel()
+	l := newListener(nil, "herald_a", nil)
+	woke := func() bool {
+		select {
+		case <-l.c:
+			return true
+		default:
+			return false
+		}
 	}
-	if err := l.receive(ctx, conn); err != nil {
-		t.Fatalf("receive: %v", err)
+	l.notified(notifyChannel, "herald_b")
+	if woke() {
+		t.Errorf("another schema's notification: got a wakeup, want none")
 	}
-	select {
-	case <-l.c:
-	default:
-		t.Fatalf("notification for this schema: got no wakeup, want one")
+	l.notified("other_channel", "herald_a")
+	if woke() {
+		t.Errorf("another channel's notification: got a wakeup, want none")
+	}
+	l.notified(notifyChannel, "herald_a")
+	if !woke() {
+		t.Errorf("this schema's notification: got no wakeup, want one")
 	}
 }
