@@ -66,7 +66,7 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
 		t.Fatal(err)
 	}
-	growing := regexp.MustCompile(`Seq Scan on (deliveries|messages|attempts|inbound_events)\b`)
+	growing := regexp.MustCompile(`Seq Scan on (deliveries|messages|attempts|inbound_events|endpoints)\b`)
 	statements := map[string]string{
 		"insert messages":   insertMessages,
 		"lock deliveries":   lockDeliveries,
@@ -76,6 +76,12 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 		"claim deliveries":  claimDeliveries,
 		"job messages":      jobMessages,
 		"cancel orphan":     cancelOrphan,
+		"lock endpoints":    lockEndpoints,
+		"update health":     updateHealth,
+		"disable endpoints": disableEndpoints,
+		"job endpoints":     jobEndpoints,
+		"lock leased":       lockLeased,
+		"release leased":    releaseLeased,
 	}
 	for name, sql := range statements {
 		name := strings.ReplaceAll(name, " ", "_")

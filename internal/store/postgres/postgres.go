@@ -84,6 +84,7 @@ type DB struct {
 	publish *store.GroupCommit[*publishOp]
 	record  *store.GroupCommit[*recordOp]
 	ingest  *store.GroupCommit[*ingestOp]
+	release *store.GroupCommit[*releaseOp]
 	listen  *listener
 	bg      *store.Background // the rest of large held-delivery moves
 
@@ -123,6 +124,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db.publish = store.NewGroupCommit(cfg.Workers, cfg.MaxBatch, db.runPublish)
 	db.record = store.NewGroupCommit(cfg.Workers, cfg.MaxBatch, db.runRecord)
 	db.ingest = store.NewGroupCommit(cfg.Workers, cfg.MaxBatch, db.runIngest)
+	db.release = store.NewGroupCommit(cfg.Workers, cfg.MaxBatch, db.runRelease)
 	return db, nil
 }
 
@@ -159,6 +161,7 @@ func (db *DB) Close() error {
 		db.publish.Close()
 		db.record.Close()
 		db.ingest.Close()
+		db.release.Close()
 		db.listen.stop()
 		db.pool.Close()
 	})

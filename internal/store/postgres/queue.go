@@ -120,7 +120,7 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT `+endpointColumns+` FROM endpoints WHERE id = ANY($1)`, epIDs).Query(func(rows pgx.Rows) error {
+	b.Queue(jobEndpoints, epIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			ep, err := db.scanEndpoint(rows)
 			if err != nil {
@@ -159,8 +159,12 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 
 // jobMessages loads the messages of claimed deliveries one key at a time
 // (see the note on the statements in record.go).
-const jobMessages = `SELECT m.* FROM unnest($1::text[]) AS k(id),
+const jobMessages = `SELECT m.* FROM (SELECT DISTINCT id FROM unnest($1::text[]) AS k(id)) AS k,
 	LATERAL (SELECT ` + messageColumnList + ` FROM messages WHERE id = k.id OFFSET 0) AS m`
+
+// jobEndpoints loads the endpoints of claimed deliveries one key at a time.
+const jobEndpoints = `SELECT e.* FROM (SELECT DISTINCT id FROM unnest($1::text[]) AS k(id)) AS k,
+	LATERAL (SELECT ` + endpointColumns + ` FROM endpoints WHERE id = k.id OFFSET 0) AS e`
 
 const cancelOrphan = `UPDATE deliveries SET status = 4, next_attempt_at = NULL, lease_owner = NULL
 	WHERE msg_id = $1 AND endpoint_id = $2`
@@ -193,37 +197,25 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) e
 // when deliveries is nil: each becomes due again as of when it was leased,
 // so any node claims it at once, and idle nodes are notified. A delivery
 // whose endpoint's circuit blocks becomes due at the circuit's RetryAt
-// instead (hold.go).
+// instead (hold.go). Concurrent releases of given deliveries share one
+// transaction (release.go).
 func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey) error {
-	ctx, cancel := db.callCtx(ctx)
-	defer cancel()
-	const set = `UPDATE deliveries d SET lease_owner = NULL, next_attempt_at = GREATEST(
-		COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `)`
-	var (
-		n   int64
-		err error
-	)
 	switch {
 	case deliveries == nil:
-		n, err = db.execNotify(ctx, set+` FROM (`+ownedRows+`) AS o
-			WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner)
-	case len(deliveries) > 0:
-		msgIDs := make([]string, len(deliveries))
-		epIDs := make([]string, len(deliveries))
-		for i, k := range deliveries {
-			msgIDs[i], epIDs[i] = k.MsgID, k.EndpointID
+		ctx, cancel := db.callCtx(ctx)
+		defer cancel()
+		n, err := db.execNotify(ctx, `UPDATE deliveries d SET lease_owner = NULL, next_attempt_at = GREATEST(
+			COALESCE(d.leased_at, d.next_attempt_at), `+circuitRetry+`)
+			FROM (`+ownedRows+`) AS o WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner)
+		if err != nil {
+			return fmt.Errorf("release leases: %w", db.mapCallErr(ctx, err))
 		}
-		n, err = db.execNotify(ctx, set+` FROM (SELECT x.msg_id, x.endpoint_id FROM deliveries x
-				JOIN unnest($2::text[], $3::text[]) AS k(msg_id, endpoint_id)
-					ON x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id
-				WHERE x.lease_owner = $1 AND x.status IN (1, 3)
-				ORDER BY x.msg_id, x.endpoint_id FOR UPDATE OF x) AS o
-			WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner, msgIDs, epIDs)
+		db.log.DebugContext(ctx, "released leases", "owner", owner, "count", n)
+	case len(deliveries) > 0:
+		if err := db.release.Do(ctx, &releaseOp{owner: owner, keys: deliveries}); err != nil {
+			return fmt.Errorf("release leases: %w", err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("release leases: %w", db.mapCallErr(ctx, err))
-	}
-	db.log.DebugContext(ctx, "released leases", "owner", owner, "count", n)
 	return nil
 }
 

@@ -76,15 +76,16 @@ func (db *DB) runRecord(ctx context.Context, ops []*recordOp) []error {
 // Row locks are taken in a fixed order (endpoints by ID, then deliveries by
 // key) so concurrent groups and endpoint updates never deadlock.
 //
-// The statements that find rows of the growing tables by key do it one key
-// at a time, in a LATERAL subquery or behind OFFSET 0, which the planner
-// can neither merge into a join nor turn into a hash of the table. A join
-// would be planned by the table's size, and PostgreSQL keeps the generic
-// plan it makes after a prepared statement's fifth run: made while the
-// table was empty, it would read the whole table on every batch
+// These statements find their rows one key at a time, in a LATERAL
+// subquery or behind OFFSET 0, which the planner can neither merge into a
+// join nor turn into a hash of the table. A join would be planned by the
+// table's size, and PostgreSQL keeps the generic plan it makes after a
+// prepared statement's fifth run: made while the table was empty, it would
+// read the whole table on every batch as it grew
 // (TestHotStatementsKeepTheirIndexes).
 const (
-	lockEndpoints  = `SELECT count(*) FROM (SELECT id FROM endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE) AS l`
+	lockEndpoints = `SELECT count(*) FROM (SELECT DISTINCT id FROM unnest($1::text[]) AS k(id) ORDER BY 1) AS k,
+		LATERAL (SELECT 1 FROM endpoints e WHERE e.id = k.id FOR UPDATE) AS l`
 	lockDeliveries = `SELECT count(*) FROM
 		(SELECT * FROM unnest($1::text[], $2::text[]) AS k(msg_id, endpoint_id) ORDER BY 1, 2) AS k,
 		LATERAL (SELECT 1 FROM deliveries d
@@ -114,15 +115,18 @@ const (
 			WHERE x.id = u.endpoint_id AND NOT x.disabled OFFSET 0) AS enabled) AS e
 	WHERE d.ctid = k.ctid`
 
+	// The endpoints too are updated by ctid, after lockEndpoints.
 	updateHealth = `UPDATE endpoints e SET
 		failing_since = CASE WHEN u.reset THEN u.failing_since ELSE COALESCE(e.failing_since, u.failing_since) END
-	FROM unnest($1::text[], $2::boolean[], $3::bigint[]) AS u(id, reset, failing_since)
-	WHERE e.id = u.id`
+	FROM unnest($1::text[], $2::boolean[], $3::bigint[]) AS u(id, reset, failing_since),
+		LATERAL (SELECT k.ctid FROM endpoints k WHERE k.id = u.id OFFSET 0) AS k
+	WHERE e.ctid = k.ctid`
 
 	disableEndpoints = `WITH dis AS (
 		UPDATE endpoints e SET disabled = true, updated_at = u.at
-		FROM unnest($1::text[], $2::bigint[]) AS u(id, at)
-		WHERE e.id = u.id AND NOT e.disabled RETURNING e.id
+		FROM unnest($1::text[], $2::bigint[]) AS u(id, at),
+			LATERAL (SELECT k.ctid FROM endpoints k WHERE k.id = u.id OFFSET 0) AS k
+		WHERE e.ctid = k.ctid AND NOT e.disabled RETURNING e.id
 	), c AS (
 		UPDATE deliveries SET status = 4, next_attempt_at = NULL, lease_owner = NULL
 		WHERE endpoint_id IN (SELECT id FROM dis) AND status IN (1, 3)

@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// releaseOp is one ReleaseLeases of given deliveries waiting for its group
+// commit.
+type releaseOp struct {
+	owner string
+	keys  []store.DeliveryKey
+}
+
+// runRelease commits the releases of one group in one transaction. A
+// node spills fresh deliveries back to the database whenever an
+// endpoint's queue is full or its circuit is open, which can be every
+// publish to a failing endpoint: a transaction each, with the NOTIFY that
+// PostgreSQL serializes at commit across the whole server, held up the
+// healthy traffic's commits. A deadlock is tried once more.
+func (db *DB) runRelease(ctx context.Context, ops []*releaseOp) []error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	err := db.releaseBatch(ctx, ops)
+	if transient(err) {
+		err = db.releaseBatch(ctx, ops)
+	}
+	errs := make([]error, len(ops))
+	if err != nil {
+		err = db.mapCallErr(ctx, err)
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// The group's rows are locked first, in key order like every multi-row
+// writer of deliveries, and then updated by ctid, which the locks keep
+// current (see the statements in record.go).
+const (
+	lockLeased = `SELECT count(*) FROM
+		(SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS k(msg_id, endpoint_id, owner) ORDER BY 1, 2) AS k,
+		LATERAL (SELECT 1 FROM deliveries x
+			WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id
+				AND x.lease_owner = k.owner AND x.status IN (1, 3) FOR UPDATE) AS l`
+
+	// releaseLeased makes each row due again as of when it was leased, or
+	// at its circuit's RetryAt.
+	releaseLeased = `UPDATE deliveries d SET lease_owner = NULL,
+			next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `)
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS k(msg_id, endpoint_id, owner),
+			LATERAL (SELECT x.ctid FROM deliveries x
+				WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id
+					AND x.lease_owner = k.owner AND x.status IN (1, 3) OFFSET 0) AS x
+		WHERE d.ctid = x.ctid`
+)
+
+func (db *DB) releaseBatch(ctx context.Context, ops []*releaseOp) error {
+	var msgIDs, epIDs, owners []string
+	for _, op := range ops {
+		for _, k := range op.keys {
+			msgIDs = append(msgIDs, k.MsgID)
+			epIDs = append(epIDs, k.EndpointID)
+			owners = append(owners, op.owner)
+		}
+	}
+	var n int64
+	b := &pgx.Batch{}
+	b.Queue(lockLeased, msgIDs, epIDs, owners)
+	b.Queue(releaseLeased, msgIDs, epIDs, owners).Exec(func(tag pgconn.CommandTag) error {
+		n = tag.RowsAffected()
+		return nil
+	})
+	// Idle nodes claim what became due. A group whose rows had all
+	// finished meanwhile (rare) wakes them for nothing.
+	b.Queue(notifySQL, db.notifyPayload())
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("release leases: %w", err)
+	}
+	db.log.DebugContext(ctx, "released leases", "calls", len(ops), "count", n)
+	return nil
+}
