@@ -19,8 +19,8 @@ type releaseOp struct {
 
 // runRelease commits the releases of one group in one transaction. A
 // node spills fresh deliveries back to the database whenever an
-// endpoint's queue is full or its circuit is open, which can be every
-// publish to a failing endpoint: a transaction each, with the NOTIFY that
+// endpoint's queue is full, as it soon is while its circuit is open, which
+// can be every publish to a failing endpoint: a transaction each, with the NOTIFY that
 // PostgreSQL serializes at commit across the whole server, held up the
 // healthy traffic's commits. A deadlock is tried once more.
 func (db *DB) runRelease(ctx context.Context, ops []*releaseOp) []error {
