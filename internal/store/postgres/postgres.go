@@ -178,6 +178,35 @@ func (db *DB) callCtx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeoutCause(ctx, 2*db.cfg.StatementTimeout, errCallTimeout)
 }
 
+// runGroup commits one group-commit batch of ops with batch, in one
+// transaction. A deadlock or serialization failure is tried once more; if
+// the group fails on one operation's data, each operation is retried alone
+// so the others still commit. Otherwise every operation gets the error.
+func runGroup[T any](ctx context.Context, db *DB, ops []T, batch func(context.Context, []T) error) []error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	errs := make([]error, len(ops))
+	err := batch(ctx, ops)
+	if transient(err) {
+		err = batch(ctx, ops)
+	}
+	if err != nil && dataError(err) && len(ops) > 1 {
+		for i := range ops {
+			if err := batch(ctx, ops[i:i+1]); err != nil {
+				errs[i] = db.mapCallErr(ctx, err)
+			}
+		}
+		return errs
+	}
+	if err != nil {
+		err = db.mapCallErr(ctx, err)
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
 // mapCallErr maps err like mapErr, and also reports a call that outlived
 // its own bound as unavailable.
 func (db *DB) mapCallErr(ctx context.Context, err error) error {

@@ -41,36 +41,9 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 	return op.disabled, nil
 }
 
-// runRecord commits one group of Record calls. A deadlock is tried once
-// more; if the group fails on one call's data, each call is retried alone
-// so the others still commit.
+// runRecord commits one group of Record calls (see runGroup).
 func (db *DB) runRecord(ctx context.Context, ops []*recordOp) []error {
-	ctx, cancel := db.callCtx(ctx)
-	defer cancel()
-	errs := make([]error, len(ops))
-	all := make([]int, len(ops))
-	for i := range ops {
-		all[i] = i
-	}
-	err := db.recordBatch(ctx, ops, all)
-	if transient(err) {
-		err = db.recordBatch(ctx, ops, all)
-	}
-	if err != nil && dataError(err) && len(ops) > 1 {
-		for i := range ops {
-			if err := db.recordBatch(ctx, ops, []int{i}); err != nil {
-				errs[i] = db.mapCallErr(ctx, err)
-			}
-		}
-		return errs
-	}
-	if err != nil {
-		err = db.mapCallErr(ctx, err)
-		for i := range errs {
-			errs[i] = err
-		}
-	}
-	return errs
+	return runGroup(ctx, db, ops, db.recordBatch)
 }
 
 // Row locks are taken in a fixed order (endpoints by ID, then deliveries by
@@ -134,17 +107,17 @@ const (
 	SELECT id FROM dis`
 )
 
-// recordBatch runs ops[run] in one pipelined implicit transaction.
-func (db *DB) recordBatch(ctx context.Context, ops []*recordOp, run []int) error {
+// recordBatch runs ops in one pipelined implicit transaction.
+func (db *DB) recordBatch(ctx context.Context, ops []*recordOp) error {
 	var (
 		a attemptColumns
 		d deliveryUpdates
 		h healthUpdates
 	)
-	for _, i := range run {
-		ops[i].disabled = nil
-		for j, r := range ops[i].results {
-			a.add(&r.Attempt, ops[i].headers[j])
+	for i, op := range ops {
+		op.disabled = nil
+		for j, r := range op.results {
+			a.add(&r.Attempt, op.headers[j])
 			d.add(r)
 			h.add(i, r)
 		}

@@ -17,27 +17,14 @@ type releaseOp struct {
 	keys  []store.DeliveryKey
 }
 
-// runRelease commits the releases of one group in one transaction. A
-// node spills fresh deliveries back to the database whenever an
-// endpoint's queue is full, as it soon is while its circuit is open, which
-// can be every publish to a failing endpoint: a transaction each, with the NOTIFY that
-// PostgreSQL serializes at commit across the whole server, held up the
-// healthy traffic's commits. A deadlock is tried once more.
+// runRelease commits the releases of one group in one transaction (see
+// runGroup). A node spills fresh deliveries back to the database whenever
+// an endpoint's queue is full, as it soon is while its circuit is open,
+// which can be every publish to a failing endpoint: a transaction each,
+// with the NOTIFY that PostgreSQL serializes at commit across the whole
+// server, held up the healthy traffic's commits.
 func (db *DB) runRelease(ctx context.Context, ops []*releaseOp) []error {
-	ctx, cancel := db.callCtx(ctx)
-	defer cancel()
-	err := db.releaseBatch(ctx, ops)
-	if transient(err) {
-		err = db.releaseBatch(ctx, ops)
-	}
-	errs := make([]error, len(ops))
-	if err != nil {
-		err = db.mapCallErr(ctx, err)
-		for i := range errs {
-			errs[i] = err
-		}
-	}
-	return errs
+	return runGroup(ctx, db, ops, db.releaseBatch)
 }
 
 // The group's rows are locked first, in key order like every multi-row

@@ -136,32 +136,9 @@ func (db *DB) Ingest(ctx context.Context, ev *store.InboundEvent, msg *herald.Me
 	return op.duplicate, nil
 }
 
-// runIngest commits one group of ingests. A deadlock is tried once more;
-// if the group fails on one operation's data, each operation is retried
-// alone so the others still commit.
+// runIngest commits one group of ingests (see runGroup).
 func (db *DB) runIngest(ctx context.Context, ops []*ingestOp) []error {
-	ctx, cancel := db.callCtx(ctx)
-	defer cancel()
-	errs := make([]error, len(ops))
-	err := db.ingestBatch(ctx, ops)
-	if transient(err) {
-		err = db.ingestBatch(ctx, ops)
-	}
-	if err != nil && dataError(err) && len(ops) > 1 {
-		for i := range ops {
-			if err := db.ingestBatch(ctx, ops[i:i+1]); err != nil {
-				errs[i] = db.mapCallErr(ctx, err)
-			}
-		}
-		return errs
-	}
-	if err != nil {
-		err = db.mapCallErr(ctx, err)
-		for i := range errs {
-			errs[i] = err
-		}
-	}
-	return errs
+	return runGroup(ctx, db, ops, db.ingestBatch)
 }
 
 // lockDedupeKeys serializes ingests of the same source and dedupe key
