@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,13 +14,7 @@ import (
 // makes them, against deliveries already stored (untimed).
 func BenchmarkRecord(b *testing.B) {
 	ctx := b.Context()
-	db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	base := time.Now().UTC().Truncate(time.Millisecond)
-	fillBacklog(b, ctx, db, b.N, base)
+	db, base := backlogStore(b, b.N)
 	sent := map[string]string{
 		"content-type": "application/json", "user-agent": "Herald/1.0",
 		"webhook-id": "msg_000000000001", "webhook-timestamp": "1795982400",

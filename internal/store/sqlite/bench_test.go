@@ -122,6 +122,19 @@ func benchStore(b *testing.B) (*DB, *herald.Application, *herald.Endpoint, []byt
 	return db, app, ep, payload
 }
 
+// backlogStore opens a store in a temporary directory holding n due
+// deliveries (fillBacklog), and returns it with their base time.
+func backlogStore(b *testing.B, n int) (*DB, time.Time) {
+	db, err := Open(b.Context(), Config{Path: filepath.Join(b.TempDir(), "herald.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	base := time.Now().UTC().Truncate(time.Millisecond)
+	fillBacklog(b, b.Context(), db, n, base)
+	return db, base
+}
+
 // writtenBytes is what this process has passed to write calls so far
 // (wchar in /proc/self/io), or 0 where that file does not exist.
 func writtenBytes() int64 {
@@ -142,13 +155,7 @@ func writtenBytes() int64 {
 // batches of 128 and recording a successful attempt for each.
 func BenchmarkClaimRecord(b *testing.B) {
 	ctx := b.Context()
-	db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	base := time.Now().UTC().Truncate(time.Millisecond)
-	fillBacklog(b, ctx, db, b.N, base)
+	db, base := backlogStore(b, b.N)
 	now := base.Add(time.Duration(b.N+1) * time.Millisecond)
 	results := make([]store.Result, 0, 128)
 	hdrs := map[string]string{"Content-Type": "application/json"}
