@@ -89,7 +89,7 @@ func (m move) step(ctx context.Context, tx pgx.Tx, c cursor) (cursor, int64, err
 	if ok == 0 {
 		return cursor{done: true}, 0, nil
 	}
-	rows, err := tx.Query(ctx, chunkKeys, m.endpointID, c.created, c.msgID, holdChunk)
+	rows, err := tx.Query(ctx, chunkKeys, oneShot, m.endpointID, c.created, c.msgID, holdChunk)
 	if err != nil {
 		return c, 0, err
 	}
@@ -106,7 +106,7 @@ func (m move) step(ctx context.Context, tx pgx.Tx, c cursor) (cursor, int64, err
 	if len(ids) == 0 {
 		return next, 0, nil
 	}
-	tag, err := tx.Exec(ctx, moveChunk, m.endpointID, m.to, m.from, m.upto, ids)
+	tag, err := tx.Exec(ctx, moveChunk, oneShot, m.endpointID, m.to, m.from, m.upto, ids)
 	if err != nil {
 		return c, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -105,5 +106,37 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 		if plan := strings.Join(lines, "\n"); growing.MatchString(plan) {
 			t.Errorf("%s: the generic plan scans a growing table:\n%s", name, plan)
 		}
+	}
+}
+
+// TestOccasionalStatementsAreNotPrepared checks that retention runs its
+// statements one-shot (oneShot), so that no generic plan made on the
+// empty tables of a new installation is kept for them: on one connection,
+// after more runs than PostgreSQL needs to switch to a generic plan, none
+// of them is a prepared statement.
+func TestOccasionalStatementsAreNotPrepared(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t, func(c *Config) { c.MaxConns = 1 })
+	now := time.Now()
+	for range 7 {
+		if _, err := db.ExpireMessages(ctx, now, 100); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExpireInboundEvents(ctx, now, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prepared []string
+	rows, err := db.pool.Query(ctx, `SELECT statement FROM pg_prepared_statements
+		WHERE statement LIKE '%expires_at <=%' OR statement LIKE '%DELETE FROM%'`, oneShot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prepared, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(prepared) > 0 {
+		t.Errorf("retention statements prepared on the connection: %q", prepared)
 	}
 }

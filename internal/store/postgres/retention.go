@@ -8,6 +8,15 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// oneShot runs a statement on a plan made for its arguments and for the
+// tables as they are, never on a cached generic plan. PostgreSQL keeps the
+// generic plan of a prepared statement from its sixth run, and for these
+// occasional statements over many rows (retention, held-backlog moves) the
+// first runs come while the tables are small: a plan that scans a small
+// table would then scan it at every run as it grew. Planning each run
+// costs nothing next to the rows they touch.
+const oneShot = pgx.QueryExecModeExec
+
 // ExpireMessages deletes up to limit expired messages that have no
 // unfinished delivery, with their deliveries and attempts, in one short
 // transaction. Messages another node is deleting are skipped, so several
@@ -25,7 +34,7 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))
 			ORDER BY m.expires_at
 			LIMIT $2
-			FOR UPDATE SKIP LOCKED`, ms(now), limit)
+			FOR UPDATE SKIP LOCKED`, oneShot, ms(now), limit)
 		if err != nil {
 			return err
 		}
@@ -37,11 +46,16 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 		if n == 0 {
 			return nil
 		}
-		b := &pgx.Batch{}
-		b.Queue(`DELETE FROM attempts WHERE msg_id = ANY($1)`, ids)
-		b.Queue(`DELETE FROM deliveries WHERE msg_id = ANY($1)`, ids)
-		b.Queue(`DELETE FROM messages WHERE id = ANY($1)`, ids)
-		return tx.SendBatch(ctx, b).Close()
+		for _, del := range []string{
+			`DELETE FROM attempts WHERE msg_id = ANY($1)`,
+			`DELETE FROM deliveries WHERE msg_id = ANY($1)`,
+			`DELETE FROM messages WHERE id = ANY($1)`,
+		} {
+			if _, err := tx.Exec(ctx, del, oneShot, ids); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("expire messages: %w", db.mapCallErr(ctx, err))
@@ -60,7 +74,7 @@ func (db *DB) ExpireInboundEvents(ctx context.Context, before time.Time, limit i
 	defer cancel()
 	tag, err := db.pool.Exec(ctx, `DELETE FROM inbound_events WHERE id IN (
 		SELECT id FROM inbound_events WHERE received_at <= $1
-		ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, ms(before), limit)
+		ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, oneShot, ms(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("expire inbound events: %w", db.mapCallErr(ctx, err))
 	}
