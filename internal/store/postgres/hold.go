@@ -45,6 +45,12 @@ const (
 // unfinished deliveries: those due within [from, upto] become due at to.
 // It goes on only while the circuit is as the change left it (guard), so
 // the rest of a move that a later change overtook stops.
+//
+// The guard share-locks the endpoint's row until the chunk commits, and
+// every circuit change locks it for update. So a change waits for a chunk
+// in flight, and its own move then sees the rows that chunk moved; without
+// the lock, a closing circuit's release skipped the rows a probe's hold
+// chunk had locked (SKIP LOCKED), and that chunk then committed them held.
 type move struct {
 	endpointID     string
 	from, upto, to int64
@@ -53,8 +59,10 @@ type move struct {
 }
 
 const (
-	guardHeld   = `SELECT count(*) FROM endpoints WHERE id = $1 AND circuit_state <> 0 AND circuit_retry_at = $2`
-	guardClosed = `SELECT count(*) FROM endpoints WHERE id = $1 AND circuit_state = 0`
+	guardHeld = `SELECT count(*) FROM (SELECT 1 FROM endpoints
+		WHERE id = $1 AND circuit_state <> 0 AND circuit_retry_at = $2 FOR SHARE) AS g`
+	guardClosed = `SELECT count(*) FROM (SELECT 1 FROM endpoints
+		WHERE id = $1 AND circuit_state = 0 FOR SHARE) AS g`
 )
 
 // holdUntil moves the deliveries due before until to until.

@@ -139,3 +139,69 @@ func TestHoldMovesEveryChunkOnce(t *testing.T) {
 		t.Errorf("due at the close: %d rows, want 10", got)
 	}
 }
+
+// TestCloseCircuitWaitsForAHoldChunkInFlight: a chunk of a hold move that
+// is still running when the circuit closes must not leave its rows held.
+// The close waits for the chunk's transaction, then releases what it moved.
+func TestCloseCircuitWaitsForAHoldChunkInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	w := newWorld(t, db, 1)
+	ep := w.eps[0].ID
+	c, err := db.OpenCircuit(ctx, ep, herald.CircuitClosed, w.t0, time.Minute)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	for range 3 { // published after the open moved the (empty) backlog
+		w.publish(w.t0)
+	}
+
+	// The rest of the open's move, in flight: it has moved the three
+	// deliveries to RetryAt and not committed yet.
+	hold, err := db.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, n, err := holdUntil(ep, c.RetryAt).step(ctx, hold, start); err != nil || n != 3 {
+		t.Fatalf("hold chunk: moved %d, %v; want 3", n, err)
+	}
+	var xid string
+	if err := hold.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+
+	now := w.t0.Add(2 * time.Second)
+	closed := make(chan error, 1)
+	go func() { closed <- db.CloseCircuit(ctx, ep, now) }()
+	// The close must wait for the chunk's transaction.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+			WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`, xid).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-closed:
+			t.Fatalf("close returned (%v) while a hold chunk was in flight, want it to wait", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("close: not waiting for the hold chunk after 10s")
+		}
+	}
+	if err := hold.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if n := countDue(t, ctx, db, `endpoint_id = $1 AND next_attempt_at > $2`, ep, ms(now)); n != 0 {
+		t.Errorf("after the close: %d deliveries still held, want 0", n)
+	}
+}
