@@ -15,8 +15,17 @@ import (
 // PollInterval. It also keeps this node's leases alive and refreshes the
 // endpoints of queued deliveries after the API changed them.
 type poller struct {
-	e     *Engine
-	wakeC chan struct{}
+	e      *Engine
+	wakeC  chan struct{}
+	storeC chan struct{} // the store's wake-ups
+
+	// full is set when the last claim found an endpoint's queue full and
+	// released what it could not hold. The store's wake-ups are then
+	// ignored until this node's own wake (a spilled queue drained to half)
+	// or the next poll: on PostgreSQL the release itself notifies, and
+	// claiming again at once would only claim the same rows back, in a
+	// loop as fast as the database answers.
+	full bool
 
 	mu      sync.Mutex
 	retries timeHeap // retry times this node scheduled
@@ -33,6 +42,7 @@ func newPoller(e *Engine) *poller {
 	return &poller{
 		e:      e,
 		wakeC:  make(chan struct{}, 1),
+		storeC: make(chan struct{}, 1),
 		hintC:  make(chan struct{}, 1),
 		dirty:  make(map[string]bool),
 		dirtyC: make(chan struct{}, 1),
@@ -81,7 +91,7 @@ func (p *poller) forwardWakeups(ctx context.Context, c <-chan struct{}) {
 			if !ok {
 				return
 			}
-			p.wake()
+			signal(p.storeC)
 		}
 	}
 }
@@ -108,6 +118,10 @@ func (p *poller) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-p.wakeC:
+		case <-p.storeC:
+			if p.full {
+				continue
+			}
 		case <-tick.C:
 			p.refresh(ctx)
 		case <-retry.C:
@@ -151,6 +165,7 @@ func (p *poller) armRetry(t *time.Timer) (due bool) {
 // claim takes due deliveries while there is room for them in memory.
 func (p *poller) claim(ctx context.Context) {
 	e := p.e
+	p.full = false
 	for ctx.Err() == nil {
 		room := e.cfg.MaxHeld - int(e.disp.held.Load())
 		limit := min(room, e.cfg.ClaimBatch)
@@ -171,6 +186,7 @@ func (p *poller) claim(ctx context.Context) {
 			}
 			// The queues are full: claiming again now would only claim
 			// the same rows back.
+			p.full = true
 			return
 		}
 		if len(jobs) < limit {
