@@ -29,16 +29,18 @@ const (
 		WHERE endpoint_id = $1 AND status IN (1, 3) AND (created_at, msg_id) > ($2, $3)
 		ORDER BY created_at, msg_id LIMIT $4`
 	// moveChunk sets next_attempt_at to $2 for the unleased deliveries of
-	// a chunk ($5, by primary key, so the plan cannot drift to a scan)
-	// that are due within [$3, $4]. Rows another transaction holds are
-	// skipped, never waited for.
+	// a chunk ($5) that are due within [$3, $4]. Rows another transaction
+	// holds are skipped, never waited for. Each row is found by its key
+	// alone and checked outside: joined with the endpoint's open
+	// deliveries instead, a chunk of 4,000 against 200,000 held rows was
+	// planned, on a table without statistics, as a nested loop over all
+	// their pairs (115 s).
 	moveChunk = `UPDATE deliveries d SET next_attempt_at = $2
-		FROM (SELECT x.msg_id, x.endpoint_id FROM deliveries x
-			JOIN unnest($5::text[]) AS k(msg_id) ON x.msg_id = k.msg_id AND x.endpoint_id = $1
-			WHERE x.status IN (1, 3) AND x.lease_owner IS NULL
-				AND x.next_attempt_at BETWEEN $3 AND $4 AND x.next_attempt_at <> $2
-			ORDER BY x.msg_id FOR UPDATE OF x SKIP LOCKED) AS o
-		WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`
+		FROM (SELECT * FROM unnest($5::text[]) AS k(msg_id) ORDER BY 1) AS k,
+			LATERAL (SELECT x.ctid, x.status, x.lease_owner, x.next_attempt_at FROM deliveries x
+				WHERE x.msg_id = k.msg_id AND x.endpoint_id = $1 OFFSET 0 FOR UPDATE SKIP LOCKED) AS x
+		WHERE d.ctid = x.ctid AND x.status IN (1, 3) AND x.lease_owner IS NULL
+			AND x.next_attempt_at BETWEEN $3 AND $4 AND x.next_attempt_at <> $2`
 )
 
 // move is a change of next_attempt_at for an endpoint's unleased,

@@ -83,12 +83,13 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 		"job endpoints":     jobEndpoints,
 		"lock leased":       lockLeased,
 		"release leased":    releaseLeased,
+		"move chunk":        moveChunk,
 	}
 	// These find deliveries by key, and must use the primary key: a
 	// partial index (open deliveries by endpoint, leases by owner) looks
 	// cheaper on an empty table but reads a whole range per key.
 	byKey := map[string]bool{"lock_deliveries": true, "update_deliveries": true, "cancel_orphan": true,
-		"lock_leased": true, "release_leased": true}
+		"lock_leased": true, "release_leased": true, "move_chunk": true}
 	for name, sql := range statements {
 		name := strings.ReplaceAll(name, " ", "_")
 		if _, err := conn.Exec(ctx, `PREPARE `+name+` AS `+sql); err != nil {
