@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -332,5 +333,72 @@ func TestStoreWakeupsTriggerClaim(t *testing.T) {
 	s.wakeups <- struct{}{}
 	if req := <-got; req.header.Get("webhook-id") != msg.ID {
 		t.Errorf("woken engine sent %q, want %q", req.header.Get("webhook-id"), msg.ID)
+	}
+}
+
+// TestSpillingPollerWaitsForItsQueue: the store's wake-ups make the poller
+// claim, except after a claim that found the queue full and released what
+// it claimed. Then claiming again would take the same rows back, so it
+// waits for this node's own wake (its queue drained) instead.
+func TestSpillingPollerWaitsForItsQueue(t *testing.T) {
+	t.Parallel()
+	url, got, release := hanging(t)
+	ep := endpoint("ep_full", url)
+	s := wakingStore{memStore: newMemStore(), wakeups: make(chan struct{})}
+	s.addEndpoint(ep)
+	cfg := Config{Store: s, AllowNetworks: loopback, PollInterval: time.Hour, Timeout: 5 * time.Second,
+		EndpointConcurrency: 1, EndpointQueue: 2}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		release()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	claims := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.claims
+	}
+	waitClaims := func(n int) {
+		t.Helper()
+		s.waitFor(t, fmt.Sprintf("%d claims", n), func() bool { return s.claims >= n })
+	}
+	s.waitFor(t, "the first claim", func() bool { return s.claims >= 1 })
+
+	// Not full: a wake-up from the store is a claim.
+	s.wakeups <- struct{}{}
+	waitClaims(2)
+
+	// One delivery in flight, two queued, two spilled back.
+	if err := e.Publish(context.Background(), message("a", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	for range 4 {
+		if err := e.Publish(context.Background(), message("a", `{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// This claim takes the spilled two back and must release them again.
+	e.Wake()
+	waitClaims(3)
+
+	// Full: the store's wake-ups are not claims; this node's own wake is.
+	for range 3 {
+		s.wakeups <- struct{}{}
+	}
+	e.Wake()
+	waitClaims(4)
+	e.Wake()
+	waitClaims(5)
+	if n := claims(); n != 5 {
+		t.Errorf("claims: got %d, want 5 (the store's wake-ups claimed while the queue was full)", n)
 	}
 }
