@@ -66,11 +66,14 @@ func (c *lingerClock) linger() time.Duration { return min(c.max, c.avg/2) }
 // transaction and return one error per operation (nil for success). A
 // failing operation must not fail the others (use savepoints); an error
 // that dooms the whole transaction is returned for every operation.
-func NewGroupCommit[Op any](workers, maxBatch int, run func(ctx context.Context, ops []Op) []error) *GroupCommit[Op] {
+// maxLinger bounds how long a worker waits for more operations (Linger,
+// for a store whose commits cost far more than their operations); 0 never
+// waits.
+func NewGroupCommit[Op any](workers, maxBatch int, maxLinger time.Duration, run func(ctx context.Context, ops []Op) []error) *GroupCommit[Op] {
 	g := &GroupCommit[Op]{
 		run:      run,
 		maxBatch: maxBatch,
-		linger:   Linger,
+		linger:   maxLinger,
 		queue:    make(chan *pending[Op], maxBatch*workers*4),
 		closed:   make(chan struct{}),
 	}

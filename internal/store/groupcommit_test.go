@@ -14,7 +14,7 @@ func TestGroupCommitBatchesConcurrentOps(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var batches [][]int
-	g := NewGroupCommit(1, 100, func(_ context.Context, ops []int) []error {
+	g := NewGroupCommit(1, 100, Linger, func(_ context.Context, ops []int) []error {
 		if ops[0] == 0 {
 			close(entered)
 			<-release // hold the first transaction so the rest queue up
@@ -59,7 +59,7 @@ func TestGroupCommitBatchesConcurrentOps(t *testing.T) {
 
 func TestGroupCommitCloseFinishesQueuedAndRefusesNew(t *testing.T) {
 	t.Parallel()
-	g := NewGroupCommit(2, 10, func(_ context.Context, ops []int) []error { return make([]error, len(ops)) })
+	g := NewGroupCommit(2, 10, Linger, func(_ context.Context, ops []int) []error { return make([]error, len(ops)) })
 	if err := g.Do(context.Background(), 1); err != nil {
 		t.Fatalf("got %v, want nil", err)
 	}
@@ -105,5 +105,11 @@ func TestLingerFollowsTheTransactions(t *testing.T) {
 	steady(10 * time.Millisecond) // a slow disk: never more than the bound
 	if got := c.linger(); got != 2*time.Millisecond {
 		t.Errorf("10 ms transactions: linger %v, want the 2 ms bound", got)
+	}
+
+	never := lingerClock{} // a store that asked for no linger
+	never.observe(10 * time.Millisecond)
+	if got := never.linger(); got != 0 {
+		t.Errorf("with no linger allowed: linger %v, want 0", got)
 	}
 }

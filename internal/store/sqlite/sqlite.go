@@ -146,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		writer.Close()
 		return nil, err
 	}
-	db.gc = store.NewGroupCommit(1, cfg.MaxBatch, db.runBatch)
+	db.gc = store.NewGroupCommit(1, cfg.MaxBatch, store.Linger, db.runBatch)
 	return db, nil
 }
 
