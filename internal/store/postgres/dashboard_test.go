@@ -12,7 +12,8 @@ import (
 func TestDashboardViews(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := openTest(t)
+	rec := &statementRecorder{}
+	db := openTest(t, rec.attach)
 	w := newWorld(t, db, 2)
 	ok := w.publish(w.t0)
 	failed := w.publish(w.t0.Add(time.Second))
@@ -72,4 +73,5 @@ func TestDashboardViews(t *testing.T) {
 	if err != nil || len(unhealthy) != 2 || unhealthy[0].Endpoint.FailingSince.IsZero() {
 		t.Errorf("unhealthy endpoints: got %+v, %v; want both, failing", unhealthy, err)
 	}
+	checkGenericPlans(t, rec, 10)
 }

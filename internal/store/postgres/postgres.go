@@ -51,6 +51,9 @@ type Config struct {
 	// Keys seals endpoint secrets and source verifiers at rest. Nil stores
 	// them in plaintext; rows sealed earlier then fail to read.
 	Keys *secretbox.Keyring
+
+	// tracer sees every statement the pool runs (tests).
+	tracer pgx.QueryTracer
 }
 
 func (c Config) withDefaults() Config {
@@ -101,6 +104,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	pcfg.MaxConns = cfg.MaxConns
 	setConnParams(pcfg.ConnConfig, cfg)
+	if cfg.tracer != nil {
+		pcfg.ConnConfig.Tracer = cfg.tracer
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres pool: %w", mapErr(err))
