@@ -81,16 +81,7 @@ func checkGenericPlans(t *testing.T, rec *statementRecorder, atLeast int) {
 	if len(sqls) < atLeast {
 		t.Fatalf("recorded %d statements; the recorder missed the suite's", len(sqls))
 	}
-	ctx := context.Background()
-	db := openTest(t)
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
-		t.Fatal(err)
-	}
+	conn := genericPlanConn(t)
 	planned := 0
 	for i, sql := range sqls {
 		if !plannable(sql) {
@@ -115,6 +106,22 @@ func plannable(sql string) bool {
 		}
 	}
 	return false
+}
+
+// genericPlanConn returns a connection to a fresh schema, with empty
+// tables, on which every prepared statement gets its generic plan.
+func genericPlanConn(t *testing.T) *pgxpool.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := openTest(t).pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Release)
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // genericPlan prepares sql as name on conn and returns the plan EXPLAIN

@@ -57,16 +57,7 @@ func TestClaimUsesTheDueIndex(t *testing.T) {
 // would then read it on every batch as it grows.
 func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := openTest(t)
-	conn, err := db.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
-		t.Fatal(err)
-	}
+	conn := genericPlanConn(t)
 	statements := map[string]string{
 		"insert messages":   insertMessages,
 		"lock deliveries":   lockDeliveries,
