@@ -183,13 +183,19 @@ func (r *benchResult) print(w io.Writer, base *benchResult) {
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
 
 func benchBaseline(ctx context.Context, c benchConfig, sink *bench.Sink, body []byte) (*benchResult, error) {
-	b, err := bench.NewBaseline(sink.URL+"/ep/0", 64)
+	// The baseline fans out to as many endpoints as Herald does, so the
+	// ratio compares the same HTTP work.
+	urls := make([]string, c.endpoints)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("%s/ep/%d", sink.URL, i)
+	}
+	b, err := bench.NewBaseline(urls, 64)
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
 	load := bench.Load{URL: b.URL + "/msg", Body: body, Rate: c.rate, Duration: c.duration, Concurrency: c.concurrency}
-	return measure(ctx, "baseline (no storage)", load, sink, 1)
+	return measure(ctx, "baseline (no storage)", load, sink, c.endpoints)
 }
 
 func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []byte) (*benchResult, error) {

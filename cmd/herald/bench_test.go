@@ -3,6 +3,7 @@ package main
 import (
 	"os/exec"
 	"regexp"
+	"strconv"
 	"testing"
 )
 
@@ -31,6 +32,41 @@ func TestBenchReportsTheRatioToTheBaseline(t *testing.T) {
 	if regexp.MustCompile(`acknowledged deliveries missing`).Match(out) {
 		t.Errorf("deliveries went missing:\n%s", out)
 	}
+}
+
+// With fan-out the baseline delivers each message to every endpoint too,
+// so both rows count the same HTTP work: a copy missing on either side
+// would be reported.
+func TestBenchBaselineFansOutLikeHerald(t *testing.T) {
+	t.Parallel()
+	out, err := exec.CommandContext(t.Context(), heraldBinary(t), "bench", "--duration", "1s", "--concurrency", "8", "--endpoints", "3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("herald bench --endpoints 3: %v\n%s", err, out)
+	}
+	row := regexp.MustCompile(`(?m)^(baseline \(no storage\)|herald \(SQLite\))\s+(\d+)\s+\S+\s+\S+\s+(\d+)`)
+	rows := row.FindAllSubmatch(out, -1)
+	if len(rows) != 2 {
+		t.Fatalf("want a baseline row and a Herald row:\n%s", out)
+	}
+	for _, r := range rows {
+		// Deliveries per second count every endpoint's copy; over the
+		// whole run, drain included, they exceed the publishes per second.
+		if pub, del := atoi(t, r[2]), atoi(t, r[3]); pub == 0 || del <= pub {
+			t.Errorf("%s: %d published/s but %d delivered/s, want more deliveries than publishes with 3 endpoints", r[1], pub, del)
+		}
+	}
+	if regexp.MustCompile(`acknowledged deliveries missing`).Match(out) {
+		t.Errorf("deliveries went missing:\n%s", out)
+	}
+}
+
+func atoi(t *testing.T, b []byte) int {
+	t.Helper()
+	n, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestBenchBacklogDrainsEverythingItHeld(t *testing.T) {

@@ -13,36 +13,38 @@ import (
 
 // Baseline is the no-storage pipeline that bounds what any gateway can do
 // on this machine: it answers each POST at once and forwards the body with
-// one POST to the sink, from a pool of workers. No storage, no signing, no
-// retries.
+// one POST to each endpoint's URL, from a pool of workers. No storage, no
+// signing, no retries.
 type Baseline struct {
 	URL string // base URL; publish to URL + "/msg"
 
-	sinkURL string
-	queue   chan baselineMsg
-	srv     *http.Server
-	client  *http.Client
-	seq     atomic.Int64
-	wg      sync.WaitGroup
+	sinkURLs []string
+	queue    chan baselineMsg
+	srv      *http.Server
+	client   *http.Client
+	seq      atomic.Int64
+	wg       sync.WaitGroup
 }
 
+// baselineMsg is one message on its way to one endpoint.
 type baselineMsg struct {
 	id   string
+	url  string
 	body []byte
 }
 
-// NewBaseline starts the pipeline on a free loopback port, forwarding with
-// workers concurrent requests.
-func NewBaseline(sinkURL string, workers int) (*Baseline, error) {
+// NewBaseline starts the pipeline on a free loopback port, forwarding each
+// message to every one of sinkURLs with workers concurrent requests.
+func NewBaseline(sinkURLs []string, workers int) (*Baseline, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	b := &Baseline{
-		URL:     "http://" + ln.Addr().String(),
-		sinkURL: sinkURL,
-		queue:   make(chan baselineMsg, 1<<17),
-		client:  NewClient(workers),
+		URL:      "http://" + ln.Addr().String(),
+		sinkURLs: sinkURLs,
+		queue:    make(chan baselineMsg, 1<<17),
+		client:   NewClient(workers),
 	}
 	b.srv = &http.Server{Handler: http.HandlerFunc(b.accept), ReadHeaderTimeout: 10 * time.Second}
 	for range workers {
@@ -60,7 +62,9 @@ func (b *Baseline) accept(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := fmt.Sprintf("msg_%d", b.seq.Add(1))
-	b.queue <- baselineMsg{id: id, body: body}
+	for _, url := range b.sinkURLs {
+		b.queue <- baselineMsg{id: id, url: url, body: body}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintf(w, `{"id":"%s"}`, id)
@@ -69,7 +73,7 @@ func (b *Baseline) accept(w http.ResponseWriter, r *http.Request) {
 func (b *Baseline) forward() {
 	defer b.wg.Done()
 	for m := range b.queue {
-		req, err := http.NewRequest(http.MethodPost, b.sinkURL, bytes.NewReader(m.body))
+		req, err := http.NewRequest(http.MethodPost, m.url, bytes.NewReader(m.body))
 		if err != nil {
 			continue
 		}
