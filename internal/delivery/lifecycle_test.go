@@ -346,21 +346,8 @@ func TestSpillingPollerWaitsForItsQueue(t *testing.T) {
 	ep := endpoint("ep_full", url)
 	s := wakingStore{memStore: newMemStore(), wakeups: make(chan struct{})}
 	s.addEndpoint(ep)
-	cfg := Config{Store: s, AllowNetworks: loopback, PollInterval: time.Hour, Timeout: 5 * time.Second,
-		EndpointConcurrency: 1, EndpointQueue: 2}
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		release()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
-	})
+	e := startEngine2(t, Config{Store: s, Timeout: 5 * time.Second, EndpointConcurrency: 1, EndpointQueue: 2})
+	t.Cleanup(release) // runs before the engine stops
 	claims := func() int {
 		s.mu.Lock()
 		defer s.mu.Unlock()

@@ -176,25 +176,8 @@ func TestCloseCircuitWaitsForAHoldChunkInFlight(t *testing.T) {
 	closed := make(chan error, 1)
 	go func() { closed <- db.CloseCircuit(ctx, ep, now) }()
 	// The close must wait for the chunk's transaction.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var waiting int
-		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
-			WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`, xid).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		select {
-		case err := <-closed:
-			t.Fatalf("close returned (%v) while a hold chunk was in flight, want it to wait", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("close: not waiting for the hold chunk after 10s")
-		}
-	}
+	waitBlocked(t, db, closed, "the close, with a hold chunk in flight,", `SELECT count(*) FROM pg_locks
+		WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`, xid)
 	if err := hold.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

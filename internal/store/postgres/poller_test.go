@@ -49,23 +49,9 @@ func TestPollSequenceFollowsCommitOrder(t *testing.T) {
 	second := msg()
 	published := make(chan error, 1)
 	go func() { published <- db.Publish(ctx, second, nil, "", time.Time{}) }()
-	for {
-		var waiting int
-		err := db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
-			WHERE locktype = 'advisory' AND NOT granted AND classid = $1
-			AND objid::bigint = (hashtext(current_schema())::bigint & 4294967295)`, seqLockKey).Scan(&waiting)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		select {
-		case err := <-published:
-			t.Fatalf("second publish returned (%v) while the first held the numbering, want it to wait", err)
-		default:
-		}
-	}
+	waitBlocked(t, db, published, "the second publish, while the first held the numbering,", `SELECT count(*) FROM pg_locks
+		WHERE locktype = 'advisory' AND NOT granted AND classid = $1
+		AND objid::bigint = (hashtext(current_schema())::bigint & 4294967295)`, seqLockKey)
 	if got := pollIDs(t, db, app.ID); len(got) != 0 {
 		t.Errorf("before the first commit: got %v, want none", got)
 	}

@@ -20,6 +20,7 @@ type publishOp struct {
 	deliveries []herald.Delivery
 	owner      string
 	until      time.Time
+	taken      bool // the EventID was taken, as the last publishBatch found
 }
 
 // Publish durably stores msg and its deliveries and returns after the
@@ -37,18 +38,15 @@ func (db *DB) Publish(ctx context.Context, msg *herald.Message, deliveries []her
 	return nil
 }
 
-// runPublish commits one group of publishes. An EventID repeated within the
-// group conflicts at once; the rest are checked against the table under an
-// advisory lock per (app, EventID), so concurrent groups cannot both take
-// one. A deadlock is tried once more; if the group fails on one
-// operation's data, each operation is retried alone so the others still
-// commit.
+// runPublish commits one group of publishes (see runGroup). An EventID
+// repeated within the group conflicts at once; the rest are checked
+// against the table under an advisory lock per (app, EventID), so
+// concurrent groups cannot both take one.
 func (db *DB) runPublish(ctx context.Context, ops []*publishOp) []error {
-	ctx, cancel := db.callCtx(ctx)
-	defer cancel()
 	errs := make([]error, len(ops))
 	seen := make(map[[2]string]bool)
-	run := make([]int, 0, len(ops))
+	run := make([]*publishOp, 0, len(ops))
+	at := make([]int, 0, len(ops)) // run[j] is ops[at[j]]
 	for i, op := range ops {
 		if op.msg.EventID != "" {
 			key := [2]string{op.msg.AppID, op.msg.EventID}
@@ -58,25 +56,17 @@ func (db *DB) runPublish(ctx context.Context, ops []*publishOp) []error {
 			}
 			seen[key] = true
 		}
-		run = append(run, i)
+		run = append(run, op)
+		at = append(at, i)
 	}
-	err := db.publishBatch(ctx, ops, run, errs)
-	if transient(err) {
-		err = db.publishBatch(ctx, ops, run, errs)
-	}
-	if err != nil && dataError(err) && len(run) > 1 {
-		for _, i := range run {
-			if err := db.publishBatch(ctx, ops, []int{i}, errs); err != nil {
-				errs[i] = db.mapCallErr(ctx, err)
-			}
-		}
+	if len(run) == 0 {
 		return errs
 	}
-	if err != nil {
-		err = db.mapCallErr(ctx, err)
-		for _, i := range run {
-			errs[i] = err
+	for j, err := range runGroup(ctx, db, run, db.publishBatch) {
+		if err == nil && run[j].taken {
+			err = eventIDConflict(run[j].msg)
 		}
+		errs[at[j]] = err
 	}
 	return errs
 }
@@ -128,13 +118,10 @@ const (
 	lockSeq    = `SELECT pg_advisory_xact_lock(1212502084, hashtext(current_schema()))`
 )
 
-// publishBatch runs ops[run] in one pipelined implicit transaction and sets
-// errs for operations whose EventID was already taken. It returns an error
-// only when the whole transaction failed.
-func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, errs []error) error {
-	if len(run) == 0 {
-		return nil
-	}
+// publishBatch runs ops in one pipelined implicit transaction and marks
+// the operations whose EventID was already taken. It returns an error only
+// when the whole transaction failed.
+func (db *DB) publishBatch(ctx context.Context, ops []*publishOp) error {
 	var (
 		m       messageColumns
 		d       deliveryColumns
@@ -142,8 +129,7 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, err
 		lockEvt []string
 		notify  bool
 	)
-	for _, i := range run {
-		op := ops[i]
+	for _, op := range ops {
 		m.add(op.msg)
 		if op.msg.EventID != "" {
 			lockApp = append(lockApp, op.msg.AppID)
@@ -159,7 +145,7 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, err
 		b.Queue(lockEventIDs, lockApp, lockEvt)
 	}
 	b.Queue(lockSeq)
-	inserted := make(map[string]bool, len(run))
+	inserted := make(map[string]bool, len(ops))
 	b.Queue(insertMessages, m.id, m.appID, m.eventID, m.eventType, m.channels, m.payload, m.createdAt, m.expiresAt,
 		d.msgID, d.endpointID, d.appID, d.status, d.attempts, d.nextAttemptAt, d.trigger,
 		d.leaseOwner, d.leasedAt, d.createdAt, d.updatedAt, eventIDWindow.Milliseconds(),
@@ -178,10 +164,8 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp, run []int, err
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
-	for _, i := range run {
-		if !inserted[ops[i].msg.ID] {
-			errs[i] = eventIDConflict(ops[i].msg)
-		}
+	for _, op := range ops {
+		op.taken = !inserted[op.msg.ID]
 	}
 	return nil
 }

@@ -27,28 +27,21 @@ func (db *DB) runRelease(ctx context.Context, ops []*releaseOp) []error {
 	return runGroup(ctx, db, ops, db.releaseBatch)
 }
 
-// The group's rows are locked first, in key order like every multi-row
-// writer of deliveries, and then updated by ctid, which the locks keep
-// current (see the statements in record.go). Each row is looked up by its
-// key alone: with the owner and status in the same lookup, a generic plan
-// made on an empty table may read the endpoint's open deliveries or the
-// owner's leases through their partial indexes instead, all of them per
-// key. The owner and status are checked outside, where OFFSET 0 keeps them.
-const (
-	lockLeased = `SELECT count(*) FROM
-		(SELECT * FROM unnest($1::text[], $2::text[]) AS k(msg_id, endpoint_id) ORDER BY 1, 2) AS k,
-		LATERAL (SELECT 1 FROM deliveries x
-			WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id FOR UPDATE) AS l`
-
-	// releaseLeased makes each row due again as of when it was leased, or
-	// at its circuit's RetryAt.
-	releaseLeased = `UPDATE deliveries d SET lease_owner = NULL,
-			next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `)
-		FROM unnest($1::text[], $2::text[], $3::text[]) AS k(msg_id, endpoint_id, owner),
-			LATERAL (SELECT x.ctid, x.lease_owner, x.status FROM deliveries x
-				WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id OFFSET 0) AS x
-		WHERE d.ctid = x.ctid AND x.lease_owner = k.owner AND x.status IN (1, 3)`
-)
+// The group's rows are locked first (lockDeliveries), in key order like
+// every multi-row writer of deliveries, and then updated by ctid, which the
+// locks keep current (see the statements in record.go). Each row is looked
+// up by its key alone: with the owner and status in the same lookup, a
+// generic plan made on an empty table may read the endpoint's open
+// deliveries or the owner's leases through their partial indexes instead,
+// all of them per key. The owner and status are checked outside, where
+// OFFSET 0 keeps them. releaseLeased makes each row due again as of when
+// it was leased, or at its circuit's RetryAt.
+const releaseLeased = `UPDATE deliveries d SET lease_owner = NULL,
+		next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `)
+	FROM unnest($1::text[], $2::text[], $3::text[]) AS k(msg_id, endpoint_id, owner),
+		LATERAL (SELECT x.ctid, x.lease_owner, x.status FROM deliveries x
+			WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id OFFSET 0) AS x
+	WHERE d.ctid = x.ctid AND x.lease_owner = k.owner AND x.status IN (1, 3)`
 
 func (db *DB) releaseBatch(ctx context.Context, ops []*releaseOp) error {
 	var msgIDs, epIDs, owners []string
@@ -61,7 +54,7 @@ func (db *DB) releaseBatch(ctx context.Context, ops []*releaseOp) error {
 	}
 	var n int64
 	b := &pgx.Batch{}
-	b.Queue(lockLeased, msgIDs, epIDs)
+	b.Queue(lockDeliveries, msgIDs, epIDs)
 	b.Queue(releaseLeased, msgIDs, epIDs, owners).Exec(func(tag pgconn.CommandTag) error {
 		n = tag.RowsAffected()
 		return nil

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/pgtest"
 )
@@ -31,4 +32,29 @@ func openSchema(t testing.TB, schema string, mods ...func(*Config)) *DB {
 func openTest(t testing.TB, mods ...func(*Config)) *DB {
 	t.Helper()
 	return openSchema(t, newSchema(t), mods...)
+}
+
+// waitBlocked waits until the call whose result will come on returned is
+// waiting for a lock: until waiters, a count over pg_locks with args, is
+// above zero. It fails if the call returns first, or after 10 s.
+func waitBlocked(t *testing.T, db *DB, returned <-chan error, call, waiters string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := db.pool.QueryRow(context.Background(), waiters, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		select {
+		case err := <-returned:
+			t.Fatalf("%s returned (%v), want it to wait for the lock", call, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not waiting for the lock after 10s", call)
+		}
+	}
 }
