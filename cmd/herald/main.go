@@ -45,7 +45,7 @@ var commands = map[string]command{
 }
 
 func main() {
-	if percent, ok := gcPercent(os.LookupEnv); ok {
+	if percent, ok := gcPercent(os.Getenv); ok {
 		debug.SetGCPercent(percent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -68,8 +68,8 @@ const defaultGCPercent = 400
 
 // gcPercent returns the GOGC to apply, and false when GOGC is set in the
 // environment, where the runtime has already applied it.
-func gcPercent(lookup func(string) (string, bool)) (int, bool) {
-	if _, set := lookup("GOGC"); set {
+func gcPercent(getenv func(string) string) (int, bool) {
+	if getenv("GOGC") != "" {
 		return 0, false
 	}
 	return defaultGCPercent, true
