@@ -78,6 +78,22 @@ type Stats struct {
 	Success, Pending, Fail, Sending, Canceled int64
 }
 
+// Add counts n deliveries in status s.
+func (st *Stats) Add(s herald.MessageStatus, n int64) {
+	switch s {
+	case herald.StatusSuccess:
+		st.Success += n
+	case herald.StatusPending:
+		st.Pending += n
+	case herald.StatusFail:
+		st.Fail += n
+	case herald.StatusSending:
+		st.Sending += n
+	case herald.StatusCanceled:
+		st.Canceled += n
+	}
+}
+
 // Token is an API credential. An empty AppID means an admin token.
 type Token struct {
 	Hash      []byte // SHA-256 of the secret; the secret itself is never stored

@@ -47,7 +47,7 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time) (store.
 	)
 	if err == nil {
 		_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
-			addStat(&st, herald.MessageStatus(status), n)
+			st.Add(herald.MessageStatus(status), n)
 			return nil
 		})
 	}
@@ -254,19 +254,4 @@ func limitOf(n int) int {
 		return 50
 	}
 	return n
-}
-
-func addStat(st *store.Stats, s herald.MessageStatus, n int64) {
-	switch s {
-	case herald.StatusSuccess:
-		st.Success += n
-	case herald.StatusPending:
-		st.Pending += n
-	case herald.StatusFail:
-		st.Fail += n
-	case herald.StatusSending:
-		st.Sending += n
-	case herald.StatusCanceled:
-		st.Canceled += n
-	}
 }

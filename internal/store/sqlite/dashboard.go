@@ -50,7 +50,7 @@ func (db *DB) DeliveryStats(ctx context.Context, since, until time.Time) (store.
 		if err := rows.Scan(&status, &n); err != nil {
 			return store.Stats{}, fmt.Errorf("delivery stats: %w", err)
 		}
-		addDashStat(&st, herald.MessageStatus(status), n)
+		st.Add(herald.MessageStatus(status), n)
 	}
 	if err := rows.Err(); err != nil {
 		return store.Stats{}, fmt.Errorf("delivery stats: %w", err)
@@ -265,21 +265,6 @@ func (db *DB) FailedEndpoints(ctx context.Context, since time.Time) ([]store.End
 		return nil, fmt.Errorf("failed endpoints: %w", err)
 	}
 	return out, nil
-}
-
-func addDashStat(st *store.Stats, s herald.MessageStatus, n int64) {
-	switch s {
-	case herald.StatusSuccess:
-		st.Success += n
-	case herald.StatusPending:
-		st.Pending += n
-	case herald.StatusFail:
-		st.Fail += n
-	case herald.StatusSending:
-		st.Sending += n
-	case herald.StatusCanceled:
-		st.Canceled += n
-	}
 }
 
 func emptyDashBuckets(since, until time.Time, width time.Duration) []store.Bucket {
