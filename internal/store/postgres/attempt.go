@@ -190,18 +190,7 @@ func (db *DB) EndpointStats(ctx context.Context, appID, endpointID string, since
 	}
 	if err == nil {
 		_, err = pgx.ForEachRow(rows, []any{&status, &n}, func() error {
-			switch herald.MessageStatus(status) {
-			case herald.StatusSuccess:
-				s.Success = n
-			case herald.StatusPending:
-				s.Pending = n
-			case herald.StatusFail:
-				s.Fail = n
-			case herald.StatusSending:
-				s.Sending = n
-			case herald.StatusCanceled:
-				s.Canceled = n
-			}
+			s.Add(herald.MessageStatus(status), n)
 			return nil
 		})
 	}

@@ -162,18 +162,7 @@ func (db *DB) EndpointStats(ctx context.Context, appID, endpointID string, since
 		if err := rows.Scan(&status, &n); err != nil {
 			return st, mapErr("endpoint stats", err)
 		}
-		switch herald.MessageStatus(status) {
-		case herald.StatusSuccess:
-			st.Success = n
-		case herald.StatusPending:
-			st.Pending = n
-		case herald.StatusFail:
-			st.Fail = n
-		case herald.StatusSending:
-			st.Sending = n
-		case herald.StatusCanceled:
-			st.Canceled = n
-		}
+		st.Add(herald.MessageStatus(status), n)
 	}
 	return st, mapErr("endpoint stats", rows.Err())
 }
