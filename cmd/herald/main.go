@@ -48,6 +48,9 @@ func main() {
 	if percent, ok := gcPercent(os.Getenv); ok {
 		debug.SetGCPercent(percent)
 	}
+	if limit, ok := memoryLimit(os.Getenv, os.DirFS("/")); ok {
+		debug.SetMemoryLimit(limit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	err := Main(ctx, os.Args[1:], env)

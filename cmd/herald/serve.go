@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -278,6 +280,9 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
 	logger.Info("herald listening", "addr", addr, "version", version, "store", storeKind(cfg))
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 { // -1 reads it
+		logger.Info("soft memory limit", "mib", limit>>20)
+	}
 	return s, nil
 }
 
