@@ -154,6 +154,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		NodeID:              nodeID,
 		LeaseDuration:       cfg.leaseDuration,
 		EndpointConcurrency: cfg.endpointConc,
+		HostConnections:     cfg.hostConns,
 		Policy:              policy,
 		Timeout:             cfg.timeout,
 		AllowNetworks:       allow,

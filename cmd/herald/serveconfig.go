@@ -31,6 +31,7 @@ type serveConfig struct {
 	pgStmtTimeout   time.Duration
 	leaseDuration   time.Duration
 	endpointConc    int
+	hostConns       int
 	apiRateLimit    float64
 	apiRateBurst    int
 	tlsCert         string
@@ -70,6 +71,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.IntVar(&c.endpointConc, "endpoint-concurrency", delivery.DefaultEndpointConcurrency, "requests in flight to one endpoint at most, split between the nodes")
+	fs.IntVar(&c.hostConns, "host-connections", delivery.DefaultHostConnections, "HTTP/1.1 connections to one host at most, across its endpoints; sends beyond wait for one")
 	fs.DurationVar(&c.leaseDuration, "lease-duration", time.Minute, "how long a node holds deliveries before another node may take them over")
 	fs.DurationVar(&c.retention, "retention-interval", time.Hour, "how often expired messages are deleted with their attempts; 0 disables")
 	fs.StringVar(&c.operationalURL, "operational-webhook-url", "", "URL that receives operational webhooks (endpoint.*, message.attempt.*), signed with the secret of endpoint \"operator\" in application \"herald-operational\"")

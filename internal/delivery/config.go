@@ -54,6 +54,11 @@ type Config struct {
 	Workers int
 	// EndpointConcurrency caps concurrent sends to one endpoint; default 16.
 	EndpointConcurrency int
+	// HostConnections caps the HTTP/1.1 connections to one host (scheme,
+	// host and port) across all its endpoints; a send beyond it waits for
+	// one of them, within its Timeout. Default 64: fewer connections, each
+	// kept busy, carry more than one per send (docs/benchmarks.md).
+	HostConnections int
 	// EndpointQueue is how many deliveries one endpoint may hold in memory
 	// before new ones spill back to the database; default 1000.
 	EndpointQueue int
@@ -118,6 +123,7 @@ const (
 	DefaultMaxResponseBody     = 64 << 10
 	DefaultWorkers             = 512
 	DefaultEndpointConcurrency = 16
+	DefaultHostConnections     = 64
 	DefaultEndpointQueue       = 1000
 	DefaultPollInterval        = time.Second
 	DefaultClaimBatch          = 256
@@ -162,6 +168,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxResponseBody, DefaultMaxResponseBody)
 	setDefault(&c.Workers, DefaultWorkers)
 	setDefault(&c.EndpointConcurrency, DefaultEndpointConcurrency)
+	setDefault(&c.HostConnections, DefaultHostConnections)
 	setDefault(&c.EndpointQueue, DefaultEndpointQueue)
 	setDefault(&c.PollInterval, DefaultPollInterval)
 	setDefault(&c.ClaimBatch, DefaultClaimBatch)
