@@ -45,7 +45,9 @@ type Config struct {
 	// LeaseDuration is how long a claimed delivery stays with this node
 	// without a heartbeat; default 5 minutes.
 	LeaseDuration time.Duration
-	// Timeout bounds each request, 1 to 30 seconds; default 15 seconds.
+	// Timeout bounds each part of a request: connecting, awaiting the
+	// response headers once it is sent, and reading the body. 1 to 30
+	// seconds; default 15 seconds.
 	Timeout time.Duration
 	// MaxResponseBody is how much of a response body an attempt keeps;
 	// default 64 KiB.
@@ -56,8 +58,9 @@ type Config struct {
 	EndpointConcurrency int
 	// HostConnections caps the HTTP/1.1 connections to one host (scheme,
 	// host and port) across all its endpoints; a send beyond it waits for
-	// one of them, within its Timeout. Default 64: fewer connections, each
-	// kept busy, carry more than one per send (docs/benchmarks.md).
+	// one of them, up to two Timeouts that do not count against the
+	// endpoint. Default 64: fewer connections, each kept busy, carry more
+	// than one per send (docs/benchmarks.md).
 	HostConnections int
 	// EndpointQueue is how many deliveries one endpoint may hold in memory
 	// before new ones spill back to the database; default 1000.

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -62,5 +63,47 @@ func TestHostConnectionsCapTheConnectionsToOneHost(t *testing.T) {
 	defer conns.mu.Unlock()
 	if conns.most > 2 {
 		t.Errorf("%d connections open at once to one host, want at most 2", conns.most)
+	}
+}
+
+// TestWaitingForAConnectionIsNotTheEndpointsTime queues three sends for a
+// host's one connection; each is answered 600 ms after it arrives. The last
+// waits 1.2 s for the connection, longer than the 1 s timeout, and must
+// still succeed: the timeout is the endpoint's, from the connection on.
+func TestWaitingForAConnectionIsNotTheEndpointsTime(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		answer := make(chan struct{})
+		arrived <- answer
+		<-answer
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	cfg, err := Config{Store: newMemStore(), Timeout: time.Second, HostConnections: 1, AllowNetworks: loopback}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSender(cfg)
+	t.Cleanup(s.close)
+
+	results := make(chan response, 3)
+	for i := range 3 {
+		go func() {
+			results <- s.send(t.Context(), &request{url: srv.URL, msgID: fmt.Sprintf("msg_%d", i), payload: []byte(`{}`), now: time.Now()})
+		}()
+	}
+	// They arrive one at a time, since the host has one connection; each
+	// is held for 600 ms, within its own timeout.
+	for done := 0; done < 3; {
+		select {
+		case answer := <-arrived:
+			time.AfterFunc(600*time.Millisecond, func() { close(answer) })
+		case r := <-results:
+			done++
+			if r.err != nil || r.statusCode != http.StatusNoContent {
+				t.Errorf("send: status %d, error %v (%s); want 204", r.statusCode, r.err, r.errClass)
+			}
+		}
 	}
 }

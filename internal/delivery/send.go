@@ -113,13 +113,23 @@ var contentTypeJSON = []string{"application/json"}
 // (Stop); the per-request timeout is the sender's own.
 func (s *sender) send(ctx context.Context, r *request) response {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-
 	var out response
+	limit := s.timeout
 	if IsListenURL(r.url) {
 		ctx = withListenInfo(ctx, r.listen)
+	} else {
+		// A send may first wait for one of the host's connections
+		// (HostConnections): Herald's own queueing, which must not fail an
+		// attempt the endpoint would have answered. So the whole send gets
+		// connWaitLimit more timeouts, and the endpoint's own time is
+		// bounded by the transport's ResponseHeaderTimeout and then by the
+		// timeout for the body.
+		limit *= connWaitLimit + 1
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deadline := time.AfterFunc(limit, func() { cancel(context.DeadlineExceeded) })
+	defer deadline.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.payload))
 	if err != nil {
 		out.err, out.errClass = err, herald.ErrClassConnection
@@ -150,9 +160,13 @@ func (s *sender) send(ctx context.Context, r *request) response {
 		out.duration = time.Since(start)
 		out.err = err
 		out.errClass = classify(err)
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			out.errClass = herald.ErrClassTimeout
+		}
 		out.interrupted = errors.Is(context.Cause(ctx), ErrStopped)
 		return out
 	}
+	deadline.Reset(s.timeout)
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, s.maxBody))
 	// Read a little more so the connection can be reused, then give up.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -169,6 +183,9 @@ func (s *sender) send(ctx context.Context, r *request) response {
 	out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), r.now)
 	return out
 }
+
+// connWaitLimit bounds a send's wait for a connection, in timeouts.
+const connWaitLimit = 2
 
 // protectedHeader reports whether an endpoint's custom header would
 // override one Herald sets or one that belongs to the connection. ck is
