@@ -27,8 +27,9 @@ type GroupCommit[Op any] struct {
 }
 
 type pending[Op any] struct {
-	op   Op
-	done chan error
+	op     Op
+	spread int // the index insertion points op writes at (see DoSpread)
+	done   chan error
 }
 
 // Linger is the longest a worker holding two or more operations waits for
@@ -61,6 +62,20 @@ func (c *lingerClock) observe(d time.Duration) { c.avg += (d - c.avg) / 8 }
 // the operations that arrive meanwhile into one commit.
 func (c *lingerClock) linger() time.Duration { return min(c.max, c.avg/2) }
 
+// WideSpread is the spread from which an operation is wide: it writes a
+// page of each per-endpoint index for each of that many endpoints (a
+// publish that fans out, or the results of such deliveries).
+const WideSpread = 8
+
+// lingerWide is the linger of a batch holding a wide operation: twice the
+// average transaction, at most four times max. Each commit rewrites every
+// page it touched, and a wide operation touches a page per endpoint in
+// each per-endpoint index, which the next wide operation to the same
+// endpoints shares; so it is worth waiting for even alone. Narrow
+// operations keep the short linger: there, callers waiting for their
+// commit lose more to the wait than the commit saves.
+func (c *lingerClock) lingerWide() time.Duration { return min(4*c.max, 2*c.avg) }
+
 // NewGroupCommit starts workers goroutines that each take up to maxBatch
 // queued operations and pass them to run, which must execute them in one
 // transaction and return one error per operation (nil for success). A
@@ -88,7 +103,14 @@ func NewGroupCommit[Op any](workers, maxBatch int, maxLinger time.Duration, run 
 // Once submitted, op is waited for even if ctx ends, so a caller never
 // reports failure for a write that committed.
 func (g *GroupCommit[Op]) Do(ctx context.Context, op Op) error {
-	p := &pending[Op]{op: op, done: make(chan error, 1)}
+	return g.DoSpread(ctx, op, 1)
+}
+
+// DoSpread is Do for an operation that writes at spread insertion points
+// of the per-endpoint indexes (the endpoints it writes deliveries or
+// attempts for): a wide one makes its batch linger longer (lingerWide).
+func (g *GroupCommit[Op]) DoSpread(ctx context.Context, op Op, spread int) error {
+	p := &pending[Op]{op: op, spread: spread, done: make(chan error, 1)}
 	select {
 	case <-g.closed:
 		return ErrClosed
@@ -158,8 +180,8 @@ func (g *GroupCommit[Op]) loop() {
 				break fill
 			}
 		}
-		if len(batch) > 1 && len(batch) < g.maxBatch {
-			batch = g.gather(batch, clock.linger())
+		if len(batch) < g.maxBatch {
+			batch = g.gather(batch, lingerFor(batch, &clock))
 		}
 		start := time.Now()
 		ops = ops[:0]
@@ -173,4 +195,27 @@ func (g *GroupCommit[Op]) loop() {
 		}
 		clear(ops)
 	}
+}
+
+// lingerFor is how long batch waits for more operations: a batch with a
+// wide operation lingerWide, even alone; two or more narrow ones linger;
+// a lone narrow one not at all, so an idle store answers at once.
+func lingerFor[Op any](batch []*pending[Op], c *lingerClock) time.Duration {
+	switch {
+	case wide(batch):
+		return c.lingerWide()
+	case len(batch) > 1:
+		return c.linger()
+	}
+	return 0
+}
+
+// wide reports whether batch holds a wide operation.
+func wide[Op any](batch []*pending[Op]) bool {
+	for _, p := range batch {
+		if p.spread >= WideSpread {
+			return true
+		}
+	}
+	return false
 }

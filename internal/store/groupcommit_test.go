@@ -113,3 +113,35 @@ func TestLingerFollowsTheTransactions(t *testing.T) {
 		t.Errorf("with no linger allowed: linger %v, want 0", got)
 	}
 }
+
+func TestWideOperationsLingerLonger(t *testing.T) {
+	t.Parallel()
+	c := lingerClock{max: 2 * time.Millisecond}
+	for range 100 {
+		c.observe(time.Millisecond)
+	}
+	narrow := &pending[int]{spread: 1}
+	wideOp := &pending[int]{spread: WideSpread}
+	if got := lingerFor([]*pending[int]{narrow}, &c); got != 0 {
+		t.Errorf("a lone narrow operation: linger %v, want none", got)
+	}
+	if got := lingerFor([]*pending[int]{narrow, narrow}, &c); got < 490*time.Microsecond || got > 500*time.Microsecond {
+		t.Errorf("narrow operations after 1 ms transactions: linger %v, want about 500µs", got)
+	}
+	for _, batch := range [][]*pending[int]{{wideOp}, {narrow, wideOp}} {
+		if got := lingerFor(batch, &c); got < 1980*time.Microsecond || got > 2*time.Millisecond {
+			t.Errorf("%d operations, one wide, after 1 ms transactions: linger %v, want about 2 ms", len(batch), got)
+		}
+	}
+	for range 100 {
+		c.observe(10 * time.Millisecond)
+	}
+	if got := lingerFor([]*pending[int]{wideOp}, &c); got != 8*time.Millisecond {
+		t.Errorf("a wide operation after 10 ms transactions: linger %v, want the 8 ms bound", got)
+	}
+	never := lingerClock{} // a store that asked for no linger
+	never.observe(10 * time.Millisecond)
+	if got := lingerFor([]*pending[int]{wideOp}, &never); got != 0 {
+		t.Errorf("with no linger allowed: linger %v for a wide operation, want 0", got)
+	}
+}

@@ -3,11 +3,13 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // A batch in which one publish reuses an eventId commits the others: the
@@ -45,5 +47,22 @@ func TestOneFailingOpDoesNotFailItsBatch(t *testing.T) {
 	}
 	if n, err := db.Backlog(ctx); err != nil || n != 3 {
 		t.Errorf("backlog: got %d, %v, want 3 deliveries", n, err)
+	}
+}
+
+func TestRecordSpreadCountsEndpoints(t *testing.T) {
+	result := func(ep string) store.Result {
+		return store.Result{Attempt: herald.Attempt{EndpointID: ep}}
+	}
+	one := []store.Result{result("ep_a"), result("ep_a"), result("ep_a")}
+	if got := endpointCount(one); got != 1 {
+		t.Errorf("three results for one endpoint: spread %d, want 1", got)
+	}
+	var many []store.Result
+	for i := range 50 {
+		many = append(many, result(fmt.Sprintf("ep_%d", i)))
+	}
+	if got := endpointCount(many); got != store.WideSpread {
+		t.Errorf("results for 50 endpoints: spread %d, want the wide mark %d", got, store.WideSpread)
 	}
 }

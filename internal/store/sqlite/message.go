@@ -41,9 +41,9 @@ const messageColumns = `id, app_id, event_id, event_type, channels, payload, cre
 // until leaseUntil. New deliveries are always pending, whatever their
 // Status says; unset CreatedAt and NextAttemptAt default to msg.CreatedAt.
 func (db *DB) Publish(ctx context.Context, msg *herald.Message, deliveries []herald.Delivery, leaseOwner string, leaseUntil time.Time) error {
-	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+	return db.writeSpread(ctx, func(ctx context.Context, w *wtx) error {
 		return db.publish(ctx, w, msg, deliveries, leaseOwner, leaseUntil)
-	})
+	}, len(deliveries))
 }
 
 func (db *DB) publish(ctx context.Context, w *wtx, msg *herald.Message, deliveries []herald.Delivery, leaseOwner string, leaseUntil time.Time) error {

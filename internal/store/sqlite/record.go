@@ -46,7 +46,7 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 		headers[i] = [2]sql.NullString{jsonMap(a.ResponseHeaders), jsonMap(a.RequestHeaders)}
 	}
 	var disabled []string
-	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+	err := db.writeSpread(ctx, func(ctx context.Context, w *wtx) error {
 		disabled = disabled[:0]
 		var health endpointHealth
 		for i := range results {
@@ -59,11 +59,24 @@ func (db *DB) Record(ctx context.Context, results []store.Result) ([]string, err
 			}
 		}
 		return health.write(ctx, db, w)
-	})
+	}, endpointCount(results))
 	if err != nil {
 		return nil, err
 	}
 	return disabled, nil
+}
+
+// endpointCount returns how many endpoints results are for, counting up to
+// store.WideSpread: past that the batch is wide whatever the count.
+func endpointCount(results []store.Result) int {
+	seen := make(map[string]struct{}, store.WideSpread)
+	for i := range results {
+		seen[results[i].Attempt.EndpointID] = struct{}{}
+		if len(seen) >= store.WideSpread {
+			break
+		}
+	}
+	return len(seen)
 }
 
 // record applies one result and reports whether it disabled the endpoint.

@@ -40,7 +40,13 @@ func (w *wtx) exec(ctx context.Context, s *sql.Stmt, args ...any) (sql.Result, e
 // write runs fn as one op of the group commit. After Close, writes fail
 // as unavailable, which the API answers with 503.
 func (db *DB) write(ctx context.Context, fn op) error {
-	err := db.gc.Do(ctx, fn)
+	return db.writeSpread(ctx, fn, 1)
+}
+
+// writeSpread is write for an operation that writes deliveries or
+// attempts for spread endpoints (see store.GroupCommit.DoSpread).
+func (db *DB) writeSpread(ctx context.Context, fn op, spread int) error {
+	err := db.gc.DoSpread(ctx, fn, spread)
 	if errors.Is(err, store.ErrClosed) {
 		return fmt.Errorf("sqlite write: %w: %w", herald.ErrUnavailable, err)
 	}
