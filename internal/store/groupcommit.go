@@ -36,7 +36,8 @@ type pending[Op any] struct {
 // more before it commits. Concurrent load then shares fewer, larger
 // transactions, which costs each writer far less per operation (SQLite
 // rewrites its hot pages into the WAL once per commit), while a lone
-// operation on an idle store still commits at once.
+// operation on an idle store still commits at once. A batch holding a
+// wide operation waits up to four times as long (see lingerWide).
 //
 // Within that bound the wait follows the transactions themselves: a worker
 // waits half as long as its recent transactions took (see lingerClock).
