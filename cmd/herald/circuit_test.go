@@ -61,20 +61,27 @@ func TestServeCircuitFailuresFlag(t *testing.T) {
 
 func TestServeRejectsBadCircuitCooldown(t *testing.T) {
 	t.Parallel()
-	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 	for _, args := range [][]string{{"--circuit-cooldown", "0s"}, {"--circuit-max-cooldown", "-1m"}} {
-		var cfg serveConfig
-		args = append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--admin-token", "admin-secret-token"}, args...)
-		if err := parseFlags(flagSet(&cfg), args, env); err != nil {
-			t.Fatal(err)
-		}
-		s, err := startServer(context.Background(), cfg, env, slog.New(slog.DiscardHandler))
-		if err == nil {
-			_ = s.stop()
-			t.Fatalf("start with %v: got nil error, want one", args)
-		}
-		if !strings.Contains(err.Error(), "--circuit-cooldown") {
+		if err := startError(t, args...); !strings.Contains(err.Error(), "--circuit-cooldown") {
 			t.Errorf("error: got %q, want it to name --circuit-cooldown", err)
 		}
 	}
+}
+
+// startError starts a server with args and returns why it refused them;
+// it fails the test if the server started.
+func startError(t *testing.T, args ...string) error {
+	t.Helper()
+	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	var cfg serveConfig
+	args = append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--admin-token", "admin-secret-token"}, args...)
+	if err := parseFlags(flagSet(&cfg), args, env); err != nil {
+		t.Fatal(err)
+	}
+	s, err := startServer(context.Background(), cfg, env, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_ = s.stop()
+		t.Fatalf("start with %v: got nil error, want one", args)
+	}
+	return err
 }

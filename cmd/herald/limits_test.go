@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,4 +109,15 @@ func TestEndpointConcurrencyHoldsAcrossNodes(t *testing.T) {
 		t.Errorf("the endpoint had %d requests in flight at once, want at most %d across both nodes", peak, limit)
 	}
 	t.Logf("peak concurrency %d with two nodes (limit %d)", peak, limit)
+}
+
+// A concurrency flag of zero or less would otherwise fall back to its
+// default without a word.
+func TestServeRejectsConcurrencyBelowOne(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--host-connections", "0"}, {"--endpoint-concurrency", "-4"}} {
+		if err := startError(t, args...); !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("start with %v: error %q does not name the flag", args, err)
+		}
+	}
 }

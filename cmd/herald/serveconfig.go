@@ -107,6 +107,12 @@ func (c *serveConfig) check() error {
 	if c.circuitCooldown <= 0 || c.circuitMaxCool <= 0 {
 		return fmt.Errorf("--circuit-cooldown and --circuit-max-cooldown must be positive, got %s and %s", c.circuitCooldown, c.circuitMaxCool)
 	}
+	if c.endpointConc < 1 {
+		return fmt.Errorf("--endpoint-concurrency must be at least 1, got %d", c.endpointConc)
+	}
+	if c.hostConns < 1 {
+		return fmt.Errorf("--host-connections must be at least 1, got %d", c.hostConns)
+	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, got %q", c.logFormat)
 	}

@@ -13,12 +13,11 @@ var ErrClosed = errors.New("store closed")
 // GroupCommit gathers write operations submitted concurrently and runs them
 // in shared transactions, so durable throughput is not bounded by one fsync
 // per operation. Batching is natural: while one transaction commits, new
-// operations queue up and go into the next one, so a lone operation waits
-// for nothing.
+// operations queue up and go into the next one, so a lone narrow operation
+// waits for nothing.
 type GroupCommit[Op any] struct {
 	run      func(ctx context.Context, ops []Op) []error
 	maxBatch int
-	linger   time.Duration
 	queue    chan *pending[Op]
 
 	closeOnce sync.Once
@@ -86,16 +85,20 @@ func (c *lingerClock) lingerWide() time.Duration { return min(4*c.max, 2*c.avg) 
 // for a store whose commits cost far more than their operations); 0 never
 // waits.
 func NewGroupCommit[Op any](workers, maxBatch int, maxLinger time.Duration, run func(ctx context.Context, ops []Op) []error) *GroupCommit[Op] {
+	return newGroupCommit(workers, maxBatch, lingerClock{max: maxLinger}, run)
+}
+
+// newGroupCommit starts the workers, each with its own copy of clock.
+func newGroupCommit[Op any](workers, maxBatch int, clock lingerClock, run func(ctx context.Context, ops []Op) []error) *GroupCommit[Op] {
 	g := &GroupCommit[Op]{
 		run:      run,
 		maxBatch: maxBatch,
-		linger:   maxLinger,
 		queue:    make(chan *pending[Op], maxBatch*workers*4),
 		closed:   make(chan struct{}),
 	}
 	for range workers {
 		g.wg.Add(1)
-		go g.loop()
+		go g.loop(clock)
 	}
 	return g
 }
@@ -154,11 +157,10 @@ func (g *GroupCommit[Op]) Close() {
 	g.wg.Wait()
 }
 
-func (g *GroupCommit[Op]) loop() {
+func (g *GroupCommit[Op]) loop(clock lingerClock) {
 	defer g.wg.Done()
 	batch := make([]*pending[Op], 0, g.maxBatch)
 	ops := make([]Op, 0, g.maxBatch)
-	clock := lingerClock{max: g.linger}
 	for {
 		var first *pending[Op]
 		select {

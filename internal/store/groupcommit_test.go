@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -143,5 +144,66 @@ func TestWideOperationsLingerLonger(t *testing.T) {
 	never.observe(10 * time.Millisecond)
 	if got := lingerFor([]*pending[int]{wideOp}, &never); got != 0 {
 		t.Errorf("with no linger allowed: linger %v for a wide operation, want 0", got)
+	}
+}
+
+// TestALoneWideOperationWaitsForCompany runs the worker's loop with a clock
+// whose linger is seconds long. A lone wide operation must wait in it, so
+// an operation submitted after the worker took the wide one shares its
+// commit; a lone narrow operation must commit at once, alone.
+func TestALoneWideOperationWaitsForCompany(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		spread int
+		want   [][]int
+	}{
+		{"wide", WideSpread, [][]int{{0}, {1, 2}}},
+		{"narrow", 1, [][]int{{0}, {1}, {2}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			entered, release := make(chan struct{}), make(chan struct{})
+			var mu sync.Mutex
+			var batches [][]int
+			slow := lingerClock{max: time.Second, avg: time.Second}
+			g := newGroupCommit(1, 2, slow, func(_ context.Context, ops []int) []error {
+				if ops[0] == 0 {
+					close(entered)
+					<-release // keep the worker busy while op 1 queues
+				}
+				mu.Lock()
+				batches = append(batches, append([]int(nil), ops...))
+				mu.Unlock()
+				return make([]error, len(ops))
+			})
+			defer g.Close()
+
+			var wg sync.WaitGroup
+			do := func(op, spread int) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := g.DoSpread(context.Background(), op, spread); err != nil {
+						t.Errorf("op %d: %v", op, err)
+					}
+				}()
+			}
+			do(0, 1)
+			<-entered
+			do(1, c.spread)
+			waitQueued(t, g, 1)
+			close(release)
+			for len(g.queue) > 0 { // until the worker has taken op 1
+				runtime.Gosched()
+			}
+			do(2, 1)
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.EqualFunc(batches, c.want, slices.Equal[[]int]) {
+				t.Errorf("batches %v, want %v", batches, c.want)
+			}
+		})
 	}
 }
