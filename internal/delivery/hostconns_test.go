@@ -70,12 +70,19 @@ func TestHostConnectionsCapTheConnectionsToOneHost(t *testing.T) {
 // host's one connection; each is answered 600 ms after it arrives. The last
 // waits 1.2 s for the connection, longer than the 1 s timeout, and must
 // still succeed: the timeout is the endpoint's, from the connection on.
+// Each attempt's duration must leave the wait out too: a send gets the
+// connection only once the request before it was answered, so its duration
+// cannot be longer than from that answer to its own return.
 func TestWaitingForAConnectionIsNotTheEndpointsTime(t *testing.T) {
 	t.Parallel()
-	arrived := make(chan chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	type arrival struct {
+		msgID  string
+		answer chan struct{}
+	}
+	arrived := make(chan arrival)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		answer := make(chan struct{})
-		arrived <- answer
+		arrived <- arrival{r.Header.Get("Webhook-Id"), answer}
 		<-answer
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -87,23 +94,57 @@ func TestWaitingForAConnectionIsNotTheEndpointsTime(t *testing.T) {
 	s := newSender(cfg)
 	t.Cleanup(s.close)
 
-	results := make(chan response, 3)
+	type result struct {
+		msgID    string
+		resp     response
+		returned time.Time
+	}
+	var started sync.WaitGroup
+	results := make(chan result, 3)
 	for i := range 3 {
+		started.Add(1)
 		go func() {
-			results <- s.send(t.Context(), &request{url: srv.URL, msgID: fmt.Sprintf("msg_%d", i), payload: []byte(`{}`), now: time.Now()})
+			id := fmt.Sprintf("msg_%d", i)
+			started.Done()
+			resp := s.send(t.Context(), &request{url: srv.URL, msgID: id, payload: []byte(`{}`), now: time.Now()})
+			results <- result{id, resp, time.Now()}
 		}()
 	}
-	// They arrive one at a time, since the host has one connection; each
-	// is held for 600 ms, within its own timeout.
+	// All three are under way before the first is answered, so without
+	// the connection, the later ones would count their wait.
+	started.Wait()
+	answeredBefore := map[string]time.Time{} // by msgID: when the request ahead of it was answered
+	var (
+		mu         sync.Mutex
+		lastAnswer time.Time
+	)
 	for done := 0; done < 3; {
 		select {
-		case answer := <-arrived:
-			time.AfterFunc(600*time.Millisecond, func() { close(answer) })
+		case a := <-arrived:
+			mu.Lock()
+			if !lastAnswer.IsZero() {
+				answeredBefore[a.msgID] = lastAnswer
+			}
+			mu.Unlock()
+			time.AfterFunc(600*time.Millisecond, func() {
+				mu.Lock()
+				lastAnswer = time.Now()
+				mu.Unlock()
+				close(a.answer)
+			})
 		case r := <-results:
 			done++
-			if r.err != nil || r.statusCode != http.StatusNoContent {
-				t.Errorf("send: status %d, error %v (%s); want 204", r.statusCode, r.err, r.errClass)
+			if r.resp.err != nil || r.resp.statusCode != http.StatusNoContent {
+				t.Errorf("send %s: status %d, error %v (%s); want 204", r.msgID, r.resp.statusCode, r.resp.err, r.resp.errClass)
+			}
+			if ahead, ok := answeredBefore[r.msgID]; ok {
+				if most := r.returned.Sub(ahead); r.resp.duration > most {
+					t.Errorf("send %s: duration %v, but it had the connection for at most %v", r.msgID, r.resp.duration, most)
+				}
 			}
 		}
+	}
+	if len(answeredBefore) != 2 {
+		t.Errorf("%d sends waited for the connection, want 2", len(answeredBefore))
 	}
 }

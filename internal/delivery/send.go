@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -130,11 +131,13 @@ func (s *sender) send(ctx context.Context, r *request) response {
 	defer cancel(nil)
 	deadline := time.AfterFunc(limit, func() { cancel(context.DeadlineExceeded) })
 	defer deadline.Stop()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, nil)
 	if err != nil {
 		out.err, out.errClass = err, herald.ErrClassConnection
 		return out
 	}
+	reqBody := newTimedBody(r.payload, start)
+	reqBody.attach(req)
 	h := req.Header
 	for k, v := range r.headers {
 		ck := http.CanonicalHeaderKey(k)
@@ -157,7 +160,7 @@ func (s *sender) send(ctx context.Context, r *request) response {
 
 	resp, err := s.client.Do(req)
 	if err != nil {
-		out.duration = time.Since(start)
+		out.duration = reqBody.elapsed()
 		out.err = err
 		out.errClass = classify(err)
 		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
@@ -171,7 +174,7 @@ func (s *sender) send(ctx context.Context, r *request) response {
 	// Read a little more so the connection can be reused, then give up.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
-	out.duration = time.Since(start)
+	out.duration = reqBody.elapsed()
 	out.statusCode = resp.StatusCode
 	out.body = string(body)
 	out.headers = make(map[string]string, len(resp.Header))
@@ -182,6 +185,59 @@ func (s *sender) send(ctx context.Context, r *request) response {
 	}
 	out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), r.now)
 	return out
+}
+
+// timedBody is a request body that notes when the transport first reads
+// it: by then the request has its connection and is being written. An
+// attempt's duration is counted from there, so it is the endpoint's time
+// and not also the send's wait for one of the host's connections.
+type timedBody struct {
+	payload []byte
+	r       bytes.Reader // not embedded: the transport must call Read, not WriteTo
+	start   time.Time
+	// sent is time.Since(start) at the first Read, plus one so that zero
+	// means unread. The transport reads on its own goroutine.
+	sent atomic.Int64
+}
+
+func newTimedBody(payload []byte, start time.Time) *timedBody {
+	b := &timedBody{payload: payload, start: start}
+	b.r.Reset(payload)
+	return b
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	if b.sent.Load() == 0 {
+		b.sent.Store(int64(time.Since(b.start)) + 1)
+	}
+	return b.r.Read(p)
+}
+
+func (b *timedBody) Close() error { return nil }
+
+// attach makes b req's body. An empty payload has none to read, so its
+// attempt is timed from the start of the send.
+func (b *timedBody) attach(req *http.Request) {
+	if len(b.payload) == 0 {
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return
+	}
+	req.ContentLength = int64(len(b.payload))
+	req.Body = b
+	// A request the transport sends again (HTTP/2, after GOAWAY) reads a
+	// fresh copy, timed from the first.
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b.payload)), nil }
+}
+
+// elapsed is the send's duration from the first read of its body, or from
+// its start if the body was never read.
+func (b *timedBody) elapsed() time.Duration {
+	d := time.Since(b.start)
+	if sent := b.sent.Load(); sent > 0 {
+		d -= time.Duration(sent - 1)
+	}
+	return d
 }
 
 // connWaitLimit bounds a send's wait for a connection, in timeouts.

@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"testing"
@@ -121,6 +123,44 @@ func TestLogLimiter(t *testing.T) {
 	for _, s := range steps {
 		if got := l.allow(s.key, t0.Add(s.at)); got != s.want {
 			t.Errorf("allow(%s, +%v) = %v, want %v", s.key, s.at, got, s.want)
+		}
+	}
+}
+
+// TestSendWritesTheBodyWithItsLength checks the timed request body: the
+// endpoint gets the payload whole, with a Content-Length and no chunking,
+// and an empty payload as an empty body.
+func TestSendWritesTheBodyWithItsLength(t *testing.T) {
+	t.Parallel()
+	type got struct {
+		body             string
+		length           int64
+		transferEncoding []string
+	}
+	seen := make(chan got, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen <- got{string(b), r.ContentLength, r.TransferEncoding}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	cfg, err := Config{Store: newMemStore(), AllowNetworks: loopback}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSender(cfg)
+	t.Cleanup(s.close)
+	for _, payload := range []string{`{"type":"invoice.paid"}`, ""} {
+		resp := s.send(t.Context(), &request{url: srv.URL, msgID: "msg_1", payload: []byte(payload), now: time.Now()})
+		if resp.err != nil || resp.statusCode != http.StatusNoContent {
+			t.Fatalf("send %q: status %d, error %v", payload, resp.statusCode, resp.err)
+		}
+		if resp.duration <= 0 {
+			t.Errorf("send %q: duration %v, want more than 0", payload, resp.duration)
+		}
+		g := <-seen
+		if g.body != payload || g.length != int64(len(payload)) || len(g.transferEncoding) != 0 {
+			t.Errorf("send %q: endpoint got %q, Content-Length %d, Transfer-Encoding %v", payload, g.body, g.length, g.transferEncoding)
 		}
 	}
 }
