@@ -77,8 +77,9 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	defer sink.Close()
 	body := messageBody(c.payloadBytes)
 	out := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(env.Stdout, "herald bench: %s, %d endpoint(s) per message, %d-byte payload, %s, rate %s, %d publishers\n\n",
+	fmt.Fprintf(env.Stdout, "herald bench: %s, %d endpoint(s) per message, %d-byte payload, %s, rate %s, %d publishers\n",
 		storeName(c.database), c.endpoints, c.payloadBytes, c.duration, rateName(c.rate), c.concurrency)
+	printDisk(env.Stdout)
 	fmt.Fprintln(out, "run\tpublished/s\tpublish p50\tpublish p99\tdelivered/s\tdelay p50\tdelay p99\tCPU cores\tpeak RSS MB\tratio")
 
 	if c.pprofAddr != "" {
@@ -124,6 +125,18 @@ func runBench(ctx context.Context, args []string, env Env) error {
 			len(ratios), median(ratios), ratios[0], ratios[len(ratios)-1])
 	}
 	return nil
+}
+
+// printDisk reports how long this machine's disk takes to make an append
+// durable, where the SQLite runs keep their files, since every commit
+// waits for it; a line, then a blank one.
+func printDisk(w io.Writer) {
+	dir := os.TempDir()
+	if d, err := bench.SyncLatency(dir, 32); err != nil {
+		fmt.Fprintf(w, "disk: %v\n\n", err)
+	} else {
+		fmt.Fprintf(w, "disk: a 64 KiB append and fsync in %s takes %s at the median\n\n", dir, d.Round(time.Microsecond))
+	}
 }
 
 // benchProfiled runs Herald once, under the CPU profiler when asked and

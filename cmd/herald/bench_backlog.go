@@ -47,8 +47,9 @@ func runBacklog(ctx context.Context, c benchConfig, env Env) error {
 		return err
 	}
 	out := env.Stdout
-	fmt.Fprintf(out, "herald bench --backlog: %s, %d messages to one endpoint that answers 503, %d-byte payload, child pid %d\n\n",
+	fmt.Fprintf(out, "herald bench --backlog: %s, %d messages to one endpoint that answers 503, %d-byte payload, child pid %d\n",
 		storeName(c.database), c.backlog, c.payloadBytes, h.cmd.Process.Pid)
+	printDisk(out)
 
 	// Fill: publish while the endpoint is down, sampling Herald's memory.
 	peak := h.sampleRSS()

@@ -16,6 +16,9 @@ func TestBenchReportsTheRatioToTheBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("herald bench: %v\n%s", err, out)
 	}
+	if !regexp.MustCompile(`disk: a 64 KiB append and fsync in \S+ takes \d[\d.]*[µm]?s at the median\n`).Match(out) {
+		t.Errorf("no disk line in the output:\n%s", out)
+	}
 	for _, want := range []string{`baseline \(no storage\)\s+\d+`, `herald \(SQLite\)\s+\d+.*\s\d\.\d\d\n`} {
 		if n := len(regexp.MustCompile(want).FindAll(out, -1)); n != 2 {
 			t.Errorf("output matches %q %d times, want once per round (2):\n%s", want, n, out)
