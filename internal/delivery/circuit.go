@@ -56,7 +56,8 @@ func (d *dispatcher) circuitGate(q *epQueue, now time.Time) (wait time.Duration,
 		d.e.log.Info("circuit half-open: sending a probe", slog.String("endpoint_id", q.id))
 		return 0, true
 	case c.State == herald.CircuitClosed:
-		return 0, false // another node's probe succeeded
+		q.closeCircuit() // another node's probe succeeded
+		return 0, false
 	case c.State == herald.CircuitHalfOpen:
 		// Another node's probe is out: look again soon rather than at
 		// the end of its hold, to flow as soon as it closes the circuit.
@@ -69,15 +70,19 @@ func (d *dispatcher) circuitGate(q *epQueue, now time.Time) (wait time.Duration,
 // whether the circuit closed (the caller resumes the queue). q.mu is held.
 func (d *dispatcher) noteCircuit(q *epQueue, res store.Result, probe bool) (closed bool) {
 	e := d.e
-	if e.cfg.CircuitFailures < 0 || IsListenURL(res.Attempt.URL) {
-		// A herald listen session's hub knows when it is back, and makes
-		// its backlog due at once then: no probing needed.
-		return false
-	}
+	// With the breaker off, and for a herald listen session (its hub knows
+	// when it is back, and makes its backlog due at once then), no result
+	// opens a circuit. One opened before (by a node with the breaker on,
+	// or while the endpoint had another URL) is still learned and probed:
+	// whatever the probe's result, it closes, or the queue would wait for
+	// a close that never comes.
+	breaker := e.cfg.CircuitFailures >= 0 && !IsListenURL(res.Attempt.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), circuitCallTimeout)
 	defer cancel()
-	if res.Outcome.Status == herald.StatusSuccess {
-		q.fails = 0
+	if res.Outcome.Status == herald.StatusSuccess || !breaker {
+		if res.Outcome.Status == herald.StatusSuccess {
+			q.fails = 0
+		}
 		if q.circuit.State == herald.CircuitClosed {
 			return false
 		}
@@ -123,9 +128,12 @@ func (d *dispatcher) noteCircuit(q *epQueue, res store.Result, probe bool) (clos
 	return false
 }
 
-// closeCircuit forgets q's circuit and ends its pause. q.mu is held.
+// closeCircuit forgets q's circuit and its failures, and ends its pause:
+// however it closed (a probe, an operator's reset, another node's probe),
+// opening it again takes CircuitFailures new failures. q.mu is held.
 func (q *epQueue) closeCircuit() {
 	q.circuit, q.probing, q.probeGranted, q.pausedUntil = herald.Circuit{}, false, false, time.Time{}
+	q.fails = 0
 }
 
 // learnCircuit adopts what a snapshot of the endpoint says about its

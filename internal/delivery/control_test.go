@@ -361,3 +361,59 @@ func TestApplicationLimitersOfIdleApplicationsAreSwept(t *testing.T) {
 		t.Errorf("rate after the sweep: got %d, want 9 read afresh", l.perSec)
 	}
 }
+
+// TestCircuitResetStartsTheCountAgain: after an operator resets an open
+// circuit, it takes CircuitFailures new failures to open it again, not one.
+func TestCircuitResetStartsTheCountAgain(t *testing.T) {
+	t.Parallel()
+	srv, _ := sink(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(http.StatusInternalServerError) })
+	ep := endpoint("ep_circuit_reset", srv.URL)
+	b := setup(t, Config{EndpointConcurrency: 1, Policy: herald.Policy{Schedule: []time.Duration{time.Hour}}}, ep)
+	for range 5 {
+		b.publish(t, message("a", `{}`))
+	}
+	b.store.waitFor(t, "5 failures recorded", func() bool { return len(b.store.results) == 5 })
+	if st := b.store.circuit(ep.ID).State; st != herald.CircuitOpen {
+		t.Fatalf("circuit after 5 failures: %v, want open", st)
+	}
+	// What POST .../circuit/reset does.
+	if err := b.store.CloseCircuit(context.Background(), ep.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b.engine.InvalidateEndpoints(testApp)
+	waitQueue(t, b.engine, ep.ID, func(q *epQueue) bool { return q.circuit.State == herald.CircuitClosed })
+
+	b.publish(t, message("a", `{}`))
+	// The circuit is decided before the result is recorded.
+	b.store.waitFor(t, "a sixth failure recorded", func() bool { return len(b.store.results) == 6 })
+	if st := b.store.circuit(ep.ID).State; st != herald.CircuitClosed {
+		t.Errorf("circuit after a reset and one failure: %v, want closed", st)
+	}
+}
+
+// TestCircuitLeftOpenCloses: a node with the breaker off, or a listen URL,
+// never opens a circuit, but one left open in the store (an earlier run,
+// another node) is still probed, and the probe closes it whatever its
+// result: otherwise the queue would wait for a close that never comes.
+func TestCircuitLeftOpenCloses(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusNoContent, http.StatusInternalServerError} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			t.Parallel()
+			srv, got := sink(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(status) })
+			ep := endpoint("ep_circuit_left", srv.URL)
+			now := time.Now()
+			ep.Circuit = herald.Circuit{State: herald.CircuitOpen, OpenedAt: now.Add(-time.Minute), RetryAt: now.Add(-time.Second), Cooldown: 30 * time.Second}
+			b := setup(t, Config{CircuitFailures: -1, Policy: herald.Policy{Schedule: []time.Duration{time.Hour}}}, ep)
+			first := b.publish(t, message("a", `{}`))
+			<-got
+			b.store.waitFor(t, "the probe recorded", func() bool { return len(b.store.resultsOf(first.ID)) == 1 })
+			if c := b.store.circuit(ep.ID); c.State != herald.CircuitClosed {
+				t.Fatalf("circuit after the probe: %+v, want closed", c)
+			}
+			second := b.publish(t, message("a", `{}`))
+			<-got
+			b.store.waitFor(t, "the next message sent", func() bool { return len(b.store.resultsOf(second.ID)) == 1 })
+		})
+	}
+}
