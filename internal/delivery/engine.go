@@ -156,6 +156,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.disp.beginStop()
 	if !e.disp.waitWorkers(ctx) {
 		e.sendCancel(ErrStopped)
+		// Workers may be waiting to hand results to a recorder that
+		// retries a failing store: past the deadline, it gives up.
+		e.rec.abandon()
 		e.disp.waitWorkers(context.Background())
 	}
 	e.sendCancel(ErrStopped)

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -387,5 +388,63 @@ func TestSpillingPollerWaitsForItsQueue(t *testing.T) {
 	waitClaims(5)
 	if n := claims(); n != 5 {
 		t.Errorf("claims: got %d, want 5 (the store's wake-ups claimed while the queue was full)", n)
+	}
+}
+
+// failingRecords is a store whose Record keeps failing, as in an outage.
+type failingRecords struct {
+	*memStore
+	calls chan struct{} // a value per call, while there is room
+}
+
+func (s *failingRecords) Record(context.Context, []store.Result) ([]string, error) {
+	select {
+	case s.calls <- struct{}{}:
+	default:
+	}
+	return nil, errors.New("database unavailable")
+}
+
+// TestStopGivesUpOnAFailingStore: with the store refusing every result,
+// the recorder retries and the workers wait to hand it theirs. Stop must
+// still end when its context does, not when the store comes back.
+func TestStopGivesUpOnAFailingStore(t *testing.T) {
+	t.Parallel()
+	srv, got := sink(t, ok)
+	ep := endpoint("ep_outage", srv.URL)
+	mem := newMemStore()
+	mem.addEndpoint(ep)
+	st := &failingRecords{memStore: mem, calls: make(chan struct{}, 2)}
+	e, err := New(Config{Store: st, AllowNetworks: loopback, PollInterval: time.Hour, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if err := e.Publish(context.Background(), message("a", `{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both recorder loops hold a failing batch and the result channel (two
+	// places) is full, so the worker waits with its fifth result.
+	for range 5 {
+		<-got
+	}
+	<-st.calls
+	<-st.calls
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop(ctx) }()
+	select {
+	case err := <-stopped:
+		if err == nil {
+			t.Errorf("Stop = nil, want an error saying sends were cut off")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop still running 10 s after its context ended, while the store fails")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -17,7 +18,9 @@ import (
 type recorder struct {
 	e        *Engine
 	ch       chan store.Result
-	quit     chan struct{}
+	quit     chan struct{} // closed by abandon: give up instead of retrying
+	quitOnce sync.Once
+	dropped  atomic.Int64 // results add gave up on
 	wg       sync.WaitGroup
 	maxBatch int
 	loops    int
@@ -41,14 +44,35 @@ func (r *recorder) start() {
 }
 
 // add queues one result; it blocks while the store falls behind, which
-// slows the workers down instead of piling results up in memory.
-func (r *recorder) add(res store.Result) { r.ch <- res }
+// slows the workers down instead of piling results up in memory. Once the
+// recorder is abandoned it drops what does not fit: the delivery stays
+// leased, and is sent again when its lease expires.
+func (r *recorder) add(res store.Result) {
+	select {
+	case r.ch <- res:
+		return
+	default:
+	}
+	select {
+	case r.ch <- res:
+	case <-r.quit:
+		r.dropped.Add(1)
+	}
+}
+
+// abandon makes the recorder give up on a store that keeps failing: each
+// batch is tried once more, and add stops waiting. Stop calls it when its
+// deadline has passed, so an outage cannot hold the shutdown.
+func (r *recorder) abandon() { r.quitOnce.Do(func() { close(r.quit) }) }
 
 // stop writes what is queued and waits. Nothing may call add afterwards.
 func (r *recorder) stop() {
-	close(r.quit)
+	r.abandon()
 	close(r.ch)
 	r.wg.Wait()
+	if n := r.dropped.Load(); n > 0 {
+		r.e.log.Error("attempt results not recorded at stop; they will be sent again", slog.Int64("results", n))
+	}
 }
 
 func (r *recorder) loop() {
