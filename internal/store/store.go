@@ -112,7 +112,9 @@ type Queue interface {
 	// the circuit's RetryAt instead (see Circuits).
 	ReleaseLeases(ctx context.Context, owner string, deliveries []DeliveryKey) error
 	// Resend schedules a manual attempt of a message to an endpoint now,
-	// creating the delivery if the message never went there.
+	// creating the delivery if the message never went there. A leased
+	// delivery is left alone: its holder is about to attempt it, and a
+	// second copy would go out beside that attempt.
 	Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error
 	// Recover schedules a new attempt for the endpoint's failed deliveries
 	// created in [since, until), and returns how many.

@@ -221,7 +221,8 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []stor
 
 // Resend schedules a manual attempt of the message to the endpoint at now,
 // creating the delivery if the message never went there. A final delivery
-// starts over, pending with a fresh attempt count. ErrNotFound if the
+// starts over, pending with a fresh attempt count; a leased one is left to
+// the node that holds it, which is about to attempt it. ErrNotFound if the
 // message or the endpoint is not the app's.
 func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	ctx, cancel := db.callCtx(ctx)
@@ -235,10 +236,19 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 		ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET
 			status = CASE WHEN d.status IN (1, 3) THEN d.status ELSE 1 END,
 			attempts = CASE WHEN d.status IN (1, 3) THEN d.attempts ELSE 0 END,
-			next_attempt_at = EXCLUDED.next_attempt_at, trigger = 1, lease_owner = NULL, leased_at = NULL, updated_at = $4`,
+			next_attempt_at = EXCLUDED.next_attempt_at, trigger = 1, lease_owner = NULL, leased_at = NULL, updated_at = $4
+		WHERE d.lease_owner IS NULL`,
 		appID, msgID, endpointID, ms(now))
 	if err == nil && n == 0 {
-		err = herald.ErrNotFound
+		// Nothing to insert or update: no such message or endpoint, or a
+		// delivery in a node's hands.
+		var leased bool
+		err = db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries
+			WHERE msg_id = $1 AND endpoint_id = $2 AND app_id = $3 AND lease_owner IS NOT NULL)`,
+			msgID, endpointID, appID).Scan(&leased)
+		if err == nil && !leased {
+			err = herald.ErrNotFound
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("resend %s to %s: %w", msgID, endpointID, db.mapCallErr(ctx, err))

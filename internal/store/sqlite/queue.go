@@ -206,7 +206,9 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, keys []store.Deli
 }
 
 // Resend schedules a manual attempt of the message to the endpoint at now.
-// A final delivery starts over with a fresh attempt count.
+// A final delivery starts over with a fresh attempt count. A leased one is
+// left to its holder, which is about to attempt it: made due, it would be
+// claimed and sent a second time beside that attempt.
 func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	return db.write(ctx, func(ctx context.Context, w *wtx) error {
 		if err := exists(ctx, w.tx, "resend: message", `SELECT 1 FROM messages WHERE id = ? AND app_id = ?`, msgID, appID); err != nil {
@@ -225,7 +227,8 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET
 				status = CASE WHEN status IN (1, 3) THEN status ELSE 1 END,
 				attempts = CASE WHEN status IN (1, 3) THEN attempts ELSE 0 END,
-				next_attempt_at = ?4, trigger = 1, lease_owner = NULL, updated_at = ?5`,
+				next_attempt_at = ?4, trigger = 1, lease_owner = NULL, updated_at = ?5
+			WHERE lease_owner IS NULL`,
 			msgID, endpointID, appID, t, ms(now))
 		return mapErr("resend", err)
 	})

@@ -32,6 +32,24 @@ var viewTests = []test{
 		f.wantErr("resend to missing endpoint", f.s.Resend(f.ctx, a.ID, m.ID, "ep_missing", f.t0), herald.ErrNotFound)
 		f.wantErr("resend through another application", f.s.Resend(f.ctx, f.app().ID, m.ID, e.ID, f.t0), herald.ErrNotFound)
 	}},
+	{"ResendLeavesADeliveryInHandToItsHolder", func(f *fixture) {
+		// A leased delivery is in a node's memory or on the wire: a
+		// resend that made it due would have another claim send it
+		// again beside the first, and the older result could then
+		// overwrite the newer.
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publishLeased(a.ID, f.t0, "node_a", f.at(time.Minute), e.ID)
+		f.noErr("resend", f.s.Resend(f.ctx, a.ID, m.ID, e.ID, f.at(time.Second)))
+		f.claimNone("node_b", f.at(2*time.Second))
+		// Once the holder has recorded its attempt, a resend goes ahead.
+		f.record(result(store.Job{Delivery: herald.Delivery{MsgID: m.ID, EndpointID: e.ID, AppID: a.ID}, Message: m, Endpoint: e},
+			f.at(3*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+		f.noErr("resend after the attempt", f.s.Resend(f.ctx, a.ID, m.ID, e.ID, f.at(4*time.Second)))
+		if jobs := f.claim("node_b", f.at(4*time.Second), 10); len(jobs) != 1 || jobs[0].Delivery.Trigger != herald.TriggerManual {
+			f.Fatalf("claim after the attempt and a resend: %+v, want the manual resend", jobs)
+		}
+	}},
 	{"RecoverRetriesFailuresInRange", func(f *fixture) {
 		a := f.app()
 		e := f.endpoint(a.ID)
