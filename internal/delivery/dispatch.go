@@ -94,6 +94,9 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 		if job.Endpoint != nil {
 			if q.ep == nil || job.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
 				q.ep = job.Endpoint
+				// Re-enabled since this node saw it go (through another
+				// node's API, which only that node's cache hears of).
+				q.gone = q.gone && job.Endpoint.Disabled
 			}
 			q.learnCircuit(job.Endpoint.Circuit)
 		}

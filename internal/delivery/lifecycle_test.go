@@ -448,3 +448,34 @@ func TestStopGivesUpOnAFailingStore(t *testing.T) {
 		t.Fatal("Stop still running 10 s after its context ended, while the store fails")
 	}
 }
+
+// TestReenabledEndpointFlowsAgain: this node saw the endpoint go (it
+// disabled it), and an operator re-enabled it through another node, whose
+// cache alone hears of it. The deliveries this node then claims carry the
+// endpoint as it now is, and must be sent, not dropped as gone.
+func TestReenabledEndpointFlowsAgain(t *testing.T) {
+	t.Parallel()
+	srv, got := sink(t, ok)
+	ep := endpoint("ep_reenabled", srv.URL)
+	b := setup(t, Config{EndpointCacheTTL: time.Hour}, ep)
+	first := b.publish(t, message("a", `{}`))
+	<-got
+	b.waitFinal(t, first.ID, ep.ID)
+	b.engine.disp.lookup(ep.ID).setEndpoint(nil)
+
+	// Published by another node: due, unleased, for the endpoint as it
+	// is now, enabled again and updated since.
+	b.store.mu.Lock()
+	b.store.endpoints[ep.ID].UpdatedAt = time.Now().Add(time.Minute)
+	b.store.mu.Unlock()
+	msg := message("a", `{}`)
+	msg.ID, msg.CreatedAt = herald.NewID(herald.PrefixMessage, time.Now()), time.Now()
+	d := herald.Delivery{MsgID: msg.ID, EndpointID: ep.ID, AppID: testApp, Status: herald.StatusPending, NextAttemptAt: msg.CreatedAt}
+	if err := b.store.Publish(context.Background(), msg, []herald.Delivery{d}, "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	b.engine.Wake()
+	if res := b.waitFinal(t, msg.ID, ep.ID); res[len(res)-1].Outcome.Status != herald.StatusSuccess {
+		t.Errorf("delivery after the re-enable: %+v, want a success", res[len(res)-1])
+	}
+}
