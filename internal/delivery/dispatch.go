@@ -161,7 +161,12 @@ func (d *dispatcher) sweep() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for id, q := range d.queues {
-		q.mu.Lock()
+		// A queue whose lock is held is not idle, and its holder may be
+		// waiting on the store (a circuit write): waiting for it here,
+		// with d.mu held, would stall every publish.
+		if !q.mu.TryLock() {
+			continue
+		}
 		// A queue whose circuit is open keeps it (and its failure count).
 		if q.active == 0 && len(q.jobs) == q.head && q.timer == nil && (q.circuit.State == herald.CircuitClosed || q.gone) {
 			q.dead = true

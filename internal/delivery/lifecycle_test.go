@@ -479,3 +479,33 @@ func TestReenabledEndpointFlowsAgain(t *testing.T) {
 		t.Errorf("delivery after the re-enable: %+v, want a success", res[len(res)-1])
 	}
 }
+
+// TestSweepPassesOverABusyQueue: a queue's lock can be held for as long
+// as a circuit write to a slow store takes; the sweep, which holds the
+// dispatcher's lock that every publish needs, must not wait for it.
+func TestSweepPassesOverABusyQueue(t *testing.T) {
+	t.Parallel()
+	srv, got := sink(t, ok)
+	ep := endpoint("ep_sweep_busy", srv.URL)
+	b := setup(t, Config{}, ep)
+	m := b.publish(t, message("a", `{}`))
+	<-got
+	b.waitFinal(t, m.ID, ep.ID)
+	q := b.engine.disp.lookup(ep.ID)
+	q.mu.Lock()
+	swept := make(chan struct{})
+	go func() {
+		b.engine.disp.sweep()
+		close(swept)
+	}()
+	select {
+	case <-swept:
+	case <-time.After(5 * time.Second):
+		t.Error("the sweep waited for a queue whose lock was held")
+	}
+	q.mu.Unlock()
+	<-swept
+	if b.engine.disp.lookup(ep.ID) != q {
+		t.Error("the busy queue was swept")
+	}
+}
