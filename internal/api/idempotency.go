@@ -2,9 +2,11 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -14,6 +16,14 @@ import (
 
 // idempotencyTTL is how long a key's saved response is replayed.
 const idempotencyTTL = 24 * time.Hour
+
+// idempotentRunLimit bounds an idempotent request. The server reads a whole
+// request within a minute (ReadTimeout in cmd/herald/serve.go), which leaves
+// the handler another minute. Keeping it well under
+// store.IdempotencyClaimTimeout means an older claim without a response was
+// left by a process that died, and the store hands the key to the next
+// request instead of answering 409 until the key expires.
+const idempotentRunLimit = 2 * time.Minute
 
 // idempotencyKey scopes the caller's Idempotency-Key by token, method and
 // path, so two tokens or two routes never share a key.
@@ -52,21 +62,33 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 		return nil
 	}
 
-	cw := &captureWriter{ResponseWriter: c.w}
-	c.w = cw
-	if err := h(c); err != nil {
-		s.fail(c, err)
-	}
-	var resp *store.IdempotentResponse
-	if replayable(cw.code()) {
-		resp = &store.IdempotentResponse{StatusCode: cw.code(), Body: cw.buf.Bytes()}
-	}
+	resp := s.runIdempotent(c, h)
 	ctx, cancel := detached(c.ctx)
 	defer cancel()
 	if err := s.store.FinishIdempotent(ctx, key, resp); err != nil {
 		s.log.Error("save idempotent response", "route", c.route, "err", err)
 	}
 	return nil
+}
+
+// runIdempotent runs h within idempotentRunLimit and answers. It returns
+// the response to save for the key, or nil to release the key: the answer
+// may go differently on a retry, or the request body never fully arrived
+// (a dropped upload is not a verdict on the request the retry sends).
+func (s *Server) runIdempotent(c *call, h func(*call) error) *store.IdempotentResponse {
+	ctx, cancel := context.WithTimeout(c.ctx, idempotentRunLimit)
+	defer cancel()
+	body := &bodyWatch{ReadCloser: c.r.Body}
+	c.r.Body = body
+	cw := &captureWriter{ResponseWriter: c.w}
+	c.ctx, c.w = ctx, cw
+	if err := h(c); err != nil {
+		s.fail(c, err)
+	}
+	if body.broken || !replayable(cw.code()) {
+		return nil
+	}
+	return &store.IdempotentResponse{StatusCode: cw.code(), Body: cw.buf.Bytes()}
 }
 
 // replayable reports whether a response is final for its key. Server
@@ -79,6 +101,22 @@ func replayable(status int) bool {
 		return false
 	}
 	return true
+}
+
+// bodyWatch notes whether reading the request body failed below the size
+// limit: the client disconnected or timed out mid-upload. io.EOF is the
+// body's normal end.
+type bodyWatch struct {
+	io.ReadCloser
+	broken bool
+}
+
+func (b *bodyWatch) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.broken = true
+	}
+	return n, err
 }
 
 // captureWriter keeps a copy of the response for the idempotency record.

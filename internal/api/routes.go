@@ -11,8 +11,11 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/health/ping", public, s.ping)
 	s.handle("GET /api/v1/openapi.json", public, s.openapi)
 
-	// Authentication.
-	s.handle("POST /api/v1/auth/app-portal-access/{app_id}", adminApp|appOrMissing|idempotent, s.appPortalAccess)
+	// Authentication. app-portal-access is not idempotent on purpose: its
+	// answer is a new token, which a saved answer would keep in plaintext
+	// in the idempotency table for a day (only a token's hash is stored).
+	// A retry minting a second token is harmless.
+	s.handle("POST /api/v1/auth/app-portal-access/{app_id}", adminApp|appOrMissing, s.appPortalAccess)
 	s.handle("POST /api/v1/auth/logout", anyToken, s.logout)
 
 	// Applications.

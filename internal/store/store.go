@@ -144,6 +144,12 @@ type Attempts interface {
 	EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (Stats, error)
 }
 
+// IdempotencyClaimTimeout is how long a claimed idempotency key without a
+// saved response holds off other requests with the key. The API bounds
+// idempotent requests well below it, so an older claim was left by a
+// process that died mid-request.
+const IdempotencyClaimTimeout = 5 * time.Minute
+
 // Auth holds API tokens and idempotency records.
 type Auth interface {
 	// CreateToken stores a token by the SHA-256 of its secret.
@@ -151,8 +157,12 @@ type Auth interface {
 	GetToken(ctx context.Context, hash []byte) (*Token, error)
 	DeleteToken(ctx context.Context, hash []byte) error
 	// BeginIdempotent claims key for a request. It returns the saved
-	// response if one exists (done = true), ErrConflict if another request
-	// with the key is still in flight, or nil to let the caller proceed.
+	// response if one exists, ErrConflict if another request with the key
+	// is still in flight, or nil to let the caller proceed. A key is free
+	// again once expires has passed, and a claim with no saved response
+	// is taken over (atomically, by one caller) once it is
+	// IdempotencyClaimTimeout old, so a request whose process died does
+	// not block its key until expires.
 	BeginIdempotent(ctx context.Context, key string, now, expires time.Time) (saved *IdempotentResponse, err error)
 	// FinishIdempotent saves the response for key, or forgets the key when
 	// resp is nil (the request failed and may be retried).

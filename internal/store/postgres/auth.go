@@ -61,8 +61,9 @@ func (db *DB) DeleteToken(ctx context.Context, hash []byte) error {
 
 // BeginIdempotent claims key until expires. It returns the saved response
 // if the key's request finished, ErrConflict if it is still in flight, and
-// nil, nil when the caller holds the key and may proceed. An expired key is
-// free again.
+// nil, nil when the caller holds the key and may proceed. An expired key,
+// or a claim abandoned for store.IdempotencyClaimTimeout, is free again;
+// the upsert's row lock lets one caller alone take it.
 func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time.Time) (*store.IdempotentResponse, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
@@ -84,7 +85,8 @@ func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time
 func (db *DB) beginIdempotent(ctx context.Context, key string, now, expires time.Time) (*store.IdempotentResponse, error) {
 	tag, err := db.pool.Exec(ctx, `INSERT INTO idempotency_keys AS k (key, created_at, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (key) DO UPDATE SET created_at = $2, expires_at = $3, status_code = NULL, body = NULL
-		WHERE k.expires_at <= $2`, key, ms(now), ms(expires))
+		WHERE k.expires_at <= $2 OR (k.status_code IS NULL AND k.created_at <= $4)`,
+		key, ms(now), ms(expires), ms(now.Add(-store.IdempotencyClaimTimeout)))
 	if err != nil {
 		return nil, err
 	}

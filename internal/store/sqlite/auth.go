@@ -47,20 +47,24 @@ func (db *DB) DeleteToken(ctx context.Context, hash []byte) error {
 
 // BeginIdempotent claims key until expires. It returns the saved response
 // of a finished request, ErrConflict while another request holds the key,
-// and nil to let the caller proceed. An expired key is claimed afresh.
+// and nil to let the caller proceed. An expired key, or a claim abandoned
+// for store.IdempotencyClaimTimeout, is claimed afresh; the one writer
+// makes the read and the claim atomic.
 func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time.Time) (*store.IdempotentResponse, error) {
 	var saved *store.IdempotentResponse
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
 		saved = nil
 		var (
-			code sql.NullInt64
-			body []byte
-			exp  int64
+			code    sql.NullInt64
+			body    []byte
+			created int64
+			exp     int64
 		)
-		err := w.tx.QueryRowContext(ctx, `SELECT status_code, body, expires_at FROM idempotency_keys WHERE key = ?`, key).
-			Scan(&code, &body, &exp)
+		err := w.tx.QueryRowContext(ctx, `SELECT status_code, body, created_at, expires_at FROM idempotency_keys WHERE key = ?`, key).
+			Scan(&code, &body, &created, &exp)
+		abandoned := !code.Valid && created <= ms(now.Add(-store.IdempotencyClaimTimeout))
 		switch {
-		case err == nil && exp > ms(now):
+		case err == nil && exp > ms(now) && !abandoned:
 			if !code.Valid {
 				return fmt.Errorf("idempotency key in flight: %w", herald.ErrConflict)
 			}

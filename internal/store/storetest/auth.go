@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -59,12 +61,56 @@ var authTests = []test{
 			f.Errorf("begin after a failed request: got %v, %v, want nil, nil (retry allowed)", saved, err)
 		}
 
-		// A request that never finished holds its key only until it expires.
-		_, err = f.s.BeginIdempotent(f.ctx, "key-2", exp.Add(-time.Millisecond), exp)
-		f.wantErr("begin just before expiry", err, herald.ErrConflict)
-		saved, err = f.s.BeginIdempotent(f.ctx, "key-2", exp, f.at(2*time.Hour))
+		// A request that never finished holds its key only until its claim
+		// times out: its process died, and the next request takes over.
+		timeout := f.at(time.Second).Add(store.IdempotencyClaimTimeout)
+		_, err = f.s.BeginIdempotent(f.ctx, "key-2", timeout.Add(-time.Millisecond), exp)
+		f.wantErr("begin just before the claim times out", err, herald.ErrConflict)
+		saved, err = f.s.BeginIdempotent(f.ctx, "key-2", timeout, exp)
 		if err != nil || saved != nil {
-			f.Errorf("begin after an abandoned request expired: got %v, %v, want nil, nil", saved, err)
+			f.Errorf("begin after an abandoned claim timed out: got %v, %v, want nil, nil", saved, err)
+		}
+	}},
+	{"IdempotencyAbandonedClaim", func(f *fixture) {
+		// The claim is taken over, not the key's whole lifetime renewed:
+		// the one who took it over holds it for a full claim timeout.
+		exp := f.at(24 * time.Hour)
+		_, err := f.s.BeginIdempotent(f.ctx, "key", f.t0, exp)
+		f.noErr("first claim", err)
+		stale := f.at(store.IdempotencyClaimTimeout)
+		results := make(chan error, 8)
+		for range cap(results) {
+			go func() {
+				saved, err := f.s.BeginIdempotent(f.ctx, "key", stale, exp)
+				if err == nil && saved != nil {
+					err = fmt.Errorf("got a saved response %+v", saved)
+				}
+				results <- err
+			}()
+		}
+		won := 0
+		for range cap(results) {
+			switch err := <-results; {
+			case err == nil:
+				won++
+			case !errors.Is(err, herald.ErrConflict):
+				f.Errorf("take over concurrently: got %v, want nil or ErrConflict", err)
+			}
+		}
+		if won != 1 {
+			f.Errorf("got %d requests taking over the abandoned claim, want exactly 1", won)
+		}
+		_, err = f.s.BeginIdempotent(f.ctx, "key", stale.Add(store.IdempotencyClaimTimeout-time.Millisecond), exp)
+		f.wantErr("begin while the new claim is fresh", err, herald.ErrConflict)
+
+		// A finished request's response is kept until the key expires,
+		// however old it is.
+		resp := &store.IdempotentResponse{StatusCode: 201, Body: []byte(`{}`)}
+		f.noErr("finish", f.s.FinishIdempotent(f.ctx, "key", resp))
+		saved, err := f.s.BeginIdempotent(f.ctx, "key", exp.Add(-time.Millisecond), exp)
+		f.noErr("begin long after finish", err)
+		if saved == nil || saved.StatusCode != 201 {
+			f.Errorf("saved response: got %+v, want %+v", saved, resp)
 		}
 	}},
 }

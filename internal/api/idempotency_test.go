@@ -1,0 +1,120 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// storeKey is the stored idempotency key the admin token's raw key on
+// method and path maps to.
+func storeKey(method, path, raw string) string {
+	sum := sha256.Sum256([]byte(adminToken))
+	c := &call{r: httptest.NewRequest(method, path, nil), who: principal{hash: sum[:]}}
+	return idempotencyKey(c, raw)
+}
+
+// sendTruncated sends a request that announces a longer body than it sends,
+// then stops writing, as a client whose upload dropped. It returns the
+// status Herald answered.
+func sendTruncated(t *testing.T, base, path, key, partial string, announced int) int {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	head := "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\n" +
+		"Authorization: Bearer " + adminToken + "\r\nIdempotency-Key: " + key + "\r\n" +
+		"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(announced) + "\r\n\r\n"
+	if _, err := conn.Write([]byte(head + partial)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	_ = conn.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A dropped upload is a transport failure, not a verdict on the request:
+// its 400 must not be replayed to the retry that sends the whole body.
+func TestIdempotencyDroppedUploadNotSaved(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, "Acme", "acme")
+	body := `{"eventType":"invoice.paid","payload":{"a":1}}`
+	if got := sendTruncated(t, b.url, "/api/v1/app/acme/msg", "drop-1", body[:10], len(body)); got != 400 {
+		t.Fatalf("got status %d for a truncated upload, want 400", got)
+	}
+	key := map[string][]string{"Idempotency-Key": {"drop-1"}}
+	retry := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", body, key).want(t, 202)
+	if retry.header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("got a replayed answer for the retry of a dropped upload, want it run")
+	}
+	if published, _, _ := b.pub.counts(); published != 1 {
+		t.Errorf("got %d published, want 1", published)
+	}
+}
+
+// A claim left by a process that died mid-request is taken over once it is
+// older than any request may run, instead of blocking the key for 24 h.
+func TestIdempotencyAbandonedClaimTakenOver(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, "Acme", "acme")
+	k := storeKey("POST", "/api/v1/app/acme/msg", "crashed")
+	claimed := time.Now().Add(-store.IdempotencyClaimTimeout - time.Second)
+	if _, err := b.store.BeginIdempotent(context.Background(), k, claimed, claimed.Add(idempotencyTTL)); err != nil {
+		t.Fatalf("claim as the dead process: %v", err)
+	}
+	key := map[string][]string{"Idempotency-Key": {"crashed"}}
+	body := `{"eventType":"a","payload":{}}`
+	first := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", body, key).want(t, 202)
+	again := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", body, key).want(t, 202)
+	if string(again.raw) != string(first.raw) || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("got %s (replayed %q), want the replay of %s", again.raw, again.header.Get("Idempotent-Replayed"), first.raw)
+	}
+
+	// A recent claim still means the first request is running.
+	k = storeKey("POST", "/api/v1/app/acme/msg", "running")
+	if _, err := b.store.BeginIdempotent(context.Background(), k, time.Now(), time.Now().Add(idempotencyTTL)); err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", body, map[string][]string{"Idempotency-Key": {"running"}}).want(t, 409)
+}
+
+// A portal token is a secret: its answer is never saved in the idempotency
+// table, where it would sit in plaintext for a day.
+func TestIdempotencyPortalTokenNotSaved(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, "Acme", "acme")
+	path := "/api/v1/auth/app-portal-access/acme"
+	key := map[string][]string{"Idempotency-Key": {"portal-1"}}
+	first := b.callAs(t, adminToken, "POST", path, `{}`, key).want(t, 200).obj(t)["token"].(string)
+	second := b.callAs(t, adminToken, "POST", path, `{}`, key).want(t, 200).obj(t)["token"].(string)
+	if first == second {
+		t.Errorf("got the same token twice, want each call to mint its own")
+	}
+	now := time.Now()
+	saved, err := b.store.BeginIdempotent(context.Background(), storeKey("POST", path, "portal-1"), now, now.Add(time.Hour))
+	if err != nil || saved != nil {
+		t.Errorf("got a saved answer (%v) for the key, want nothing stored", err)
+	}
+}
