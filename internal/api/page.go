@@ -120,17 +120,28 @@ func parseBool(q url.Values, name string, def bool) (bool, error) {
 	return b, nil
 }
 
-// parseEventTypes reads event_types, given repeated or comma-separated.
+// maxEventTypesFilter bounds the distinct event types a list may filter
+// on. Svix sets no bound, but every one is a query parameter, and SQLite
+// refuses a query with more than 32766 of them; real filters name a few.
+const maxEventTypesFilter = 100
+
+// parseEventTypes reads event_types, given repeated or comma-separated,
+// without repeats.
 func parseEventTypes(q url.Values) ([]string, error) {
 	var out []string
+	seen := make(map[string]bool)
 	for _, v := range q["event_types"] {
-		for _, t := range strings.Split(v, ",") {
-			if t == "" {
+		for t := range strings.SplitSeq(v, ",") {
+			if t == "" || seen[t] {
 				continue
 			}
 			if err := checkName("event_types", t, 256); err != nil {
 				return nil, invalidQuery("event_types", "event_types may contain only letters, digits, '-', '_' and '.'")
 			}
+			if len(out) == maxEventTypesFilter {
+				return nil, invalidQuery("event_types", "event_types may name at most %d distinct event types", maxEventTypesFilter)
+			}
+			seen[t] = true
 			out = append(out, t)
 		}
 	}
