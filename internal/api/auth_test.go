@@ -118,3 +118,17 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("got secret %v after a replayed rotate, want %v unchanged", key2, key1)
 	}
 }
+
+// app-portal-access creates a missing application under the path's name
+// only: a token is never minted for another application the body names.
+func TestPortalAccessApplicationFollowsPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, "Acme", "acme")
+	r := b.call(t, "POST", "/api/v1/auth/app-portal-access/newco",
+		map[string]any{"application": map[string]any{"name": "x", "uid": "acme"}}).want(t, 422)
+	if strings.Contains(string(r.raw), "appsk_") {
+		t.Errorf("got a token %s, want none", r.raw)
+	}
+	b.call(t, "GET", "/api/v1/app/newco", nil).want(t, 404)
+}

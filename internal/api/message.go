@@ -126,7 +126,8 @@ func (s *Server) createMessage(c *call) error {
 
 // createMessageApp creates the application named by the path when the
 // request (a message, or app-portal-access) carries an "application" to
-// create it with.
+// create it with. The path alone says which application the request is
+// for, so a body uid naming another one is refused rather than followed.
 func (s *Server) createMessageApp(c *call, in *applicationIn) (*herald.Application, error) {
 	id := c.path("app_id")
 	if in == nil {
@@ -136,16 +137,20 @@ func (s *Server) createMessageApp(c *call, in *applicationIn) (*herald.Applicati
 	if err != nil {
 		return nil, prefixLoc(err, "application")
 	}
-	if in.UID == nil {
+	switch {
+	case in.UID == nil:
 		if checkUID("uid", id) != nil {
 			return nil, herald.Errorf(herald.ENOTFOUND, "Application %q not found", id)
 		}
 		in.UID = &id
+	case *in.UID != id:
+		return nil, invalid([]string{"body", "application", "uid"},
+			"application.uid %q differs from %q in the path; the path names the application to create", *in.UID, id)
 	}
 	app := newApplication(in, rate, c.now)
 	err = s.store.CreateApplication(c.ctx, app)
 	if errors.Is(err, herald.ErrConflict) {
-		// Another request created it first.
+		// Another request created it first, under the same uid.
 		return s.store.GetApplication(c.ctx, app.UID)
 	}
 	if err != nil {

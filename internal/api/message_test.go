@@ -247,3 +247,33 @@ func TestMessageListsAndAttempts(t *testing.T) {
 	}
 	b.call(t, "POST", "/api/v1/app/acme/msg/"+ids[0]+"/endpoint/ep_missing/resend", nil).want(t, 404)
 }
+
+// The path names the application a message goes to; the body's
+// application only says how to create it when it does not exist.
+func TestMessageApplicationFollowsPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	acme := b.createApp(t, "Acme", "acme")
+	r := b.call(t, "POST", "/api/v1/app/newapp2/msg",
+		`{"eventType":"invoice.paid","payload":{"a":1},"application":{"name":"x","uid":"acme"}}`).want(t, 422)
+	if !strings.Contains(string(r.raw), `"loc":["body","application","uid"]`) {
+		t.Errorf("got %s, want a validation error naming application.uid", r.raw)
+	}
+	if published, _, _ := b.pub.counts(); published != 0 {
+		t.Errorf("got %d published, want none", published)
+	}
+	if got := b.call(t, "GET", "/api/v1/app/acme/msg", nil).want(t, 200).obj(t)["data"].([]any); len(got) != 0 {
+		t.Errorf("got %d messages in %s, want none", len(got), acme)
+	}
+	b.call(t, "GET", "/api/v1/app/newapp2", nil).want(t, 404)
+
+	// A uid that agrees with the path creates the application.
+	b.call(t, "POST", "/api/v1/app/newapp3/msg",
+		`{"eventType":"a","payload":{},"application":{"name":"y","uid":"newapp3"}}`).want(t, 202)
+	if got := b.call(t, "GET", "/api/v1/app/newapp3/msg", nil).want(t, 200).obj(t)["data"].([]any); len(got) != 1 {
+		t.Errorf("got %d messages in newapp3, want 1", len(got))
+	}
+	// An existing application ignores the body's application, as in Svix.
+	b.call(t, "POST", "/api/v1/app/acme/msg",
+		`{"eventType":"a","payload":{},"application":{"name":"z","uid":"other"}}`).want(t, 202)
+}
