@@ -45,8 +45,9 @@ func SourceVerifier(src *store.Source, now func() time.Time) (*Verifier, Verifie
 
 // ForwardedMessage builds the message an inbound event becomes in the
 // source's application: the exact body the provider sent, its content
-// type, and its headers except those that carry credentials or belong to
-// the connection. Herald signs it for each endpoint like any message.
+// type (made storable, see storable), and its headers except those that
+// carry credentials or belong to the connection. Herald signs it for each
+// endpoint like any message.
 func ForwardedMessage(src *store.Source, ev *store.InboundEvent, now time.Time) *herald.Message {
 	h := http.Header(ev.Headers)
 	msg := &herald.Message{
@@ -56,7 +57,7 @@ func ForwardedMessage(src *store.Source, ev *store.InboundEvent, now time.Time) 
 		Payload:     ev.Body,
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(Retention),
-		ContentType: h.Get("Content-Type"),
+		ContentType: storable(h.Get("Content-Type")),
 		Headers:     make(map[string]string, len(h)),
 	}
 	if msg.ContentType == "" {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Request is what a verifier sees of an inbound HTTP request.
@@ -23,7 +24,8 @@ type Request struct {
 	Body []byte
 }
 
-// Result is what a verified request tells about its event.
+// Result is what a verified request tells about its event. Its text is
+// storable: valid UTF-8 without NUL characters (see storable).
 type Result struct {
 	// EventType is the event's type: the configured one, or the provider's
 	// (Stripe's "type", X-GitHub-Event, X-Shopify-Topic...). Empty when the
@@ -139,11 +141,25 @@ func (v *Verifier) Verify(r *Request) (Result, error) {
 	if err := v.preset.verify(m, v.now()); err != nil {
 		return Result{}, err
 	}
-	res := Result{EventType: v.eventType(m), DedupeKey: v.dedupeKey(m)}
+	res := Result{EventType: storable(v.eventType(m)), DedupeKey: storable(v.dedupeKey(m))}
 	if v.preset.challenge != nil {
 		res.Challenge = v.preset.challenge(m)
 	}
 	return res, nil
+}
+
+// storable returns s as a text column of either store can hold it. The
+// provider chooses what Herald extracts from a request (a JSON string may
+// hold \u0000, a header or form value any byte), and PostgreSQL refuses
+// NUL characters and invalid UTF-8 in text: an authentic event it could
+// not store would be answered 500 and retried by the provider forever. So
+// each NUL and each invalid byte sequence becomes U+FFFD. The body itself
+// is stored as bytes and never changed.
+func storable(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // checkAge refuses a signed time further than tolerance from now, either

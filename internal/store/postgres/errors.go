@@ -15,9 +15,16 @@ import (
 
 var errUnavailable = herald.ErrUnavailable
 
+// errUnstorableText is the caller's invalid input that PostgreSQL refuses
+// but SQLite takes: a NUL character (\u0000) in a text column or a jsonb
+// value, or a byte sequence that is not UTF-8. The API answers it 422.
+var errUnstorableText = herald.Errorf(herald.EINVALID,
+	"Text values must not contain the NUL character (\\u0000) or invalid UTF-8")
+
 // mapErr translates a pgx error into Herald's sentinels: no rows is
 // ErrNotFound, a unique violation ErrConflict, a missing parent row
-// ErrNotFound, and any sign that the database cannot be reached
+// ErrNotFound, text the database cannot store (NUL, invalid UTF-8) a
+// validation error, and any sign that the database cannot be reached
 // ErrUnavailable. Other errors pass through unchanged.
 func mapErr(err error) error {
 	if err == nil {
@@ -33,6 +40,9 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %s", herald.ErrConflict, pgErr.ConstraintName)
 		case pgErr.Code == "23503": // foreign_key_violation
 			return fmt.Errorf("%w: %s", herald.ErrNotFound, pgErr.ConstraintName)
+		case pgErr.Code == "22021", // character_not_in_repertoire: NUL or invalid UTF-8 in text
+			pgErr.Code == "22P05": // untranslatable_character: \u0000 in jsonb
+			return fmt.Errorf("%w: %w", errUnstorableText, err)
 		case unavailableCode(pgErr.Code):
 			return fmt.Errorf("%w: %w", errUnavailable, err)
 		}
