@@ -172,7 +172,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	res, err := ver.Verify(&Request{Method: r.Method, URL: h.externalURL(r), Header: r.Header, Body: body})
 	if err != nil {
 		if !IsRefused(err) {
-			h.log.Error("verify inbound request", slog.String("source_id", src.ID), slog.Any("error", err))
+			// A fault, not a refusal; still rate-limited, since whoever
+			// knows the ingest URL can repeat the request that caused it.
+			if h.limit.allow(src.ID+"/verify", h.now()) {
+				h.log.Error("verify inbound request", slog.String("source_id", src.ID), slog.Any("error", err))
+			}
 			writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "Could not verify the request")
 			return
 		}
