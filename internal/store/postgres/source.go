@@ -211,6 +211,8 @@ func (db *DB) ingestBatch(ctx context.Context, ops []*ingestOp) error {
 		b.Queue(insertInbound, in.id, in.sourceID, in.receivedAt, in.dedupeKey, in.dedupeUntil, in.eventType,
 			in.status, in.msgID, in.duplicateOf, in.body, in.headers, in.remoteAddr)
 		if len(m.id) > 0 {
+			// Numbered in commit order, like publishes (see lockSeq).
+			b.Queue(lockSeq)
 			b.Queue(insertMessages, m.id, m.appID, m.eventID, m.eventType, m.channels, m.payload, m.createdAt, m.expiresAt,
 				d.msgID, d.endpointID, d.appID, d.status, d.attempts, d.nextAttemptAt, d.trigger,
 				d.leaseOwner, d.leasedAt, d.createdAt, d.updatedAt, eventIDWindow.Milliseconds(),
