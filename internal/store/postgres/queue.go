@@ -95,7 +95,29 @@ func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time
 		}
 		return strings.Compare(a.EndpointID, b.EndpointID)
 	})
-	return db.jobs(ctx, deliveries)
+	jobs, err := db.jobs(ctx, deliveries)
+	if err != nil {
+		// The leases are committed: hand them back, or the heartbeat,
+		// which extends all of this node's leases, would keep them from
+		// every node while this one never sends them.
+		db.releaseClaimed(ctx, owner, deliveries)
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// releaseClaimed gives back the leases of a claim that could not load its
+// jobs, on a context of its own: the claim's may be what ran out. If it
+// fails too, the leases run out as if this node had died, once it stops
+// extending them.
+func (db *DB) releaseClaimed(ctx context.Context, owner string, deliveries []herald.Delivery) {
+	keys := make([]store.DeliveryKey, len(deliveries))
+	for i, d := range deliveries {
+		keys[i] = store.DeliveryKey{MsgID: d.MsgID, EndpointID: d.EndpointID}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = db.ReleaseLeases(ctx, owner, keys)
 }
 
 // jobs loads the messages and endpoints of claimed deliveries in one round

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -323,8 +324,8 @@ func TestConcurrentRecordsAndLeaseExtensions(t *testing.T) {
 	}
 }
 
-// TestRecordIsolatesAFailingCall records a result whose attempt ID is
-// taken next to a valid one: only the first fails.
+// TestRecordIsolatesAFailingCall records a result PostgreSQL refuses (a
+// NUL character in its URL) next to a valid one: only the first fails.
 func TestRecordIsolatesAFailingCall(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -335,28 +336,25 @@ func TestRecordIsolatesAFailingCall(t *testing.T) {
 	if err != nil || len(jobs) != 2 {
 		t.Fatalf("claim: got %d jobs, %v; want 2", len(jobs), err)
 	}
-	result := func(j store.Job, id string) []store.Result {
-		return []store.Result{{Attempt: herald.Attempt{ID: id, MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID,
-			AppID: w.app.ID, URL: j.Endpoint.URL, Status: herald.StatusSuccess, StatusCode: 204, CreatedAt: w.t0},
-			Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1}}
-	}
-	taken := herald.NewID(herald.PrefixAttempt, w.t0)
-	if _, err := db.Record(ctx, result(jobs[0], taken)); err != nil {
-		t.Fatalf("record: %v", err)
+	result := func(j store.Job, url string) []store.Result {
+		return []store.Result{{Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, w.t0), MsgID: j.Delivery.MsgID,
+			EndpointID: j.Delivery.EndpointID, AppID: w.app.ID, URL: url, Status: herald.StatusSuccess, StatusCode: 204,
+			CreatedAt: w.t0}, Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1}}
 	}
 	var wg sync.WaitGroup
-	var dupErr, okErr error
-	wg.Go(func() { _, dupErr = db.Record(ctx, result(jobs[1], taken)) })
-	wg.Go(func() { _, okErr = db.Record(ctx, result(jobs[1], herald.NewID(herald.PrefixAttempt, w.t0))) })
+	var badErr, okErr error
+	wg.Go(func() { _, badErr = db.Record(ctx, result(jobs[0], jobs[0].Endpoint.URL+"\x00")) })
+	wg.Go(func() { _, okErr = db.Record(ctx, result(jobs[1], jobs[1].Endpoint.URL)) })
 	wg.Wait()
-	if !errors.Is(dupErr, herald.ErrConflict) {
-		t.Errorf("record with a taken attempt id: got %v, want ErrConflict", dupErr)
+	if badErr == nil {
+		t.Error("record of a URL with a NUL character: got nil, want an error")
 	}
 	if okErr != nil {
 		t.Errorf("record next to it: got %v, want nil", okErr)
 	}
-	if n, err := db.Backlog(ctx); err != nil || n != 0 {
-		t.Errorf("backlog: got %d, %v; want 0", n, err)
+	// The refused result's delivery is still to do; the other is done.
+	if n, err := db.Backlog(ctx); err != nil || n != 1 {
+		t.Errorf("backlog: got %d, %v; want 1", n, err)
 	}
 }
 
@@ -387,5 +385,49 @@ func TestClaimCancelsDeliveriesOfDisabledEndpoints(t *testing.T) {
 	}
 	if herald.MessageStatus(status) != herald.StatusCanceled {
 		t.Errorf("delivery to the disabled endpoint: status %d, want canceled (%d)", status, herald.StatusCanceled)
+	}
+}
+
+// TestFailedClaimHandsItsLeasesBack: a claim leases its rows, then loads
+// their messages and endpoints. When the load fails (here: a node without
+// the key that decrypts the endpoint's secrets), the leases must not stay
+// with the claimer, whose heartbeat would extend them for as long as it
+// runs while it never sends them.
+func TestFailedClaimHandsItsLeasesBack(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	schema := newSchema(t)
+	key, err := secretbox.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secretbox.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKeys := openSchema(t, schema, func(c *Config) { c.Keys = keys })
+	noKeys := openSchema(t, schema)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApp, now), Name: "a", CreatedAt: now, UpdatedAt: now}
+	if err := withKeys.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: "https://example.com/x",
+		Secrets: []herald.Secret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
+	if err := withKeys.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "a",
+		Payload: []byte(`{}`), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := withKeys.Publish(ctx, m, []herald.Delivery{{EndpointID: ep.ID}}, "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := noKeys.Claim(ctx, "node_a", now, time.Minute, 10); err == nil {
+		t.Fatal("a claim that cannot decrypt the endpoint's secrets succeeded")
+	}
+	jobs, err := withKeys.Claim(ctx, "node_b", now, time.Minute, 10)
+	if err != nil || len(jobs) != 1 {
+		t.Errorf("another node's claim after the failed one: %d jobs, %v; want the delivery", len(jobs), err)
 	}
 }
