@@ -64,13 +64,16 @@ const (
 		LATERAL (SELECT 1 FROM deliveries d
 			WHERE d.msg_id = k.msg_id AND d.endpoint_id = k.endpoint_id FOR UPDATE) AS l`
 
+	// An attempt already there is one a retried batch recorded before: a
+	// commit the client could not confirm may have happened all the same.
 	insertAttempts = `INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status, status_code,
 		response_body, response_headers, request_headers, duration_ns, error_class, trigger, created_at)
 	SELECT u.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[],
 		$7::integer[], $8::bytea[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::smallint[], $14::bigint[])
 		AS u(id, msg_id, endpoint_id, app_id, url, status, status_code, response_body, response_headers,
 			request_headers, duration_ns, error_class, trigger, created_at)
-	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = u.msg_id OFFSET 0)`
+	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = u.msg_id OFFSET 0)
+	ON CONFLICT (id) DO NOTHING`
 
 	// A delivery that would go on but whose endpoint is gone or disabled is
 	// canceled instead. Each row is found by key and updated by its ctid,

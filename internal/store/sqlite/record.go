@@ -13,13 +13,17 @@ const (
 	sqlInsertAttempt = `INSERT INTO attempts
 		(id, msg_id, endpoint_id, app_id, url, status, status_code, response_body, response_headers,
 		 request_headers, duration_us, error_class, trigger, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING` // recorded by an earlier try of the same batch
 	// sqlRecordDelivery moves a delivery to its next state. A delivery that
-	// would go on but whose endpoint is gone or disabled is canceled.
+	// would go on but whose endpoint is gone or disabled is canceled, with
+	// no next attempt.
 	sqlRecordDelivery = `UPDATE deliveries SET
 			status = CASE WHEN ?3 IN (1, 3) AND NOT EXISTS
 				(SELECT 1 FROM endpoints WHERE id = ?2 AND disabled = 0) THEN 4 ELSE ?3 END,
-			attempts = ?4, next_attempt_at = ?5, trigger = 0, lease_owner = NULL, updated_at = ?6
+			next_attempt_at = CASE WHEN ?3 IN (1, 3) AND NOT EXISTS
+				(SELECT 1 FROM endpoints WHERE id = ?2 AND disabled = 0) THEN NULL ELSE ?5 END,
+			attempts = ?4, trigger = 0, lease_owner = NULL, updated_at = ?6
 		WHERE msg_id = ?1 AND endpoint_id = ?2`
 	sqlEndpointHealthy = `UPDATE endpoints SET failing_since = NULL
 		WHERE id = ? AND failing_since IS NOT NULL`

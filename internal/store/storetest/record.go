@@ -30,6 +30,35 @@ var recordTests = []test{
 			f.Errorf("attempt: got %+v, want %+v", got, want)
 		}
 	}},
+	// A batch recorded again (the client could not confirm a commit that
+	// happened, and retried) keeps one attempt per result, without error.
+	{"RecordingABatchAgainChangesNothing", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node", f.t0)
+		r := result(j, f.at(time.Second), 200, herald.Outcome{Status: herald.StatusSuccess})
+		f.record(r)
+		f.record(r)
+		atts, err := f.s.ListAttempts(f.ctx, a.ID, store.AttemptFilter{Page: page(10, ""), MsgID: m.ID})
+		f.noErr("list attempts", err)
+		if len(atts) != 1 {
+			f.Errorf("attempts after recording the same result twice: %d, want 1", len(atts))
+		}
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSuccess, time.Time{})
+	}},
+	// A result that would schedule another attempt, for an endpoint
+	// disabled meanwhile, cancels the delivery: no next attempt is shown.
+	{"DisabledEndpointCancelsWithNoNextAttempt", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node", f.t0)
+		e.Disabled, e.UpdatedAt = true, f.at(time.Second)
+		f.noErr("disable endpoint", f.s.UpdateEndpoint(f.ctx, e))
+		f.record(result(j, f.at(2*time.Second), 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Minute)}))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusCanceled, time.Time{})
+	}},
 	{"RetryComesBackWhenDue", func(f *fixture) {
 		a := f.app()
 		e := f.endpoint(a.ID)
