@@ -117,16 +117,28 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nEvery flag can also be set as HERALD_<FLAG>, e.g. --data-dir as HERALD_DATA_DIR.")
 }
 
-// parseFlags parses args into fs after applying HERALD_* environment
-// variables, so flags given on the command line win over the environment.
-// A repeatable flag takes a comma-separated list from the environment.
+// parseFlags parses args into fs, then applies HERALD_* environment
+// variables to the flags the command line did not give: a flag on the
+// command line wins over the environment, repeatable ones included (their
+// values replace the environment's rather than add to it). A repeatable
+// flag takes a comma-separated list from the environment. No command takes
+// arguments besides flags, so one left over is refused: flag parsing stops
+// at the first, and would silently drop every flag after it.
 func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
 	fs.SetOutput(env.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (a boolean flag takes its value as --flag=false)", fs.Arg(0))
+	}
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		v := env.Getenv(name)
-		if v == "" || envErr != nil {
+		if v == "" || given[f.Name] || envErr != nil {
 			return
 		}
 		parts := []string{v}
@@ -140,10 +152,7 @@ func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
 			}
 		}
 	})
-	if envErr != nil {
-		return envErr
-	}
-	return fs.Parse(args)
+	return envErr
 }
 
 // listFlag is a repeatable string flag.

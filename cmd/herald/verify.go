@@ -38,9 +38,6 @@ func runVerify(_ context.Context, args []string, env Env) error {
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("verify: unexpected argument %q", fs.Arg(0))
-	}
 	if len(secrets) == 0 {
 		return errors.New("verify: --secret is required")
 	}

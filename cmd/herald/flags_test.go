@@ -1,0 +1,63 @@
+package main
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func envOf(vars map[string]string) Env {
+	return Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
+}
+
+// A word that is not a flag ends flag parsing, so every flag after it
+// would be dropped without a word: `--secure-cookies false` (a boolean
+// takes its value as --secure-cookies=false) turned them on and ignored
+// the rest.
+func TestFlagsRefuseALeftoverArgument(t *testing.T) {
+	t.Parallel()
+	var cfg serveConfig
+	err := parseFlags(flagSet(&cfg), []string{"--secure-cookies", "false", "--timeout", "99s"}, envOf(nil))
+	if err == nil || !strings.Contains(err.Error(), `"false"`) {
+		t.Errorf("parse with a leftover argument: got %v, want an error naming it", err)
+	}
+}
+
+// The command line wins over the environment, for a repeatable flag too:
+// its values replace the environment's instead of widening them.
+func TestFlagsWinOverTheEnvironment(t *testing.T) {
+	t.Parallel()
+	env := envOf(map[string]string{"HERALD_ALLOW_NETWORK": "127.0.0.1/32,10.1.0.0/16", "HERALD_TIMEOUT": "7s"})
+	var cfg serveConfig
+	if err := parseFlags(flagSet(&cfg), []string{"--allow-network", "10.0.0.0/8"}, env); err != nil {
+		t.Fatal(err)
+	}
+	if got := []string(cfg.allowNetworks); !slices.Equal(got, []string{"10.0.0.0/8"}) {
+		t.Errorf("--allow-network with HERALD_ALLOW_NETWORK set: got %v, want the command line's alone", got)
+	}
+	if cfg.timeout.String() != "7s" {
+		t.Errorf("HERALD_TIMEOUT without --timeout: got %s, want 7s", cfg.timeout)
+	}
+
+	cfg = serveConfig{}
+	if err := parseFlags(flagSet(&cfg), nil, env); err != nil {
+		t.Fatal(err)
+	}
+	if got := []string(cfg.allowNetworks); !slices.Equal(got, []string{"127.0.0.1/32", "10.1.0.0/16"}) {
+		t.Errorf("HERALD_ALLOW_NETWORK alone: got %v, want both networks", got)
+	}
+}
+
+func TestRedactURLHidesCredentials(t *testing.T) {
+	t.Parallel()
+	got := redactURL("https://ops:OpsPassw0rd@ops.example.com/hook?token=QueryS3cret&x=1")
+	for _, secret := range []string{"OpsPassw0rd", "QueryS3cret"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("redactURL kept %q: %s", secret, got)
+		}
+	}
+	if !strings.Contains(got, "ops.example.com/hook") {
+		t.Errorf("redactURL lost the host and path: %s", got)
+	}
+}
