@@ -111,11 +111,18 @@ func TestEndpointConcurrencyHoldsAcrossNodes(t *testing.T) {
 	t.Logf("peak concurrency %d with two nodes (limit %d)", peak, limit)
 }
 
-// A concurrency flag of zero or less would otherwise fall back to its
-// default without a word.
-func TestServeRejectsConcurrencyBelowOne(t *testing.T) {
+// Out-of-range numbers would otherwise fall back to a default without a
+// word (a concurrency or body limit of zero or less, a lease of 0 meaning
+// five minutes) or mean something absurd (a lease of 1ms sends every
+// delivery several times; a NaN rate limit is no limit).
+func TestServeRejectsOutOfRangeNumbers(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"--host-connections", "0"}, {"--endpoint-concurrency", "-4"}} {
+	for _, args := range [][]string{
+		{"--host-connections", "0"}, {"--endpoint-concurrency", "-4"},
+		{"--lease-duration", "0s"}, {"--lease-duration", "1ms"},
+		{"--api-rate-limit", "NaN"}, {"--api-rate-limit", "-1"}, {"--api-rate-burst", "-1"},
+		{"--max-body-bytes", "-5"},
+	} {
 		if err := startError(t, args...); !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("start with %v: error %q does not name the flag", args, err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/heraldhq/herald/internal/delivery"
@@ -109,6 +110,15 @@ func (c *serveConfig) check() error {
 	}
 	if c.endpointConc < 1 {
 		return fmt.Errorf("--endpoint-concurrency must be at least 1, got %d", c.endpointConc)
+	}
+	if c.leaseDuration < time.Second {
+		return fmt.Errorf("--lease-duration must be at least 1s, got %s", c.leaseDuration)
+	}
+	if math.IsNaN(c.apiRateLimit) || math.IsInf(c.apiRateLimit, 0) || c.apiRateLimit < 0 || c.apiRateBurst < 0 {
+		return fmt.Errorf("--api-rate-limit and --api-rate-burst must be finite and not negative, got %v and %d", c.apiRateLimit, c.apiRateBurst)
+	}
+	if c.maxBodyBytes < 1 {
+		return fmt.Errorf("--max-body-bytes must be at least 1, got %d", c.maxBodyBytes)
 	}
 	if c.hostConns < 1 {
 		return fmt.Errorf("--host-connections must be at least 1, got %d", c.hostConns)
