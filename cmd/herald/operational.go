@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +27,7 @@ func operationalEvents(ctx context.Context, st store.Store, target string, logge
 		return nil, err
 	}
 	secretPath := "/api/v1/app/" + opevent.AppUID + "/endpoint/" + opevent.EndpointUID + "/secret"
-	logger.Info("operational webhooks enabled", slog.String("url", target),
+	logger.Info("operational webhooks enabled", slog.String("url", redactURL(target)),
 		slog.String("app_id", app.ID), slog.String("endpoint_id", ep.ID),
 		slog.String("signing_secret_at", "GET "+secretPath))
 	if ep.Disabled {
@@ -34,4 +35,19 @@ func operationalEvents(ctx context.Context, st store.Store, target string, logge
 			slog.String("app_id", app.ID), slog.String("endpoint_id", ep.ID))
 	}
 	return ops, nil
+}
+
+// redactURL is u for a log line: a password in it, and the values of its
+// query (where webhook receivers often take a token), are credentials.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	q := p.Query()
+	for k := range q {
+		q[k] = []string{"xxxxx"}
+	}
+	p.RawQuery = q.Encode()
+	return p.Redacted()
 }
