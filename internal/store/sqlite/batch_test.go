@@ -48,6 +48,25 @@ func TestOneFailingOpDoesNotFailItsBatch(t *testing.T) {
 	if n, err := db.Backlog(ctx); err != nil || n != 3 {
 		t.Errorf("backlog: got %d, %v, want 3 deliveries", n, err)
 	}
+
+	// The undone publish's number went back with it; the next publish is
+	// numbered after every committed message.
+	late := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "t",
+		Payload: []byte(`{}`), CreatedAt: now.Add(time.Second)}
+	must(t, db.Publish(ctx, late, nil, "", time.Time{}))
+	polled, err := db.PollMessages(ctx, app.ID, store.PollFilter{Limit: 10})
+	must(t, err)
+	want := []string{msgs[0].ID, msgs[1].ID, msgs[3].ID, late.ID}
+	var last int64
+	for i, pm := range polled {
+		if i >= len(want) || pm.Message.ID != want[i] || pm.Seq <= last {
+			t.Errorf("polled %d: %s at %d after %d, want %v in increasing order", i, pm.Message.ID, pm.Seq, last, want)
+		}
+		last = pm.Seq
+	}
+	if len(polled) != len(want) {
+		t.Errorf("polled %d messages, want %d", len(polled), len(want))
+	}
 }
 
 func TestRecordSpreadCountsEndpoints(t *testing.T) {

@@ -17,9 +17,12 @@ const eventIDWindow = 24 * time.Hour
 const (
 	sqlEventIDTaken = `SELECT 1 FROM messages
 		WHERE app_id = ? AND event_id = ? AND created_at > ? LIMIT 1`
+	// seq follows message_seq, the highest number ever given, which a
+	// trigger raises (migration 0009). MAX(seq) would fall when retention
+	// deletes the newest messages, and reuse numbers pollers have passed.
 	sqlInsertMessage = `INSERT INTO messages
 		(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages))`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT n + 1 FROM message_seq))`
 	sqlInsertDeliveryPrefix = `INSERT INTO deliveries
 		(msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, trigger, lease_owner, created_at, updated_at)
 		VALUES `

@@ -2,9 +2,14 @@ package sqlite
 
 import (
 	"database/sql"
+	"io/fs"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 func TestMigrateUpgradesInPlace(t *testing.T) {
@@ -72,5 +77,56 @@ func TestLoadMigrationsRejectsBadNames(t *testing.T) {
 	must(t, err)
 	if len(ms) != 3 || ms[0].version != 1 || ms[1].version != 2 || ms[2].version != 10 {
 		t.Errorf("order: got %+v, want versions 1, 2, 10", ms)
+	}
+}
+
+// migrationsBefore returns the built-in migrations numbered below v.
+func migrationsBefore(t *testing.T, v int) fstest.MapFS {
+	t.Helper()
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	must(t, err)
+	ms, err := loadMigrations(sub)
+	must(t, err)
+	files := fstest.MapFS{}
+	for _, m := range ms {
+		if m.version < v {
+			files[m.name] = &fstest.MapFile{Data: []byte(m.sql)}
+		}
+	}
+	return files
+}
+
+// A database numbered by MAX(seq)+1 before migration 9 keeps numbering
+// above its highest message, even once retention has deleted them all.
+func TestMigrateMessageSeqContinuesAboveExisting(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open(DriverName, path)
+	must(t, err)
+	raw.SetMaxOpenConns(1)
+	must(t, migrate(ctx, raw, migrationsBefore(t, 9)))
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	_, err = raw.ExecContext(ctx, `INSERT INTO applications (id, name, created_at, updated_at) VALUES ('app_old', 'old', 0, 0)`)
+	must(t, err)
+	for range 3 {
+		_, err = raw.ExecContext(ctx, `INSERT INTO messages (id, app_id, event_type, payload, created_at, expires_at, seq)
+			VALUES (?, 'app_old', 'a', '{}', ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages))`,
+			herald.NewID(herald.PrefixMessage, now), ms(now), ms(now.Add(time.Minute)))
+		must(t, err)
+	}
+	must(t, raw.Close())
+
+	db := openTest(t, path)
+	if n, err := db.ExpireMessages(ctx, now.Add(time.Hour), 10); err != nil || n != 3 {
+		t.Fatalf("expire messages: got %d, %v, want 3", n, err)
+	}
+	m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: "app_old", EventType: "a",
+		Payload: []byte(`{}`), CreatedAt: now.Add(time.Hour)}
+	must(t, db.Publish(ctx, m, nil, "", time.Time{}))
+	got, err := db.PollMessages(ctx, "app_old", store.PollFilter{After: 3, Limit: 10})
+	must(t, err)
+	if len(got) != 1 || got[0].Message.ID != m.ID || got[0].Seq != 4 {
+		t.Errorf("poll after 3: got %+v, want only %s at 4", got, m.ID)
 	}
 }

@@ -14,6 +14,7 @@ var pollerTests = []test{
 	{"Position", testPollPosition},
 	{"ConcurrentPublishes", testPollConcurrentPublishes},
 	{"Consumers", testPollConsumers},
+	{"NumbersNotReusedAfterRetention", testPollNumbersNotReused},
 }
 
 // poll returns the IDs PollMessages returns for f, and the last sequence
@@ -190,4 +191,32 @@ func testPollConsumers(f *fixture) {
 	f.noErr("delete endpoint", f.s.DeleteEndpoint(f.ctx, app.ID, ep.ID))
 	_, err = f.s.ConsumerPosition(f.ctx, ep.ID, "c1")
 	f.wantErr("position after the endpoint was deleted", err, herald.ErrNotFound)
+}
+
+// testPollNumbersNotReused lets retention delete the newest message after a
+// consumer read it: the next message must still be numbered above the
+// consumer's position, or the consumer would never see it.
+func testPollNumbersNotReused(f *fixture) {
+	app := f.app()
+	ep := f.endpoint(app.ID)
+	short := func(m *herald.Message) { m.ExpiresAt = m.CreatedAt.Add(time.Minute) }
+	m1 := f.message(app.ID, f.at(0), short)
+	f.noErr("publish", f.s.Publish(f.ctx, m1, nil, "", time.Time{}))
+	ids, pos := f.poll(app.ID, store.PollFilter{})
+	if !slices.Equal(ids, []string{m1.ID}) {
+		f.Fatalf("first poll: got %v, want %v", ids, []string{m1.ID})
+	}
+	f.noErr("set position", f.s.SetConsumerPosition(f.ctx, app.ID, ep.ID, "c1", pos, f.at(time.Second)))
+
+	n, err := f.s.ExpireMessages(f.ctx, f.at(2*time.Minute), 10)
+	f.noErr("expire messages", err)
+	if n != 1 {
+		f.Fatalf("expired: got %d, want 1", n)
+	}
+	m2 := f.publishMsg(app.ID, f.at(3*time.Minute), "a")
+	pos, err = f.s.ConsumerPosition(f.ctx, ep.ID, "c1")
+	f.noErr("consumer position", err)
+	if ids, _ := f.poll(app.ID, store.PollFilter{After: pos}); !slices.Equal(ids, []string{m2.ID}) {
+		f.Errorf("poll after %d once the newest message expired: got %v, want %v", pos, ids, []string{m2.ID})
+	}
 }
