@@ -23,8 +23,8 @@ type ctx struct {
 // page and anything else is refused.
 func (s *Server) admin(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess, ok := s.session(r, adminCookie, kindAdmin)
-		if !ok || s.adminToken == "" {
+		sess, ok := s.adminSession(r)
+		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
 				return
@@ -45,7 +45,7 @@ func (s *Server) admin(h handler) http.HandlerFunc {
 
 // loginPage shows the login form with a fresh CSRF token for it.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.session(r, adminCookie, kindAdmin); ok {
+	if _, ok := s.adminSession(r); ok {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 		return
 	}
@@ -73,18 +73,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusForbidden, "The form expired; please try again.")
 		return
 	}
-	if s.logins.Tokens() < 1 {
+	// The attempt is spent before the token is compared, and a limited
+	// client is refused even with the right token: otherwise the answer
+	// would tell a right guess from a wrong one whatever the limit. Only
+	// this client's budget is spent (see loginLimiter), so others can still
+	// log in.
+	client := clientKey(r)
+	if !s.logins.take(client, s.now()) {
 		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed attempts; wait a few seconds.")
 		return
 	}
 	token := r.PostFormValue("token")
 	if s.adminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) != 1 {
-		s.logins.Allow() // spend one attempt
 		s.log.Warn("ui: failed login", "remote", r.RemoteAddr)
 		s.showLogin(w, r, http.StatusUnauthorized, "That token is not the admin token.")
 		return
 	}
-	sess := session{Kind: kindAdmin, Expires: s.now().Add(s.ttl), Nonce: newNonce()}
+	s.logins.refund(client, s.now())
+	sess := session{Kind: kindAdmin, TokenHash: s.adminBinding, Expires: s.now().Add(s.ttl), Nonce: newNonce()}
 	s.setCookie(w, r, adminCookie, s.encode(sess), sess.Expires)
 	s.setCookie(w, r, loginCookie, "", time.Time{})
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)

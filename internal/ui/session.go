@@ -33,11 +33,13 @@ const (
 
 // session is what a signed cookie carries. A portal session names its
 // application and the hash of the token it was opened with, so revoking or
-// expiring the token ends the session too.
+// expiring the token ends the session too. An operator session carries a
+// keyed hash of the admin token it was opened with (adminKey), so starting
+// Herald with another admin token ends it.
 type session struct {
 	Kind      string
 	AppID     string
-	TokenHash string // hex SHA-256 of the portal token
+	TokenHash string // portal: hex SHA-256 of the token; admin: adminKey
 	Expires   time.Time
 	Nonce     string // random; binds the CSRF token to this session
 }
@@ -86,6 +88,15 @@ func (s *Server) mac(purpose, msg string) []byte {
 	h := hmac.New(sha256.New, s.secret)
 	h.Write([]byte("herald-ui/" + purpose + "\x00" + msg))
 	return h.Sum(nil)
+}
+
+// adminKey is the hex HMAC of an admin token under the session secret:
+// the admin session's binding to its token. Keyed, unlike a portal
+// token's plain hash, because an operator may choose a guessable admin
+// token, and the cookie must not let anyone who reads it test guesses
+// offline.
+func (s *Server) adminKey(token string) string {
+	return hex.EncodeToString(s.mac("admin-token", token))
 }
 
 // csrfToken is the CSRF token of sess: forms carry it in _csrf and
@@ -161,6 +172,16 @@ func (s *Server) session(r *http.Request, name, kind string) (session, bool) {
 	}
 	sess, ok := s.decode(c.Value)
 	if !ok || sess.Kind != kind {
+		return session{}, false
+	}
+	return sess, true
+}
+
+// adminSession returns r's operator session, if it is valid and was
+// opened with the current admin token.
+func (s *Server) adminSession(r *http.Request) (session, bool) {
+	sess, ok := s.session(r, adminCookie, kindAdmin)
+	if !ok || s.adminBinding == "" || subtle.ConstantTimeCompare([]byte(sess.TokenHash), []byte(s.adminBinding)) != 1 {
 		return session{}, false
 	}
 	return sess, true

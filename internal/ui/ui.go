@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -81,11 +79,14 @@ type Server struct {
 	static     http.Handler
 	mux        *http.ServeMux
 	patterns   []string // every registered route, in table order
-	// logins limits failed login attempts, so the admin token cannot be
-	// guessed at network speed.
-	logins *rate.Limiter
+	// logins limits login attempts per client, so the admin token cannot
+	// be guessed at network speed and one client cannot lock out another.
+	logins *loginLimiter
 	// secureCookies is Config.SecureCookies.
 	secureCookies bool
+	// adminBinding is adminKey(adminToken): what an operator session must
+	// carry to be valid, so changing the token ends every session.
+	adminBinding string
 }
 
 // New returns a Server for cfg.
@@ -107,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 		refresh:       cfg.RefreshInterval,
 		log:           cfg.Logger,
 		now:           cfg.Now,
-		logins:        rate.NewLimiter(rate.Every(time.Second), 10),
+		logins:        newLoginLimiter(time.Second, 10, 1<<16),
 		secureCookies: cfg.SecureCookies,
 	}
 	if s.events == nil {
@@ -118,6 +119,9 @@ func New(cfg Config) (*Server, error) {
 		if _, err := rand.Read(s.secret); err != nil {
 			return nil, fmt.Errorf("ui: session secret: %w", err)
 		}
+	}
+	if s.adminToken != "" {
+		s.adminBinding = s.adminKey(s.adminToken)
 	}
 	if s.ttl <= 0 {
 		s.ttl = 12 * time.Hour

@@ -1,0 +1,236 @@
+package ui
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// manualClock is a clock a test moves by hand.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *manualClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// authServer is a Server on b's store with its own admin token and the
+// given session secret and clock, as `herald serve` builds it.
+func authServer(t *testing.T, b *bundle, token string, secret []byte, now func() time.Time) *Server {
+	t.Helper()
+	s, err := New(Config{
+		Store:         b.db,
+		Engine:        fakeEngine{wake: func() {}, invalidate: func(string) {}},
+		AdminToken:    token,
+		SessionSecret: secret,
+		Now:           now,
+	})
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	return s
+}
+
+// serve runs one request through s, from remote (host:port), with the
+// given cookies.
+func serve(s *Server, method, path, remote string, form url.Values, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	var r *http.Request
+	if form != nil {
+		r = httptest.NewRequest(method, "http://herald.local"+path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		r = httptest.NewRequest(method, "http://herald.local"+path, nil)
+	}
+	r.RemoteAddr = remote
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, r)
+	return w
+}
+
+// tryLogin posts token to s's login form from remote, with a valid
+// double-submit CSRF token.
+func tryLogin(s *Server, remote, token string) *httptest.ResponseRecorder {
+	return serve(s, "POST", "/ui/login", remote, url.Values{csrfField: {"login-nonce"}, "token": {token}},
+		&http.Cookie{Name: loginCookie, Value: "login-nonce"})
+}
+
+// sessionCookie returns the operator session cookie that w sets.
+func sessionCookie(t *testing.T, w *httptest.ResponseRecorder) *http.Cookie {
+	t.Helper()
+	for _, c := range w.Result().Cookies() {
+		if c.Name == adminCookie && c.Value != "" {
+			return c
+		}
+	}
+	t.Fatalf("login: got %d and no session cookie", w.Code)
+	return nil
+}
+
+// TestAdminSessionEndsWithItsToken restarts the dashboard with the same
+// session secret (as `herald serve` does with the same --data-dir) and a
+// new admin token: sessions made with the old token must end.
+func TestAdminSessionEndsWithItsToken(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	secret := []byte("shared-session-secret-0123456789")
+	const oldToken, newToken = "ADMINTOK", "NEWTOK"
+
+	old := authServer(t, b, oldToken, secret, nil)
+	cookie := sessionCookie(t, tryLogin(old, "192.0.2.1:1000", oldToken))
+	home := serve(old, "GET", "/ui/", "192.0.2.1:1000", nil, cookie)
+	if home.Code != http.StatusOK {
+		t.Fatalf("overview after login: got %d, want 200", home.Code)
+	}
+	token := csrf(t, resp{status: home.Code, body: home.Body.String()})
+
+	// The cookie carries no form of the admin token anyone could check a
+	// guess against: neither the token nor its plain hash.
+	p, _, _ := strings.Cut(cookie.Value, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		t.Fatalf("cookie payload: %v", err)
+	}
+	sum := sha256.Sum256([]byte(oldToken))
+	for _, secret := range []string{oldToken, hex.EncodeToString(sum[:]), base64.RawURLEncoding.EncodeToString(sum[:])} {
+		if strings.Contains(string(payload), secret) || strings.Contains(cookie.Value, secret) {
+			t.Errorf("session cookie %q carries %q", payload, secret)
+		}
+	}
+
+	// A restart with the same token keeps the session.
+	same := authServer(t, b, oldToken, secret, nil)
+	if w := serve(same, "GET", "/ui/", "192.0.2.1:1000", nil, cookie); w.Code != http.StatusOK {
+		t.Errorf("overview after a restart with the same token: got %d, want 200", w.Code)
+	}
+
+	// A restart with a new token ends it: pages, actions and the login
+	// page all treat the browser as logged out.
+	restarted := authServer(t, b, newToken, secret, nil)
+	if w := serve(restarted, "GET", "/ui/", "192.0.2.1:1000", nil, cookie); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/ui/login" {
+		t.Errorf("overview with a session of the old token: got %d to %q, want 303 to /ui/login", w.Code, w.Header().Get("Location"))
+	}
+	ep := "/ui/apps/" + b.a.ID + "/endpoints/" + b.a1.ID
+	if w := serve(restarted, "GET", ep, "192.0.2.1:1000", nil, cookie); w.Code != http.StatusSeeOther {
+		t.Errorf("endpoint page (signing secret) with a session of the old token: got %d, want 303", w.Code)
+	}
+	if w := serve(restarted, "POST", ep+"/disable", "192.0.2.1:1000", url.Values{csrfField: {token}}, cookie); w.Code != http.StatusUnauthorized {
+		t.Errorf("disable with a session of the old token: got %d, want 401", w.Code)
+	}
+	if w := serve(restarted, "GET", "/ui/login", "192.0.2.1:1000", nil, cookie); w.Code != http.StatusOK {
+		t.Errorf("login page with a session of the old token: got %d, want 200 (the form)", w.Code)
+	}
+	// The new token logs in on the restarted server, and its session is
+	// in turn refused by a server with the old token.
+	fresh := sessionCookie(t, tryLogin(restarted, "192.0.2.1:1000", newToken))
+	if w := serve(restarted, "GET", "/ui/", "192.0.2.1:1000", nil, fresh); w.Code != http.StatusOK {
+		t.Errorf("overview with a session of the new token: got %d, want 200", w.Code)
+	}
+	if w := serve(old, "GET", "/ui/", "192.0.2.1:1000", nil, fresh); w.Code != http.StatusSeeOther {
+		t.Errorf("overview on the old server with a session of the new token: got %d, want 303", w.Code)
+	}
+}
+
+// TestFailedLoginsArePerClient: one client's failures must not lock out
+// another, the locked-out client recovers as its budget refills, and
+// idle clients are forgotten.
+func TestFailedLoginsArePerClient(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	clock := &manualClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	s := authServer(t, b, testAdminToken, nil, clock.now)
+	const attacker, admin = "198.51.100.7:4000", "203.0.113.9:5000"
+
+	limited := false
+	for i := 0; i < 50 && !limited; i++ {
+		limited = tryLogin(s, attacker, "guess").Code == http.StatusTooManyRequests
+	}
+	if !limited {
+		t.Fatalf("50 wrong tokens from one client: got no 429, want the client limited")
+	}
+	// The attacker, even from another port, stays limited, even with the
+	// right token: otherwise a 429 would tell a wrong guess from a right one.
+	if w := tryLogin(s, "198.51.100.7:4001", testAdminToken); w.Code != http.StatusTooManyRequests {
+		t.Errorf("right token from the limited client: got %d, want 429", w.Code)
+	}
+	// Another client is not affected: a typo is refused as wrong, not as
+	// limited, and the right token logs in.
+	if w := tryLogin(s, admin, "typo"); w.Code != http.StatusUnauthorized {
+		t.Errorf("wrong token from another client: got %d, want 401", w.Code)
+	}
+	if w := tryLogin(s, admin, testAdminToken); w.Code != http.StatusSeeOther {
+		t.Errorf("right token from another client while one is limited: got %d, want 303", w.Code)
+	}
+	// An IPv6 client is one /64: rotating the interface ID does not help.
+	for i := 0; i < 10; i++ {
+		tryLogin(s, "[2001:db8:1:2::"+strconv.Itoa(i+1)+"]:80", "guess")
+	}
+	if w := tryLogin(s, "[2001:db8:1:2::ff]:80", "guess"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("eleventh guess from one IPv6 /64: got %d, want 429", w.Code)
+	}
+	if w := tryLogin(s, "[2001:db8:1:3::1]:80", "guess"); w.Code != http.StatusUnauthorized {
+		t.Errorf("guess from another IPv6 /64: got %d, want 401", w.Code)
+	}
+
+	// A second later the attacker has one more attempt, and no more.
+	clock.add(time.Second)
+	if w := tryLogin(s, attacker, "guess"); w.Code != http.StatusUnauthorized {
+		t.Errorf("wrong token a second later: got %d, want 401", w.Code)
+	}
+	if w := tryLogin(s, attacker, "guess"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("second wrong token in that second: got %d, want 429", w.Code)
+	}
+
+	// Once every budget has refilled, the clients are forgotten.
+	if n := s.logins.size(); n == 0 {
+		t.Errorf("clients tracked while limited: got 0, want some")
+	}
+	clock.add(time.Minute)
+	if w := tryLogin(s, "192.0.2.200:1", "guess"); w.Code != http.StatusUnauthorized {
+		t.Errorf("wrong token from a new client: got %d, want 401", w.Code)
+	}
+	if n := s.logins.size(); n != 1 {
+		t.Errorf("clients tracked after a minute idle: got %d, want 1 (the newest)", n)
+	}
+}
+
+// TestLoginLimiterIsBounded: however many clients fail, the limiter keeps
+// at most its maximum, and a client it cannot track is still let in with
+// the right token.
+func TestLoginLimiterIsBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := newLoginLimiter(time.Second, 10, 100)
+	for i := 0; i < 1000; i++ {
+		key := "client-" + strconv.Itoa(i)
+		if !l.take(key, now) {
+			t.Fatalf("first attempt of %s: refused", key)
+		}
+	}
+	if n := l.size(); n > 100 {
+		t.Errorf("clients tracked: got %d, want at most 100", n)
+	}
+	if !l.take("someone-else", now) {
+		t.Errorf("a new client while the limiter is full: refused, want let through")
+	}
+}
