@@ -230,7 +230,36 @@ func (c *Client) session(ctx context.Context) (ready bool, err error) {
 	}()
 	work.Go(func() { c.ping(connCtx, conn) })
 
-	sem := make(chan struct{}, 16)
+	// The read loop never waits for the local app: it is what reads the
+	// server's pings and the answers to the client's own, so a loop stuck
+	// behind busy forwards would let the ping check close a healthy
+	// connection. Requests go to a bounded queue that maxForwards workers
+	// drain; one that finds the queue full is answered at once as busy and
+	// retried by the server on its schedule.
+	queue := make(chan *Frame, maxQueued)
+	busy := make(chan *Frame, maxQueued)
+	for range maxForwards {
+		work.Go(func() {
+			for {
+				select {
+				case <-connCtx.Done():
+					return
+				case f := <-queue:
+					c.forward(connCtx, conn, f)
+				}
+			}
+		})
+	}
+	work.Go(func() {
+		for {
+			select {
+			case <-connCtx.Done():
+				return
+			case f := <-busy:
+				c.reply(connCtx, conn, f, &Frame{Type: FrameResponse, ID: f.ID, Error: errBusy}, c.cfg.Now())
+			}
+		}
+	})
 	for {
 		_, b, err := conn.Read(connCtx)
 		if err != nil {
@@ -253,17 +282,29 @@ func (c *Client) session(ctx context.Context) (ready bool, err error) {
 			}
 		case FrameRequest:
 			select {
-			case sem <- struct{}{}:
-			case <-connCtx.Done():
-				return ready, connCtx.Err()
+			case queue <- f:
+			default:
+				select {
+				case busy <- f:
+				default:
+					// Even the busy answers are behind: the request goes
+					// unanswered and the server's attempt times out.
+					c.log.Warn("listen: local app overloaded; request dropped", slog.String("msg_id", f.MsgID))
+				}
 			}
-			work.Go(func() {
-				defer func() { <-sem }()
-				c.forward(connCtx, conn, f)
-			})
 		}
 	}
 }
+
+// maxForwards is how many requests are forwarded to the local app at once;
+// maxQueued is how many more may wait for one of them.
+const (
+	maxForwards = 16
+	maxQueued   = 64
+)
+
+// errBusy is the answer to a request that found the queue full.
+var errBusy = fmt.Sprintf("listener busy: %d requests in flight to the local app and %d waiting", maxForwards, maxQueued)
 
 // forward posts one request to the local app and answers the server.
 // ctx ends with the connection: an answer could no longer be sent.
@@ -293,6 +334,11 @@ func (c *Client) forward(ctx context.Context, conn *websocket.Conn, f *Frame) {
 	if err != nil {
 		out.Error = localError(err)
 	}
+	c.reply(ctx, conn, f, out, start)
+}
+
+// reply sends out, the answer to request f, to the server and reports it.
+func (c *Client) reply(ctx context.Context, conn *websocket.Conn, f, out *Frame, start time.Time) {
 	latency := c.cfg.Now().Sub(start)
 	if b, err := EncodeFrame(out); err == nil {
 		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {

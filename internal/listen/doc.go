@@ -11,9 +11,12 @@
 // WebSocket and waits for the CLI to report what the local app answered.
 // With no session connected an attempt fails as "listener_offline" and is
 // retried on the normal schedule; when the CLI reconnects its waiting
-// deliveries are made due at once.
+// deliveries are made due at once, and an attempt in flight on the session
+// the reconnect replaced is sent to the new session.
 //
 // The protocol is one JSON object per text message (see Frame). The Client
 // is the CLI's side: it dials, forwards each request to the local app with
-// its exact bytes and headers, answers, and reconnects with backoff.
+// its exact bytes and headers (16 at a time, 64 more queued, beyond that
+// answered as busy, so a slow local app never stops it reading the
+// connection), answers, and reconnects with backoff.
 package listen

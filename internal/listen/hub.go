@@ -125,7 +125,8 @@ func (h *Hub) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		body = b
 	}
-	s := h.get(req.URL.Host + req.URL.Path)
+	key := req.URL.Host + req.URL.Path
+	s := h.get(key)
 	if s == nil {
 		return nil, delivery.ErrListenerOffline
 	}
@@ -140,6 +141,21 @@ func (h *Hub) RoundTrip(req *http.Request) (*http.Response, error) {
 		f.MsgID, f.EventType, f.Attempt = info.MsgID, info.EventType, info.Attempt
 	}
 	resp, err := s.exchange(ctx, f)
+	for errors.Is(err, delivery.ErrListenerOffline) && ctx.Err() == nil {
+		// The session ended under the attempt. If a newer session with the
+		// same name replaced it (a reconnect while the old connection was
+		// dead but not yet closed), the attempt goes there at once. Failing
+		// it instead would record a retry at the normal schedule only after
+		// the new session's expedite had run, and Expedite cannot bring
+		// forward a delivery that is still leased to this attempt, so the
+		// backlog would wait a whole retry delay with the listener back.
+		next := h.get(key)
+		if next == nil || next == s {
+			break
+		}
+		s = next
+		resp, err = s.exchange(ctx, f)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +238,7 @@ func (h *Hub) currentEngine() Engine {
 type session struct {
 	key  string
 	conn *websocket.Conn
-	done chan struct{}   // closed when the session ends
+	done chan struct{}   // closed when the session ends or starts closing (finish)
 	wg   *sync.WaitGroup // the hub's: waits for closing handshakes
 
 	mu      sync.Mutex
@@ -265,6 +281,11 @@ func (s *session) exchange(ctx context.Context, f *Frame) (*Frame, error) {
 	case resp := <-ch:
 		return resp, nil
 	case <-s.done:
+		select {
+		case resp := <-ch: // answered as the session ended: keep the answer
+			return resp, nil
+		default:
+		}
 		return nil, fmt.Errorf("%w: the session ended before the local app answered", delivery.ErrListenerOffline)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for the local app: %w", context.Cause(ctx))
@@ -283,14 +304,27 @@ func (s *session) answer(f *Frame) {
 	}
 }
 
-// end closes the connection with code and reason; the session's read loop
-// then finishes it. Safe to call more than once.
-func (s *session) end(code websocket.StatusCode, reason string) {
+// finish marks the session ended: no request is sent on it any more, and
+// the requests waiting for an answer give up at once. It returns false if
+// the session had already ended. Safe to call more than once.
+func (s *session) finish() bool {
 	s.mu.Lock()
-	already := s.ended
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
 	s.ended = true
-	s.mu.Unlock()
-	if !already {
+	close(s.done)
+	return true
+}
+
+// end closes the connection with code and reason; the session's read loop
+// then finishes it. The requests waiting on the session fail at once, not
+// after the closing handshake, which a dead peer makes last seconds: a
+// replaced session's attempts then move to its successor (RoundTrip).
+// Safe to call more than once.
+func (s *session) end(code websocket.StatusCode, reason string) {
+	if s.finish() {
 		// Close waits for the peer's close frame, which the session's read
 		// loop receives: run it beside that loop.
 		s.wg.Add(1)

@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
@@ -389,5 +392,181 @@ func TestPlainRequestRegistersNothing(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusSwitchingProtocols || len(endpoints()) != 0 {
 		t.Errorf("GET without upgrade: got %d and %d endpoints, want a refusal and none", resp.StatusCode, len(endpoints()))
+	}
+}
+
+// dialRaw opens a listen session named name by hand and reads its ready
+// frame; the test then drives the connection, or leaves it unread like a
+// CLI that froze.
+func dialRaw(t *testing.T, srv *hubServer, name string) *websocket.Conn {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/?name=" + name
+	conn, _, err := websocket.Dial(t.Context(), u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer good"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() }) // before the hub's cleanup
+	if f := readFrame(t, conn); f.Type != FrameReady {
+		t.Fatalf("first frame: got %q, want ready", f.Type)
+	}
+	return conn
+}
+
+func readFrame(t *testing.T, conn *websocket.Conn) *Frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, b, err := conn.Read(ctx)
+	if err != nil {
+		t.Fatalf("read a frame: %v", err)
+	}
+	f, err := DecodeFrame(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// An attempt in flight on a session whose CLI froze (its connection dead
+// but not closed) goes to the session that replaces it, at once: failing
+// it as listener_offline once the old connection's close timed out would
+// schedule a normal retry after the new session's expedite had run.
+func TestAttemptOnAReplacedSessionGoesToTheNewSession(t *testing.T) {
+	t.Parallel()
+	st, _, _ := memStore()
+	h := NewHub(Config{Store: st})
+	srv := newHubServer(t, h)
+	frozen := dialRaw(t, srv, "dev")
+
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := attempt(t, h, "dev", `{}`)
+		done <- result{resp, err}
+	}()
+	if f := readFrame(t, frozen); f.Type != FrameRequest {
+		t.Fatalf("frozen session got %q, want the request", f.Type)
+	}
+	// The frozen CLI reads nothing more: it never answers, nor completes
+	// the close handshake when it is replaced.
+
+	app := newLocalApp(t)
+	second := runClient(t, ClientConfig{Server: srv.URL, App: "app_1", Name: "dev", ForwardTo: app.URL})
+	waitFor(t, second.ready, "the second session")
+	r := waitFor(t, done, "the attempt")
+	if r.err != nil {
+		t.Fatalf("attempt in flight on the replaced session: got %v, want the new session's answer", r.err)
+	}
+	if r.resp.StatusCode != http.StatusCreated {
+		t.Errorf("attempt in flight on the replaced session: got status %d, want 201 from the new session", r.resp.StatusCode)
+	}
+	waitFor(t, app.got, "the request at the new session's local app")
+}
+
+// A local app slower than the server's requests arrive keeps every forward
+// busy and the queue full; the client still reads, so pings are answered
+// (the connection stays up), and a request beyond the bound is answered
+// at once as busy.
+func TestBusyLocalAppDoesNotStopTheClientReading(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{}, maxForwards+maxQueued+1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		select {
+		case <-release:
+			w.WriteHeader(http.StatusNoContent)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(app.Close)
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseAll) // before the app closes
+
+	// A server driven by hand, so the test decides what is sent when.
+	conns := make(chan *websocket.Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		conns <- conn
+	}))
+	t.Cleanup(srv.Close)
+	// The client's own pings stay out of the test; the server's ping below
+	// is what a stalled read loop would leave unanswered.
+	c := runClient(t, ClientConfig{Server: srv.URL, App: "app_1", Name: "dev", ForwardTo: app.URL, PingInterval: time.Hour})
+	go func() { // the reports must not hold the forwards up
+		for {
+			select {
+			case <-c.deliveries:
+			case <-t.Context().Done():
+				return
+			}
+		}
+	}()
+	conn := waitFor(t, conns, "the client to connect")
+	t.Cleanup(func() { conn.CloseNow() })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	write := func(f *Frame) {
+		t.Helper()
+		b, err := EncodeFrame(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(&Frame{Type: FrameReady, EndpointID: "ep_1"})
+	waitFor(t, c.ready, "ready")
+	responses := make(chan *Frame, maxForwards+maxQueued+1)
+	go func() {
+		for {
+			_, b, err := conn.Read(ctx) // also reads the pong
+			if err != nil {
+				return
+			}
+			if f, err := DecodeFrame(b); err == nil {
+				responses <- f
+			}
+		}
+	}()
+	request := func(i int) {
+		t.Helper()
+		write(&Frame{Type: FrameRequest, ID: strconv.Itoa(i), MsgID: "msg_" + strconv.Itoa(i), Body: []byte(`{}`)})
+	}
+
+	for i := range maxForwards {
+		request(i)
+	}
+	for range maxForwards {
+		waitFor(t, started, "a forward to reach the local app")
+	}
+	// Every forward is busy: these fill the queue, and one more.
+	for i := maxForwards; i <= maxForwards+maxQueued; i++ {
+		request(i)
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer pcancel()
+	if err := conn.Ping(pctx); err != nil {
+		t.Fatalf("the client stopped reading while the local app was busy: %v", err)
+	}
+	f := waitFor(t, responses, "the answer to the request beyond the bound")
+	if f.ID != strconv.Itoa(maxForwards+maxQueued) || !strings.Contains(f.Error, "busy") {
+		t.Errorf("first answer: got id %s error %q, want id %d answered busy", f.ID, f.Error, maxForwards+maxQueued)
+	}
+
+	releaseAll()
+	for range maxForwards + maxQueued {
+		if f := waitFor(t, responses, "an answer from the local app"); f.Status != http.StatusNoContent {
+			t.Errorf("answer %s: got status %d error %q, want 204", f.ID, f.Status, f.Error)
+		}
 	}
 }

@@ -72,10 +72,7 @@ func (h *Hub) serve(ctx context.Context, s *session, appID string, ep *herald.En
 	defer cancel()
 	log := h.log.With(slog.String("app_id", appID), slog.String("endpoint_id", ep.ID))
 	defer func() {
-		s.mu.Lock()
-		s.ended = true
-		s.mu.Unlock()
-		close(s.done)
+		s.finish()
 		h.remove(s)
 		log.Info("listen session ended")
 	}()
