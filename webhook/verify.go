@@ -125,7 +125,10 @@ func (v *Verifier) checkTimestamp(ts int64) error {
 		now = v.Now()
 	}
 	sent := time.Unix(ts, 0)
-	if d := now.Sub(sent); d > tol || -d > tol {
+	// Compared as times, not through now.Sub, which saturates centuries
+	// away: negated, the saturated difference stays negative, and a
+	// timestamp far in the future would pass.
+	if sent.Before(now.Add(-tol)) || sent.After(now.Add(tol)) {
 		return &TimestampError{Timestamp: sent, Now: now, Tolerance: tol}
 	}
 	return nil

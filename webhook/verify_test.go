@@ -373,3 +373,18 @@ func TestPublicKeyOfPrivateKey(t *testing.T) {
 		t.Errorf("PublicKey of an HMAC secret: got %v, want ErrInvalidSecret", err)
 	}
 }
+
+// A timestamp centuries away is outside any tolerance: a difference of
+// times that far apart saturates as a time.Duration.
+func TestTimestampCenturiesAwayIsRefused(t *testing.T) {
+	t.Parallel()
+	secret := NewSecret()
+	s := mustSigner(t, secret)
+	v := mustVerifier(t, secret)
+	for _, sent := range []time.Time{time.Unix(99999999999, 0), time.Unix(1<<40, 0)} {
+		err := v.Verify(testPayload, signedHeader(t, s, "msg_ts", sent, testPayload))
+		if !errors.Is(err, ErrTimestamp) {
+			t.Errorf("signed at %d: got %v, want a timestamp error", sent.Unix(), err)
+		}
+	}
+}
