@@ -216,9 +216,9 @@ func (e *Emitter) run(pub Publisher) {
 // publish publishes ev, retrying while the store is unavailable.
 func (e *Emitter) publish(pub Publisher, ev event) {
 	backoff := 100 * time.Millisecond
-	for {
+	for retried := false; ; retried = true {
 		err := e.publishOnce(pub, &ev)
-		if err == nil {
+		if err == nil || (retried && errors.Is(err, herald.ErrConflict)) {
 			e.published.Inc()
 			return
 		}
@@ -252,8 +252,11 @@ func (e *Emitter) publishOnce(pub Publisher, ev *event) error {
 		return fmt.Errorf("encode %s: %w", ev.typ, err)
 	}
 	now := e.cfg.Now()
+	if ev.id == "" {
+		ev.id = herald.NewID(herald.PrefixMessage, now)
+	}
 	return pub.Publish(ctx, &herald.Message{
-		ID:        herald.NewID(herald.PrefixMessage, now),
+		ID:        ev.id,
 		AppID:     e.cfg.AppID,
 		EventType: ev.typ,
 		Payload:   body,

@@ -264,6 +264,35 @@ func TestEmitterRetriesWhileStoreUnavailable(t *testing.T) {
 	}
 }
 
+// A publish the store committed but could not confirm is retried under
+// the same message ID, so the retry conflicts instead of publishing the
+// event a second time, and counts as published.
+func TestEmitterRetriesUnderTheSameID(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	committed := map[string]bool{}
+	pub := &publisher{fn: func(msg *herald.Message) error {
+		ids = append(ids, msg.ID)
+		switch {
+		case committed[msg.ID]:
+			return fmt.Errorf("publish: %w", herald.ErrConflict)
+		case len(ids) == 1:
+			committed[msg.ID] = true
+			return fmt.Errorf("publish: the commit's answer was lost: %w", herald.ErrUnavailable)
+		}
+		return nil
+	}}
+	e := newEmitter(t, lookup{}, 0)
+	e.EndpointCreated(&herald.Application{ID: "app_1", UID: "acme"}, &herald.Endpoint{ID: "ep_1", AppID: "app_1"})
+	run(t, e, pub)
+	if len(ids) != 2 || ids[0] != ids[1] {
+		t.Errorf("publish calls with message IDs %v, want two with the same ID", ids)
+	}
+	if n := counter(t, e, "herald_operational_events_published_total", ""); n != 1 {
+		t.Errorf("published counter %v, want 1", n)
+	}
+}
+
 func TestEmitterDropsOnOtherErrors(t *testing.T) {
 	t.Parallel()
 	pub := &publisher{fn: func(msg *herald.Message) error {

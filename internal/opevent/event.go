@@ -53,6 +53,10 @@ type event struct {
 	failSince   time.Time
 	trigger     string
 	resolved    bool // the UIDs are known: no lookup needed
+	// id is the operational message's ID, drawn once: a retry after a
+	// commit the store could not confirm then conflicts with the first
+	// try instead of publishing the event again under another ID.
+	id string
 }
 
 // endpointData is the data of the endpoint.* events.
