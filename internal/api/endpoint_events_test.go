@@ -71,6 +71,8 @@ func TestEndpointEventsFollowStoredChanges(t *testing.T) {
 		{"PUT", path + "/a", map[string]any{"url": "https://example.com/a", "uid": "a", "disabled": true}, 200, []string{"updated+disabled acme a"}},
 		// PUT of a missing endpoint creates it.
 		{"PUT", path + "/c", map[string]any{"url": "https://example.com/c", "uid": "c"}, 201, []string{"created acme c"}},
+		// A polling endpoint is an endpoint too.
+		{"POST", "/api/v1/app/acme/poller", map[string]any{"uid": "p"}, 201, []string{"created acme p"}},
 		{"DELETE", path + "/a", nil, 204, []string{"deleted acme a"}},
 		{"DELETE", path + "/a", nil, 404, nil},
 	}

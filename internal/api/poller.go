@@ -117,6 +117,7 @@ func (s *Server) createPoller(c *call) error {
 		return conflictUID(err, "endpoint", ep.UID)
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointCreated(c.app, ep) // it is an endpoint like any other
 	return c.json(http.StatusCreated, toEndpointOut(ep))
 }
 

@@ -42,6 +42,7 @@ func (s *Server) createPoller(w http.ResponseWriter, r *http.Request, c *ctx) er
 		return err
 	}
 	s.engine.InvalidateEndpoints(app.ID)
+	s.events.EndpointCreated(app, ep) // it is an endpoint like any other
 	back := "/ui/apps/" + app.ID + "/endpoints/" + ep.ID
 	redirect(w, r, back, back, "created")
 	return nil

@@ -3,6 +3,7 @@ package ui
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,9 @@ func TestCreatePollerFromAppPage(t *testing.T) {
 	}
 	if b.invalidated.Load() == 0 {
 		t.Errorf("endpoint cache not invalidated")
+	}
+	if got, want := b.events.take(), []string{"created " + b.a.ID + " " + ep.ID}; !slices.Equal(got, want) {
+		t.Errorf("endpoint events: got %q, want %q", got, want)
 	}
 	if page := c.get(t, base); !strings.Contains(page.body, "herald-poll://"+b.a.ID+"/reader") {
 		t.Errorf("app page does not list the polling endpoint")
