@@ -1,6 +1,7 @@
 // Package retention deletes expired data in the background: messages with
 // their deliveries and attempts past each message's retention period, and
-// inbound events (the requests sources received) past InboundAge. It
+// inbound events (the requests sources received) past InboundAge, and
+// idempotency records past their key's window. It
 // deletes in small batches, each its own short transaction, so publishing,
 // delivery and ingestion never wait long behind it.
 package retention
@@ -18,6 +19,7 @@ import (
 type Store interface {
 	ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error)
 	ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error)
+	ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // DefaultInboundAge keeps inbound events as long as the messages they
@@ -134,12 +136,13 @@ func (j *Job) loop(ctx context.Context, done chan<- struct{}) {
 
 // Counts is what one run deleted.
 type Counts struct {
-	Messages      int
-	InboundEvents int
+	Messages        int
+	InboundEvents   int
+	IdempotencyKeys int
 }
 
 // RunOnce deletes expired messages, then inbound events older than
-// InboundAge, each in batches of Batch until a batch comes back short,
+// InboundAge, then expired idempotency records, each in batches of Batch until a batch comes back short,
 // logs the counts, and returns them.
 func (j *Job) RunOnce(ctx context.Context) (Counts, error) {
 	now := j.cfg.Now()
@@ -159,8 +162,17 @@ func (j *Job) RunOnce(ctx context.Context) (Counts, error) {
 			err = fmt.Errorf("expire inbound events: %w", err)
 		}
 	}
-	if err == nil || c.Messages+c.InboundEvents > 0 {
-		j.cfg.Logger.Info("expired messages deleted", "count", c.Messages, "inbound_events", c.InboundEvents)
+	if err == nil {
+		c.IdempotencyKeys, err = j.expire(ctx, func(ctx context.Context, limit int) (int, error) {
+			return j.cfg.Store.ExpireIdempotencyKeys(ctx, now, limit)
+		})
+		if err != nil {
+			err = fmt.Errorf("expire idempotency keys: %w", err)
+		}
+	}
+	if err == nil || c.Messages+c.InboundEvents+c.IdempotencyKeys > 0 {
+		j.cfg.Logger.Info("expired messages deleted", "count", c.Messages, "inbound_events", c.InboundEvents,
+			"idempotency_keys", c.IdempotencyKeys)
 	}
 	return c, err
 }

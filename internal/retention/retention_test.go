@@ -3,6 +3,7 @@ package retention
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ func (s fakeStore) ExpireInboundEvents(ctx context.Context, before time.Time, li
 	}
 	return s.expireInbound(ctx, before, limit)
 }
+
+func (s fakeStore) ExpireIdempotencyKeys(context.Context, time.Time, int) (int, error) { return 0, nil }
 
 func newJob(t *testing.T, cfg Config) *Job {
 	t.Helper()
@@ -253,14 +256,23 @@ func TestRunOnceAgainstSQLite(t *testing.T) {
 		ingest(t0.Add(-DefaultInboundAge))
 	}
 	recent := ingest(t0)
+	for i, expires := range []time.Duration{time.Hour, time.Hour, time.Hour, 3 * time.Hour} {
+		key := fmt.Sprintf("idem-%d", i)
+		if _, err := db.BeginIdempotent(ctx, key, t0, t0.Add(expires)); err != nil {
+			t.Fatalf("begin idempotent: %v", err)
+		}
+		if err := db.FinishIdempotent(ctx, key, &store.IdempotentResponse{StatusCode: 202, Body: []byte("{}")}); err != nil {
+			t.Fatalf("finish idempotent: %v", err)
+		}
+	}
 
 	j := newJob(t, Config{Store: db, Batch: 2, Now: func() time.Time { return t0.Add(2 * time.Hour) }})
 	c, err := j.RunOnce(ctx)
 	if err != nil {
 		t.Fatalf("run once: %v", err)
 	}
-	if c.Messages != 5 || c.InboundEvents != 3 {
-		t.Errorf("deleted: got %+v, want 5 messages and 3 inbound events", c)
+	if c.Messages != 5 || c.InboundEvents != 3 || c.IdempotencyKeys != 3 {
+		t.Errorf("deleted: got %+v, want 5 messages, 3 inbound events and 3 idempotency keys", c)
 	}
 	if _, err := db.GetInboundEvent(ctx, src.ID, recent.ID); err != nil {
 		t.Errorf("recent inbound event: got %v, want it kept", err)

@@ -21,4 +21,10 @@ type Retention interface {
 	// limit, and keep before older than any source's dedupe window, so
 	// no event that still deduplicates is deleted.
 	ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error)
+	// ExpireIdempotencyKeys deletes up to limit idempotency records whose
+	// key expired at or before now (it may be reused; the saved answer,
+	// which can hold a message's payload, must not outlive it), in one
+	// short transaction, and returns how many. Callers loop until it
+	// returns fewer than limit.
+	ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error)
 }

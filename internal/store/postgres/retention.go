@@ -80,3 +80,20 @@ func (db *DB) ExpireInboundEvents(ctx context.Context, before time.Time, limit i
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// ExpireIdempotencyKeys deletes up to limit idempotency records expired at
+// or before now.
+func (db *DB) ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	tag, err := db.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE key IN (
+		SELECT key FROM idempotency_keys WHERE expires_at <= $1
+		ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, oneShot, ms(now), limit)
+	if err != nil {
+		return 0, fmt.Errorf("expire idempotency keys: %w", db.mapCallErr(ctx, err))
+	}
+	return int(tag.RowsAffected()), nil
+}

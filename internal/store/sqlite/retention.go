@@ -32,6 +32,13 @@ func (db *DB) ExpireInboundEvents(ctx context.Context, before time.Time, limit i
 		SELECT id FROM inbound_events WHERE received_at <= ? ORDER BY received_at LIMIT ?)`, ms(before), limit)
 }
 
+// ExpireIdempotencyKeys deletes up to limit idempotency records expired at
+// or before now.
+func (db *DB) ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error) {
+	return db.expire(ctx, "expire idempotency keys", `DELETE FROM idempotency_keys WHERE key IN (
+		SELECT key FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`, ms(now), limit)
+}
+
 // expire runs one bounded delete (its arguments: a time, then limit) as
 // its own short write, then gives freed pages back to the file system.
 func (db *DB) expire(ctx context.Context, what, query string, at int64, limit int) (int, error) {

@@ -80,6 +80,33 @@ var retentionTests = []test{
 	}},
 	// Inbound events go once received at or before the cutoff, oldest
 	// first and at most limit a call; the messages they became stay.
+	{"ExpireIdempotencyKeysDeletesExpiredRecords", func(f *fixture) {
+		// The saved answer can hold a message's payload: it must not
+		// outlive its key's window.
+		for _, k := range []struct {
+			key     string
+			expires time.Duration
+		}{{"k-old", time.Hour}, {"k-older", 30 * time.Minute}, {"k-live", 3 * time.Hour}} {
+			saved, err := f.s.BeginIdempotent(f.ctx, k.key, f.t0, f.at(k.expires))
+			f.noErr("begin "+k.key, err)
+			if saved != nil {
+				f.Fatalf("begin %s: got a saved answer for a new key", k.key)
+			}
+			f.noErr("finish "+k.key, f.s.FinishIdempotent(f.ctx, k.key, &store.IdempotentResponse{StatusCode: 202, Body: []byte(`{"payload":{}}`)}))
+		}
+		for i, want := range []int{1, 1, 0} {
+			n, err := f.s.ExpireIdempotencyKeys(f.ctx, f.at(2*time.Hour), 1)
+			f.noErr("expire idempotency keys", err)
+			if n != want {
+				f.Errorf("call %d: got %d expired, want %d", i+1, n, want)
+			}
+		}
+		saved, err := f.s.BeginIdempotent(f.ctx, "k-live", f.at(2*time.Hour), f.at(5*time.Hour))
+		f.noErr("begin k-live again", err)
+		if saved == nil || saved.StatusCode != 202 {
+			f.Errorf("the live key's answer after expiry: got %+v, want the saved 202", saved)
+		}
+	}},
 	{"ExpireInboundEventsDeletesOldEvents", func(f *fixture) {
 		a := f.app()
 		src := f.source(a.ID)
