@@ -29,6 +29,18 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 	defer cancel()
 	var n int
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// An expired message whose event ID is still reserved loses its
+		// payload, and expires again when the reservation ends: deleted
+		// now, it would let the same event ID through again.
+		if _, err := tx.Exec(ctx, `UPDATE messages SET payload = NULL, expires_at = created_at + $2
+			WHERE id IN (SELECT m.id FROM messages m
+				WHERE m.expires_at <= $1 AND m.event_id IS NOT NULL AND m.created_at + $2 > $1
+					AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))
+				ORDER BY m.expires_at
+				LIMIT $3
+				FOR UPDATE SKIP LOCKED)`, oneShot, ms(now), eventIDWindow.Milliseconds(), limit); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT m.id FROM messages m
 			WHERE m.expires_at <= $1
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))

@@ -12,18 +12,30 @@ const vacuumPages = 2000
 
 // ExpireMessages deletes up to limit expired messages that have no
 // unfinished delivery. Their deliveries and attempts go with them through
-// the tables' ON DELETE CASCADE. When the file uses incremental
-// auto-vacuum (every file created by this version), freed pages are then
-// returned to the file system; older files keep them on SQLite's free list
-// and reuse them for new rows until Vacuum (`herald migrate --vacuum`) converts
-// them.
+// the tables' ON DELETE CASCADE. A message whose event ID is still in its
+// window loses its payload instead, and stays until the window ends, so
+// the ID keeps refusing a second message (see sqlHoldEventIDs). When the
+// file uses incremental auto-vacuum (every file created by this version),
+// freed pages are then returned to the file system; older files keep them
+// on SQLite's free list and reuse them for new rows until Vacuum
+// (`herald migrate --vacuum`) converts them.
 func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error) {
 	return db.expire(ctx, "expire messages", `DELETE FROM messages WHERE id IN (
 		SELECT m.id FROM messages m
-		WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?
+		WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?1
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))
-		LIMIT ?)`, ms(now), limit)
+		LIMIT ?2)`, ms(now), limit, sqlHoldEventIDs)
 }
+
+// sqlHoldEventIDs runs before the delete, with the same arguments: the
+// expired messages whose event ID is still reserved lose their payload,
+// and expire again when the reservation ends.
+var sqlHoldEventIDs = fmt.Sprintf(`UPDATE messages SET payload = NULL, expires_at = created_at + %d
+	WHERE id IN (SELECT m.id FROM messages m
+		WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?1
+			AND m.event_id IS NOT NULL AND m.created_at + %d > ?1
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.msg_id = m.id AND d.status IN (1, 3))
+		LIMIT ?2)`, eventIDWindow.Milliseconds(), eventIDWindow.Milliseconds())
 
 // ExpireInboundEvents deletes up to limit inbound events received at or
 // before before, then returns freed pages like ExpireMessages.
@@ -40,13 +52,19 @@ func (db *DB) ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit in
 }
 
 // expire runs one bounded delete (its arguments: a time, then limit) as
-// its own short write, then gives freed pages back to the file system.
-func (db *DB) expire(ctx context.Context, what, query string, at int64, limit int) (int, error) {
+// its own short write, after the statements in before (same arguments),
+// then gives freed pages back to the file system.
+func (db *DB) expire(ctx context.Context, what, query string, at int64, limit int, before ...string) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
 	var n int64
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+		for _, q := range before {
+			if _, err := w.tx.ExecContext(ctx, q, at, limit); err != nil {
+				return mapErr(what, err)
+			}
+		}
 		res, err := w.tx.ExecContext(ctx, query, at, limit)
 		if err != nil {
 			return mapErr(what, err)

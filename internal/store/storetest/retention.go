@@ -80,6 +80,31 @@ var retentionTests = []test{
 	}},
 	// Inbound events go once received at or before the cutoff, oldest
 	// first and at most limit a call; the messages they became stay.
+	// A message with an event ID that expires inside the ID's window loses
+	// its payload then, but its row stays until the window ends: deleted
+	// at once, it would let the same event ID through again.
+	{"ExpiredMessageKeepsItsEventIDForTheWindow", func(f *fixture) {
+		a := f.app()
+		m := f.message(a.ID, f.t0, func(m *herald.Message) { m.EventID, m.ExpiresAt = "evt-1", f.at(time.Hour) })
+		f.noErr("publish", f.s.Publish(f.ctx, m, nil, "", time.Time{}))
+		n, err := f.s.ExpireMessages(f.ctx, f.at(2*time.Hour), 100)
+		f.noErr("expire within the window", err)
+		if n != 0 {
+			f.Errorf("expired within the event ID's window: got %d deleted, want 0", n)
+		}
+		got, err := f.s.GetMessage(f.ctx, a.ID, m.ID)
+		f.noErr("get the held message", err)
+		if len(got.Payload) != 0 {
+			f.Errorf("payload past its retention: got %s, want none", got.Payload)
+		}
+		again := f.message(a.ID, f.at(2*time.Hour), func(m *herald.Message) { m.EventID = "evt-1" })
+		f.wantErr("the same event ID within the day", f.s.Publish(f.ctx, again, nil, "", time.Time{}), herald.ErrConflict)
+		n, err = f.s.ExpireMessages(f.ctx, f.at(25*time.Hour), 100)
+		f.noErr("expire after the window", err)
+		if n != 1 {
+			f.Errorf("expired after the event ID's window: got %d deleted, want 1", n)
+		}
+	}},
 	{"ExpireIdempotencyKeysDeletesExpiredRecords", func(f *fixture) {
 		// The saved answer can hold a message's payload: it must not
 		// outlive its key's window.
