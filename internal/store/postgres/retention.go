@@ -79,33 +79,30 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 // before before, oldest first, in one short transaction. Rows another
 // node is deleting are skipped.
 func (db *DB) ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
-	ctx, cancel := db.callCtx(ctx)
-	defer cancel()
-	tag, err := db.pool.Exec(ctx, `DELETE FROM inbound_events WHERE id IN (
+	return db.expire(ctx, "expire inbound events", `DELETE FROM inbound_events WHERE id IN (
 		SELECT id FROM inbound_events WHERE received_at <= $1
-		ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, oneShot, ms(before), limit)
-	if err != nil {
-		return 0, fmt.Errorf("expire inbound events: %w", db.mapCallErr(ctx, err))
-	}
-	return int(tag.RowsAffected()), nil
+		ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, before, limit)
 }
 
 // ExpireIdempotencyKeys deletes up to limit idempotency records expired at
-// or before now.
+// or before now, like ExpireInboundEvents.
 func (db *DB) ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error) {
+	return db.expire(ctx, "expire idempotency keys", `DELETE FROM idempotency_keys WHERE key IN (
+		SELECT key FROM idempotency_keys WHERE expires_at <= $1
+		ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, limit)
+}
+
+// expire runs one bounded delete, its arguments a time and limit, as a
+// one-shot statement (see oneShot), and returns how many rows it deleted.
+func (db *DB) expire(ctx context.Context, what, query string, at time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	tag, err := db.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE key IN (
-		SELECT key FROM idempotency_keys WHERE expires_at <= $1
-		ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, oneShot, ms(now), limit)
+	tag, err := db.pool.Exec(ctx, query, oneShot, ms(at), limit)
 	if err != nil {
-		return 0, fmt.Errorf("expire idempotency keys: %w", db.mapCallErr(ctx, err))
+		return 0, fmt.Errorf("%s: %w", what, db.mapCallErr(ctx, err))
 	}
 	return int(tag.RowsAffected()), nil
 }
