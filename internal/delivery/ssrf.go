@@ -113,18 +113,19 @@ var specialV4 = prefixes(
 // specialV6 is the IANA IPv6 special-purpose registry plus multicast and
 // the deprecated site-local range.
 var specialV6 = prefixes(
-	"::/96",          // unspecified, loopback and IPv4-compatible addresses
-	"::ffff:0:0/96",  // IPv4-mapped (callers unmap first; kept as a backstop)
-	"64:ff9b:1::/48", // local-use NAT64
-	"100::/64",       // discard-only
-	"2001::/23",      // IETF protocol assignments, includes Teredo
-	"2001:db8::/32",  // documentation
-	"3fff::/20",      // documentation
-	"5f00::/16",      // segment routing SIDs
-	"fc00::/7",       // unique local
-	"fe80::/10",      // link-local
-	"fec0::/10",      // site-local (deprecated)
-	"ff00::/8",       // multicast
+	"::/96",           // unspecified, loopback and IPv4-compatible addresses
+	"::ffff:0:0/96",   // IPv4-mapped (callers unmap first; kept as a backstop)
+	"::ffff:0:0:0/96", // IPv4-translated (SIIT), which a translator would forward
+	"64:ff9b:1::/48",  // local-use NAT64
+	"100::/64",        // discard-only
+	"2001::/23",       // IETF protocol assignments, includes Teredo
+	"2001:db8::/32",   // documentation
+	"3fff::/20",       // documentation
+	"5f00::/16",       // segment routing SIDs
+	"fc00::/7",        // unique local
+	"fe80::/10",       // link-local
+	"fec0::/10",       // site-local (deprecated)
+	"ff00::/8",        // multicast
 )
 
 func prefixes(ss ...string) []netip.Prefix {

@@ -47,6 +47,8 @@ func TestAddrGuardDefault(t *testing.T) {
 		{"::ffff:8.8.8.8", true},
 		{"::127.0.0.1", false},
 		{"64:ff9b::7f00:1", false},     // NAT64 of 127.0.0.1
+		{"::ffff:0:7f00:1", false},     // SIIT IPv4-translated 127.0.0.1
+		{"::ffff:0:a9fe:a9fe", false},  // SIIT IPv4-translated 169.254.169.254
 		{"64:ff9b::808:808", true},     // NAT64 of 8.8.8.8
 		{"2002:7f00:1::1", false},      // 6to4 of 127.0.0.1
 		{"2002:808:808::1", true},      // 6to4 of 8.8.8.8
