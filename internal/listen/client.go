@@ -238,28 +238,24 @@ func (c *Client) session(ctx context.Context) (ready bool, err error) {
 	// retried by the server on its schedule.
 	queue := make(chan *Frame, maxQueued)
 	busy := make(chan *Frame, maxQueued)
-	for range maxForwards {
-		work.Go(func() {
+	drain := func(ch <-chan *Frame, handle func(*Frame)) func() {
+		return func() {
 			for {
 				select {
 				case <-connCtx.Done():
 					return
-				case f := <-queue:
-					c.forward(connCtx, conn, f)
+				case f := <-ch:
+					handle(f)
 				}
 			}
-		})
-	}
-	work.Go(func() {
-		for {
-			select {
-			case <-connCtx.Done():
-				return
-			case f := <-busy:
-				c.reply(connCtx, conn, f, &Frame{Type: FrameResponse, ID: f.ID, Error: errBusy}, c.cfg.Now())
-			}
 		}
-	})
+	}
+	for range maxForwards {
+		work.Go(drain(queue, func(f *Frame) { c.forward(connCtx, conn, f) }))
+	}
+	work.Go(drain(busy, func(f *Frame) {
+		c.reply(connCtx, conn, f, &Frame{Type: FrameResponse, ID: f.ID, Error: errBusy}, c.cfg.Now())
+	}))
 	for {
 		_, b, err := conn.Read(connCtx)
 		if err != nil {
