@@ -202,8 +202,8 @@ func (db *DB) EndpointStats(ctx context.Context, appID, endpointID string, since
 
 // finalZero returns a delivery's next attempt time, zero when it is final.
 func finalZero(status int16, next *int64) time.Time {
-	if herald.MessageStatus(status).Final() {
-		return time.Time{}
+	if herald.MessageStatus(status).Final() || next != nil && *next == store.ParkedMS {
+		return time.Time{} // parked: due when its turn comes (fifo.go)
 	}
 	return fromNullMS(next)
 }

@@ -100,6 +100,10 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		wasOrdered, err := endpointOrdered(ctx, tx, ep.ID, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
 		if !ep.Disabled {
 			// Re-enabling starts afresh, its circuit closed.
 			if _, err := tx.Exec(ctx, enableClosesCircuit, ep.ID, ep.AppID); err != nil {
@@ -119,7 +123,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 			return herald.ErrNotFound
 		}
 		if !ep.Disabled {
-			return nil
+			return reorder(ctx, tx, ep.ID, wasOrdered, ep.Ordered, ep.UpdatedAt)
 		}
 		_, err = tx.Exec(ctx, cancelDeliveries, ep.ID)
 		return err

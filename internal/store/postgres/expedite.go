@@ -7,7 +7,8 @@ import (
 )
 
 // Expedite makes the endpoint's waiting retries due at now, or at the
-// RetryAt of a circuit that blocks, and wakes the other nodes. Leased rows are left to their owner.
+// RetryAt of a circuit that blocks, and wakes the other nodes. Leased rows
+// are left to their owner, and parked ones to their turn (fifo.go).
 func (db *DB) Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
@@ -19,7 +20,7 @@ func (db *DB) Expedite(ctx context.Context, appID, endpointID string, now time.T
 			FROM endpoints WHERE id = $2)
 		UPDATE deliveries d SET next_attempt_at = c.due, updated_at = $1 FROM c
 		WHERE d.endpoint_id = $2 AND d.app_id = $3 AND d.status IN (1, 3)
-			AND d.lease_owner IS NULL AND d.next_attempt_at > c.due`, ms(now), endpointID, appID)
+			AND d.lease_owner IS NULL AND d.next_attempt_at > c.due AND d.next_attempt_at <> `+parked, ms(now), endpointID, appID)
 	if err != nil {
 		return 0, fmt.Errorf("expedite %s: %w", endpointID, db.mapCallErr(ctx, err))
 	}

@@ -11,7 +11,7 @@ import (
 
 // fillHeld stores n pending deliveries to ep_bulk, due over the n
 // milliseconds after base, and one to ep_up due at base+n+1ms.
-func fillHeld(t *testing.T, ctx context.Context, db *DB, n int, base int64) {
+func fillHeld(t testing.TB, ctx context.Context, db *DB, n int, base int64) {
 	t.Helper()
 	for _, s := range []string{
 		`INSERT INTO applications (id, name, created_at, updated_at) VALUES ('app_bulk', 'bulk', 0, 0)`,
@@ -36,7 +36,7 @@ func fillHeld(t *testing.T, ctx context.Context, db *DB, n int, base int64) {
 	}
 }
 
-func countDue(t *testing.T, ctx context.Context, db *DB, cond string, args ...any) int {
+func countDue(t testing.TB, ctx context.Context, db *DB, cond string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE `+cond, args...).Scan(&n); err != nil {

@@ -27,9 +27,7 @@ const claimDeliveries = `WITH c AS (
 	WHERE d.status IN (1, 3) AND d.next_attempt_at <= $1 AND NOT EXISTS (
 		SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND (
 			(e.circuit_state <> 0 AND e.circuit_retry_at > $1)
-			OR (e.ordered AND EXISTS (SELECT 1 FROM deliveries p
-				WHERE p.endpoint_id = d.endpoint_id AND p.status IN (1, 3)
-				AND (p.created_at < d.created_at OR (p.created_at = d.created_at AND p.msg_id < d.msg_id))))))
+			OR (e.ordered AND (d.created_at, d.msg_id) <> ` + headFrom + `d.endpoint_id` + headEnd + `)))
 	ORDER BY d.next_attempt_at
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
@@ -56,6 +54,9 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
 	if limit <= 0 {
 		return nil, nil
+	}
+	if _, err := db.pool.Exec(ctx, unparkHeads, oneShot, ms(now)); err != nil {
+		return nil, err
 	}
 	rows, err := db.pool.Query(ctx, claimDeliveries, ms(now), limit, owner, ms(now.Add(lease)))
 	if err != nil {
@@ -226,9 +227,17 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []stor
 	case deliveries == nil:
 		ctx, cancel := db.callCtx(ctx)
 		defer cancel()
-		n, err := db.execNotify(ctx, `UPDATE deliveries d SET lease_owner = NULL, next_attempt_at = GREATEST(
-			COALESCE(d.leased_at, d.next_attempt_at), `+circuitRetry+`)
-			FROM (`+ownedRows+`) AS o WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner)
+		n, err := db.changeNotify(ctx, func(tx pgx.Tx) (int64, error) {
+			if _, err := tx.Exec(ctx, `SELECT count(*) FROM (SELECT id FROM endpoints WHERE ordered AND id IN
+				(SELECT endpoint_id FROM deliveries WHERE lease_owner = $1 AND status IN (1, 3))
+				ORDER BY id FOR SHARE) AS l`, owner); err != nil {
+				return 0, err // endpoints before deliveries (fifo.go)
+			}
+			tag, err := tx.Exec(ctx, `UPDATE deliveries d SET lease_owner = NULL, next_attempt_at = GREATEST(
+				COALESCE(d.leased_at, d.next_attempt_at), `+circuitRetry+`, `+parkedIfWaiting+`)
+				FROM (`+ownedRows+`) AS o WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner)
+			return tag.RowsAffected(), err
+		})
 		if err != nil {
 			return fmt.Errorf("release leases: %w", db.mapCallErr(ctx, err))
 		}
@@ -249,7 +258,12 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []stor
 func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	n, err := db.execNotify(ctx, `INSERT INTO deliveries AS d (msg_id, endpoint_id, app_id, status, attempts,
+	n, err := db.changeNotify(ctx, func(tx pgx.Tx) (int64, error) {
+		ordered, err := endpointOrdered(ctx, tx, endpointID, "FOR SHARE")
+		if err != nil {
+			return 0, err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO deliveries AS d (msg_id, endpoint_id, app_id, status, attempts,
 			next_attempt_at, trigger, created_at, updated_at)
 		SELECT m.id, e.id, m.app_id, 1, 0,
 			GREATEST($4, CASE WHEN e.circuit_state <> 0 THEN e.circuit_retry_at END), 1, $4, $4
@@ -260,7 +274,14 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 			attempts = CASE WHEN d.status IN (1, 3) THEN d.attempts ELSE 0 END,
 			next_attempt_at = EXCLUDED.next_attempt_at, trigger = 1, lease_owner = NULL, leased_at = NULL, updated_at = $4
 		WHERE d.lease_owner IS NULL`,
-		appID, msgID, endpointID, ms(now))
+			appID, msgID, endpointID, ms(now))
+		if err != nil || !ordered || tag.RowsAffected() == 0 {
+			return tag.RowsAffected(), err
+		}
+		_, err = tx.Exec(ctx, `UPDATE deliveries d SET next_attempt_at = GREATEST(d.next_attempt_at, `+parkedIfWaiting+`)
+			WHERE d.msg_id = $1 AND d.endpoint_id = $2 AND d.lease_owner IS NULL AND d.status IN (1, 3)`, msgID, endpointID)
+		return tag.RowsAffected(), err
+	})
 	if err == nil && n == 0 {
 		// Nothing to insert or update: no such message or endpoint, or a
 		// delivery in a node's hands.
@@ -293,7 +314,18 @@ func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, unti
 		`::bigint, `+circuitRetry+`), trigger = 2, lease_owner = NULL, leased_at = NULL, updated_at = `, q.arg(ms(now)),
 		` WHERE endpoint_id = `, q.arg(endpointID), ` AND app_id = `, q.arg(appID), ` AND status IN (2, 4)`)
 	q.timeRange("", since, until)
-	n, err := db.execNotify(ctx, q.String(), q.args...)
+	n, err := db.changeNotify(ctx, func(tx pgx.Tx) (int64, error) {
+		ordered, err := endpointOrdered(ctx, tx, endpointID, "FOR SHARE")
+		if err != nil {
+			return 0, err
+		}
+		tag, err := tx.Exec(ctx, q.String(), q.args...)
+		if err != nil || !ordered || tag.RowsAffected() == 0 {
+			return tag.RowsAffected(), err
+		}
+		_, err = tx.Exec(ctx, parkWaiting, endpointID)
+		return tag.RowsAffected(), err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("recover %s: %w", endpointID, db.mapCallErr(ctx, err))
 	}
@@ -321,15 +353,20 @@ func (db *DB) Backlog(ctx context.Context) (int64, error) {
 // execNotify runs sql and, in the same transaction, notifies idle nodes if
 // it changed any row. It returns the number of rows changed.
 func (db *DB) execNotify(ctx context.Context, sql string, args ...any) (int64, error) {
+	return db.changeNotify(ctx, func(tx pgx.Tx) (int64, error) {
+		tag, err := tx.Exec(ctx, sql, args...)
+		return tag.RowsAffected(), err
+	})
+}
+
+// changeNotify runs change in a transaction and notifies idle nodes in it
+// if change reports that it changed rows. It returns that number.
+func (db *DB) changeNotify(ctx context.Context, change func(pgx.Tx) (int64, error)) (int64, error) {
 	var n int64
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, sql, args...)
-		if err != nil {
+		var err error
+		if n, err = change(tx); err != nil || n == 0 {
 			return err
-		}
-		n = tag.RowsAffected()
-		if n == 0 {
-			return nil
 		}
 		_, err = tx.Exec(ctx, notifySQL, db.notifyPayload())
 		return err

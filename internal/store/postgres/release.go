@@ -35,9 +35,10 @@ func (db *DB) runRelease(ctx context.Context, ops []*releaseOp) []error {
 // deliveries or the owner's leases through their partial indexes instead,
 // all of them per key. The owner and status are checked outside, where
 // OFFSET 0 keeps them. releaseLeased makes each row due again as of when
-// it was leased, or at its circuit's RetryAt.
+// it was leased, or at its circuit's RetryAt, or parks it behind an earlier
+// delivery to its ordered endpoint (fifo.go).
 const releaseLeased = `UPDATE deliveries d SET lease_owner = NULL,
-		next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `)
+		next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `, ` + parkedIfWaiting + `)
 	FROM unnest($1::text[], $2::text[], $3::text[]) AS k(msg_id, endpoint_id, owner),
 		LATERAL (SELECT x.ctid, x.lease_owner, x.status FROM deliveries x
 			WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id OFFSET 0) AS x
@@ -54,6 +55,7 @@ func (db *DB) releaseBatch(ctx context.Context, ops []*releaseOp) error {
 	}
 	var n int64
 	b := &pgx.Batch{}
+	b.Queue(lockOrdered, epIDs) // endpoints before deliveries, as everywhere (fifo.go)
 	b.Queue(lockDeliveries, msgIDs, epIDs)
 	b.Queue(releaseLeased, msgIDs, epIDs, owners).Exec(func(tag pgconn.CommandTag) error {
 		n = tag.RowsAffected()

@@ -197,8 +197,8 @@ type deliveryState struct {
 
 func (d deliveryState) get() (herald.MessageStatus, time.Time) {
 	s := herald.MessageStatus(d.status)
-	if s.Final() {
-		return s, time.Time{}
+	if s.Final() || d.next.Int64 == store.ParkedMS {
+		return s, time.Time{} // parked: due when its turn comes (fifo.go)
 	}
 	return s, fromNullMS(d.next)
 }

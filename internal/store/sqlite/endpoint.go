@@ -84,6 +84,11 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		return err
 	}
 	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		var wasOrdered bool
+		err := w.tx.QueryRowContext(ctx, `SELECT ordered FROM endpoints WHERE id = ? AND app_id = ?`, ep.ID, ep.AppID).Scan(&wasOrdered)
+		if err != nil {
+			return mapErr("update endpoint", err)
+		}
 		if !ep.Disabled {
 			// Re-enabling starts afresh, its circuit closed.
 			if _, err := w.tx.ExecContext(ctx, sqlEnableClosesCircuit, ep.ID, ep.AppID); err != nil {
@@ -103,7 +108,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 			_, err := w.exec(ctx, db.st.cancelEndpointDeliveries, ms(ep.UpdatedAt), ep.ID)
 			return mapErr("update endpoint: cancel deliveries", err)
 		}
-		return nil
+		return reorder(ctx, w, ep.ID, wasOrdered, ep.Ordered, ep.UpdatedAt)
 	})
 }
 

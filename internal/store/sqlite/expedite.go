@@ -6,7 +6,8 @@ import (
 )
 
 // Expedite makes the endpoint's waiting retries due at now, or at the
-// RetryAt of a circuit that blocks. Leased rows are left to their owner.
+// RetryAt of a circuit that blocks. Leased rows are left to their owner,
+// and parked ones to their turn (fifo.go).
 func (db *DB) Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error) {
 	var n int64
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
@@ -19,7 +20,7 @@ func (db *DB) Expedite(ctx context.Context, appID, endpointID string, now time.T
 		}
 		res, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?1, updated_at = ?4
 			WHERE endpoint_id = ?2 AND app_id = ?3 AND status IN (1, 3)
-				AND lease_owner IS NULL AND next_attempt_at > ?1`, due, endpointID, appID, ms(now))
+				AND lease_owner IS NULL AND next_attempt_at > ?1 AND next_attempt_at <> `+parked, due, endpointID, appID, ms(now))
 		if err != nil {
 			return mapErr("expedite", err)
 		}

@@ -28,20 +28,20 @@ const (
 	// sqlHeldBack finds the endpoint of delivery d if it holds d back at ?3.
 	sqlHeldBack = `SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND (
 			(e.circuit_state <> 0 AND e.circuit_retry_at > ?3)
-			OR (e.ordered = 1 AND EXISTS (SELECT 1 FROM deliveries p
-				WHERE p.endpoint_id = d.endpoint_id AND p.status IN (1, 3)
-				AND (p.created_at < d.created_at OR (p.created_at = d.created_at AND p.msg_id < d.msg_id)))))`
+			OR (e.ordered = 1 AND (d.created_at, d.msg_id) <> ` + headFrom + `d.endpoint_id` + headEnd + `))`
 	sqlExtendLeases = `UPDATE deliveries SET next_attempt_at = ?
 		WHERE lease_owner = ? AND status IN (1, 3)`
 	// A released row becomes due as of when it was last claimed or
 	// published, which is never later than any clock reading after that;
-	// if its endpoint's circuit blocks, at the circuit's RetryAt (hold.go).
+	// if its endpoint's circuit blocks, at the circuit's RetryAt (hold.go);
+	// if it waits behind an earlier delivery to an ordered endpoint, never
+	// until its turn (fifo.go).
 	sqlReleaseOwnerLeases = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = ` + releasedDue + `
 		WHERE lease_owner = ?`
 	sqlReleaseLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = ` + releasedDue + `
 		WHERE msg_id = ? AND endpoint_id = ? AND lease_owner = ?`
 	releasedDue = `MAX(updated_at, COALESCE((SELECT e.circuit_retry_at FROM endpoints e
-		WHERE e.id = deliveries.endpoint_id AND e.circuit_state <> 0), 0))`
+		WHERE e.id = deliveries.endpoint_id AND e.circuit_state <> 0), 0), ` + parkedIfWaiting + `)`
 	sqlCancelEndpointDeliveries = `UPDATE deliveries SET status = 4, next_attempt_at = NULL,
 			lease_owner = NULL, updated_at = ?
 		WHERE endpoint_id = ? AND status IN (1, 3)`
@@ -70,6 +70,9 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 }
 
 func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	if _, err := w.exec(ctx, db.st.unparkHeads, ms(now)); err != nil {
+		return nil, mapErr("claim deliveries: unpark ordered heads", err)
+	}
 	until := now.Add(lease)
 	rows, err := w.stmt(ctx, db.st.claim).QueryContext(ctx, owner, ms(until), ms(now), limit)
 	if err != nil {
@@ -230,7 +233,12 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 				next_attempt_at = ?4, trigger = 1, lease_owner = NULL, updated_at = ?5
 			WHERE lease_owner IS NULL`,
 			msgID, endpointID, appID, t, ms(now))
-		return mapErr("resend", err)
+		if err != nil {
+			return mapErr("resend", err)
+		}
+		_, err = w.tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = MAX(next_attempt_at, `+parkedIfWaiting+`)
+			WHERE msg_id = ? AND endpoint_id = ? AND lease_owner IS NULL AND status IN (1, 3)`, msgID, endpointID)
+		return mapErr("resend: park behind the endpoint's head", err)
 	})
 }
 
@@ -257,8 +265,15 @@ func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, unti
 		if err != nil {
 			return mapErr("recover", err)
 		}
-		n, err = res.RowsAffected()
-		return mapErr("recover", err)
+		if n, err = res.RowsAffected(); err != nil {
+			return mapErr("recover", err)
+		}
+		var ordered bool
+		if err := w.tx.QueryRowContext(ctx, `SELECT ordered FROM endpoints WHERE id = ?`, endpointID).Scan(&ordered); err != nil || !ordered {
+			return mapErr("recover", err)
+		}
+		_, err = w.tx.ExecContext(ctx, sqlParkWaiting, endpointID)
+		return mapErr("recover: park behind the endpoint's head", err)
 	})
 	return int(n), err
 }

@@ -125,7 +125,7 @@ type stmts struct {
 
 	eventIDTaken, insertMessage, insertDelivery, insertDeliveries *sql.Stmt
 
-	claim *sql.Stmt
+	unparkHeads, claim *sql.Stmt
 
 	insertAttempt, recordDelivery                                        *sql.Stmt
 	endpointHealthy, endpointFailing, endpointFailingAt, disableEndpoint *sql.Stmt
@@ -156,6 +156,7 @@ func prepare(ctx context.Context, writer *sql.DB) (*stmts, error) {
 	p(&s.insertMessage, sqlInsertMessage)
 	p(&s.insertDelivery, sqlInsertDelivery)
 	p(&s.insertDeliveries, sqlInsertDeliveries)
+	p(&s.unparkHeads, sqlUnparkHeads)
 	p(&s.claim, sqlClaim)
 	p(&s.insertAttempt, sqlInsertAttempt)
 	p(&s.recordDelivery, sqlRecordDelivery)

@@ -145,6 +145,71 @@ var controlTests = []test{
 			f.Errorf("claim after the failure: got %s, want %s", third.Delivery.MsgID, msgs[2].ID)
 		}
 	}},
+	{"OrderedDeliveriesWaitTheirTurnAndGoWhenOrderingEnds", func(f *fixture) {
+		a := f.app()
+		ord := f.endpoint(a.ID, func(e *herald.Endpoint) { e.Ordered = true })
+		var msgs []*herald.Message
+		for i := range 4 {
+			// As the engine does: published leased, then handed back.
+			m := f.publishLeased(a.ID, f.at(time.Duration(i)*time.Millisecond), "node-a", f.at(time.Minute), ord.ID)
+			f.noErr("release", f.s.ReleaseLeases(f.ctx, "node-a", []store.DeliveryKey{{MsgID: m.ID, EndpointID: ord.ID}}))
+			msgs = append(msgs, m)
+		}
+		now := f.at(time.Second)
+		first := f.claimOne("node-a", now)
+		if first.Delivery.MsgID != msgs[0].ID {
+			f.Fatalf("first claim: got %s, want %s", first.Delivery.MsgID, msgs[0].ID)
+		}
+		// Expediting the endpoint, or resending a later message, does not
+		// let the waiting ones pass the one in flight.
+		_, err := f.s.Expedite(f.ctx, a.ID, ord.ID, now)
+		f.noErr("expedite", err)
+		f.noErr("resend", f.s.Resend(f.ctx, a.ID, msgs[3].ID, ord.ID, now))
+		f.claimNone("node-b", now)
+
+		f.record(result(first, now, 200, herald.Outcome{Status: herald.StatusSuccess}))
+		if second := f.claimOne("node-b", now); second.Delivery.MsgID != msgs[1].ID {
+			f.Fatalf("claim after the success: got %s, want %s", second.Delivery.MsgID, msgs[1].ID)
+		}
+		// Unordered, the rest go at once, beside the one in flight.
+		ep, err := f.s.GetEndpoint(f.ctx, a.ID, ord.ID)
+		f.noErr("get", err)
+		ep.Ordered, ep.UpdatedAt = false, now
+		f.noErr("update", f.s.UpdateEndpoint(f.ctx, ep))
+		jobs := f.claim("node-b", now, 10)
+		if len(jobs) != 2 || jobs[0].Delivery.MsgID != msgs[2].ID || jobs[1].Delivery.MsgID != msgs[3].ID {
+			f.Fatalf("claim after unordering: got %d jobs, want %s and %s", len(jobs), msgs[2].ID, msgs[3].ID)
+		}
+	}},
+	{"OrderingABacklogSendsItOneAtATime", func(f *fixture) {
+		a := f.app()
+		ep := f.endpoint(a.ID)
+		var msgs []*herald.Message
+		for i := range 3 {
+			msgs = append(msgs, f.publish(a.ID, f.at(time.Duration(i)*time.Millisecond), ep.ID))
+		}
+		now := f.at(time.Second)
+		// Each fails for good; then ordering is turned on and they are
+		// recovered together.
+		for _, j := range f.claim("node-a", now, 10) {
+			f.record(result(j, now, 500, herald.Outcome{Status: herald.StatusFail}))
+		}
+		ep.Ordered, ep.UpdatedAt = true, now
+		f.noErr("update", f.s.UpdateEndpoint(f.ctx, ep))
+		n, err := f.s.Recover(f.ctx, a.ID, ep.ID, time.Time{}, time.Time{}, now)
+		f.noErr("recover", err)
+		if n != 3 {
+			f.Fatalf("recovered %d, want 3", n)
+		}
+		for i, m := range msgs {
+			j := f.claimOne("node-a", now)
+			if j.Delivery.MsgID != m.ID {
+				f.Fatalf("claim %d: got %s, want %s", i, j.Delivery.MsgID, m.ID)
+			}
+			f.record(result(j, now, 200, herald.Outcome{Status: herald.StatusSuccess}))
+		}
+		f.claimNone("node-a", now)
+	}},
 }
 
 // wantCircuit checks the endpoint's stored circuit as GetEndpoint and

@@ -1,0 +1,73 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+)
+
+// Strict FIFO without walking the queue. A delivery to an ordered endpoint
+// waits until every earlier one to it has finished. Left due, the waiting
+// ones would sit at the head of deliveries_due, and every claim would walk
+// past all of them (40,000 waiting cost each claim 34 ms, in the single
+// writer). So a waiting delivery is parked: its next_attempt_at is
+// store.ParkedMS, past the range any claim reads. Releasing a delivery
+// parks it unless it is its endpoint's head, and each claim first makes
+// the parked heads of ordered endpoints due: one index lookup per ordered
+// endpoint. Turning ordering on parks an endpoint's waiting deliveries;
+// turning it off makes them due. The claim's own head check stays as the
+// safety net for rows that were never parked.
+
+const (
+	// parked is store.ParkedMS as SQL (TestParkedIsTheStoreConstant).
+	parked = `253402300799999`
+
+	// headOf(x) is the key of the first unfinished delivery to endpoint x,
+	// through deliveries_endpoint_open.
+	headFrom = `(SELECT p.created_at, p.msg_id FROM deliveries p
+		WHERE p.status IN (1, 3) AND p.endpoint_id = `
+	headEnd = ` ORDER BY p.created_at, p.msg_id LIMIT 1)`
+
+	// parkedIfWaiting is store.ParkedMS when the deliveries row being
+	// updated is unfinished and waits behind an earlier delivery to its
+	// ordered endpoint, and 0 otherwise: a term of the MAX that computes a
+	// released row's due time.
+	parkedIfWaiting = `COALESCE((SELECT ` + parked + ` FROM endpoints e
+		WHERE e.id = deliveries.endpoint_id AND e.ordered = 1
+			AND (deliveries.created_at, deliveries.msg_id) <> ` + headFrom + `deliveries.endpoint_id` + headEnd + `), 0)`
+
+	// circuitDue is when a delivery in the row being updated that becomes
+	// due at ?1 is due: then, or at its open circuit's RetryAt (hold.go).
+	circuitDue = `MAX(?1, COALESCE((SELECT e.circuit_retry_at FROM endpoints e
+		WHERE e.id = deliveries.endpoint_id AND e.circuit_state <> 0), 0))`
+
+	// sqlUnparkHeads makes the parked heads of ordered endpoints due at ?1.
+	sqlUnparkHeads = `UPDATE deliveries SET next_attempt_at = ` + circuitDue + `
+		WHERE next_attempt_at = ` + parked + ` AND (msg_id, endpoint_id) IN (
+			SELECT (SELECT p.msg_id FROM deliveries p
+				WHERE p.status IN (1, 3) AND p.endpoint_id = e.id
+				ORDER BY p.created_at, p.msg_id LIMIT 1), e.id
+			FROM endpoints e WHERE e.ordered = 1)`
+
+	// sqlParkWaiting parks the unleased deliveries behind endpoint ?1's head.
+	sqlParkWaiting = `UPDATE deliveries SET next_attempt_at = ` + parked + `
+		WHERE endpoint_id = ?1 AND status IN (1, 3) AND lease_owner IS NULL
+			AND next_attempt_at <> ` + parked + ` AND (created_at, msg_id) > ` + headFrom + `?1` + headEnd
+
+	// sqlUnparkEndpoint makes endpoint ?2's parked deliveries due at ?1.
+	sqlUnparkEndpoint = `UPDATE deliveries SET next_attempt_at = ` + circuitDue + `
+		WHERE endpoint_id = ?2 AND status IN (1, 3) AND next_attempt_at = ` + parked
+)
+
+// reorder parks or unparks an endpoint's waiting deliveries after its
+// ordering changed from was to ordered.
+func reorder(ctx context.Context, w *wtx, endpointID string, was, ordered bool, now time.Time) error {
+	switch {
+	case ordered && !was:
+		_, err := w.tx.ExecContext(ctx, sqlParkWaiting, endpointID)
+		return mapErr("park waiting deliveries", err)
+	case was && !ordered:
+		_, err := w.tx.ExecContext(ctx, sqlUnparkEndpoint, ms(now), endpointID)
+		return mapErr("unpark deliveries", err)
+	}
+	return nil
+}
