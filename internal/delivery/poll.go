@@ -123,6 +123,7 @@ func (p *poller) run(ctx context.Context) {
 				continue
 			}
 		case <-tick.C:
+			e.retryReleases(ctx) // then claimed below
 			p.refresh(ctx)
 		case <-retry.C:
 			continue // armRetry finds them due and claims
@@ -179,11 +180,13 @@ func (p *poller) claim(ctx context.Context) {
 			}
 			return
 		}
+		// These rows are leased to this node anew, after any release the
+		// poller retried: one still kept for them would hit them while
+		// they are sent (release.go).
+		e.unreleased.forgetClaimed(jobs)
 		spilled := e.disp.enqueue(jobs)
 		if len(spilled) > 0 {
-			if err := e.store.ReleaseLeases(ctx, e.cfg.NodeID, spilled); err != nil && e.errLimit.allow("spill", e.now()) {
-				e.log.Error("release spilled deliveries", slog.Int("deliveries", len(spilled)), slog.Any("error", err))
-			}
+			e.release(ctx, spilled, "spilled deliveries")
 			// The queues are full: claiming again now would only claim
 			// the same rows back.
 			p.full = true
@@ -196,10 +199,14 @@ func (p *poller) claim(ctx context.Context) {
 }
 
 // heartbeat extends this node's leases and renews its place among the
-// nodes sharing the database.
+// nodes sharing the database. It first hands back the leases whose release
+// failed: extended with the others, they would never run out.
 func (p *poller) heartbeat(ctx context.Context) {
 	e := p.e
 	e.beatNode(ctx)
+	if e.retryReleases(ctx) {
+		p.wake() // they are due: claim them
+	}
 	err := e.store.ExtendLeases(ctx, e.cfg.NodeID, e.now().Add(e.cfg.LeaseDuration))
 	if err != nil && ctx.Err() == nil && e.errLimit.allow("extend", e.now()) {
 		e.log.Error("extend leases", slog.Any("error", err))

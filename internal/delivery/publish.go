@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -87,11 +86,13 @@ func (e *Engine) findEndpoint(ctx context.Context, appID, idOrUID string) (*hera
 func (e *Engine) publish(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint) error {
 	now := e.now()
 	deliveries, leaseUntil := e.fresh(msg, targets, now)
+	retried := e.unreleased.has(deliveries) // before the commit: see dispatchFresh
 	if err := e.store.Publish(ctx, msg, deliveries, e.cfg.NodeID, leaseUntil); err != nil {
+		e.keepPublished(deliveries, err)
 		return fmt.Errorf("publish: %w", err)
 	}
 	e.metrics.published.Inc()
-	e.dispatchFresh(ctx, msg, targets, deliveries, now)
+	e.dispatchFresh(ctx, msg, targets, deliveries, retried)
 	return nil
 }
 
@@ -126,8 +127,12 @@ func (e *Engine) fresh(msg *herald.Message, targets []*herald.Endpoint, now time
 // releases to the database those it cannot hold. Deliveries to ordered
 // endpoints always go back to the database: only a claim can tell whether
 // an earlier delivery, perhaps held by another node, is still unfinished
-// (fifo.go).
-func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint, deliveries []herald.Delivery, now time.Time) {
+// (fifo.go). So do all of a retried publish, one whose deliveries awaited
+// a release when it began (a caller retrying a failed publish with the
+// same message): that release, perhaps in flight, may land after this
+// commit, and would free them for a second claim while this node sends
+// them.
+func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint, deliveries []herald.Delivery, retried bool) {
 	if len(targets) == 0 {
 		return
 	}
@@ -135,13 +140,13 @@ func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets
 	jobs := make([]store.Job, 0, len(targets))
 	var spilled []store.DeliveryKey
 	for i, ep := range targets {
-		if ep.Ordered {
+		if ep.Ordered || retried {
 			spilled = append(spilled, store.DeliveryKey{MsgID: msg.ID, EndpointID: ep.ID})
 			continue
 		}
 		jobs = append(jobs, store.Job{Delivery: deliveries[i], Message: msg, Endpoint: ep})
 	}
-	ordered := len(spilled) > 0
+	claim := len(spilled) > 0 // the poller claims them at once
 	if e.running() {
 		spilled = append(spilled, e.disp.enqueue(jobs)...)
 	} else {
@@ -149,15 +154,10 @@ func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets
 			spilled = append(spilled, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
 		}
 	}
-	if len(spilled) > 0 {
-		// The message is durable; these deliveries go back to the
-		// database for the poller (or another node) to claim.
-		if err := e.store.ReleaseLeases(context.WithoutCancel(ctx), e.cfg.NodeID, spilled); err != nil && e.errLimit.allow("spill", now) {
-			e.log.Error("release spilled deliveries; they are sent when their lease expires",
-				slog.String("app_id", msg.AppID), slog.String("msg_id", msg.ID), slog.Any("error", err))
-		}
-	}
-	if ordered {
+	// The message is durable; these deliveries go back to the database
+	// for the poller (or another node) to claim.
+	e.release(context.WithoutCancel(ctx), spilled, "spilled deliveries")
+	if claim {
 		e.poll.wake()
 	}
 }
