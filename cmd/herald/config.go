@@ -114,21 +114,36 @@ func newLogger(env Env, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
 }
 
-func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
+// parsePrefixes parses the CIDRs given to flag; a bare address stands for
+// just that address.
+func parsePrefixes(flag string, cidrs []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(cidrs))
 	for _, c := range cidrs {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
-			// A bare address allows just that address.
 			a, aerr := netip.ParseAddr(c)
 			if aerr != nil {
-				return nil, fmt.Errorf("--allow-network %q: want a CIDR such as 10.0.0.0/8", c)
+				return nil, fmt.Errorf("%s %q: want a CIDR such as 10.0.0.0/8 or an address such as 10.0.0.1", flag, c)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// parseTrustedProxies parses --trusted-proxies: each value a
+// comma-separated list of CIDRs or addresses, empty elements skipped.
+func parseTrustedProxies(values []string) ([]netip.Prefix, error) {
+	var cidrs []string
+	for _, v := range values {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				cidrs = append(cidrs, c)
+			}
+		}
+	}
+	return parsePrefixes("--trusted-proxies", cidrs)
 }
 
 func parseSchedule(s string) (herald.Policy, error) {

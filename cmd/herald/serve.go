@@ -73,7 +73,11 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 			}
 		}
 	}()
-	allow, err := parsePrefixes(cfg.allowNetworks)
+	allow, err := parsePrefixes("--allow-network", cfg.allowNetworks)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := parseTrustedProxies(cfg.trustedProxies)
 	if err != nil {
 		return nil, err
 	}
@@ -215,14 +219,15 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	dashboard, err := ui.New(ui.Config{
-		Store:         st,
-		Engine:        engine,
-		Inbound:       ingest,
-		AdminToken:    token,
-		SessionSecret: []byte(sessionSecret),
-		SecureCookies: cfg.secureCookies,
-		Events:        endpointEvents,
-		Logger:        logger,
+		Store:          st,
+		Engine:         engine,
+		Inbound:        ingest,
+		AdminToken:     token,
+		SessionSecret:  []byte(sessionSecret),
+		SecureCookies:  cfg.secureCookies,
+		TrustedProxies: trusted,
+		Events:         endpointEvents,
+		Logger:         logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)

@@ -77,19 +77,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// client is refused even with the right token: otherwise the answer
 	// would tell a right guess from a wrong one whatever the limit. Only
 	// this client's budget is spent (see loginLimiter), so others can still
-	// log in.
-	client := clientKey(r)
-	if !s.logins.take(client, s.now()) {
+	// log in; behind a trusted proxy, the client is the one it forwards.
+	client := s.proxies.client(r)
+	key := clientKey(client, r.RemoteAddr)
+	if !s.logins.take(key, s.now()) {
 		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed attempts; wait a few seconds.")
 		return
 	}
 	token := r.PostFormValue("token")
 	if s.adminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) != 1 {
-		s.log.Warn("ui: failed login", "remote", r.RemoteAddr)
+		s.log.Warn("ui: failed login", "client", client, "remote", r.RemoteAddr)
 		s.showLogin(w, r, http.StatusUnauthorized, "That token is not the admin token.")
 		return
 	}
-	s.logins.refund(client, s.now())
+	s.logins.refund(key, s.now())
 	sess := session{Kind: kindAdmin, TokenHash: s.adminBinding, Expires: s.now().Add(s.ttl), Nonce: newNonce()}
 	s.setCookie(w, r, adminCookie, s.encode(sess), sess.Expires)
 	s.setCookie(w, r, loginCookie, "", time.Time{})

@@ -1,11 +1,14 @@
 package ui
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -71,8 +74,23 @@ func serve(s *Server, method, path, remote string, form url.Values, cookies ...*
 // tryLogin posts token to s's login form from remote, with a valid
 // double-submit CSRF token.
 func tryLogin(s *Server, remote, token string) *httptest.ResponseRecorder {
-	return serve(s, "POST", "/ui/login", remote, url.Values{csrfField: {"login-nonce"}, "token": {token}},
-		&http.Cookie{Name: loginCookie, Value: "login-nonce"})
+	return tryLoginVia(s, remote, nil, token)
+}
+
+// tryLoginVia is tryLogin with the X-Forwarded-For header lines xff, as a
+// proxy at remote (or a client pretending to be behind one) sends them.
+func tryLoginVia(s *Server, remote string, xff []string, token string) *httptest.ResponseRecorder {
+	form := url.Values{csrfField: {"login-nonce"}, "token": {token}}
+	r := httptest.NewRequest("POST", "http://herald.local/ui/login", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.RemoteAddr = remote
+	for _, v := range xff {
+		r.Header.Add("X-Forwarded-For", v)
+	}
+	r.AddCookie(&http.Cookie{Name: loginCookie, Value: "login-nonce"})
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, r)
+	return w
 }
 
 // sessionCookie returns the operator session cookie that w sets.
@@ -211,6 +229,74 @@ func TestFailedLoginsArePerClient(t *testing.T) {
 	}
 	if n := s.logins.size(); n != 1 {
 		t.Errorf("clients tracked after a minute idle: got %d, want 1 (the newest)", n)
+	}
+}
+
+// TestFailedLoginsArePerClientBehindATrustedProxy: behind a trusted
+// proxy each client it forwards has its own login budget, so one client's
+// failures do not lock out the others; and no client picks its own
+// address with a header, neither in front of what the proxy appends nor
+// by connecting directly. Without trusted proxies (the default) every
+// client behind the proxy shares the proxy's budget.
+func TestFailedLoginsArePerClientBehindATrustedProxy(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	clock := &manualClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var logs bytes.Buffer
+	s, err := New(Config{
+		Store:          b.db,
+		Engine:         fakeEngine{wake: func() {}, invalidate: func(string) {}},
+		AdminToken:     testAdminToken,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
+		Now:            clock.now,
+	})
+	if err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	const proxy, attacker, user = "10.0.0.1:443", "198.51.100.7", "203.0.113.9"
+
+	limited := false
+	for i := 0; i < 50 && !limited; i++ {
+		limited = tryLoginVia(s, proxy, []string{attacker}, "guess").Code == http.StatusTooManyRequests
+	}
+	if !limited {
+		t.Fatalf("50 wrong tokens from one client behind the proxy: got no 429, want the client limited")
+	}
+	if !strings.Contains(logs.String(), "client="+attacker+" remote="+proxy) {
+		t.Errorf("failed login log: got %q, want the client %s and the proxy %s", logs.String(), attacker, proxy)
+	}
+	// A value the attacker sends is left of the one the proxy appends,
+	// and is not believed.
+	if w := tryLoginVia(s, proxy, []string{user + ", " + attacker}, testAdminToken); w.Code != http.StatusTooManyRequests {
+		t.Errorf("limited client naming another in front of the proxy's hop: got %d, want 429", w.Code)
+	}
+	// Another client behind the same proxy is not affected.
+	if w := tryLoginVia(s, proxy, []string{user}, "typo"); w.Code != http.StatusUnauthorized {
+		t.Errorf("wrong token from another client behind the proxy: got %d, want 401", w.Code)
+	}
+	if w := tryLoginVia(s, proxy, []string{user}, testAdminToken); w.Code != http.StatusSeeOther {
+		t.Errorf("right token from another client behind the proxy: got %d, want 303", w.Code)
+	}
+	// A client connecting directly is its own address, whatever address
+	// its header claims: a fresh one each time buys no attempts.
+	const direct = "198.51.100.8:4000"
+	for i := range 10 {
+		if w := tryLoginVia(s, direct, []string{"192.0.2." + strconv.Itoa(i+10)}, "guess"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("guess %d from an untrusted peer: got %d, want 401", i+1, w.Code)
+		}
+	}
+	if w := tryLoginVia(s, direct, []string{"192.0.2.200"}, "guess"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("eleventh guess from an untrusted peer with a new X-Forwarded-For: got %d, want 429", w.Code)
+	}
+
+	// Trusting no proxy, the clients behind one share its budget.
+	shared := authServer(t, b, testAdminToken, nil, clock.now)
+	for range 10 {
+		tryLoginVia(shared, proxy, []string{attacker}, "guess")
+	}
+	if w := tryLoginVia(shared, proxy, []string{user}, testAdminToken); w.Code != http.StatusTooManyRequests {
+		t.Errorf("right token behind an untrusted proxy after another client failed 10 times: got %d, want 429 (one budget)", w.Code)
 	}
 }
 

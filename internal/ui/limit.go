@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"net"
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -15,11 +13,11 @@ import (
 // There is deliberately no global ceiling. One that a right token
 // bypassed would be an oracle (refused means wrong, let in means right),
 // so it would not slow a guesser at all; one that a right token did not
-// bypass would let anyone lock the operator out. Clients are keyed by the
-// address the server sees (RemoteAddr; Herald has no notion of trusted
-// proxies, so behind a reverse proxy its clients share the proxy's
-// budget), IPv6 ones by their /64, which one host can fill with
-// addresses.
+// bypass would let anyone lock the operator out. Clients are keyed by
+// their address (proxies.clientAddr: the peer's, or behind a trusted
+// reverse proxy the one its X-Forwarded-For vouches for; behind a proxy
+// that is not trusted, all its clients share the proxy's budget), IPv6
+// ones by their /64, which one host can fill with addresses.
 //
 // Memory is bounded: a client whose bucket has refilled is no different
 // from one never seen, so sweep forgets it; and at most max clients are
@@ -116,18 +114,13 @@ func (l *loginLimiter) size() int {
 	return len(l.clients)
 }
 
-// clientKey names r's client for the login limiter: the peer's IPv4
-// address, or its IPv6 /64, or failing to parse either, RemoteAddr as is.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+// clientKey names a client for the login limiter: its IPv4 address, or
+// its IPv6 /64; an invalid one (a peer address that could not be parsed)
+// is named by remoteAddr as is.
+func clientKey(addr netip.Addr, remoteAddr string) string {
+	if !addr.IsValid() {
+		return remoteAddr
 	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	addr = addr.Unmap().WithZone("")
 	if addr.Is4() {
 		return addr.String()
 	}

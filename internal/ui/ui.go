@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -50,6 +51,11 @@ type Config struct {
 	// Herald behind a TLS-terminating proxy. Cookies are always Secure on
 	// requests that came over TLS.
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for the login limit and its log. Empty: none, so every
+	// client is the address it connects from and its headers are ignored,
+	// and behind a proxy all clients share the proxy's login budget.
+	TrustedProxies []netip.Prefix
 	// RefreshInterval is how often live lists refresh in the browser.
 	// Default 2 seconds.
 	RefreshInterval time.Duration
@@ -82,6 +88,8 @@ type Server struct {
 	// logins limits login attempts per client, so the admin token cannot
 	// be guessed at network speed and one client cannot lock out another.
 	logins *loginLimiter
+	// proxies tell a client behind a trusted proxy from the proxy.
+	proxies proxies
 	// secureCookies is Config.SecureCookies.
 	secureCookies bool
 	// adminBinding is adminKey(adminToken): what an operator session must
@@ -109,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		logins:        newLoginLimiter(time.Second, 10, 1<<16),
+		proxies:       newProxies(cfg.TrustedProxies),
 		secureCookies: cfg.SecureCookies,
 	}
 	if s.events == nil {
