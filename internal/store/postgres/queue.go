@@ -51,14 +51,29 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	return jobs, nil
 }
 
+// claim leases and loads the jobs in one transaction: a claim that cannot
+// load them (a lost connection, secrets it cannot decrypt) leases nothing.
+// Committed, its leases would be extended by this node's heartbeat, which
+// extends all of them, and kept from every node while this one never sent
+// them.
 func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	if _, err := db.pool.Exec(ctx, unparkHeads, oneShot, ms(now)); err != nil {
+	var jobs []store.Job
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		jobs, err = db.claimIn(ctx, tx, owner, now, lease, limit)
+		return err
+	})
+	return jobs, err
+}
+
+func (db *DB) claimIn(ctx context.Context, tx pgx.Tx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	if _, err := tx.Exec(ctx, unparkHeads, oneShot, ms(now)); err != nil {
 		return nil, err
 	}
-	rows, err := db.pool.Query(ctx, claimDeliveries, ms(now), limit, owner, ms(now.Add(lease)))
+	rows, err := tx.Query(ctx, claimDeliveries, ms(now), limit, owner, ms(now.Add(lease)))
 	if err != nil {
 		return nil, err
 	}
@@ -96,35 +111,13 @@ func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time
 		}
 		return strings.Compare(a.EndpointID, b.EndpointID)
 	})
-	jobs, err := db.jobs(ctx, deliveries)
-	if err != nil {
-		// The leases are committed: hand them back, or the heartbeat,
-		// which extends all of this node's leases, would keep them from
-		// every node while this one never sends them.
-		db.releaseClaimed(ctx, owner, deliveries)
-		return nil, err
-	}
-	return jobs, nil
-}
-
-// releaseClaimed gives back the leases of a claim that could not load its
-// jobs, on a context of its own: the claim's may be what ran out. If it
-// fails too, the leases run out as if this node had died, once it stops
-// extending them.
-func (db *DB) releaseClaimed(ctx context.Context, owner string, deliveries []herald.Delivery) {
-	keys := make([]store.DeliveryKey, len(deliveries))
-	for i, d := range deliveries {
-		keys[i] = store.DeliveryKey{MsgID: d.MsgID, EndpointID: d.EndpointID}
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	_ = db.ReleaseLeases(ctx, owner, keys)
+	return db.jobs(ctx, tx, deliveries)
 }
 
 // jobs loads the messages and endpoints of claimed deliveries in one round
 // trip. A delivery whose message or endpoint is gone, or whose endpoint is
 // disabled, is canceled instead.
-func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.Job, error) {
+func (db *DB) jobs(ctx context.Context, tx pgx.Tx, deliveries []herald.Delivery) ([]store.Job, error) {
 	var msgIDs, epIDs []string
 	for _, d := range deliveries {
 		msgIDs = append(msgIDs, d.MsgID)
@@ -153,7 +146,7 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 		}
 		return rows.Err()
 	})
-	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	jobs := make([]store.Job, 0, len(deliveries))
@@ -173,7 +166,7 @@ func (db *DB) jobs(ctx context.Context, deliveries []herald.Delivery) ([]store.J
 		for i := range orphanMsg {
 			b.Queue(cancelOrphan, orphanMsg[i], orphanEp[i])
 		}
-		if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return nil, err
 		}
 	}
