@@ -25,9 +25,19 @@ const githubSecret = "It's a Secret to Everybody 42"
 // answer.
 func postGitHub(t *testing.T, ctx context.Context, url, secret, delivery string, body []byte) (int, map[string]any) {
 	t.Helper()
+	return postGitHubFor(t, ctx, url, secret, delivery, "", body)
+}
+
+// postGitHubFor is postGitHub as a reverse proxy forwarding for client
+// sends it: with X-Forwarded-For naming client, unless it is empty.
+func postGitHubFor(t *testing.T, ctx context.Context, url, secret, delivery, client string, body []byte) (int, map[string]any) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if client != "" {
+		req.Header.Set("X-Forwarded-For", client)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "push")

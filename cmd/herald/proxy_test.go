@@ -97,3 +97,48 @@ func postLogin(t *testing.T, base, client, token string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestServeChecksAllowedIPsOfForwardedClient runs the real server behind
+// a "proxy" on loopback: with --trusted-proxies naming it, a source's
+// allowedIps admit the provider it forwards and refuse anyone else, and
+// the inbound event records the provider's address, not the proxy's.
+func TestServeChecksAllowedIPsOfForwardedClient(t *testing.T) {
+	t.Parallel()
+	ts := setup(t, "--trusted-proxies", "127.0.0.1,::1")
+	ctx := t.Context()
+	const provider, stranger = "203.0.113.9", "198.51.100.7"
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/app", map[string]any{"name": "Acme", "uid": "acme"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var src struct {
+		ID        string
+		IngestURL string `json:"ingestUrl"`
+	}
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/source", map[string]any{
+		"name": "GitHub", "app": "acme", "allowedIps": []string{"203.0.113.0/24"},
+		"verifier": map[string]any{"type": "github", "secrets": []string{githubSecret}},
+	}, &src); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"zen":"Keep it logically awesome."}`)
+
+	code, out := postGitHubFor(t, ctx, src.IngestURL, githubSecret, "d-1", provider, body)
+	if code != http.StatusOK {
+		t.Fatalf("from %s behind the proxy: got %d %v, want 200", provider, code, out)
+	}
+	var ev struct {
+		RemoteAddr string `json:"remoteAddr"`
+	}
+	if _, err := call(ctx, ts.URL, ts.Token, "GET", "/api/v1/source/"+src.ID+"/event/"+out["id"].(string), nil, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.RemoteAddr != provider {
+		t.Errorf("inbound event address: got %q, want the forwarded client %q", ev.RemoteAddr, provider)
+	}
+	if code, out := postGitHubFor(t, ctx, src.IngestURL, githubSecret, "d-2", stranger, body); code != http.StatusForbidden {
+		t.Errorf("from %s behind the proxy: got %d %v, want 403", stranger, code, out)
+	}
+	if code, out := postGitHubFor(t, ctx, src.IngestURL, githubSecret, "d-3", provider+", "+stranger, body); code != http.StatusForbidden {
+		t.Errorf("from %s naming %s in front of the proxy's hop: got %d %v, want 403", stranger, provider, code, out)
+	}
+}

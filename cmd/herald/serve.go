@@ -209,11 +209,12 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		return nil, err
 	}
 	ingest, err := inbound.NewHandler(inbound.HandlerConfig{
-		Sources:   st,
-		Publisher: engine,
-		PublicURL: cfg.publicURL,
-		Logger:    logger,
-		Registry:  reg,
+		Sources:        st,
+		Publisher:      engine,
+		PublicURL:      cfg.publicURL,
+		TrustedProxies: trusted,
+		Logger:         logger,
+		Registry:       reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)

@@ -68,7 +68,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
 	fs.StringVar(&c.sessionSecret, "session-secret", "", "key that signs dashboard sessions; nodes behind one load balancer must share it (default: generated in --data-dir)")
 	fs.BoolVar(&c.secureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind a TLS-terminating proxy)")
-	fs.Var(&c.trustedProxies, "trusted-proxies", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client, so dashboard logins are limited per client behind them (repeatable; default none)")
+	fs.Var(&c.trustedProxies, "trusted-proxies", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client, for dashboard login limits and sources' allowedIps behind them (repeatable; default none)")
 	fs.Float64Var(&c.apiRateLimit, "api-rate-limit", 0, "API requests per second allowed per token, answered 429 with Retry-After beyond it; 0 means no limit")
 	fs.IntVar(&c.apiRateBurst, "api-rate-burst", 0, "API requests a token may make at once (default twice --api-rate-limit)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")

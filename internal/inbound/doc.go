@@ -10,7 +10,9 @@
 // secrets so a source can rotate them without downtime.
 //
 // Handler serves a source's ingest URL, POST /in/{source id or uid}: it
-// checks the source's address allow-list (403) and body limit (413),
+// checks the source's address allow-list (403; against the client behind
+// a trusted reverse proxy, see HandlerConfig.TrustedProxies) and body
+// limit (413),
 // verifies (401, counted in herald_inbound_refused_total and never
 // stored), answers Slack's handshake, and hands the event and the message
 // it becomes (ForwardedMessage: the raw bytes, the provider's content type

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/internal/clientip"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -54,6 +55,12 @@ type HandlerConfig struct {
 	// reused; 0 means 2 seconds, negative disables the cache. A changed
 	// source (a rotated secret) applies after at most this long.
 	SourceCacheTTL time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, so that behind them a source's allowedIps are checked
+	// against, and an event records, the provider's address rather than
+	// the proxy's. Empty: none; every request's client is the address it
+	// connects from, and its headers are ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler serves POST /in/{source}: it verifies, deduplicates, stores and
@@ -63,6 +70,7 @@ type Handler struct {
 	sources   *sourceCache
 	pub       Publisher
 	publicURL string
+	proxies   clientip.Proxies
 	log       *slog.Logger
 	now       func() time.Time
 	limit     *logLimit
@@ -79,6 +87,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	h := &Handler{
 		pub:       cfg.Publisher,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		proxies:   clientip.NewProxies(cfg.TrustedProxies),
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		limit:     newLogLimit(10 * time.Second),
@@ -153,16 +162,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	src, ver, cfg := cached.src, cached.ver, cached.cfg
-	addr := remoteAddr(r)
-	if !allowed(src.AllowedIPs, addr) {
-		h.refuse(w, src, reasonIP, addr, http.StatusForbidden, herald.EFORBIDDEN, "This address may not post to this source")
+	from := h.origin(r)
+	if !allowed(src.AllowedIPs, from.client) {
+		h.refuse(w, src, reasonIP, from, http.StatusForbidden, herald.EFORBIDDEN, "This address may not post to this source")
 		return
 	}
 	body, err := readBody(w, r, src.MaxBodyBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.refuse(w, src, reasonTooLarge, addr, http.StatusRequestEntityTooLarge, herald.ETOOLARGE,
+			h.refuse(w, src, reasonTooLarge, from, http.StatusRequestEntityTooLarge, herald.ETOOLARGE,
 				fmt.Sprintf("The body exceeds this source's limit of %d bytes", tooBig.Limit))
 			return
 		}
@@ -180,7 +189,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "Could not verify the request")
 			return
 		}
-		h.refuse(w, src, refusalReason(err), addr, http.StatusUnauthorized, herald.EUNAUTHORIZED, err.Error())
+		h.refuse(w, src, refusalReason(err), from, http.StatusUnauthorized, herald.EUNAUTHORIZED, err.Error())
 		return
 	}
 	if res.Challenge != nil {
@@ -189,7 +198,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(res.Challenge.Body)
 		return
 	}
-	h.accept(w, r, src, cfg, res, body, addr)
+	h.accept(w, r, src, cfg, res, body, from.client)
 }
 
 // accept stores a verified event and answers once it is durable.
@@ -224,13 +233,17 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, src *store.Sour
 }
 
 // refuse answers a refused request, counts it and logs it, rate-limited.
-// Nothing of the request is stored.
-func (h *Handler) refuse(w http.ResponseWriter, src *store.Source, reason string, addr netip.Addr, status int, code, detail string) {
+// Nothing of the request is stored. The log's remote_addr is the client;
+// proxy_addr, only when they differ, the peer that forwarded it.
+func (h *Handler) refuse(w http.ResponseWriter, src *store.Source, reason string, from origin, status int, code, detail string) {
 	h.refused.WithLabelValues(src.ID, reason).Inc()
 	h.refusals.add(src.ID, reason, h.now())
 	if h.limit.allow(src.ID+"/"+reason, h.now()) {
-		h.log.Warn("inbound request refused", slog.String("source_id", src.ID),
-			slog.String("reason", reason), slog.String("remote_addr", addr.String()), slog.String("detail", detail))
+		attrs := []any{slog.String("source_id", src.ID), slog.String("reason", reason), slog.String("remote_addr", from.client.String())}
+		if from.peer != from.client {
+			attrs = append(attrs, slog.String("proxy_addr", from.peer.String()))
+		}
+		h.log.Warn("inbound request refused", append(attrs, slog.String("detail", detail))...)
 	}
 	writeError(w, status, code, detail)
 }
@@ -300,6 +313,26 @@ func (h *Handler) externalURL(r *http.Request) string {
 		scheme = p
 	}
 	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+// origin is where a request came from.
+type origin struct {
+	// client is the address allowedIps are checked against and an event
+	// records: the peer, or behind a trusted proxy the client it forwards.
+	client netip.Addr
+	// peer is the address that connected (remoteAddr).
+	peer netip.Addr
+}
+
+// origin returns r's origin. Only a peer that is a trusted proxy has its
+// X-Forwarded-For read; any other is its own client, parsed by remoteAddr
+// as it always was, so without trusted proxies nothing changes.
+func (h *Handler) origin(r *http.Request) origin {
+	peer := remoteAddr(r)
+	if !h.proxies.Trusts(peer) {
+		return origin{client: peer, peer: peer}
+	}
+	return origin{client: h.proxies.Client(r), peer: peer}
 }
 
 // remoteAddr is the peer's IP address; invalid when it cannot be parsed.

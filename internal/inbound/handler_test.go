@@ -1,12 +1,15 @@
 package inbound
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,9 +50,17 @@ type handlerBundle struct {
 	published []*store.InboundEvent
 	messages  []*herald.Message
 	pubErr    error
+	logs      bytes.Buffer
 }
 
 func newHandlerBundle(t *testing.T, mods ...func(*store.Source)) *handlerBundle {
+	t.Helper()
+	return newProxiedBundle(t, nil, mods...)
+}
+
+// newProxiedBundle is newHandlerBundle behind the trusted proxies, with
+// the handler's log kept in logs.
+func newProxiedBundle(t *testing.T, trusted []netip.Prefix, mods ...func(*store.Source)) *handlerBundle {
 	t.Helper()
 	b := &handlerBundle{reg: prometheus.NewRegistry()}
 	b.src = &store.Source{
@@ -76,8 +87,10 @@ func newHandlerBundle(t *testing.T, mods ...func(*store.Source)) *handlerBundle 
 			b.messages = append(b.messages, msg)
 			return false, nil
 		}},
-		Registry: b.reg,
-		Now:      clock(t0),
+		TrustedProxies: trusted,
+		Logger:         slog.New(slog.NewTextHandler(&b.logs, nil)),
+		Registry:       b.reg,
+		Now:            clock(t0),
 	})
 	if err != nil {
 		t.Fatal(err)

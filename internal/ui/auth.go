@@ -78,7 +78,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// would tell a right guess from a wrong one whatever the limit. Only
 	// this client's budget is spent (see loginLimiter), so others can still
 	// log in; behind a trusted proxy, the client is the one it forwards.
-	client := s.proxies.client(r)
+	client := s.proxies.Client(r)
 	key := clientKey(client, r.RemoteAddr)
 	if !s.logins.take(key, s.now()) {
 		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed attempts; wait a few seconds.")

@@ -14,7 +14,7 @@ import (
 // bypassed would be an oracle (refused means wrong, let in means right),
 // so it would not slow a guesser at all; one that a right token did not
 // bypass would let anyone lock the operator out. Clients are keyed by
-// their address (proxies.clientAddr: the peer's, or behind a trusted
+// their address (clientip.Proxies.Client: the peer's, or behind a trusted
 // reverse proxy the one its X-Forwarded-For vouches for; behind a proxy
 // that is not trusted, all its clients share the proxy's budget), IPv6
 // ones by their /64, which one host can fill with addresses.

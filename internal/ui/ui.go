@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/heraldhq/herald/internal/clientip"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -89,7 +90,7 @@ type Server struct {
 	// be guessed at network speed and one client cannot lock out another.
 	logins *loginLimiter
 	// proxies tell a client behind a trusted proxy from the proxy.
-	proxies proxies
+	proxies clientip.Proxies
 	// secureCookies is Config.SecureCookies.
 	secureCookies bool
 	// adminBinding is adminKey(adminToken): what an operator session must
@@ -117,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		logins:        newLoginLimiter(time.Second, 10, 1<<16),
-		proxies:       newProxies(cfg.TrustedProxies),
+		proxies:       clientip.NewProxies(cfg.TrustedProxies),
 		secureCookies: cfg.SecureCookies,
 	}
 	if s.events == nil {

@@ -1,4 +1,10 @@
-package ui
+// Package clientip tells the client of an HTTP request from the reverse
+// proxies it came through: behind a proxy Herald is told to trust, the
+// client is the address the proxy vouches for in X-Forwarded-For; from any
+// other peer it is the peer, whatever headers it sends. The dashboard's
+// login limit and the inbound handler's address allow-list both key on
+// it, so it is standard library only.
+package clientip
 
 import (
 	"net/http"
@@ -6,21 +12,23 @@ import (
 	"strings"
 )
 
-// proxies are the reverse proxies (Config.TrustedProxies) whose
-// X-Forwarded-For is believed. Without any, every request's client is its
-// peer, whatever headers it sends.
+// Proxies are the reverse proxies whose X-Forwarded-For is believed. The
+// zero value trusts none, so every request's client is its peer, whatever
+// headers it sends.
 //
 // Only X-Forwarded-For is read. Forwarded (RFC 7239) and X-Real-IP are
 // ignored: a proxy that sets one header usually passes the others through
 // from the client untouched, so reading more than the one the proxy is
 // configured to write would let a client pick its own address.
-type proxies []netip.Prefix
+type Proxies struct {
+	prefixes []netip.Prefix
+}
 
-// newProxies returns the set of prefixes, masked, with IPv4-mapped IPv6
-// prefixes (::ffff:10.0.0.0/104) turned into the IPv4 ones they mean,
-// since addresses are compared unmapped.
-func newProxies(prefixes []netip.Prefix) proxies {
-	out := make(proxies, 0, len(prefixes))
+// NewProxies returns the proxies in prefixes, masked, with IPv4-mapped
+// IPv6 prefixes (::ffff:10.0.0.0/104) turned into the IPv4 ones they mean,
+// since addresses are compared unmapped. Invalid prefixes trust nothing.
+func NewProxies(prefixes []netip.Prefix) Proxies {
+	out := make([]netip.Prefix, 0, len(prefixes))
 	for _, p := range prefixes {
 		if !p.IsValid() {
 			continue
@@ -30,23 +38,32 @@ func newProxies(prefixes []netip.Prefix) proxies {
 		}
 		out = append(out, p.Masked())
 	}
-	return out
+	return Proxies{prefixes: out}
+}
+
+// Trusts reports whether a is a trusted proxy. a is compared unmapped and
+// without its zone; an invalid address is never trusted.
+func (p Proxies) Trusts(a netip.Addr) bool {
+	return p.trusts(normalAddr(a))
+}
+
+// Client returns r's client address: r.RemoteAddr, or behind a trusted
+// proxy the client its X-Forwarded-For vouches for. The result is
+// unmapped and has no zone; it is invalid only when r.RemoteAddr cannot be
+// parsed. See clientAddr for how the header is read.
+func (p Proxies) Client(r *http.Request) netip.Addr {
+	return p.clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
 }
 
 // trusts reports whether a, unmapped and without a zone, is a trusted
 // proxy.
-func (p proxies) trusts(a netip.Addr) bool {
-	for _, prefix := range p {
+func (p Proxies) trusts(a netip.Addr) bool {
+	for _, prefix := range p.prefixes {
 		if prefix.Contains(a) {
 			return true
 		}
 	}
 	return false
-}
-
-// client returns r's client address; see clientAddr.
-func (p proxies) client(r *http.Request) netip.Addr {
-	return p.clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
 }
 
 // clientAddr returns the address of the client behind a request from
@@ -65,7 +82,7 @@ func (p proxies) client(r *http.Request) netip.Addr {
 // malformed one ("unknown", an obfuscated name, garbage) ends the walk,
 // and the last trusted hop before it is the client, since nothing
 // further left can be vouched for.
-func (p proxies) clientAddr(remoteAddr string, forwardedFor []string) netip.Addr {
+func (p Proxies) clientAddr(remoteAddr string, forwardedFor []string) netip.Addr {
 	client := parseHop(remoteAddr)
 	if !client.IsValid() || !p.trusts(client) {
 		return client

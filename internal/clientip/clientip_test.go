@@ -1,6 +1,7 @@
-package ui
+package clientip
 
 import (
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -8,8 +9,8 @@ import (
 
 // testProxies trusts an IPv4 network, one IPv4 address, an IPv6 network
 // and the IPv6 loopback, the last written as a bare /128.
-func testProxies() proxies {
-	return newProxies([]netip.Prefix{
+func testProxies() Proxies {
+	return NewProxies([]netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"),
 		netip.MustParsePrefix("192.0.2.1/32"),
 		netip.MustParsePrefix("2001:db8:ffff::/48"),
@@ -66,7 +67,7 @@ func TestClientAddr(t *testing.T) {
 	} {
 		p := testProxies()
 		if tt.none {
-			p = newProxies(nil)
+			p = Proxies{}
 		}
 		got := p.clientAddr(tt.remote, tt.xff)
 		if want := addrOrInvalid(tt.want); got != want {
@@ -79,12 +80,12 @@ func TestClientAddr(t *testing.T) {
 // are compared unmapped; an invalid prefix trusts nothing.
 func TestNewProxiesUnmapsPrefixes(t *testing.T) {
 	t.Parallel()
-	p := newProxies([]netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104"), {}})
+	p := NewProxies([]netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104"), {}})
 	if got, want := p.clientAddr("10.1.2.3:80", []string{"203.0.113.9"}), netip.MustParseAddr("203.0.113.9"); got != want {
 		t.Errorf("peer 10.1.2.3 trusting ::ffff:10.0.0.0/104: got %v, want %v", got, want)
 	}
-	if len(p) != 1 || p[0] != netip.MustParsePrefix("10.0.0.0/8") {
-		t.Errorf("proxies: got %v, want [10.0.0.0/8]", p)
+	if len(p.prefixes) != 1 || p.prefixes[0] != netip.MustParsePrefix("10.0.0.0/8") {
+		t.Errorf("proxies: got %v, want [10.0.0.0/8]", p.prefixes)
 	}
 }
 
@@ -150,4 +151,43 @@ func addrOrInvalid(s string) netip.Addr {
 		return netip.Addr{}
 	}
 	return netip.MustParseAddr(s)
+}
+
+// Trusts compares an address as the walk does, unmapped and without its
+// zone, and never trusts an invalid one.
+func TestTrusts(t *testing.T) {
+	t.Parallel()
+	p := testProxies()
+	for _, tt := range []struct {
+		addr netip.Addr
+		want bool
+	}{
+		{netip.MustParseAddr("10.1.2.3"), true},
+		{netip.MustParseAddr("::ffff:10.1.2.3"), true},
+		{netip.MustParseAddr("2001:db8:ffff::1%eth0"), true},
+		{netip.MustParseAddr("192.0.2.2"), false},
+		{netip.Addr{}, false},
+	} {
+		if got := p.Trusts(tt.addr); got != tt.want {
+			t.Errorf("Trusts(%v): got %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+	if (Proxies{}).Trusts(netip.MustParseAddr("10.1.2.3")) {
+		t.Errorf("the zero Proxies trusts 10.1.2.3, want nothing trusted")
+	}
+}
+
+// Client reads the request's peer and every X-Forwarded-For line.
+func TestClient(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest("POST", "http://herald.local/in/src_1", nil)
+	r.RemoteAddr = "10.0.0.1:443"
+	r.Header.Add("X-Forwarded-For", "198.51.100.7")
+	r.Header.Add("X-Forwarded-For", "203.0.113.9, 10.0.0.2")
+	if got, want := testProxies().Client(r), netip.MustParseAddr("203.0.113.9"); got != want {
+		t.Errorf("Client via trusted proxies: got %v, want %v", got, want)
+	}
+	if got, want := (Proxies{}).Client(r), netip.MustParseAddr("10.0.0.1"); got != want {
+		t.Errorf("Client trusting no proxy: got %v, want the peer %v", got, want)
+	}
 }
