@@ -65,6 +65,7 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		},
 		Outcome:  out,
 		Attempts: attempts,
+		Ordered:  ep.Ordered,
 	}
 	e.observe(job, ep, resp, out, attempts, done)
 	if out.Throttled {

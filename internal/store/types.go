@@ -57,6 +57,10 @@ type Result struct {
 	Outcome herald.Outcome
 	// Attempts is the delivery's attempt count including this one.
 	Attempts int
+	// Ordered says the delivery's endpoint was ordered (strict FIFO) when
+	// it was claimed: a final result then makes the next delivery to the
+	// endpoint due in the same transaction (ParkedMS).
+	Ordered bool
 }
 
 // EndpointMessage is a message as seen from one endpoint.

@@ -160,5 +160,118 @@ func success(j store.Job, at time.Time) store.Result {
 		},
 		Outcome:  herald.Outcome{Status: herald.StatusSuccess},
 		Attempts: j.Delivery.Attempts + 1,
+		Ordered:  j.Endpoint.Ordered,
+	}
+}
+
+// A release that began before ordering was turned on (so it locked no
+// endpoint) and writes after ordering was turned off again, while the
+// unparking is in flight, must not park its delivery: the unparking
+// cannot see it, and nothing unparks deliveries of an unordered endpoint.
+func TestReleaseDoesNotParkBehindAnUnorderingInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t, func(c *Config) { c.MaxConns = 10 }) // three transactions held open at once
+	w := newWorld(t, db, 1)
+	ep := w.eps[0] // not ordered
+	h := w.publish(w.t0)
+	p := w.publish(w.t0.Add(time.Millisecond))
+	r, ds := w.message(w.t0.Add(2 * time.Millisecond))
+	if err := db.Publish(ctx, r, ds, "node", w.t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	lockRow := func(msgID string) (pgx.Tx, string) {
+		tx, err := db.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tx.Rollback(ctx) })
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM deliveries WHERE msg_id = $1 FOR UPDATE`, msgID); err != nil {
+			t.Fatal(err)
+		}
+		var xid string
+		if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
+			t.Fatal(err)
+		}
+		return tx, xid
+	}
+	waiting := `SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`
+
+	// The release locks no endpoint (none is ordered) and waits for r.
+	b1, x1 := lockRow(r.ID)
+	released := make(chan error, 1)
+	go func() { released <- db.ReleaseLeases(ctx, "node", []store.DeliveryKey{{MsgID: r.ID, EndpointID: ep.ID}}) }()
+	waitBlocked(t, db, released, "the release", waiting, x1)
+
+	on := *ep
+	on.Ordered = true
+	if err := db.UpdateEndpoint(ctx, &on); err != nil { // parks p
+		t.Fatal(err)
+	}
+	// Turning ordering off again waits, in its unparking, for p.
+	b2, x2 := lockRow(p.ID)
+	off := *ep
+	off.Ordered = false
+	unordered := make(chan error, 1)
+	go func() { unordered <- db.UpdateEndpoint(ctx, &off) }()
+	waitBlocked(t, db, unordered, "turning ordering off", waiting, x2)
+
+	if err := b1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-unordered; err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := db.Claim(ctx, "other", w.t0.Add(time.Hour), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]bool{}
+	for _, j := range jobs {
+		claimed[j.Delivery.MsgID] = true
+	}
+	if !claimed[h.ID] || !claimed[p.ID] || !claimed[r.ID] {
+		t.Errorf("claimed h %v, p %v, r %v; want all three of the unordered endpoint (%d parked)",
+			claimed[h.ID], claimed[p.ID], claimed[r.ID], countDue(t, ctx, db, `next_attempt_at = $1`, store.ParkedMS))
+	}
+}
+
+// A turn that comes without a final result for an ordered endpoint (here:
+// ordering turned on while the head was in flight) waits for the claims'
+// sweep of ordered heads, at most store.UnparkSweep.
+func TestClaimsSweepParkedHeads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t)
+	w := newWorld(t, db, 1)
+	var msgs []*herald.Message
+	for i := range 3 {
+		msgs = append(msgs, w.publish(w.t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	now := w.t0.Add(time.Second)
+	jobs, err := db.Claim(ctx, "node", now, time.Minute, 1)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+	}
+	ep := w.eps[0]
+	ep.Ordered = true
+	if err := db.UpdateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Record(ctx, []store.Result{success(jobs[0], now)}); err != nil { // claimed unordered
+		t.Fatal(err)
+	}
+	if got, err := db.Claim(ctx, "node", now.Add(store.UnparkSweep-time.Millisecond), time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("claim before the sweep is due: %d jobs, %v; want none", len(got), err)
+	}
+	got, err := db.Claim(ctx, "node", now.Add(store.UnparkSweep), time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].Delivery.MsgID != msgs[1].ID {
+		t.Fatalf("claim at the sweep: %d jobs, %v; want only %s", len(got), err, msgs[1].ID)
 	}
 }

@@ -74,6 +74,7 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 		"release leased":    releaseLeased,
 		"move chunk":        moveChunk,
 		"lock ordered":      lockOrdered,
+		"unpark next":       unparkNext,
 		"park waiting":      parkWaiting,
 		"unpark endpoint":   unparkEndpoint,
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,7 +92,8 @@ type DB struct {
 	listen  *listener
 	bg      *store.Background // the rest of large held-delivery moves
 
-	closeOnce sync.Once
+	lastUnpark atomic.Int64 // when claims last swept ordered heads (fifo.go)
+	closeOnce  sync.Once
 }
 
 // Open connects to PostgreSQL, applies pending migrations, and starts the

@@ -70,7 +70,7 @@ func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time
 }
 
 func (db *DB) claimIn(ctx context.Context, tx pgx.Tx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
-	if _, err := tx.Exec(ctx, unparkHeads, oneShot, ms(now)); err != nil {
+	if err := db.unparkSweep(ctx, tx, now); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, claimDeliveries, ms(now), limit, owner, ms(now.Add(lease)))
@@ -226,8 +226,9 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []stor
 				ORDER BY id FOR SHARE) AS l`, owner); err != nil {
 				return 0, err // endpoints before deliveries (fifo.go)
 			}
-			tag, err := tx.Exec(ctx, `UPDATE deliveries d SET lease_owner = NULL, next_attempt_at = GREATEST(
-				COALESCE(d.leased_at, d.next_attempt_at), `+circuitRetry+`, `+parkedIfWaiting+`)
+			tag, err := tx.Exec(ctx, orderedFrom+`ARRAY(SELECT DISTINCT endpoint_id FROM deliveries
+				WHERE lease_owner = $1 AND status IN (1, 3))`+orderedEnd+`UPDATE deliveries d SET lease_owner = NULL,
+				next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), `+circuitRetry+`, `+waitingOrdered+`)
 				FROM (`+ownedRows+`) AS o WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner)
 			return tag.RowsAffected(), err
 		})
@@ -271,7 +272,7 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 		if err != nil || !ordered || tag.RowsAffected() == 0 {
 			return tag.RowsAffected(), err
 		}
-		_, err = tx.Exec(ctx, `UPDATE deliveries d SET next_attempt_at = GREATEST(d.next_attempt_at, `+parkedIfWaiting+`)
+		_, err = tx.Exec(ctx, `UPDATE deliveries d SET next_attempt_at = GREATEST(d.next_attempt_at, `+waitingHead+`)
 			WHERE d.msg_id = $1 AND d.endpoint_id = $2 AND d.lease_owner IS NULL AND d.status IN (1, 3)`, msgID, endpointID)
 		return tag.RowsAffected(), err
 	})

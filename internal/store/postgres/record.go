@@ -113,9 +113,11 @@ const (
 // recordBatch runs ops in one pipelined implicit transaction.
 func (db *DB) recordBatch(ctx context.Context, ops []*recordOp) error {
 	var (
-		a attemptColumns
-		d deliveryUpdates
-		h healthUpdates
+		a      attemptColumns
+		d      deliveryUpdates
+		h      healthUpdates
+		next   []string // ordered endpoints whose next delivery has its turn
+		nextAt int64
 	)
 	for i, op := range ops {
 		op.disabled = nil
@@ -123,6 +125,9 @@ func (db *DB) recordBatch(ctx context.Context, ops []*recordOp) error {
 			a.add(&r.Attempt, op.headers[j])
 			d.add(r)
 			h.add(i, r)
+			if r.Ordered && r.Outcome.Status.Final() {
+				next, nextAt = append(next, r.Attempt.EndpointID), max(nextAt, ms(r.Attempt.CreatedAt))
+			}
 		}
 	}
 	epIDs := h.sortedIDs()
@@ -133,6 +138,9 @@ func (db *DB) recordBatch(ctx context.Context, ops []*recordOp) error {
 		a.body, a.respHeaders, a.reqHeaders, a.duration, a.errorClass, a.trigger, a.createdAt)
 	b.Queue(updateDeliveries, d.msgID, d.endpointID, d.status, d.attempts, d.next, d.updated)
 	b.Queue(updateHealth, epIDs, h.resets(epIDs), h.failingSinces(epIDs))
+	if len(next) > 0 {
+		b.Queue(unparkNext, nextAt, next) // fifo.go
+	}
 	var disabled []string
 	if toDisable, at := h.toDisable(epIDs); len(toDisable) > 0 {
 		b.Queue(disableEndpoints, toDisable, at).Query(func(rows pgx.Rows) error {

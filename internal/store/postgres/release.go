@@ -37,8 +37,8 @@ func (db *DB) runRelease(ctx context.Context, ops []*releaseOp) []error {
 // OFFSET 0 keeps them. releaseLeased makes each row due again as of when
 // it was leased, or at its circuit's RetryAt, or parks it behind an earlier
 // delivery to its ordered endpoint (fifo.go).
-const releaseLeased = `UPDATE deliveries d SET lease_owner = NULL,
-		next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `, ` + parkedIfWaiting + `)
+const releaseLeased = orderedFrom + `$2` + orderedEnd + `UPDATE deliveries d SET lease_owner = NULL,
+		next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `, ` + waitingOrdered + `)
 	FROM unnest($1::text[], $2::text[], $3::text[]) AS k(msg_id, endpoint_id, owner),
 		LATERAL (SELECT x.ctid, x.lease_owner, x.status FROM deliveries x
 			WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id OFFSET 0) AS x

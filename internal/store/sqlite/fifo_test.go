@@ -88,6 +88,35 @@ func TestOrderedBacklogWaitsOutOfTheDueHead(t *testing.T) {
 	}
 }
 
+// A turn that comes without a final result for an ordered endpoint (here:
+// ordering turned on while the head was in flight) waits for the claims'
+// sweep of ordered heads, at most store.UnparkSweep.
+func TestClaimsSweepParkedHeads(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	base := time.Now().UTC().Truncate(time.Millisecond)
+	fillBacklog(t, ctx, db, 3, base)
+	now := base.Add(time.Second)
+	jobs, err := db.Claim(ctx, "node", now, time.Minute, 1)
+	must(t, err)
+	ep, err := db.GetEndpoint(ctx, "app_bulk", "ep_bulk")
+	must(t, err)
+	ep.Ordered = true
+	must(t, db.UpdateEndpoint(ctx, ep))
+	_, err = db.Record(ctx, []store.Result{success(jobs[0], now)}) // claimed unordered
+	must(t, err)
+
+	if got, err := db.Claim(ctx, "node", now.Add(store.UnparkSweep-time.Millisecond), time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("claim before the sweep is due: %v, %v; want none", jobIDs(got), err)
+	}
+	got, err := db.Claim(ctx, "node", now.Add(store.UnparkSweep), time.Minute, 10)
+	must(t, err)
+	if want := "msg_" + pad(2); len(got) != 1 || got[0].Delivery.MsgID != want {
+		t.Fatalf("claim at the sweep: %v, want only %s", jobIDs(got), want)
+	}
+}
+
 func TestOrderedHeadLookupsUseIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -95,6 +124,7 @@ func TestOrderedHeadLookupsUseIndexes(t *testing.T) {
 	fillBacklog(t, ctx, db, 1000, time.Now())
 	for name, q := range map[string]string{
 		"unpark heads": sqlUnparkHeads,
+		"unpark next":  sqlUnparkNext,
 		"park waiting": sqlParkWaiting,
 		"release":      sqlReleaseLease,
 	} {
@@ -115,6 +145,7 @@ func success(j store.Job, at time.Time) store.Result {
 		},
 		Outcome:  herald.Outcome{Status: herald.StatusSuccess},
 		Attempts: j.Delivery.Attempts + 1,
+		Ordered:  j.Endpoint.Ordered,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -70,8 +71,8 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 }
 
 func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
-	if _, err := w.exec(ctx, db.st.unparkHeads, ms(now)); err != nil {
-		return nil, mapErr("claim deliveries: unpark ordered heads", err)
+	if err := db.unparkSweep(ctx, w, now); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	until := now.Add(lease)
 	rows, err := w.stmt(ctx, db.st.claim).QueryContext(ctx, owner, ms(until), ms(now), limit)

@@ -131,6 +131,12 @@ func (db *DB) record(ctx context.Context, w *wtx, r *store.Result, headers [2]sq
 	if err != nil {
 		return false, mapErr("record delivery", err)
 	}
+	if r.Ordered && status.Final() {
+		// The next delivery to the endpoint has its turn (fifo.go).
+		if _, err := w.tx.ExecContext(ctx, sqlUnparkNext, at, a.EndpointID); err != nil {
+			return false, mapErr("record: unpark the next delivery", err)
+		}
+	}
 	return off, nil
 }
 

@@ -58,6 +58,8 @@ type DB struct {
 	now    func() time.Time
 	keys   *secretbox.Keyring
 	bg     *store.Background // the rest of large held-delivery moves
+
+	lastUnpark int64 // when claims last swept ordered heads (fifo.go); the writer's
 }
 
 // Open opens (creating if needed) the database at cfg.Path, applies pending
