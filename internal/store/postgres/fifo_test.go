@@ -200,7 +200,9 @@ func TestReleaseDoesNotParkBehindAnUnorderingInFlight(t *testing.T) {
 	// The release locks no endpoint (none is ordered) and waits for r.
 	b1, x1 := lockRow(r.ID)
 	released := make(chan error, 1)
-	go func() { released <- db.ReleaseLeases(ctx, "node", []store.DeliveryKey{{MsgID: r.ID, EndpointID: ep.ID}}) }()
+	go func() {
+		released <- db.ReleaseLeases(ctx, "node", []store.DeliveryKey{{MsgID: r.ID, EndpointID: ep.ID}})
+	}()
 	waitBlocked(t, db, released, "the release", waiting, x1)
 
 	on := *ep
