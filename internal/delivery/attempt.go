@@ -65,7 +65,9 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		},
 		Outcome:  out,
 		Attempts: attempts,
-		Ordered:  ep.Ordered,
+		// The job's own snapshot too: the queue's may be older, if the
+		// node that last changed the endpoint has a clock ahead of ours.
+		Ordered: ep.Ordered || job.Endpoint != nil && job.Endpoint.Ordered,
 	}
 	e.observe(job, ep, resp, out, attempts, done)
 	if out.Throttled {

@@ -417,3 +417,31 @@ func TestCircuitLeftOpenCloses(t *testing.T) {
 		})
 	}
 }
+
+// The result of a delivery to an ordered endpoint says so, which makes the
+// store hand the next delivery its turn, even when this node's queue still
+// holds an older, unordered view of the endpoint: one last changed by a
+// node whose clock was ahead looks newer than the ordered one claimed.
+func TestResultIsOrderedByTheJobsEndpointToo(t *testing.T) {
+	t.Parallel()
+	srv, _ := sink(t, ok)
+	ep := endpoint("ep_stale_order", srv.URL)
+	ep.UpdatedAt = time.Now().Add(time.Hour)
+	s := newMemStore()
+	s.addEndpoint(ep)
+	b := startEngine(t, s, Config{EndpointCacheTTL: time.Nanosecond}) // publishes read the endpoint anew
+	m0 := b.publish(t, message("a", `{}`))
+	b.waitFinal(t, m0.ID, ep.ID)
+
+	ordered := ep
+	ordered.Ordered, ordered.UpdatedAt = true, time.Now() // another node's API, its clock right
+	s.addEndpoint(ordered)
+	m1 := b.publish(t, message("a", `{}`))
+	b.waitFinal(t, m1.ID, ep.ID)
+	s.mu.Lock()
+	res := s.resultsOf(m1.ID)
+	s.mu.Unlock()
+	if len(res) != 1 || !res[0].Ordered {
+		t.Fatalf("results of %s: %+v, want one marked Ordered", m1.ID, res)
+	}
+}

@@ -16,20 +16,10 @@ import (
 // ordered endpoint wakes the poller so the next one goes at once.
 
 // wakeForOrdered wakes the poller when a committed batch finished a
-// delivery to an ordered endpoint, releasing the next one.
+// delivery to an ordered endpoint, whose commit made the next one due.
 func (e *Engine) wakeForOrdered(batch []store.Result) {
 	for i := range batch {
-		if !batch[i].Outcome.Status.Final() {
-			continue
-		}
-		q := e.disp.lookup(batch[i].Attempt.EndpointID)
-		if q == nil {
-			continue
-		}
-		q.mu.Lock()
-		ordered := q.ep != nil && q.ep.Ordered
-		q.mu.Unlock()
-		if ordered {
+		if batch[i].Ordered && batch[i].Outcome.Status.Final() {
 			e.poll.wake()
 			return
 		}

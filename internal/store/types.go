@@ -57,9 +57,10 @@ type Result struct {
 	Outcome herald.Outcome
 	// Attempts is the delivery's attempt count including this one.
 	Attempts int
-	// Ordered says the delivery's endpoint was ordered (strict FIFO) when
-	// it was claimed: a final result then makes the next delivery to the
-	// endpoint due in the same transaction (ParkedMS).
+	// Ordered says the delivery's endpoint was ordered (strict FIFO) as
+	// the sender last saw it: a final result then makes the next delivery
+	// to the endpoint due in the same transaction (ParkedMS). A turn a
+	// stale snapshot misses waits for the claims' sweep (UnparkSweep).
 	Ordered bool
 }
 

@@ -21,20 +21,24 @@ import (
 // store.UnparkSweep a claim makes due the parked heads of all ordered
 // endpoints (one index lookup each), for turns that came another way.
 // Turning ordering on parks an endpoint's pending deliveries behind its
-// head (never-attempted ones only, so none loses a retry time of its own);
+// head (not those waiting for a retry of their own, which keep its time);
 // turning it off makes them due. The claim's own head check stays as the
 // safety net for rows that were never parked.
 //
 // A statement parks a row only for an endpoint whose row it holds
-// share-locked and found ordered under that lock (orderedLocked), and
+// share-locked and found ordered under that lock (the ordered CTE), and
 // UpdateEndpoint, which unparks them all when ordering is turned off,
 // locks that row first: so no row can be parked, unseen, behind an
 // unparking that has already run. The transaction share-locks the ordered
 // endpoints first (lockOrdered), endpoints before deliveries as
-// everywhere; orderedLocked finds them again under its own lock, since a
+// everywhere; the CTE finds them again under its own lock, since a
 // later statement's snapshot may differ, and skips an endpoint locked
 // otherwise rather than wait for it out of order: such a delivery is left
-// due, for claims to pass over, but never parked unseen.
+// due, for claims to pass over, but never parked unseen. Record locks the
+// endpoint of every result for update before it makes the next delivery
+// due (lockEndpoints), so a release cannot park a delivery behind a final
+// result whose unparking missed it; that lock must stay for every
+// endpoint, not only those whose health changes.
 
 const (
 	// parked is store.ParkedMS as SQL (TestParkedIsTheStoreConstant).
@@ -67,10 +71,12 @@ const (
 		LATERAL (SELECT e.id FROM endpoints e WHERE e.id = k.id AND e.ordered FOR SHARE SKIP LOCKED) AS l) `
 
 	// unparkFrom + endpoints + unparkEnd makes the parked heads of the
-	// endpoints (a FROM item e of IDs) due at $1, or their circuit's
+	// endpoints (a FROM item e of IDs) due at $1, or as of when each was
+	// last published or claimed if that is earlier (this node's clock may
+	// be ahead of another's that would claim it), or at their circuit's
 	// RetryAt. A head another transaction holds is skipped: that one is
 	// finishing or moving it.
-	unparkFrom = `UPDATE deliveries d SET next_attempt_at = GREATEST($1::bigint, ` + circuitRetry + `) FROM `
+	unparkFrom = `UPDATE deliveries d SET next_attempt_at = GREATEST(LEAST($1::bigint, d.updated_at), ` + circuitRetry + `) FROM `
 	unparkEnd  = `,
 			LATERAL (SELECT head.msg_id FROM deliveries head
 				WHERE head.status IN (1, 3) AND head.endpoint_id = e.id
@@ -96,20 +102,20 @@ const (
 			AND next_attempt_at <> ` + parked + ` AND (created_at, msg_id) > ` + headFrom + `$1` + headEnd
 
 	// unparkEndpoint makes endpoint $2's parked deliveries due at $1.
-	unparkEndpoint = `UPDATE deliveries d SET next_attempt_at = GREATEST($1::bigint, ` + circuitRetry + `)
+	unparkEndpoint = `UPDATE deliveries d SET next_attempt_at = GREATEST(LEAST($1::bigint, d.updated_at), ` + circuitRetry + `)
 		WHERE d.endpoint_id = $2 AND d.status IN (1, 3) AND d.next_attempt_at = ` + parked
 )
 
-// unparkSweep makes the parked heads of ordered endpoints due at now, if
-// the last sweep is store.UnparkSweep old.
-func (db *DB) unparkSweep(ctx context.Context, tx pgx.Tx, now time.Time) error {
-	last, t := db.lastUnpark.Load(), ms(now)
-	if t >= last && t < last+store.UnparkSweep.Milliseconds() || !db.lastUnpark.CompareAndSwap(last, t) {
-		return nil
-	}
-	_, err := tx.Exec(ctx, unparkHeads, oneShot, t)
-	return err
+// sweepDue reports whether a claim at now should make the parked heads of
+// ordered endpoints due: the last sweep is store.UnparkSweep old, or the
+// clock went back. The claim notes its sweep (swept) only once committed.
+// Two claims at once may both sweep, which changes nothing the second time.
+func (db *DB) sweepDue(now time.Time) bool {
+	t, last := ms(now), db.lastUnpark.Load()
+	return t < last || t >= last+store.UnparkSweep.Milliseconds()
 }
+
+func (db *DB) swept(now time.Time) { db.lastUnpark.Store(ms(now)) }
 
 // endpointOrdered locks endpoint id's row (FOR SHARE or FOR UPDATE) and
 // tells whether it is ordered (false if there is no such endpoint).

@@ -61,18 +61,24 @@ func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time
 		return nil, nil
 	}
 	var jobs []store.Job
+	sweep := db.sweepDue(now)
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if sweep {
+			if _, err := tx.Exec(ctx, unparkHeads, oneShot, ms(now)); err != nil {
+				return err
+			}
+		}
 		var err error
 		jobs, err = db.claimIn(ctx, tx, owner, now, lease, limit)
 		return err
 	})
+	if err == nil && sweep {
+		db.swept(now)
+	}
 	return jobs, err
 }
 
 func (db *DB) claimIn(ctx context.Context, tx pgx.Tx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
-	if err := db.unparkSweep(ctx, tx, now); err != nil {
-		return nil, err
-	}
 	rows, err := tx.Query(ctx, claimDeliveries, ms(now), limit, owner, ms(now.Add(lease)))
 	if err != nil {
 		return nil, err

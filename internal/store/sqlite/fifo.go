@@ -18,16 +18,16 @@ import (
 // transaction; and every store.UnparkSweep a claim makes due the parked
 // heads of all ordered endpoints (one index lookup each), for turns that
 // came another way. Turning ordering on parks an endpoint's pending
-// deliveries behind its head (never-attempted ones only, so none loses a
-// retry time of its own); turning it off makes them due. The claim's own
+// deliveries behind its head (not those waiting for a retry of their own,
+// which keep its time); turning it off makes them due. The claim's own
 // head check stays as the safety net for rows that were never parked.
 
 const (
 	// parked is store.ParkedMS as SQL (TestParkedIsTheStoreConstant).
 	parked = `253402300799999`
 
-	// headOf(x) is the key of the first unfinished delivery to endpoint x,
-	// through deliveries_endpoint_open.
+	// headFrom + x + headEnd is the key of the first unfinished delivery
+	// to endpoint x, through deliveries_endpoint_open.
 	headFrom = `(SELECT p.created_at, p.msg_id FROM deliveries p
 		WHERE p.status IN (1, 3) AND p.endpoint_id = `
 	headEnd = ` ORDER BY p.created_at, p.msg_id LIMIT 1)`
@@ -40,9 +40,12 @@ const (
 		WHERE e.id = deliveries.endpoint_id AND e.ordered = 1
 			AND (deliveries.created_at, deliveries.msg_id) <> ` + headFrom + `deliveries.endpoint_id` + headEnd + `), 0)`
 
-	// circuitDue is when a delivery in the row being updated that becomes
-	// due at ?1 is due: then, or at its open circuit's RetryAt (hold.go).
-	circuitDue = `MAX(?1, COALESCE((SELECT e.circuit_retry_at FROM endpoints e
+	// circuitDue is when a parked delivery in the row being updated that
+	// has its turn at ?1 is due: then, or as of when it was last published
+	// or claimed if that is earlier (this node's clock may be ahead of
+	// another's that would claim it), or at its open circuit's RetryAt
+	// (hold.go).
+	circuitDue = `MAX(MIN(?1, updated_at), COALESCE((SELECT e.circuit_retry_at FROM endpoints e
 		WHERE e.id = deliveries.endpoint_id AND e.circuit_state <> 0), 0))`
 
 	// sqlUnparkHeads makes the parked heads of ordered endpoints due at ?1.
@@ -70,18 +73,16 @@ const (
 		WHERE endpoint_id = ?2 AND status IN (1, 3) AND next_attempt_at = ` + parked
 )
 
-// unparkSweep makes the parked heads of ordered endpoints due at now, if
-// the last sweep is store.UnparkSweep old. Only the writer calls it.
-func (db *DB) unparkSweep(ctx context.Context, w *wtx, now time.Time) error {
-	if t := ms(now); t >= db.lastUnpark && t < db.lastUnpark+store.UnparkSweep.Milliseconds() {
-		return nil
-	}
-	if _, err := w.exec(ctx, db.st.unparkHeads, ms(now)); err != nil {
-		return mapErr("unpark ordered heads", err)
-	}
-	db.lastUnpark = ms(now)
-	return nil
+// sweepDue reports whether a claim at now should make the parked heads of
+// ordered endpoints due: the last sweep is store.UnparkSweep old, or the
+// clock went back. The claim notes its sweep (swept) only once committed,
+// since a batch that fails is rolled back and run again.
+func (db *DB) sweepDue(now time.Time) bool {
+	t, last := ms(now), db.lastUnpark.Load()
+	return t < last || t >= last+store.UnparkSweep.Milliseconds()
 }
+
+func (db *DB) swept(now time.Time) { db.lastUnpark.Store(ms(now)) }
 
 // reorder parks or unparks an endpoint's waiting deliveries after its
 // ordering changed from was to ordered.

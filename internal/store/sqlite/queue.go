@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -59,7 +58,13 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 		return nil, nil
 	}
 	var jobs []store.Job
+	sweep := db.sweepDue(now)
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+		if sweep {
+			if _, err := w.exec(ctx, db.st.unparkHeads, ms(now)); err != nil {
+				return mapErr("claim deliveries: unpark ordered heads", err)
+			}
+		}
 		var err error
 		jobs, err = db.claim(ctx, w, owner, now, lease, limit)
 		return err
@@ -67,13 +72,13 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 	if err != nil {
 		return nil, err
 	}
+	if sweep {
+		db.swept(now)
+	}
 	return jobs, nil
 }
 
 func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
-	if err := db.unparkSweep(ctx, w, now); err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
 	until := now.Add(lease)
 	rows, err := w.stmt(ctx, db.st.claim).QueryContext(ctx, owner, ms(until), ms(now), limit)
 	if err != nil {

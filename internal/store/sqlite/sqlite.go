@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -59,7 +60,7 @@ type DB struct {
 	keys   *secretbox.Keyring
 	bg     *store.Background // the rest of large held-delivery moves
 
-	lastUnpark int64 // when claims last swept ordered heads (fifo.go); the writer's
+	lastUnpark atomic.Int64 // when claims last swept ordered heads (fifo.go)
 }
 
 // Open opens (creating if needed) the database at cfg.Path, applies pending
