@@ -199,17 +199,19 @@ func (p *poller) claim(ctx context.Context) {
 }
 
 // heartbeat extends this node's leases and renews its place among the
-// nodes sharing the database. It first hands back the leases whose release
-// failed: extended with the others, they would never run out.
+// nodes sharing the database. Then it hands back some of the leases whose
+// release failed, which the extension included: they would never run out.
+// Extending comes first, so that retries against a slow database cannot
+// let the leases of what this node holds expire, for others to claim.
 func (p *poller) heartbeat(ctx context.Context) {
 	e := p.e
 	e.beatNode(ctx)
-	if e.retryReleases(ctx) {
-		p.wake() // they are due: claim them
-	}
 	err := e.store.ExtendLeases(ctx, e.cfg.NodeID, e.now().Add(e.cfg.LeaseDuration))
 	if err != nil && ctx.Err() == nil && e.errLimit.allow("extend", e.now()) {
 		e.log.Error("extend leases", slog.Any("error", err))
+	}
+	if e.retryReleases(ctx) {
+		p.wake() // they are due: claim them
 	}
 }
 

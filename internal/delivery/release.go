@@ -46,8 +46,11 @@ type unreleased struct {
 const maxUnreleased = 1 << 16
 
 // releaseChunk bounds the keys of one retried release, so a long list
-// does not hold the store's single writer in one transaction.
+// does not hold the store's single writer in one transaction, and
+// retryChunks the chunks one retry makes.
 const releaseChunk = 1000
+
+const retryChunks = 4
 
 // add keeps keys and returns how many did not fit.
 func (u *unreleased) add(keys []store.DeliveryKey) (dropped int) {
@@ -177,7 +180,12 @@ func (e *Engine) keepPublished(deliveries []herald.Delivery, err error) {
 // Only the poller calls it, between its claims: a claim therefore never
 // races with it.
 func (e *Engine) retryReleases(ctx context.Context) (released bool) {
-	for ctx.Err() == nil {
+	// A few chunks per call, so neither the heartbeat nor the claims
+	// behind it wait long on a database that is slow to answer.
+	for range retryChunks {
+		if ctx.Err() != nil {
+			break
+		}
 		keys := e.unreleased.peek(releaseChunk)
 		if len(keys) == 0 {
 			break
