@@ -24,7 +24,7 @@ type Store interface {
 	ActiveEndpoints(ctx context.Context, appID string) ([]herald.Endpoint, error)
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error)
 	Record(ctx context.Context, results []store.Result) (disabled []string, err error)
-	ExtendLeases(ctx context.Context, owner string, until time.Time) error
+	ExtendLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey, until time.Time) error
 	ReleaseLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey) error
 	Backlog(ctx context.Context) (int64, error)
 	GetApplication(ctx context.Context, idOrUID string) (*herald.Application, error)

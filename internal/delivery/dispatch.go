@@ -31,6 +31,8 @@ type dispatcher struct {
 
 	abortedMu sync.Mutex
 	aborted   []store.DeliveryKey // sends Stop cut off: released, not recorded
+
+	inflight inflight // taken from the queues, not recorded yet (release.go)
 }
 
 // fairnessBatch is how many deliveries a worker sends for one endpoint
@@ -239,6 +241,7 @@ func (d *dispatcher) serve(q *epQueue) {
 		}
 		q.jobs[q.head] = store.Job{}
 		q.head++
+		d.inflight.add(store.DeliveryKey{MsgID: job.Delivery.MsgID, EndpointID: job.Delivery.EndpointID})
 		if q.spilled && len(q.jobs)-q.head <= d.queueCap/2 {
 			q.spilled = false
 			d.e.poll.wake()

@@ -37,8 +37,6 @@ type Engine struct {
 	errLimit *logLimiter
 	share    atomic.Pointer[share] // this node's part of per-endpoint limits
 
-	unreleased unreleased // leases to hand back (release.go)
-
 	mu      sync.Mutex
 	state   int // stateNew, stateRunning, stateStopped
 	stopped chan struct{}
@@ -126,9 +124,8 @@ func (e *Engine) Start(ctx context.Context) error {
 
 // Stop shuts the engine down: it stops claiming, lets in-flight sends
 // finish until ctx ends, then cancels them, writes the pending results,
-// and releases the leases of deliveries still queued in memory, and of
-// those whose release failed earlier, so another node (or this one after
-// a restart) sends them. It is safe to call more
+// and releases the leases of deliveries still queued in memory so another
+// node (or this one after a restart) sends them. It is safe to call more
 // than once and before Start; later calls wait for the first to finish.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
@@ -170,9 +167,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 	// 3. Write what was sent, then hand back what was not.
 	e.rec.stop()
-	// With the releases that failed earlier: the heartbeat has stopped, so
-	// their leases would run out anyway, but this way they are due at once.
-	keys := append(e.disp.takeQueued(), e.unreleased.peek(maxUnreleased)...)
+	keys := e.disp.takeQueued()
 	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	var err error

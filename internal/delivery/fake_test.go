@@ -197,11 +197,11 @@ func (s *memStore) Record(_ context.Context, results []store.Result) ([]string, 
 	return disabled, nil
 }
 
-func (s *memStore) ExtendLeases(_ context.Context, owner string, until time.Time) error {
+func (s *memStore) ExtendLeases(_ context.Context, owner string, keys []store.DeliveryKey, until time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, d := range s.deliveries {
-		if d.LeaseOwner == owner && !d.Status.Final() {
+	for _, k := range keys {
+		if d := s.deliveries[k]; d != nil && d.LeaseOwner == owner && !d.Status.Final() {
 			d.NextAttemptAt = until
 		}
 	}

@@ -36,16 +36,14 @@ func (e *Engine) PublishInbound(ctx context.Context, ev *store.InboundEvent, msg
 	}
 	now := e.now()
 	deliveries, leaseUntil := e.fresh(msg, targets, now)
-	retried := e.unreleased.has(deliveries) // as in publish
 	duplicate, err = ing.Ingest(ctx, ev, msg, deliveries, e.cfg.NodeID, leaseUntil)
 	if err != nil {
-		e.keepPublished(deliveries, err)
 		return false, fmt.Errorf("publish inbound: %w", err)
 	}
 	if duplicate {
 		return true, nil
 	}
 	e.metrics.published.Inc()
-	e.dispatchFresh(ctx, msg, targets, deliveries, retried)
+	e.dispatchFresh(ctx, msg, targets, deliveries)
 	return false, nil
 }

@@ -123,7 +123,6 @@ func (p *poller) run(ctx context.Context) {
 				continue
 			}
 		case <-tick.C:
-			e.retryReleases(ctx) // then claimed below
 			p.refresh(ctx)
 		case <-retry.C:
 			continue // armRetry finds them due and claims
@@ -180,10 +179,6 @@ func (p *poller) claim(ctx context.Context) {
 			}
 			return
 		}
-		// These rows are leased to this node anew, after any release the
-		// poller retried: one still kept for them would hit them while
-		// they are sent (release.go).
-		e.unreleased.forgetClaimed(jobs)
 		spilled := e.disp.enqueue(jobs)
 		if len(spilled) > 0 {
 			e.release(ctx, spilled, "spilled deliveries")
@@ -198,20 +193,15 @@ func (p *poller) claim(ctx context.Context) {
 	}
 }
 
-// heartbeat extends this node's leases and renews its place among the
-// nodes sharing the database. Then it hands back some of the leases whose
-// release failed, which the extension included: they would never run out.
-// Extending comes first, so that retries against a slow database cannot
-// let the leases of what this node holds expire, for others to claim.
+// heartbeat extends the leases of what this node holds in memory, and
+// only those (release.go), and renews its place among the nodes sharing
+// the database.
 func (p *poller) heartbeat(ctx context.Context) {
 	e := p.e
 	e.beatNode(ctx)
-	err := e.store.ExtendLeases(ctx, e.cfg.NodeID, e.now().Add(e.cfg.LeaseDuration))
+	err := e.store.ExtendLeases(ctx, e.cfg.NodeID, e.disp.heldKeys(), e.now().Add(e.cfg.LeaseDuration))
 	if err != nil && ctx.Err() == nil && e.errLimit.allow("extend", e.now()) {
 		e.log.Error("extend leases", slog.Any("error", err))
-	}
-	if e.retryReleases(ctx) {
-		p.wake() // they are due: claim them
 	}
 }
 

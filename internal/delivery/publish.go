@@ -86,13 +86,11 @@ func (e *Engine) findEndpoint(ctx context.Context, appID, idOrUID string) (*hera
 func (e *Engine) publish(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint) error {
 	now := e.now()
 	deliveries, leaseUntil := e.fresh(msg, targets, now)
-	retried := e.unreleased.has(deliveries) // before the commit: see dispatchFresh
 	if err := e.store.Publish(ctx, msg, deliveries, e.cfg.NodeID, leaseUntil); err != nil {
-		e.keepPublished(deliveries, err)
 		return fmt.Errorf("publish: %w", err)
 	}
 	e.metrics.published.Inc()
-	e.dispatchFresh(ctx, msg, targets, deliveries, retried)
+	e.dispatchFresh(ctx, msg, targets, deliveries)
 	return nil
 }
 
@@ -127,12 +125,8 @@ func (e *Engine) fresh(msg *herald.Message, targets []*herald.Endpoint, now time
 // releases to the database those it cannot hold. Deliveries to ordered
 // endpoints always go back to the database: only a claim can tell whether
 // an earlier delivery, perhaps held by another node, is still unfinished
-// (fifo.go). So do all of a retried publish, one whose deliveries awaited
-// a release when it began (a caller retrying a failed publish with the
-// same message): that release, perhaps in flight, may land after this
-// commit, and would free them for a second claim while this node sends
-// them.
-func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint, deliveries []herald.Delivery, retried bool) {
+// (fifo.go).
+func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets []*herald.Endpoint, deliveries []herald.Delivery) {
 	if len(targets) == 0 {
 		return
 	}
@@ -140,7 +134,7 @@ func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets
 	jobs := make([]store.Job, 0, len(targets))
 	var spilled []store.DeliveryKey
 	for i, ep := range targets {
-		if ep.Ordered || retried {
+		if ep.Ordered {
 			spilled = append(spilled, store.DeliveryKey{MsgID: msg.ID, EndpointID: ep.ID})
 			continue
 		}

@@ -145,6 +145,7 @@ func (r *recorder) write(batch []store.Result) {
 // hears of it.
 func (r *recorder) applied(batch []store.Result, disabled []string) {
 	e := r.e
+	e.disp.inflight.done(batch)
 	for _, id := range disabled {
 		appID := ""
 		for i := range batch {

@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,15 +70,36 @@ func (s *memStore) waitSent(t *testing.T, key store.DeliveryKey) {
 // well within a test's wait.
 const leaseShort = 600 * time.Millisecond
 
-// TestFailedSpillReleaseIsRetried: a delivery that did not fit in memory is
-// handed back to the database; when that release fails, the heartbeat,
-// which extends every lease of the node, must not keep it leased forever.
-func TestFailedSpillReleaseIsRetried(t *testing.T) {
+// startPolling starts an engine that polls every 50 ms, so deliveries due
+// in the database are claimed soon after.
+func startPolling(t *testing.T, cfg Config) *Engine {
+	t.Helper()
+	cfg.AllowNetworks, cfg.PollInterval = loopback, 50*time.Millisecond
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	return e
+}
+
+// TestFailedSpillReleaseRunsOut: a delivery that did not fit in memory is
+// handed back to the database; when that release fails, the heartbeat must
+// not keep it leased: it extends only what the node holds, so the lease
+// runs out and the delivery is claimed and sent.
+func TestFailedSpillReleaseRunsOut(t *testing.T) {
 	t.Parallel()
 	url, got, release := hanging(t)
 	ep := endpoint("ep_spill_retry", url)
 	s := newFaultyStore(ep)
-	e := startEngine2(t, Config{Store: s, LeaseDuration: leaseShort, EndpointConcurrency: 1, EndpointQueue: 1})
+	e := startPolling(t, Config{Store: s, LeaseDuration: leaseShort, EndpointConcurrency: 1, EndpointQueue: 1})
 
 	s.failReleases.Store(true)
 	first := message("a", `{}`)
@@ -106,14 +126,14 @@ func TestFailedSpillReleaseIsRetried(t *testing.T) {
 
 // TestPublishErrorAfterCommitIsDelivered: a publish whose commit went
 // through although the store answered an error leaves its deliveries
-// leased to this node, which never dispatched them. They must be handed
-// back and sent, not kept alive by the heartbeat.
+// leased to this node, which never dispatched them. The heartbeat must not
+// keep them alive: their lease runs out and they are sent.
 func TestPublishErrorAfterCommitIsDelivered(t *testing.T) {
 	t.Parallel()
 	srv, _ := sink(t, ok)
 	ep := endpoint("ep_ambiguous", srv.URL)
 	s := newFaultyStore(ep)
-	e := startEngine2(t, Config{Store: s, LeaseDuration: leaseShort})
+	e := startPolling(t, Config{Store: s, LeaseDuration: leaseShort})
 
 	s.nextPublish.Store(publishFailsAfter)
 	msg := message("a", `{}`)
@@ -123,122 +143,51 @@ func TestPublishErrorAfterCommitIsDelivered(t *testing.T) {
 	s.waitSent(t, keyOf(msg, ep))
 }
 
-// TestRepublishAfterFailedPublishIsHeldOnce: a caller that retries a
-// failed publish with the same message (the operational events do) gets
-// it stored the second time. The release kept for the first attempt must
-// not hit the delivery the second one dispatched: the delivery would be
-// claimed again while this node sends it, and go out twice.
-func TestRepublishAfterFailedPublishIsHeldOnce(t *testing.T) {
-	t.Parallel()
-	url, got, release := hanging(t)
-	ep := endpoint("ep_republish", url)
-	s := newFaultyStore(ep)
-	// Neither polls nor heartbeats on its own: the test runs them.
-	e := startEngine2(t, Config{Store: s, LeaseDuration: time.Hour, EndpointConcurrency: 2})
-	t.Cleanup(release) // before the engine stops
-	claims := 0
-	waitClaim := func() {
-		t.Helper()
-		claims++
-		s.waitFor(t, fmt.Sprintf("claim %d", claims), func() bool { return s.claims >= claims })
-	}
-	waitClaim() // at start
-
-	msg := message("a", `{}`)
-	s.nextPublish.Store(publishFailsBefore)
-	if err := e.Publish(context.Background(), msg); err == nil {
-		t.Fatal("first Publish = nil, want the store's error")
-	}
-	if err := e.Publish(context.Background(), msg); err != nil {
-		t.Fatalf("second Publish: %v", err)
-	}
-	e.poll.heartbeat(context.Background())
-	// Two claims one after the other: the first has dispatched what it
-	// took by the time the second is made.
-	e.Wake()
-	waitClaim()
-	e.Wake()
-	waitClaim()
-	<-got
-	if n := e.disp.held.Load(); n != 1 {
-		t.Errorf("deliveries held: got %d, want 1 (the message was claimed again while it was being sent)", n)
-	}
-	release()
-	s.waitSent(t, keyOf(msg, ep))
+// claimCounting is a memStore that counts the heartbeat's extensions and
+// the deliveries claims return.
+type claimCounting struct {
+	*memStore
+	extends, claimed atomic.Int64
 }
 
-// TestStopReleasesWhatFailedToRelease: at Stop, the releases that failed
-// earlier are tried again with the queued deliveries', so the deliveries
-// are due at once rather than when their lease runs out.
-func TestStopReleasesWhatFailedToRelease(t *testing.T) {
+func (s *claimCounting) ExtendLeases(ctx context.Context, owner string, keys []store.DeliveryKey, until time.Time) error {
+	defer s.extends.Add(1)
+	return s.memStore.ExtendLeases(ctx, owner, keys, until)
+}
+
+func (s *claimCounting) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+	jobs, err := s.memStore.Claim(ctx, owner, now, lease, limit)
+	s.claimed.Add(int64(len(jobs)))
+	return jobs, err
+}
+
+// TestHeldDeliveriesKeepTheirLeases: the heartbeat extends what the node
+// holds, queued or in flight, for as long as it holds it. A lease left to
+// run out would have the delivery claimed (by this node or another) and
+// sent a second time beside the send under way.
+func TestHeldDeliveriesKeepTheirLeases(t *testing.T) {
 	t.Parallel()
 	url, got, release := hanging(t)
-	ep := endpoint("ep_stop_retry", url)
-	s := newFaultyStore(ep)
-	e := startEngine2(t, Config{Store: s, LeaseDuration: time.Hour, EndpointConcurrency: 1, EndpointQueue: 1})
-	t.Cleanup(release)
+	ep := endpoint("ep_held_leases", url)
+	s := &claimCounting{memStore: newMemStore()}
+	s.addEndpoint(ep)
+	e := startPolling(t, Config{Store: s, LeaseDuration: leaseShort, EndpointConcurrency: 1})
 
-	s.failReleases.Store(true)
-	var msgs []*herald.Message
-	for i := range 3 {
-		msgs = append(msgs, message("a", `{}`))
-		if err := e.Publish(context.Background(), msgs[i]); err != nil {
+	inFlight, queued := message("a", `{}`), message("a", `{}`)
+	for _, m := range []*herald.Message{inFlight, queued} {
+		if err := e.Publish(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
-		if i == 0 {
-			<-got
-		}
 	}
-	s.failReleases.Store(false)
-	release()
-	if err := e.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
-	spilled := keyOf(msgs[2], ep)
-	if d := s.delivery(spilled.MsgID, spilled.EndpointID); d.LeaseOwner != "" {
-		t.Errorf("spilled delivery after Stop: leased to %q until %v, want released", d.LeaseOwner, d.NextAttemptAt)
-	}
-}
-
-// TestClaimedDeliveryIsNotReleasedLater: a delivery whose release was
-// kept may come due before the release goes through (the store failed
-// for a whole lease) and be claimed by this node. The kept release must
-// then not hit it while it is being sent.
-func TestClaimedDeliveryIsNotReleasedLater(t *testing.T) {
-	t.Parallel()
-	url, got, release := hanging(t)
-	ep := endpoint("ep_claimed_kept", url)
-	s := newFaultyStore(ep)
-	e := startEngine2(t, Config{Store: s, LeaseDuration: time.Hour, EndpointConcurrency: 2})
-	t.Cleanup(release)
-	claims := 0
-	waitClaim := func() {
-		t.Helper()
-		claims++
-		s.waitFor(t, fmt.Sprintf("claim %d", claims), func() bool { return s.claims >= claims })
-	}
-	waitClaim() // at start
-
-	msg := message("a", `{}`)
-	s.nextPublish.Store(publishFailsAfter)
-	if err := e.Publish(context.Background(), msg); err == nil {
-		t.Fatal("Publish = nil, want the store's error")
-	}
-	s.mu.Lock()
-	s.deliveries[keyOf(msg, ep)].NextAttemptAt = time.Now().Add(-time.Second) // the lease ran out
-	s.mu.Unlock()
-	e.Wake()
-	waitClaim()
-	<-got
-
-	e.poll.heartbeat(context.Background())
-	e.Wake()
-	waitClaim()
-	e.Wake()
-	waitClaim()
-	if n := e.disp.held.Load(); n != 1 {
-		t.Errorf("deliveries held: got %d, want 1 (the message was claimed again while it was being sent)", n)
+	<-got // the first is in flight, the second queued behind it
+	// Six heartbeats, a third of the lease apart: twice the lease.
+	from := s.extends.Load()
+	s.waitFor(t, "six heartbeats", func() bool { return s.extends.Load() >= from+6 })
+	if n := s.claimed.Load(); n != 0 {
+		t.Fatalf("claims took %d deliveries this node holds: their leases ran out", n)
 	}
 	release()
-	s.waitSent(t, keyOf(msg, ep))
+	for _, m := range []*herald.Message{inFlight, queued} {
+		s.waitSent(t, keyOf(m, ep))
+	}
 }

@@ -102,9 +102,12 @@ type Queue interface {
 	// health (FailingSince, Disabled). Concurrent calls are group-committed.
 	// It returns the IDs of endpoints that this call disabled.
 	Record(ctx context.Context, results []Result) (disabled []string, err error)
-	// ExtendLeases pushes every lease held by owner to until, so a live node
-	// keeps what it holds in memory.
-	ExtendLeases(ctx context.Context, owner string, until time.Time) error
+	// ExtendLeases pushes owner's leases on deliveries to until, so a live
+	// node keeps what it holds in memory. A delivery not leased to owner
+	// (finished, released, taken over) is left alone, and owner's other leases
+	// are not extended: a lease the node holds only in the database runs out,
+	// and any node then claims the delivery. Empty deliveries is a no-op.
+	ExtendLeases(ctx context.Context, owner string, deliveries []DeliveryKey, until time.Time) error
 	// ReleaseLeases makes owner's leased deliveries due at once (for another
 	// node, or this one after a restart). Used at shutdown and when a node
 	// sheds work it cannot hold in memory. Like Resend, Recover and

@@ -72,6 +72,7 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 		"disable endpoints": disableEndpoints,
 		"job endpoints":     jobEndpoints,
 		"release leased":    releaseLeased,
+		"extend leased":     extendLeased,
 		"move chunk":        moveChunk,
 		"lock ordered":      lockOrdered,
 		"unpark next":       unparkNext,
@@ -82,7 +83,7 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 	// partial index (open deliveries by endpoint, leases by owner) looks
 	// cheaper on an empty table but reads a whole range per key.
 	byKey := map[string]bool{"lock_deliveries": true, "update_deliveries": true, "cancel_orphan": true,
-		"release_leased": true, "move_chunk": true}
+		"release_leased": true, "extend_leased": true, "move_chunk": true}
 	for name, sql := range statements {
 		name := strings.ReplaceAll(name, " ", "_")
 		plan := genericPlan(t, conn, name, sql)

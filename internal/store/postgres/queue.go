@@ -53,9 +53,8 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 
 // claim leases and loads the jobs in one transaction: a claim that cannot
 // load them (a lost connection, secrets it cannot decrypt) leases nothing.
-// Committed, its leases would be extended by this node's heartbeat, which
-// extends all of them, and kept from every node while this one never sent
-// them.
+// Committed, its leases would keep the rows from every node until they
+// expire, while this one never sends them.
 func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -203,16 +202,45 @@ const ownedRows = `SELECT msg_id, endpoint_id FROM deliveries
 	WHERE lease_owner = $1 AND status IN (1, 3)
 	ORDER BY msg_id, endpoint_id FOR UPDATE`
 
-// ExtendLeases pushes every lease owner holds to until.
-func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) error {
-	ctx, cancel := db.callCtx(ctx)
-	defer cancel()
-	_, err := db.pool.Exec(ctx, `UPDATE deliveries d SET next_attempt_at = $2
-		FROM (`+ownedRows+`) AS o WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id`, owner, ms(until))
-	if err != nil {
-		return fmt.Errorf("extend leases: %w", db.mapCallErr(ctx, err))
+// extendChunk bounds the keys of one ExtendLeases transaction, so that a
+// heartbeat of a large backlog holds its row locks a chunk at a time and
+// writers waiting on one of them do not wait for all of it.
+const extendChunk = 4000
+
+// extendLeased pushes the leases on the keys $1, $2 that $3 still holds to
+// $4. Like releaseLeased, it runs after lockDeliveries, finds each row by
+// its key alone and updates it by ctid; the owner and status are checked
+// outside the lookup, where OFFSET 0 keeps them.
+const extendLeased = `UPDATE deliveries d SET next_attempt_at = $4
+	FROM unnest($1::text[], $2::text[]) AS k(msg_id, endpoint_id),
+		LATERAL (SELECT x.ctid, x.lease_owner, x.status FROM deliveries x
+			WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id OFFSET 0) AS x
+	WHERE d.ctid = x.ctid AND x.lease_owner = $3 AND x.status IN (1, 3)`
+
+// ExtendLeases pushes owner's leases on deliveries to until, extendChunk
+// keys per transaction, each locking its rows in key order like every
+// multi-row writer of deliveries. A delivery owner does not hold is left
+// alone, and so are owner's leases not in deliveries.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey, until time.Time) error {
+	for chunk := range slices.Chunk(deliveries, extendChunk) {
+		if err := db.extendLeases(ctx, owner, chunk, until); err != nil {
+			return fmt.Errorf("extend leases: %w", err)
+		}
 	}
 	return nil
+}
+
+func (db *DB) extendLeases(ctx context.Context, owner string, keys []store.DeliveryKey, until time.Time) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	msgIDs, epIDs := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		msgIDs[i], epIDs[i] = k.MsgID, k.EndpointID
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockDeliveries, msgIDs, epIDs)
+	b.Queue(extendLeased, msgIDs, epIDs, owner, ms(until))
+	return db.mapCallErr(ctx, db.pool.SendBatch(ctx, b).Close())
 }
 
 // ReleaseLeases gives up owner's leases on deliveries, or on all of them

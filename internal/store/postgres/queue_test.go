@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -250,7 +252,9 @@ func TestGroupCommitIsolatesFailingOperations(t *testing.T) {
 
 // TestConcurrentRecordsAndLeaseExtensions records results from two nodes
 // while they extend their leases, all touching the same endpoints: the
-// writers lock rows in one order, so none of them deadlocks or fails.
+// writers lock rows in one order, so none of them deadlocks or fails. Each
+// node extends every lease it holds, so an extension takes the rows that
+// its other worker is recording.
 func TestConcurrentRecordsAndLeaseExtensions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -270,6 +274,10 @@ func TestConcurrentRecordsAndLeaseExtensions(t *testing.T) {
 	)
 	for n, db := range nodes {
 		owner := fmt.Sprintf("node-%d", n)
+		var (
+			heldMu sync.Mutex
+			held   = map[store.DeliveryKey]bool{}
+		)
 		for range 2 {
 			wg.Go(func() {
 				for {
@@ -280,7 +288,13 @@ func TestConcurrentRecordsAndLeaseExtensions(t *testing.T) {
 						}
 						return
 					}
-					if err := db.ExtendLeases(ctx, owner, now.Add(2*time.Minute)); err != nil {
+					heldMu.Lock()
+					for _, j := range jobs {
+						held[store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID}] = true
+					}
+					keys := slices.Collect(maps.Keys(held))
+					heldMu.Unlock()
+					if err := db.ExtendLeases(ctx, owner, keys, now.Add(2*time.Minute)); err != nil {
 						errs <- err
 						return
 					}
@@ -302,6 +316,11 @@ func TestConcurrentRecordsAndLeaseExtensions(t *testing.T) {
 						errs <- err
 						return
 					}
+					heldMu.Lock()
+					for _, j := range jobs {
+						delete(held, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
+					}
+					heldMu.Unlock()
 				}
 			})
 		}
@@ -391,8 +410,8 @@ func TestClaimCancelsDeliveriesOfDisabledEndpoints(t *testing.T) {
 // TestFailedClaimHandsItsLeasesBack: a claim leases its rows, then loads
 // their messages and endpoints. When the load fails (here: a node without
 // the key that decrypts the endpoint's secrets), the leases must not stay
-// with the claimer, whose heartbeat would extend them for as long as it
-// runs while it never sends them.
+// with the claimer, which would keep the rows from every node until they
+// expire while it never sends them.
 func TestFailedClaimHandsItsLeasesBack(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

@@ -46,7 +46,7 @@ func TestClaimUsesTheDueIndexOnALargeBacklog(t *testing.T) {
 		index string
 	}{
 		"claim":          {sqlClaim, []any{"node", 0, ms(base), 100}, "deliveries_due"},
-		"extend leases":  {sqlExtendLeases, []any{0, "node"}, "deliveries_lease"},
+		"extend lease":   {sqlExtendLease, []any{0, "msg_000000000001", "ep_bulk", "node"}, "PRIMARY KEY (msg_id=? AND endpoint_id=?)"},
 		"release leases": {sqlReleaseOwnerLeases, []any{"node"}, "deliveries_lease"},
 	}
 	for name, p := range plans {

@@ -29,8 +29,10 @@ const (
 	sqlHeldBack = `SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND (
 			(e.circuit_state <> 0 AND e.circuit_retry_at > ?3)
 			OR (e.ordered = 1 AND (d.created_at, d.msg_id) <> ` + headFrom + `d.endpoint_id` + headEnd + `))`
-	sqlExtendLeases = `UPDATE deliveries SET next_attempt_at = ?
-		WHERE lease_owner = ? AND status IN (1, 3)`
+	// sqlExtendLease finds its row by primary key; the owner and status
+	// only filter it (TestClaimUsesTheDueIndexOnALargeBacklog).
+	sqlExtendLease = `UPDATE deliveries SET next_attempt_at = ?
+		WHERE msg_id = ? AND endpoint_id = ? AND lease_owner = ? AND status IN (1, 3)`
 	// A released row becomes due as of when it was last claimed or
 	// published, which is never later than any clock reading after that;
 	// if its endpoint's circuit blocks, at the circuit's RetryAt (hold.go);
@@ -49,6 +51,10 @@ const (
 
 // claimChunk bounds the IDs in one IN list when loading claimed rows.
 const claimChunk = 500
+
+// extendChunk bounds the leases one write of ExtendLeases extends, so that
+// other writes interleave with a heartbeat of a large backlog.
+const extendChunk = 1000
 
 // Claim leases up to limit due deliveries to owner until now+lease and
 // returns them with their message and endpoint, in message ID order. Deliveries whose endpoint
@@ -189,12 +195,24 @@ func loadByIDs(ctx context.Context, tx *sql.Tx, prefix string, ids []string, sca
 	return nil
 }
 
-// ExtendLeases pushes every lease held by owner to until.
-func (db *DB) ExtendLeases(ctx context.Context, owner string, until time.Time) error {
-	return db.write(ctx, func(ctx context.Context, w *wtx) error {
-		_, err := w.exec(ctx, db.st.extendLeases, ms(until), owner)
-		return mapErr("extend leases", err)
-	})
+// ExtendLeases pushes owner's leases on deliveries to until, one row by
+// key at a time, extendChunk rows per write. A delivery owner does not hold
+// is left alone, and so are owner's leases not in deliveries.
+func (db *DB) ExtendLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey, until time.Time) error {
+	for chunk := range slices.Chunk(deliveries, extendChunk) {
+		err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+			for _, k := range chunk {
+				if _, err := w.exec(ctx, db.st.extendLease, ms(until), k.MsgID, k.EndpointID, owner); err != nil {
+					return mapErr("extend leases", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReleaseLeases makes owner's leased deliveries due at once: those in

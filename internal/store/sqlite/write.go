@@ -130,7 +130,7 @@ type stmts struct {
 	insertAttempt, recordDelivery                                        *sql.Stmt
 	endpointHealthy, endpointFailing, endpointFailingAt, disableEndpoint *sql.Stmt
 	cancelEndpointDeliveries                                             *sql.Stmt
-	extendLeases, releaseOwnerLeases, releaseLease                       *sql.Stmt
+	extendLease, releaseOwnerLeases, releaseLease                        *sql.Stmt
 	all                                                                  []*sql.Stmt
 }
 
@@ -165,7 +165,7 @@ func prepare(ctx context.Context, writer *sql.DB) (*stmts, error) {
 	p(&s.endpointFailingAt, sqlEndpointFailingAt)
 	p(&s.disableEndpoint, sqlDisableEndpoint)
 	p(&s.cancelEndpointDeliveries, sqlCancelEndpointDeliveries)
-	p(&s.extendLeases, sqlExtendLeases)
+	p(&s.extendLease, sqlExtendLease)
 	p(&s.releaseOwnerLeases, sqlReleaseOwnerLeases)
 	p(&s.releaseLease, sqlReleaseLease)
 	if err != nil {

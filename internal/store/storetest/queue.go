@@ -64,7 +64,8 @@ var queueTests = []test{
 		m := f.publishLeased(a.ID, f.t0, "node-a", f.at(lease), e.ID)
 		o := f.publish(a.ID, f.t0, e.ID)
 		f.claimOne("node-c", f.t0) // o: extending node-a must not touch node-c's lease
-		f.noErr("extend", f.s.ExtendLeases(f.ctx, "node-a", f.at(3*lease)))
+		keys := []store.DeliveryKey{{MsgID: m.ID, EndpointID: e.ID}, {MsgID: o.ID, EndpointID: e.ID}}
+		f.noErr("extend", f.s.ExtendLeases(f.ctx, "node-a", keys, f.at(3*lease)))
 		if j := f.claimOne("node-b", f.at(2*lease)); j.Delivery.MsgID != o.ID {
 			f.Errorf("claim at 2 leases: got %s, want %s whose lease was not extended", j.Delivery.MsgID, o.ID)
 		}
@@ -72,6 +73,59 @@ var queueTests = []test{
 		jobs := f.claim("node-d", f.at(3*lease), 10)
 		if len(jobs) != 2 || (jobs[0].Delivery.MsgID != m.ID && jobs[1].Delivery.MsgID != m.ID) {
 			f.Errorf("claim when the extended lease ends: got %d jobs, want 2 including %s", len(jobs), m.ID)
+		}
+	}},
+	// A node extends only the leases it holds in memory. One it holds only
+	// in the database (a release that failed, a claim whose answer was
+	// lost) runs out, and any node recovers the delivery; and naming a
+	// delivery it does not hold changes nothing.
+	{"ExtendLeasesOnlyWhatIsHeld", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		key := func(m *herald.Message) store.DeliveryKey { return store.DeliveryKey{MsgID: m.ID, EndpointID: e.ID} }
+		done := f.publish(a.ID, f.t0, e.ID)
+		f.record(result(f.claimOne("node-a", f.t0), f.t0, 200, herald.Outcome{Status: herald.StatusSuccess}))
+		until := f.at(lease)
+		m1 := f.publishLeased(a.ID, f.t0, "node-a", until, e.ID)
+		m2 := f.publishLeased(a.ID, f.t0, "node-a", until, e.ID)
+		m3 := f.publishLeased(a.ID, f.t0, "node-a", until, e.ID)
+		other := f.publishLeased(a.ID, f.t0, "node-z", until.Add(10*time.Second), e.ID)
+
+		f.noErr("extend nothing", f.s.ExtendLeases(f.ctx, "node-a", nil, until.Add(time.Hour)))
+		f.noErr("extend nothing", f.s.ExtendLeases(f.ctx, "node-a", []store.DeliveryKey{}, until.Add(time.Hour)))
+		// Keys of deliveries that do not exist put m2 past the first
+		// thousands, where an engine that works in chunks starts another.
+		keys := []store.DeliveryKey{key(m1), key(other), key(done)}
+		for i := range 9000 {
+			keys = append(keys, store.DeliveryKey{MsgID: fmt.Sprintf("msg_missing_%d", i), EndpointID: e.ID})
+		}
+		keys = append(keys, key(m2))
+		f.noErr("extend", f.s.ExtendLeases(f.ctx, "node-a", keys, until.Add(time.Minute)))
+
+		j := f.claimOne("node-b", until.Add(time.Millisecond))
+		if j.Delivery.MsgID != m3.ID || j.Delivery.Trigger != herald.TriggerRecovery {
+			f.Errorf("claim when the first leases end: got %s trigger %d, want %s, which node-a did not extend, as recovery",
+				j.Delivery.MsgID, j.Delivery.Trigger, m3.ID)
+		}
+		f.record(result(j, until.Add(time.Millisecond), 200, herald.Outcome{Status: herald.StatusSuccess}))
+		f.claimNone("node-b", until.Add(10*time.Second-time.Millisecond))
+		j = f.claimOne("node-b", until.Add(10*time.Second))
+		if j.Delivery.MsgID != other.ID {
+			f.Errorf("claim when node-z's lease ends: got %s, want %s, whose lease node-a's extension left alone", j.Delivery.MsgID, other.ID)
+		}
+		f.record(result(j, until.Add(10*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+
+		f.claimNone("node-b", until.Add(time.Minute-time.Millisecond))
+		jobs := f.claim("node-b", until.Add(time.Minute), 10)
+		var got []string
+		for _, j := range jobs {
+			got = append(got, j.Delivery.MsgID)
+		}
+		slices.Sort(got)
+		want := []string{m1.ID, m2.ID}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			f.Errorf("claim when the extended leases end: got %v, want %v (not the finished %s)", got, want, done.ID)
 		}
 	}},
 	// Released rows are due at once: a claim at any time after their
