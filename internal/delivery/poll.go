@@ -100,8 +100,15 @@ func (p *poller) run(ctx context.Context) {
 	e := p.e
 	tick := time.NewTicker(e.cfg.PollInterval)
 	defer tick.Stop()
-	beat := time.NewTicker(max(e.cfg.LeaseDuration/3, time.Millisecond))
-	defer beat.Stop()
+	// The heartbeat keeps the leases of what this node holds: on a
+	// goroutine of its own, so that a steady run of claims (due retries
+	// after an outage) cannot hold it off until they expire.
+	beats := make(chan struct{})
+	go func() {
+		defer close(beats)
+		p.beatLoop(ctx)
+	}()
+	defer func() { <-beats }()
 	sweep := time.NewTicker(time.Minute)
 	defer sweep.Stop()
 	retry := time.NewTimer(time.Hour)
@@ -127,9 +134,6 @@ func (p *poller) run(ctx context.Context) {
 		case <-retry.C:
 			continue // armRetry finds them due and claims
 		case <-p.hintC:
-			continue
-		case <-beat.C:
-			p.heartbeat(ctx)
 			continue
 		case <-p.dirtyC:
 			p.refresh(ctx)
@@ -189,6 +193,20 @@ func (p *poller) claim(ctx context.Context) {
 		}
 		if len(jobs) < limit {
 			return
+		}
+	}
+}
+
+// beatLoop runs the heartbeat every third of a lease until ctx ends.
+func (p *poller) beatLoop(ctx context.Context) {
+	beat := time.NewTicker(max(p.e.cfg.LeaseDuration/3, time.Millisecond))
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			p.heartbeat(ctx)
 		}
 	}
 }

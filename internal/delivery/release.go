@@ -17,28 +17,33 @@ import (
 // one included. Extending every lease of the node instead (by owner) kept
 // such deliveries unsent for as long as the node ran.
 
-// inflight holds the deliveries taken from their queues whose result is
-// not recorded yet.
+// inflight counts the sends taken from the queues whose result is not
+// recorded yet, per delivery: a delivery's next attempt may be taken
+// before the result of the one before is acknowledged, and that
+// acknowledgement must not make the new send look unheld.
 type inflight struct {
 	mu   sync.Mutex
-	keys map[store.DeliveryKey]struct{}
+	keys map[store.DeliveryKey]int
 }
 
 func (f *inflight) add(k store.DeliveryKey) {
 	f.mu.Lock()
 	if f.keys == nil {
-		f.keys = make(map[store.DeliveryKey]struct{})
+		f.keys = make(map[store.DeliveryKey]int)
 	}
-	f.keys[k] = struct{}{}
+	f.keys[k]++
 	f.mu.Unlock()
 }
 
-// done forgets the deliveries of recorded results.
+// done forgets a send for each recorded result.
 func (f *inflight) done(results []store.Result) {
 	f.mu.Lock()
 	for i := range results {
 		a := &results[i].Attempt
-		delete(f.keys, store.DeliveryKey{MsgID: a.MsgID, EndpointID: a.EndpointID})
+		k := store.DeliveryKey{MsgID: a.MsgID, EndpointID: a.EndpointID}
+		if f.keys[k]--; f.keys[k] <= 0 {
+			delete(f.keys, k)
+		}
 	}
 	f.mu.Unlock()
 }
@@ -54,17 +59,24 @@ func (f *inflight) appendTo(keys []store.DeliveryKey) []store.DeliveryKey {
 }
 
 // heldKeys returns the deliveries this node holds: queued or in flight.
+// Each queue is read under its own lock only, so publishes wait on none
+// but the one being read. A job moves from its queue to inflight under
+// the queue's lock, and inflight is read last, so none is missed.
 func (d *dispatcher) heldKeys() []store.DeliveryKey {
-	keys := make([]store.DeliveryKey, 0, max(d.held.Load(), 0))
 	d.mu.RLock()
+	queues := make([]*epQueue, 0, len(d.queues))
 	for _, q := range d.queues {
+		queues = append(queues, q)
+	}
+	d.mu.RUnlock()
+	keys := make([]store.DeliveryKey, 0, max(d.held.Load(), 0))
+	for _, q := range queues {
 		q.mu.Lock()
 		for _, j := range q.jobs[q.head:] {
 			keys = append(keys, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
 		}
 		q.mu.Unlock()
 	}
-	d.mu.RUnlock()
 	return d.inflight.appendTo(keys)
 }
 

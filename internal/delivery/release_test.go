@@ -191,3 +191,22 @@ func TestHeldDeliveriesKeepTheirLeases(t *testing.T) {
 		s.waitSent(t, keyOf(m, ep))
 	}
 }
+
+// A delivery's next attempt may be taken before the result of the one
+// before it is acknowledged; that acknowledgement must leave the new send
+// held, or its lease would not be extended while it runs.
+func TestInflightCountsEachSend(t *testing.T) {
+	var f inflight
+	k := store.DeliveryKey{MsgID: "msg_1", EndpointID: "ep_1"}
+	res := []store.Result{{Attempt: herald.Attempt{MsgID: k.MsgID, EndpointID: k.EndpointID}}}
+	f.add(k) // attempt 1 taken
+	f.add(k) // attempt 2 taken before attempt 1's result was acknowledged
+	f.done(res)
+	if got := f.appendTo(nil); len(got) != 1 || got[0] != k {
+		t.Fatalf("after one of two results: held %v, want %v", got, k)
+	}
+	f.done(res)
+	if got := f.appendTo(nil); len(got) != 0 {
+		t.Fatalf("after both results: held %v, want none", got)
+	}
+}

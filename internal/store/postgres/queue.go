@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -220,14 +221,19 @@ const extendLeased = `UPDATE deliveries d SET next_attempt_at = $4
 // ExtendLeases pushes owner's leases on deliveries to until, extendChunk
 // keys per transaction, each locking its rows in key order like every
 // multi-row writer of deliveries. A delivery owner does not hold is left
-// alone, and so are owner's leases not in deliveries.
+// alone, and so are owner's leases not in deliveries. A chunk that fails
+// does not stop the others: each lease missed now may run out.
 func (db *DB) ExtendLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey, until time.Time) error {
+	var errs []error
 	for chunk := range slices.Chunk(deliveries, extendChunk) {
 		if err := db.extendLeases(ctx, owner, chunk, until); err != nil {
-			return fmt.Errorf("extend leases: %w", err)
+			errs = append(errs, fmt.Errorf("extend leases: %w", err))
+			if ctx.Err() != nil {
+				break
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (db *DB) extendLeases(ctx context.Context, owner string, keys []store.DeliveryKey, until time.Time) error {

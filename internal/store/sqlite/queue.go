@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -197,8 +198,10 @@ func loadByIDs(ctx context.Context, tx *sql.Tx, prefix string, ids []string, sca
 
 // ExtendLeases pushes owner's leases on deliveries to until, one row by
 // key at a time, extendChunk rows per write. A delivery owner does not hold
-// is left alone, and so are owner's leases not in deliveries.
+// is left alone, and so are owner's leases not in deliveries. A chunk that
+// fails does not stop the others: each lease missed now may run out.
 func (db *DB) ExtendLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey, until time.Time) error {
+	var errs []error
 	for chunk := range slices.Chunk(deliveries, extendChunk) {
 		err := db.write(ctx, func(ctx context.Context, w *wtx) error {
 			for _, k := range chunk {
@@ -209,10 +212,13 @@ func (db *DB) ExtendLeases(ctx context.Context, owner string, deliveries []store
 			return nil
 		})
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ReleaseLeases makes owner's leased deliveries due at once: those in
