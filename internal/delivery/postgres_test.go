@@ -102,7 +102,10 @@ func TestPostgresOtherNodeTakesOver(t *testing.T) {
 // polls only when woken.
 func startEngine2(t *testing.T, cfg Config) *Engine {
 	t.Helper()
-	cfg.AllowNetworks, cfg.PollInterval = loopback, time.Hour
+	cfg.AllowNetworks = loopback
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = time.Hour
+	}
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

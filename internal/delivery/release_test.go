@@ -70,25 +70,8 @@ func (s *memStore) waitSent(t *testing.T, key store.DeliveryKey) {
 // well within a test's wait.
 const leaseShort = 600 * time.Millisecond
 
-// startPolling starts an engine that polls every 50 ms, so deliveries due
-// in the database are claimed soon after.
-func startPolling(t *testing.T, cfg Config) *Engine {
-	t.Helper()
-	cfg.AllowNetworks, cfg.PollInterval = loopback, 50*time.Millisecond
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
-	})
-	return e
-}
+// pollShort has the poller claim what became due in the database soon.
+const pollShort = 50 * time.Millisecond
 
 // TestFailedSpillReleaseRunsOut: a delivery that did not fit in memory is
 // handed back to the database; when that release fails, the heartbeat must
@@ -99,7 +82,7 @@ func TestFailedSpillReleaseRunsOut(t *testing.T) {
 	url, got, release := hanging(t)
 	ep := endpoint("ep_spill_retry", url)
 	s := newFaultyStore(ep)
-	e := startPolling(t, Config{Store: s, LeaseDuration: leaseShort, EndpointConcurrency: 1, EndpointQueue: 1})
+	e := startEngine2(t, Config{Store: s, LeaseDuration: leaseShort, EndpointConcurrency: 1, EndpointQueue: 1, PollInterval: pollShort})
 
 	s.failReleases.Store(true)
 	first := message("a", `{}`)
@@ -133,7 +116,7 @@ func TestPublishErrorAfterCommitIsDelivered(t *testing.T) {
 	srv, _ := sink(t, ok)
 	ep := endpoint("ep_ambiguous", srv.URL)
 	s := newFaultyStore(ep)
-	e := startPolling(t, Config{Store: s, LeaseDuration: leaseShort})
+	e := startEngine2(t, Config{Store: s, LeaseDuration: leaseShort, PollInterval: pollShort})
 
 	s.nextPublish.Store(publishFailsAfter)
 	msg := message("a", `{}`)
@@ -171,7 +154,7 @@ func TestHeldDeliveriesKeepTheirLeases(t *testing.T) {
 	ep := endpoint("ep_held_leases", url)
 	s := &claimCounting{memStore: newMemStore()}
 	s.addEndpoint(ep)
-	e := startPolling(t, Config{Store: s, LeaseDuration: leaseShort, EndpointConcurrency: 1})
+	e := startEngine2(t, Config{Store: s, LeaseDuration: leaseShort, EndpointConcurrency: 1, PollInterval: pollShort})
 
 	inFlight, queued := message("a", `{}`), message("a", `{}`)
 	for _, m := range []*herald.Message{inFlight, queued} {
