@@ -201,16 +201,8 @@ func BenchmarkClaimRecord(b *testing.B) {
 func BenchmarkClaimFromBacklog(b *testing.B) {
 	for _, n := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("backlog=%d", n), func(b *testing.B) {
-			ctx := b.Context()
-			db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			base := time.Now().UTC().Truncate(time.Millisecond)
-			fillBacklog(b, ctx, db, n, base)
-			now := base.Add(time.Duration(n+1) * time.Millisecond)
-			claimAndRelease(b, db, now)
+			db, base := backlogStore(b, n)
+			claimAndRelease(b, db, base.Add(time.Duration(n+1)*time.Millisecond))
 		})
 	}
 }
@@ -224,13 +216,7 @@ func BenchmarkClaimPastHeldBacklog(b *testing.B) {
 	for _, n := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("backlog=%d", n), func(b *testing.B) {
 			ctx := b.Context()
-			db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			base := time.Now().UTC().Truncate(time.Millisecond)
-			fillBacklog(b, ctx, db, n, base)
+			db, base := backlogStore(b, n)
 			now := base.Add(time.Duration(n+1) * time.Millisecond)
 			addDeliverable(b, ctx, db, 128, now)
 			start := time.Now()
@@ -255,13 +241,7 @@ func BenchmarkClaimPastOrderedBacklog(b *testing.B) {
 	for _, n := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("backlog=%d", n), func(b *testing.B) {
 			ctx := b.Context()
-			db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			base := time.Now().UTC().Truncate(time.Millisecond)
-			fillBacklog(b, ctx, db, n, base)
+			db, base := backlogStore(b, n)
 			now := base.Add(time.Duration(n+1) * time.Millisecond)
 			ep, err := db.GetEndpoint(ctx, "app_bulk", "ep_bulk")
 			if err != nil {
