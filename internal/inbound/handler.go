@@ -41,7 +41,8 @@ type HandlerConfig struct {
 	Publisher Publisher
 	// PublicURL is the scheme and host providers call, e.g.
 	// "https://hooks.example.com", used to rebuild the URL Twilio signs.
-	// Empty: taken from the request (Host, X-Forwarded-Proto).
+	// Empty: taken from the request's Host, with the scheme it arrived on
+	// or, from a trusted proxy, its X-Forwarded-Proto.
 	PublicURL string
 	// Logger receives one line per refused request (rate-limited) and
 	// store failures; nil discards them. Secrets are never logged.
@@ -178,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, herald.EBADREQUEST, "Could not read the request body")
 		return
 	}
-	res, err := ver.Verify(&Request{Method: r.Method, URL: h.externalURL(r), Header: r.Header, Body: body})
+	res, err := ver.Verify(&Request{Method: r.Method, URL: h.externalURL(r, from), Header: r.Header, Body: body})
 	if err != nil {
 		if !IsRefused(err) {
 			// A fault, not a refusal; still rate-limited, since whoever
@@ -300,8 +301,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, err
 }
 
-// externalURL is the URL the provider called, as it saw it.
-func (h *Handler) externalURL(r *http.Request) string {
+// externalURL is the URL the provider called, as it saw it. The scheme
+// is the one the request arrived on unless a trusted proxy (from.peer)
+// says in X-Forwarded-Proto which one the provider used: anyone else
+// could choose the URL a signature is checked against.
+func (h *Handler) externalURL(r *http.Request, from origin) string {
 	if h.publicURL != "" {
 		return h.publicURL + r.URL.RequestURI()
 	}
@@ -309,7 +313,7 @@ func (h *Handler) externalURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+	if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && h.proxies.Trusts(from.peer) {
 		scheme = p
 	}
 	return scheme + "://" + r.Host + r.URL.RequestURI()

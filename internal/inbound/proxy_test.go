@@ -1,7 +1,9 @@
 package inbound
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -89,6 +91,46 @@ func TestHandlerLogsClientBehindTrustedProxy(t *testing.T) {
 	b.serve(viaProxy("198.51.100.7:4000", []string{"203.0.113.9"}))
 	if got := b.logs.String(); !strings.Contains(got, "remote_addr=198.51.100.7") || strings.Contains(got, "proxy_addr") {
 		t.Errorf("refusal log from a direct peer: got %q, want remote_addr=198.51.100.7 and no proxy_addr", got)
+	}
+}
+
+// TestHandlerTwilioSchemeFromTrustedProxyOnly: Twilio signs the URL it
+// called, so behind a proxy that ends TLS the handler must rebuild it with
+// https. It takes X-Forwarded-Proto from a trusted proxy only; from any
+// other peer the header would let a client choose the URL a signature is
+// checked against, so the scheme stays the one the request arrived on.
+func TestHandlerTwilioSchemeFromTrustedProxyOnly(t *testing.T) {
+	t.Parallel()
+	const token = "twilio-token"
+	twilio := func(s *store.Source) {
+		s.UID = "tw"
+		s.Verifier = json.RawMessage(`{"type":"twilio","secrets":["` + token + `"]}`)
+	}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	request := func(remote, signedURL string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/in/tw", strings.NewReader("MessageSid=SM1"))
+		r.Host = "hooks.example.com"
+		r.RemoteAddr = remote
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("X-Forwarded-Proto", "https")
+		r.Header.Set("X-Twilio-Signature", b64MAC1(token, signedURL, "MessageSidSM1"))
+		return r
+	}
+	for _, tt := range []struct {
+		name, remote, signedURL string
+		trusted                 []netip.Prefix
+		want                    int
+	}{
+		{name: "trusted proxy, signed for https", trusted: trusted, remote: "10.0.0.1:443", signedURL: "https://hooks.example.com/in/tw", want: http.StatusOK},
+		{name: "trusted proxy, signed for http", trusted: trusted, remote: "10.0.0.1:443", signedURL: "http://hooks.example.com/in/tw", want: http.StatusUnauthorized},
+		{name: "untrusted peer, signed for https", trusted: trusted, remote: "198.51.100.7:4000", signedURL: "https://hooks.example.com/in/tw", want: http.StatusUnauthorized},
+		{name: "untrusted peer, signed for http", trusted: trusted, remote: "198.51.100.7:4000", signedURL: "http://hooks.example.com/in/tw", want: http.StatusOK},
+		{name: "no trusted proxies, signed for https", remote: "10.0.0.1:443", signedURL: "https://hooks.example.com/in/tw", want: http.StatusUnauthorized},
+	} {
+		b := newProxiedBundle(t, tt.trusted, twilio)
+		if w := b.serve(request(tt.remote, tt.signedURL)); w.Code != tt.want {
+			t.Errorf("%s: got %d %s, want %d", tt.name, w.Code, w.Body, tt.want)
+		}
 	}
 }
 
