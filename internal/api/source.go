@@ -129,6 +129,22 @@ func (s *Server) updateSource(c *call) error {
 	return s.saveSource(c, &in, src)
 }
 
+// keepSecrets puts back the source's secrets that in names by the masks
+// GET shows them as, so a source read and written back keeps its secrets.
+func keepSecrets(in *sourceIn, src *store.Source) error {
+	if in.Verifier == nil {
+		return nil
+	}
+	var stored inbound.VerifierConfig
+	if err := json.Unmarshal(src.Verifier, &stored); err != nil {
+		return err
+	}
+	if err := in.Verifier.KeepRedacted(stored.Secrets); err != nil {
+		return invalidBody("verifier", "%s", herald.ErrorDetail(err))
+	}
+	return nil
+}
+
 // patchSource lays the body over the source as it is: fields left out
 // keep their value, and a verifier given in part keeps the rest of its
 // configuration (secrets included).
@@ -148,6 +164,9 @@ func (s *Server) patchSource(c *call) error {
 }
 
 func (s *Server) saveSource(c *call, in *sourceIn, src *store.Source) error {
+	if err := keepSecrets(in, src); err != nil {
+		return err
+	}
 	if err := s.applySource(c, in, src); err != nil {
 		return err
 	}

@@ -223,3 +223,58 @@ func TestInboundEventsListGetReplay(t *testing.T) {
 		t.Errorf("message with a form body: got payload %v, want the form as a string", shown["payload"])
 	}
 }
+
+// TestSourceSecretsSurviveARoundTrip: GET shows a source's secrets as
+// masks. Written back as read, or beside a new secret in a rotation, a
+// mask keeps the secret it stands for; saved as is, it would be a secret
+// anyone can read. A mask that stands for no current secret is refused.
+func TestSourceSecretsSurviveARoundTrip(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, "Acme", "acme")
+	stripe := func(secrets ...string) map[string]any {
+		return map[string]any{"type": "stripe", "secrets": secrets}
+	}
+	out := b.createSource(t, app, map[string]any{"name": "Stripe", "verifier": stripe("whsec_old")})
+	id := out["id"].(string)
+	secrets := func() []string {
+		t.Helper()
+		src, err := b.store.GetSource(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct{ Secrets []string }
+		if err := json.Unmarshal(src.Verifier, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Secrets
+	}
+
+	got := b.call(t, "GET", "/api/v1/source/"+id, nil).want(t, 200).obj(t)
+	b.call(t, "PUT", "/api/v1/source/"+id, map[string]any{"name": "Stripe live", "app": app, "verifier": got["verifier"]}).want(t, 200)
+	if s := secrets(); len(s) != 1 || s[0] != "whsec_old" {
+		t.Fatalf("after a GET and PUT round trip: secrets %q, want [whsec_old]", s)
+	}
+
+	b.call(t, "PATCH", "/api/v1/source/"+id, map[string]any{"verifier": stripe("whsec_new", "whsec_****")}).want(t, 200)
+	if s := secrets(); len(s) != 2 || s[0] != "whsec_new" || s[1] != "whsec_old" {
+		t.Fatalf("after a rotation beside the mask: secrets %q, want [whsec_new whsec_old]", s)
+	}
+
+	for _, v := range [][]string{
+		{"whsec_****", "whsec_****", "whsec_****"}, // more masks than secrets
+		{"****"},            // the mask of a secret without the prefix
+		{"whsec_x", "****"}, // the same, beside a new one
+	} {
+		r := b.call(t, "PATCH", "/api/v1/source/"+id, map[string]any{"verifier": stripe(v...)}).want(t, 422)
+		if !strings.Contains(string(r.raw), "mask") {
+			t.Errorf("PATCH secrets %q: got %s, want a reason naming the mask", v, r.raw)
+		}
+	}
+	if s := secrets(); len(s) != 2 || s[0] != "whsec_new" || s[1] != "whsec_old" {
+		t.Fatalf("after refused updates: secrets %q, want them unchanged", s)
+	}
+	b.call(t, "POST", "/api/v1/source", map[string]any{"name": "x", "app": app, "verifier": stripe("whsec_****")}).want(t, 422)
+	b.call(t, "POST", "/api/v1/source", map[string]any{"name": "x", "app": app,
+		"verifier": map[string]any{"type": "api-key", "secrets": []string{"****"}}}).want(t, 422)
+}

@@ -110,13 +110,51 @@ func (c VerifierConfig) Redacted() VerifierConfig {
 	return c
 }
 
+// maskPrefixes are the key prefixes a mask keeps, so a reader can tell a
+// Standard Webhooks secret or public key from other secrets.
+var maskPrefixes = []string{"whsec_", "whpk_"}
+
 func redact(s string) string {
-	for _, p := range []string{"whsec_", "whpk_"} {
+	for _, p := range maskPrefixes {
 		if strings.HasPrefix(s, p) {
 			return p + "****"
 		}
 	}
 	return "****"
+}
+
+// isMask reports whether s is what redact shows a secret as.
+func isMask(s string) bool {
+	for _, p := range maskPrefixes {
+		if s == p+"****" {
+			return true
+		}
+	}
+	return s == "****"
+}
+
+// KeepRedacted puts back the stored secrets that c names by their masks,
+// so that a source read (its secrets masked) and written back keeps them,
+// and a rotation can list the new secret beside the old one's mask. The
+// masks in c take the stored secrets in order, each one whose mask it is.
+// A mask left without a stored secret is an error: saved, it would be a
+// secret anyone can read.
+func (c *VerifierConfig) KeepRedacted(stored []string) error {
+	next := 0
+	for i, s := range c.Secrets {
+		if !isMask(s) {
+			continue
+		}
+		for next < len(stored) && redact(stored[next]) != s {
+			next++
+		}
+		if next == len(stored) {
+			return herald.Errorf(herald.EINVALID, "verifier: secret %d is %q, the mask a secret is shown as, and matches none of the source's current secrets left in order: send the secret itself", i+1, s)
+		}
+		c.Secrets[i] = stored[next]
+		next++
+	}
+	return nil
 }
 
 // Validate reports the first problem with c as a herald.EINVALID error
@@ -176,6 +214,8 @@ func (c VerifierConfig) validateSecrets() error {
 		switch {
 		case s == "":
 			return fmt.Errorf("secret %d is empty", n)
+		case isMask(s):
+			return fmt.Errorf("secret %d is %q, the mask a secret is shown as, not a secret", n, s)
 		case strings.TrimSpace(s) != s:
 			return fmt.Errorf("secret %d has leading or trailing white space", n)
 		}
