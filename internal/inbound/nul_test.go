@@ -22,8 +22,8 @@ import (
 // TestHandlerStoresNUL checks that a signed event whose extracted fields
 // hold text PostgreSQL cannot store (a NUL character, invalid UTF-8) is
 // stored and acknowledged on both stores, with those fields made storable
-// and the body kept byte for byte; a 500 would make the provider retry it
-// forever.
+// (the dedupe key by digest) and the body kept byte for byte; a 500 would
+// make the provider retry it forever.
 func TestHandlerStoresNUL(t *testing.T) {
 	t.Parallel()
 	stores := map[string]func(t *testing.T) store.Store{
@@ -110,8 +110,10 @@ func TestHandlerStoresNUL(t *testing.T) {
 					t.Errorf("%s %q: want valid UTF-8 without NUL", what, s)
 				}
 			}
-			if !strings.HasPrefix(ev.EventType, "invoice.paid") || !strings.HasSuffix(ev.EventType, "x") || !strings.HasPrefix(ev.DedupeKey, "evt_") {
-				t.Errorf("event: got type %q, key %q; want the provider's with NUL replaced", ev.EventType, ev.DedupeKey)
+			// The id holds NUL, so its key is its digest (see dedupeKey).
+			if !strings.HasPrefix(ev.EventType, "invoice.paid") || !strings.HasSuffix(ev.EventType, "x") ||
+				!strings.HasPrefix(ev.DedupeKey, "sha256:") || len(ev.DedupeKey) != len("sha256:")+64 {
+				t.Errorf("event: got type %q, key %q; want the provider's type with NUL replaced and the id's digest", ev.EventType, ev.DedupeKey)
 			}
 			msg, err := st.GetMessage(ctx, "app_1", ev.MsgID)
 			if err != nil {

@@ -1,6 +1,8 @@
 package inbound
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,7 +36,9 @@ type Result struct {
 	// DedupeKey is the provider's own id for the event (webhook-id,
 	// Stripe's event id, X-GitHub-Delivery...): two requests with the same
 	// key are the same event. Empty when the request carries none, in which
-	// case it cannot be deduplicated.
+	// case it cannot be deduplicated. An id that is not storable text or is
+	// longer than maxDedupeKey bytes is replaced by its digest (see
+	// dedupeKey).
 	DedupeKey string
 	// Challenge, when not nil, is a handshake (Slack's url_verification)
 	// to answer with 200 and this body instead of storing an event.
@@ -141,7 +145,7 @@ func (v *Verifier) Verify(r *Request) (Result, error) {
 	if err := v.preset.verify(m, v.now()); err != nil {
 		return Result{}, err
 	}
-	res := Result{EventType: storable(v.eventType(m)), DedupeKey: storable(v.dedupeKey(m))}
+	res := Result{EventType: storable(v.eventType(m)), DedupeKey: dedupeKey(v.dedupeKey(m))}
 	if v.preset.challenge != nil {
 		res.Challenge = v.preset.challenge(m)
 	}
@@ -160,6 +164,24 @@ func storable(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// maxDedupeKey is the longest provider id kept as the dedupe key itself.
+// PostgreSQL cannot index a key of a few KB, and a header may hold 64 KiB.
+const maxDedupeKey = 256
+
+// dedupeKey returns the key stored for the provider's id s: s itself when
+// it is storable text of at most maxDedupeKey bytes, so the keys of stored
+// events still match their retries; otherwise "sha256:" and the hex
+// SHA-256 of its bytes. storable would give ids that differ only in
+// invalid bytes or NUL one key, and drop the second event as a duplicate;
+// the digest tells them apart and has a fixed length.
+func dedupeKey(s string) string {
+	if len(s) <= maxDedupeKey && storable(s) == s {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // checkAge refuses a signed time further than tolerance from now, either

@@ -94,15 +94,16 @@ func transient(err error) bool {
 }
 
 // dataError reports whether err is the server rejecting the data of one
-// operation (integrity or data exception classes), so a batch that failed
-// with it is worth retrying one operation at a time.
+// operation (integrity or data exception classes, or a program limit such
+// as an index row too large for a btree), so a batch that failed with it
+// is worth retrying one operation at a time.
 func dataError(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || len(pgErr.Code) != 5 {
 		return false
 	}
 	switch pgErr.Code[:2] {
-	case "22", "23":
+	case "22", "23", "54":
 		return true
 	}
 	return false
