@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -279,20 +280,33 @@ func refusalReason(err error) string {
 	return reasonBad
 }
 
+// bodyPresize is the most readBody allocates for a body before its bytes
+// arrive.
+const bodyPresize = 64 << 10
+
 // readBody reads the whole body, at most limit bytes (DefaultMaxBodyBytes
 // when limit is not positive).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	rd := http.MaxBytesReader(w, r.Body, limit)
-	if n := r.ContentLength; n > 0 && n <= limit {
-		body := make([]byte, n)
-		_, err := io.ReadFull(rd, body)
-		return body, err
-	}
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 {
+		// Anyone may announce a length and then stall, before any check:
+		// allocate at most bodyPresize up front, and grow, doubling up to
+		// n, only as bytes arrive.
+		body := make([]byte, 0, min(n, bodyPresize))
+		for {
+			m, err := io.ReadFull(rd, body[len(body):min(int64(cap(body)), n)])
+			body = body[:len(body)+m]
+			if err != nil || int64(len(body)) == n {
+				return body, err
+			}
+			body = slices.Grow(body, int(min(n, 2*int64(len(body))))-len(body))
+		}
 	}
 	body, err := io.ReadAll(rd)
 	if body == nil && err == nil {
