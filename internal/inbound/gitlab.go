@@ -3,8 +3,9 @@ package inbound
 import "time"
 
 // newGitLab checks X-Gitlab-Token, which GitLab sets to the webhook's
-// secret token as is. The event type is X-Gitlab-Event ("Push Hook") and
-// the id Idempotency-Key, which GitLab keeps across retries, or
+// secret token as is. The event type is the body's object_kind ("push",
+// "merge_request"), or event_name for system hooks, or else X-Gitlab-Event
+// ("Push Hook", which becomes "Push_Hook"); the id Idempotency-Key, which GitLab keeps across retries, or
 // X-Gitlab-Event-UUID from older GitLab versions.
 func newGitLab(secrets []string) preset {
 	verify := func(m *message, _ time.Time) error {
@@ -19,7 +20,7 @@ func newGitLab(secrets []string) preset {
 	}
 	return preset{
 		verify:    verify,
-		eventType: headerValue("X-Gitlab-Event"),
+		eventType: firstNonEmpty(jsonValue("object_kind"), jsonValue("event_name"), headerValue("X-Gitlab-Event")),
 		dedupeKey: firstNonEmpty(headerValue("Idempotency-Key"), headerValue("X-Gitlab-Event-UUID")),
 	}
 }

@@ -172,8 +172,8 @@ func TestShopify(t *testing.T) {
 		return Request{Method: "POST", Header: headers(kv...), Body: []byte(body)}
 	}
 	runPresetCases(t, []presetCase{
-		{name: "valid", cfg: cfg, req: req("X-Shopify-Hmac-Sha256", sig, "X-Shopify-Topic", "orders/create", "X-Shopify-Webhook-Id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"), wantType: "orders/create", wantKey: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"},
-		{name: "event id when no webhook id", cfg: cfg, req: req("X-Shopify-Hmac-Sha256", sig, "X-Shopify-Topic", "orders/paid", "X-Shopify-Event-Id", "98880550-7158-44d4-b7cd-2c97c8a091b5"), wantType: "orders/paid", wantKey: "98880550-7158-44d4-b7cd-2c97c8a091b5"},
+		{name: "valid", cfg: cfg, req: req("X-Shopify-Hmac-Sha256", sig, "X-Shopify-Topic", "orders/create", "X-Shopify-Webhook-Id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"), wantType: "orders.create", wantKey: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"},
+		{name: "event id when no webhook id", cfg: cfg, req: req("X-Shopify-Hmac-Sha256", sig, "X-Shopify-Topic", "orders/paid", "X-Shopify-Event-Id", "98880550-7158-44d4-b7cd-2c97c8a091b5"), wantType: "orders.paid", wantKey: "98880550-7158-44d4-b7cd-2c97c8a091b5"},
 		{name: "rotation", cfg: VerifierConfig{Type: TypeShopify, Secrets: []string{"shpss_old", secret}}, req: req("X-Shopify-Hmac-Sha256", sig)},
 		{name: "wrong secret", cfg: VerifierConfig{Type: TypeShopify, Secrets: []string{"shpss_old"}}, req: req("X-Shopify-Hmac-Sha256", sig), want: ErrBadSignature},
 		{name: "tampered body", cfg: cfg, req: Request{Header: headers("X-Shopify-Hmac-Sha256", sig), Body: []byte(`{"id":820982911946154509}`)}, want: ErrBadSignature},
@@ -320,9 +320,9 @@ func TestGitLab(t *testing.T) {
 		return Request{Method: "POST", Header: headers(kv...), Body: []byte(`{"object_kind":"push"}`)}
 	}
 	runPresetCases(t, []presetCase{
-		{name: "token", cfg: cfg, req: req("X-Gitlab-Token", "glpat-token-1"), wantType: "Push Hook", wantKey: "13792a34-cac6-4fda-95a8-c58e00a3954e"},
-		{name: "idempotency key first", cfg: cfg, req: req("X-Gitlab-Token", "glpat-token-1", "Idempotency-Key", "f5b8e1a0"), wantType: "Push Hook", wantKey: "f5b8e1a0"},
-		{name: "rotation", cfg: VerifierConfig{Type: TypeGitLab, Secrets: []string{"old", "glpat-token-1"}}, req: req("X-Gitlab-Token", "glpat-token-1"), wantType: "Push Hook", wantKey: "13792a34-cac6-4fda-95a8-c58e00a3954e"},
+		{name: "token", cfg: cfg, req: req("X-Gitlab-Token", "glpat-token-1"), wantType: "push", wantKey: "13792a34-cac6-4fda-95a8-c58e00a3954e"},
+		{name: "idempotency key first", cfg: cfg, req: req("X-Gitlab-Token", "glpat-token-1", "Idempotency-Key", "f5b8e1a0"), wantType: "push", wantKey: "f5b8e1a0"},
+		{name: "rotation", cfg: VerifierConfig{Type: TypeGitLab, Secrets: []string{"old", "glpat-token-1"}}, req: req("X-Gitlab-Token", "glpat-token-1"), wantType: "push", wantKey: "13792a34-cac6-4fda-95a8-c58e00a3954e"},
 		{name: "wrong token", cfg: cfg, req: req("X-Gitlab-Token", "glpat-token-2"), want: ErrBadSignature},
 		{name: "prefix of the token", cfg: cfg, req: req("X-Gitlab-Token", "glpat-token-"), want: ErrBadSignature},
 		{name: "missing", cfg: cfg, req: req(), want: ErrMissingSignature},

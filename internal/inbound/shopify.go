@@ -8,7 +8,7 @@ import (
 
 // newShopify verifies X-Shopify-Hmac-Sha256: the base64 HMAC-SHA256 of the
 // body, keyed with the app's client secret. The event type is
-// X-Shopify-Topic ("orders/create") and the id X-Shopify-Webhook-Id, or
+// X-Shopify-Topic ("orders/create", which becomes "orders.create") and the id X-Shopify-Webhook-Id, or
 // X-Shopify-Event-Id when that is all the request has.
 func newShopify(secrets []string) preset {
 	keys := rawKeys(secrets)

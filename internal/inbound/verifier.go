@@ -145,7 +145,7 @@ func (v *Verifier) Verify(r *Request) (Result, error) {
 	if err := v.preset.verify(m, v.now()); err != nil {
 		return Result{}, err
 	}
-	res := Result{EventType: storable(v.eventType(m)), DedupeKey: dedupeKey(v.dedupeKey(m))}
+	res := Result{EventType: eventTypeName(v.eventType(m)), DedupeKey: dedupeKey(v.dedupeKey(m))}
 	if v.preset.challenge != nil {
 		res.Challenge = v.preset.challenge(m)
 	}
@@ -164,6 +164,33 @@ func storable(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// maxEventType is the longest event type name the API takes.
+const maxEventType = 256
+
+// eventTypeName makes the provider's event type s a name endpoints can
+// subscribe to: the API takes letters, digits, '-', '_' and '.', as Svix
+// does, and providers send others (Shopify's "orders/create"). A '/'
+// becomes '.', so a topic reads like other dotted names; any other
+// character outside the set becomes '_'. The result is cut to
+// maxEventType bytes, and is always storable.
+func eventTypeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() == maxEventType {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		case r == '/':
+			b.WriteByte('.')
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }
 
 // maxDedupeKey is the longest provider id kept as the dedupe key itself.
