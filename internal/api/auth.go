@@ -27,6 +27,34 @@ type principal struct {
 // Token prefixes. Only the SHA-256 of a token is stored.
 const portalTokenPrefix = "appsk_"
 
+// Kinds of stored token. A read-only portal token is a kind of its own, so
+// nothing that knows only "portal" (the dashboard's portal) mistakes it for
+// a token that may write.
+const (
+	tokenPortal         = "portal"
+	tokenPortalReadOnly = "portal-readonly"
+)
+
+// writingReads are the GET routes that change state, which a read-only
+// token may not call either: a consumer poll stores the consumer's
+// position, and listen makes the caller a destination of the application.
+var writingReads = map[string]bool{
+	"GET /api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}": true,
+	"GET /api/v1/app/{app_id}/listen":                                  true,
+}
+
+var errReadOnly = herald.Errorf(herald.EFORBIDDEN, "This token is read-only; it cannot make changes")
+
+// readOnlyAllows says whether a read-only token may make request r: reads,
+// and logout, which only ends the token itself.
+func readOnlyAllows(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return !writingReads[r.Pattern]
+	}
+	return r.Pattern == "POST /api/v1/auth/logout"
+}
+
 // authenticate checks the bearer token of r.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, error) {
 	h := r.Header.Get("Authorization")
@@ -51,6 +79,10 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 	}
 	if !t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt) {
 		return principal{}, herald.Errorf(herald.EUNAUTHORIZED, "The token has expired")
+	}
+	// Checked here, for every route, so a route added later cannot forget it.
+	if t.Kind == tokenPortalReadOnly && !readOnlyAllows(r) {
+		return principal{}, errReadOnly
 	}
 	return principal{admin: t.AppID == "", appID: t.AppID, hash: sum[:], stored: true}, nil
 }
@@ -77,6 +109,7 @@ type appPortalAccessOut struct {
 // appPortalAccess creates a token scoped to one application and the URL of
 // the consumer portal that uses it. Like Svix, it creates the application
 // first when the body carries one and the path names none that exists.
+// With readOnly the token may only read (see readOnlyAllows).
 func (s *Server) appPortalAccess(c *call) error {
 	var in appPortalAccessIn
 	if b, err := s.readBody(c.w, c.r); err != nil {
@@ -105,12 +138,16 @@ func (s *Server) appPortalAccess(c *call) error {
 			return err
 		}
 	}
+	kind := tokenPortal
+	if in.ReadOnly != nil && *in.ReadOnly {
+		kind = tokenPortalReadOnly
+	}
 	token := newToken(portalTokenPrefix)
 	sum := sha256.Sum256([]byte(token))
 	err := s.store.CreateToken(c.ctx, &store.Token{
 		Hash:      sum[:],
 		AppID:     app.ID,
-		Kind:      "portal",
+		Kind:      kind,
 		CreatedAt: c.now,
 		ExpiresAt: c.now.Add(ttl),
 	})
