@@ -22,6 +22,9 @@ type appCache struct {
 
 	mu      sync.Mutex
 	entries map[string]appEntry // by the ID or UID it was looked up with
+	// gen counts forgets. A lookup caches its result only if no forget ran
+	// since its read began: that read may predate the change forgotten.
+	gen uint64
 }
 
 type appEntry struct {
@@ -42,6 +45,7 @@ func (c *appCache) get(ctx context.Context, st store.Applications, idOrUID strin
 	now := c.now()
 	c.mu.Lock()
 	e, ok := c.entries[idOrUID]
+	gen := c.gen
 	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.app, nil
@@ -51,10 +55,12 @@ func (c *appCache) get(ctx context.Context, st store.Applications, idOrUID strin
 		return nil, err
 	}
 	c.mu.Lock()
-	if len(c.entries) >= appCacheMax {
-		clear(c.entries)
+	if c.gen == gen {
+		if len(c.entries) >= appCacheMax {
+			clear(c.entries)
+		}
+		c.entries[idOrUID] = appEntry{app: app, expires: now.Add(c.ttl)}
 	}
-	c.entries[idOrUID] = appEntry{app: app, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return app, nil
 }
@@ -63,6 +69,7 @@ func (c *appCache) get(ctx context.Context, st store.Applications, idOrUID strin
 func (c *appCache) forget(appID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for k, e := range c.entries {
 		if e.app.ID == appID {
 			delete(c.entries, k)
