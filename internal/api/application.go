@@ -143,6 +143,12 @@ func (s *Server) createApp(c *call) error {
 	}
 	app := newApplication(&in, rate, c.now)
 	if err := s.store.CreateApplication(c.ctx, app); err != nil {
+		if getIfExists && in.UID != nil && errors.Is(err, herald.ErrConflict) {
+			// Another request created it since the lookup above.
+			if got, gerr := s.store.GetApplication(c.ctx, *in.UID); gerr == nil {
+				return c.json(http.StatusOK, toApplicationOut(got))
+			}
+		}
 		return conflictUID(err, "application", app.UID)
 	}
 	return c.json(http.StatusCreated, toApplicationOut(app))
@@ -153,7 +159,8 @@ func (s *Server) getApp(c *call) error {
 }
 
 // updateApp replaces an application, creating it (with the path as its
-// uid) when it does not exist.
+// uid) when it does not exist. A body without uid keeps the uid the path
+// named it by, as on creation, so repeating the same PUT changes nothing.
 func (s *Server) updateApp(c *call) error {
 	var in applicationIn
 	if err := c.body(&in); err != nil {
@@ -166,25 +173,37 @@ func (s *Server) updateApp(c *call) error {
 	id := c.path("app_id")
 	app, err := s.store.GetApplication(c.ctx, id)
 	if errors.Is(err, herald.ErrNotFound) {
-		if in.UID == nil {
+		created := in
+		if created.UID == nil {
 			if err := checkUID("uid", id); err != nil {
 				return herald.Errorf(herald.ENOTFOUND, "Application %q not found", id)
 			}
-			in.UID = &id
+			created.UID = &id
 		}
-		app = newApplication(&in, rate, c.now)
-		if err := s.store.CreateApplication(c.ctx, app); err != nil {
-			return conflictUID(err, "application", app.UID)
+		app = newApplication(&created, rate, c.now)
+		err = s.store.CreateApplication(c.ctx, app)
+		if err == nil {
+			return c.json(http.StatusCreated, toApplicationOut(app))
 		}
-		return c.json(http.StatusCreated, toApplicationOut(app))
+		if !errors.Is(err, herald.ErrConflict) {
+			return err
+		}
+		// A concurrent PUT may have created it first: replace that one.
+		// If the path still names nothing, the uid is another app's.
+		conflict := conflictUID(err, "application", app.UID)
+		if app, err = s.store.GetApplication(c.ctx, id); errors.Is(err, herald.ErrNotFound) {
+			return conflict
+		}
 	}
 	if err != nil {
 		return err
 	}
 	app.Name, app.ThrottleRate, app.Metadata, app.UpdatedAt = in.Name, rate, in.Metadata, c.now
-	app.UID = ""
-	if in.UID != nil {
+	switch {
+	case in.UID != nil:
 		app.UID = *in.UID
+	case app.UID != id:
+		app.UID = "" // named by its ID: the body replaces the uid too
 	}
 	if app.Metadata == nil {
 		app.Metadata = map[string]string{}

@@ -186,10 +186,17 @@ func (s *Server) updateEventType(c *call) error {
 		if err := in.apply(et); err != nil {
 			return err
 		}
-		if err := s.store.CreateEventType(c.ctx, et); err != nil {
+		err = s.store.CreateEventType(c.ctx, et)
+		if err == nil {
+			return c.json(http.StatusCreated, toEventTypeOut(et, true))
+		}
+		if !errors.Is(err, herald.ErrConflict) {
 			return err
 		}
-		return c.json(http.StatusCreated, toEventTypeOut(et, true))
+		// A concurrent PUT created it first: replace that one.
+		if et, err = s.store.GetEventType(c.ctx, name); errors.Is(err, herald.ErrNotFound) {
+			return herald.Errorf(herald.ECONFLICT, "The event type %q changed during the request; retry", name)
+		}
 	}
 	if err != nil {
 		return err
