@@ -42,10 +42,39 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string {
-	if e.Code == "" {
-		return fmt.Sprintf("server answered %d", e.Status)
+	switch {
+	case e.Code != "":
+		return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, e.Detail)
+	case e.Detail != "":
+		return fmt.Sprintf("server answered %d: %s", e.Status, e.Detail)
 	}
-	return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, e.Detail)
+	return fmt.Sprintf("server answered %d", e.Status)
+}
+
+// errorDetail is the detail of an error answer: Svix's string, or its
+// validation errors ({"loc": [...], "msg": ...} each) as "loc: msg" lines
+// joined by "; ".
+func errorDetail(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var list []struct {
+		Loc []any  `json:"loc"`
+		Msg string `json:"msg"`
+	}
+	if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
+		return string(raw)
+	}
+	parts := make([]string, len(list))
+	for i, v := range list {
+		loc := make([]string, len(v.Loc))
+		for j, l := range v.Loc {
+			loc[j] = fmt.Sprint(l)
+		}
+		parts[i] = strings.Join(loc, ".") + ": " + v.Msg
+	}
+	return strings.Join(parts, "; ")
 }
 
 // do sends a JSON request and decodes a JSON answer into out (if non-nil).
@@ -87,8 +116,8 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		}
 		if json.Unmarshal(raw, &eb) == nil {
 			e.Code = eb.Code
-			if err := json.Unmarshal(eb.Detail, &e.Detail); err != nil {
-				e.Detail = string(eb.Detail)
+			if len(eb.Detail) > 0 {
+				e.Detail = errorDetail(eb.Detail)
 			}
 		}
 		return e

@@ -111,10 +111,9 @@ func readPayload(data, file string, stdin io.Reader) (json.RawMessage, error) {
 }
 
 // waitDeliveries polls the message's destinations until none is pending,
-// then prints one line per endpoint.
+// or limit has passed, then prints one line per endpoint. The limit does
+// not cancel a poll in flight: it ends the wait with what was last read.
 func waitDeliveries(ctx context.Context, c *apiClient, env Env, app, msgID string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
 	type dest struct {
 		ID     string `json:"id"`
 		URL    string `json:"url"`
@@ -124,6 +123,8 @@ func waitDeliveries(ctx context.Context, c *apiClient, env Env, app, msgID strin
 	var list struct {
 		Data []dest `json:"data"`
 	}
+	expired := time.NewTimer(limit)
+	defer expired.Stop()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -131,28 +132,40 @@ func waitDeliveries(ctx context.Context, c *apiClient, env Env, app, msgID strin
 		if err != nil {
 			return fmt.Errorf("read deliveries: %w", err)
 		}
-		done := true
+		pending, failed := 0, 0
 		for _, d := range list.Data {
-			if d.Status == 1 || d.Status == 3 {
-				done = false
+			switch d.Status {
+			case 0:
+			case 1, 3:
+				pending++
+			default:
+				failed++
 			}
 		}
-		if done {
-			failed := 0
+		timedOut := false
+		if pending > 0 {
+			select {
+			case <-expired.C:
+				timedOut = true
+			default:
+			}
+		}
+		if pending == 0 || timedOut {
 			for _, d := range list.Data {
 				fmt.Fprintf(env.Stdout, "%s\t%s\t%s\n", d.ID, statusText[d.Status], d.URL)
-				if d.Status != 0 {
-					failed++
-				}
 			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d deliveries failed", failed, len(list.Data))
-			}
+		}
+		switch {
+		case timedOut:
+			return fmt.Errorf("%d of %d deliveries still pending after %s", pending, len(list.Data), limit)
+		case pending == 0 && failed > 0:
+			return fmt.Errorf("%d of %d deliveries failed", failed, len(list.Data))
+		case pending == 0:
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("deliveries still pending after %s", limit)
+			return ctx.Err()
 		case <-tick.C:
 		}
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +53,7 @@ func TestSendRejectsBadInput(t *testing.T) {
 		{"payload not an object", []string{"--app", "x", "--type", "a", "--data", "[1]"}, "must be a JSON object"},
 		{"payload not JSON", []string{"--app", "x", "--type", "a", "--data", "{"}, "must be a JSON object"},
 		{"unknown application", []string{"--app", "nope", "--type", "a", "--data", "{}"}, "404"},
+		{"invalid event type", []string{"--app", "x", "--type", "a b", "--data", "{}"}, "422: body.eventType: eventType may contain only"},
 		{"no server", []string{"--server", "", "--app", "x", "--type", "a"}, "--server"},
 	}
 	for _, tt := range tests {
@@ -63,5 +66,41 @@ func TestSendRejectsBadInput(t *testing.T) {
 				t.Errorf("got error %v, want one mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestSendWaitReportsPendingDeliveries: a delivery still in flight when
+// --wait runs out is reported as pending, with its endpoint, rather than
+// as the poll the deadline cut off.
+func TestSendWaitReportsPendingDeliveries(t *testing.T) {
+	t.Parallel()
+	ts := setup(t)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/app", map[string]any{"name": "Acme", "uid": "acme"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/app/acme/endpoint", map[string]any{"url": hang.URL}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	env := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	err := Main(ctx, []string{"send", "--server", ts.URL, "--token", ts.Token, "--app", "acme", "--type", "a", "--data", "{}", "--wait", "300ms"}, env)
+	if err == nil || !strings.Contains(err.Error(), "1 of 1 deliveries still pending after 300ms") {
+		t.Fatalf("got error %v, want one saying the delivery is still pending", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "msg_") || !strings.HasSuffix(lines[1], hang.URL) ||
+		!(strings.Contains(lines[1], "\tpending\t") || strings.Contains(lines[1], "\tsending\t")) {
+		t.Errorf("got output %q, want the message id then the endpoint's pending line", out.String())
 	}
 }
