@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -42,6 +43,12 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 	r := herald.Response{StatusCode: resp.statusCode, RetryAfter: resp.retryAfter}
 	done := e.now()
 	out := e.policy.Decide(attempts, r, done, plan.failingSince, e.cfg.Rand())
+	if r.StatusCode == http.StatusGone && IsListenURL(ep.URL) {
+		// The developer's local app is done with this message, not the
+		// session with the endpoint: disabled, it would silently stop
+		// receiving while `herald listen` still shows it connected.
+		out.DisableEndpoint = false
+	}
 	status := herald.StatusFail
 	if r.Succeeded() {
 		status = herald.StatusSuccess

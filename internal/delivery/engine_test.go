@@ -355,6 +355,31 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	}
 }
 
+// TestGoneFromAListenSessionKeepsItsEndpoint: a 410 from the app behind
+// `herald listen` fails that delivery for good, but the session's endpoint
+// stays enabled, so the next message still reaches it.
+func TestGoneFromAListenSessionKeepsItsEndpoint(t *testing.T) {
+	t.Parallel()
+	ep := endpoint("ep_listen", "herald-listen://app_1/dev")
+	b := setup(t, Config{EndpointCacheTTL: time.Nanosecond, Listen: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusGone, Body: http.NoBody, Request: r}, nil
+	})}, ep)
+	msg := b.publish(t, message("a", `{}`))
+	res := b.waitFinal(t, msg.ID, ep.ID)
+	if len(res) != 1 || res[0].Outcome.DisableEndpoint || res[0].Outcome.Status != herald.StatusFail || res[0].Attempt.StatusCode != http.StatusGone {
+		t.Fatalf("results = %+v, want one final 410 failure that leaves the endpoint enabled", res)
+	}
+	next := b.publish(t, message("a", `{}`))
+	if res := b.waitFinal(t, next.ID, ep.ID); len(res) != 1 || res[0].Attempt.StatusCode != http.StatusGone {
+		t.Fatalf("the next message: results %+v, want it sent to the session too", res)
+	}
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	if b.store.endpoints[ep.ID].Disabled {
+		t.Errorf("the listen endpoint was disabled by its app's 410")
+	}
+}
+
 func TestTimeoutClassified(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
