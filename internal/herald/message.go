@@ -39,9 +39,12 @@ const (
 	StatusSending MessageStatus = 3 // attempted and failing, with a retry scheduled
 )
 
-// String returns the Svix statusText.
+// String returns the Svix statusText, or "canceled", which Svix does not
+// have (its API shows canceled as fail).
 func (s MessageStatus) String() string {
 	switch s {
+	case StatusCanceled:
+		return "canceled"
 	case StatusSuccess:
 		return "success"
 	case StatusPending:
