@@ -78,8 +78,11 @@ func (s *Server) updateEndpointOrdering(c *call) error {
 	if err != nil {
 		return err
 	}
-	ep.Ordered, ep.UpdatedAt = *in.FIFO, c.now
-	if err := s.store.UpdateEndpoint(c.ctx, ep); err != nil {
+	ep, err = s.store.UpdateEndpoint(c.ctx, c.app.ID, ep.ID, func(ep *herald.Endpoint) error {
+		ep.Ordered, ep.UpdatedAt = *in.FIFO, c.now
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)

@@ -90,65 +90,72 @@ func toEndpointOut(e *herald.Endpoint) endpointOut {
 	return out
 }
 
-// applyEndpointIn validates in and copies it onto ep, generating a secret when ep
-// has none and none is given.
-func (s *Server) applyEndpointIn(c *call, in *endpointIn, ep *herald.Endpoint) error {
+// endpointInChange validates in, including its event types against the
+// store, and returns the change that copies it onto an endpoint, new or
+// stored. The change does no I/O, as the store's UpdateEndpoint asks; it
+// generates a secret when the endpoint has none and none is given.
+func (s *Server) endpointInChange(c *call, in *endpointIn) (func(*herald.Endpoint), error) {
 	if err := checkURL("url", in.URL); err != nil {
-		return err
+		return nil, err
 	}
-	ep.URL, ep.Description, ep.UID = in.URL, in.Description, ""
+	uid := ""
 	if in.UID != nil {
 		if err := checkUID("uid", *in.UID); err != nil {
-			return err
+			return nil, err
 		}
-		ep.UID = *in.UID
+		uid = *in.UID
 	}
 	types, field := in.EventTypes, "eventTypes"
 	if types == nil {
 		types, field = in.FilterTypes, "filterTypes"
 	}
 	if err := s.checkEventTypes(c, field, types); err != nil {
-		return err
+		return nil, err
 	}
-	ep.EventTypes = types
 	if in.Channels != nil {
 		if err := checkNames("channels", in.Channels, 128, 1, 10); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	ep.Channels = in.Channels
 	rate, field := in.ThrottleRate, "throttleRate"
 	if rate == nil {
 		rate, field = in.RateLimit, "rateLimit"
 	}
-	ep.ThrottleRate = 0
+	throttle := 0
 	if rate != nil {
 		if err := checkRate(field, *rate, 1); err != nil {
-			return err
+			return nil, err
 		}
-		ep.ThrottleRate = *rate
+		throttle = *rate
 	}
 	if err := checkMetadata(in.Metadata); err != nil {
-		return err
+		return nil, err
 	}
-	ep.Metadata = in.Metadata
-	if in.FIFO != nil {
-		ep.Ordered = *in.FIFO
+	metadata := in.Metadata
+	if metadata == nil {
+		metadata = map[string]string{}
 	}
-	if ep.Metadata == nil {
-		ep.Metadata = map[string]string{}
-	}
-	setDisabled(ep, in.Disabled)
+	var secrets []herald.Secret
 	if in.Secret != nil {
 		key, err := checkSecret("secret", *in.Secret)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ep.Secrets = []herald.Secret{{Key: key}}
-	} else if len(ep.Secrets) == 0 {
-		ep.Secrets = []herald.Secret{{Key: newSecret()}}
+		secrets = []herald.Secret{{Key: key}}
 	}
-	return nil
+	return func(ep *herald.Endpoint) {
+		ep.URL, ep.Description, ep.UID = in.URL, in.Description, uid
+		ep.EventTypes, ep.Channels, ep.ThrottleRate, ep.Metadata = types, in.Channels, throttle, metadata
+		if in.FIFO != nil {
+			ep.Ordered = *in.FIFO
+		}
+		setDisabled(ep, in.Disabled)
+		if secrets != nil {
+			ep.Secrets = secrets
+		} else if len(ep.Secrets) == 0 {
+			ep.Secrets = []herald.Secret{{Key: newSecret()}}
+		}
+	}, nil
 }
 
 // setDisabled sets Disabled; re-enabling clears the failure history that
@@ -217,9 +224,11 @@ func (s *Server) insertEndpoint(c *call, in *endpointIn) error {
 		CreatedAt: c.now,
 		UpdatedAt: c.now,
 	}
-	if err := s.applyEndpointIn(c, in, ep); err != nil {
+	change, err := s.endpointInChange(c, in)
+	if err != nil {
 		return err
 	}
+	change(ep)
 	if err := s.store.CreateEndpoint(c.ctx, ep); err != nil {
 		return conflictUID(err, "endpoint", ep.UID)
 	}
@@ -249,11 +258,11 @@ func (s *Server) updateEndpoint(c *call) error {
 	if err != nil {
 		return err
 	}
-	wasDisabled := ep.Disabled
-	if err := s.applyEndpointIn(c, &in, ep); err != nil {
+	change, err := s.endpointInChange(c, &in)
+	if err != nil {
 		return err
 	}
-	return s.saveEndpoint(c, ep, wasDisabled)
+	return s.saveEndpoint(c, ep.ID, change)
 }
 
 func (s *Server) patchEndpoint(c *call) error {
@@ -265,99 +274,123 @@ func (s *Server) patchEndpoint(c *call) error {
 	if err != nil {
 		return err
 	}
-	wasDisabled := ep.Disabled
-	if err := s.applyEndpointPatch(c, &in, ep); err != nil {
+	change, err := s.endpointPatchChange(c, &in)
+	if err != nil {
 		return err
 	}
-	return s.saveEndpoint(c, ep, wasDisabled)
+	return s.saveEndpoint(c, ep.ID, change)
 }
 
-func (s *Server) applyEndpointPatch(c *call, in *endpointPatch, ep *herald.Endpoint) error {
+// endpointPatchChange validates in and returns the change that applies it
+// to the stored endpoint, as endpointInChange does.
+func (s *Server) endpointPatchChange(c *call, in *endpointPatch) (func(*herald.Endpoint), error) {
 	if in.URL.Set {
 		if err := checkURL("url", in.URL.V); err != nil {
-			return err
-		}
-		ep.URL = in.URL.V
-	}
-	if in.UID.Set {
-		ep.UID = ""
-		if !in.UID.Null {
-			if err := checkUID("uid", in.UID.V); err != nil {
-				return err
-			}
-			ep.UID = in.UID.V
+			return nil, err
 		}
 	}
-	if in.Description.Set {
-		ep.Description = in.Description.V
-	}
-	if in.Disabled.Set {
-		setDisabled(ep, in.Disabled.V)
+	uid := "" // null removes the UID
+	if in.UID.Set && !in.UID.Null {
+		if err := checkUID("uid", in.UID.V); err != nil {
+			return nil, err
+		}
+		uid = in.UID.V
 	}
 	types, field := in.EventTypes, "eventTypes"
 	if !types.Set {
 		types, field = in.FilterTypes, "filterTypes"
 	}
 	if types.Set {
-		v := types.V
-		if types.Null || len(v) == 0 {
-			v = nil
+		if types.Null || len(types.V) == 0 {
+			types.V = nil
 		}
-		if err := s.checkEventTypes(c, field, v); err != nil {
-			return err
+		if err := s.checkEventTypes(c, field, types.V); err != nil {
+			return nil, err
 		}
-		ep.EventTypes = v
 	}
-	if in.Channels.Set {
-		v := in.Channels.V
-		if in.Channels.Null || len(v) == 0 {
-			v = nil
-		} else if err := checkNames("channels", v, 128, 1, 10); err != nil {
-			return err
+	var channels []string
+	if in.Channels.Set && !in.Channels.Null && len(in.Channels.V) > 0 {
+		if err := checkNames("channels", in.Channels.V, 128, 1, 10); err != nil {
+			return nil, err
 		}
-		ep.Channels = v
+		channels = in.Channels.V
 	}
 	rate, rfield := in.ThrottleRate, "throttleRate"
 	if !rate.Set {
 		rate, rfield = in.RateLimit, "rateLimit"
 	}
-	if rate.Set {
-		ep.ThrottleRate = 0
-		if !rate.Null {
-			if err := checkRate(rfield, rate.V, 0); err != nil {
-				return err
-			}
-			ep.ThrottleRate = rate.V
+	throttle := 0
+	if rate.Set && !rate.Null {
+		if err := checkRate(rfield, rate.V, 0); err != nil {
+			return nil, err
 		}
+		throttle = rate.V
 	}
+	metadata := in.Metadata.V
 	if in.Metadata.Set {
-		if err := checkMetadata(in.Metadata.V); err != nil {
-			return err
+		if err := checkMetadata(metadata); err != nil {
+			return nil, err
 		}
-		ep.Metadata = in.Metadata.V
-		if ep.Metadata == nil {
-			ep.Metadata = map[string]string{}
+		if metadata == nil {
+			metadata = map[string]string{}
 		}
 	}
-	if in.FIFO.Set {
-		ep.Ordered = in.FIFO.V && !in.FIFO.Null
-	}
+	var secrets []herald.Secret
 	if in.Secret.Set && !in.Secret.Null {
 		key, err := checkSecret("secret", in.Secret.V)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ep.Secrets = []herald.Secret{{Key: key}}
+		secrets = []herald.Secret{{Key: key}}
 	}
-	return nil
+	return func(ep *herald.Endpoint) {
+		if in.URL.Set {
+			ep.URL = in.URL.V
+		}
+		if in.UID.Set {
+			ep.UID = uid
+		}
+		if in.Description.Set {
+			ep.Description = in.Description.V
+		}
+		if in.Disabled.Set {
+			setDisabled(ep, in.Disabled.V)
+		}
+		if types.Set {
+			ep.EventTypes = types.V
+		}
+		if in.Channels.Set {
+			ep.Channels = channels
+		}
+		if rate.Set {
+			ep.ThrottleRate = throttle
+		}
+		if in.Metadata.Set {
+			ep.Metadata = metadata
+		}
+		if in.FIFO.Set {
+			ep.Ordered = in.FIFO.V && !in.FIFO.Null
+		}
+		if secrets != nil {
+			ep.Secrets = secrets
+		}
+	}, nil
 }
 
-// saveEndpoint stores an updated endpoint; wasDisabled is its state before
-// the update, so disabling it is reported as such.
-func (s *Server) saveEndpoint(c *call, ep *herald.Endpoint, wasDisabled bool) error {
-	ep.UpdatedAt = c.now
-	if err := s.store.UpdateEndpoint(c.ctx, ep); err != nil {
-		return conflictUID(err, "endpoint", ep.UID)
+// saveEndpoint applies change to endpoint id as the store has it, in the
+// store's transaction, and answers with the endpoint as written. Disabling
+// it is reported as such.
+func (s *Server) saveEndpoint(c *call, id string, change func(*herald.Endpoint)) error {
+	var wasDisabled bool
+	var uid string
+	ep, err := s.store.UpdateEndpoint(c.ctx, c.app.ID, id, func(ep *herald.Endpoint) error {
+		wasDisabled = ep.Disabled
+		change(ep)
+		ep.UpdatedAt, uid = c.now, ep.UID
+		return nil
+	})
+	if err != nil {
+		return conflictUID(err, "endpoint", uid)
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
 	s.events.EndpointUpdated(c.app, ep, ep.Disabled && !wasDisabled)

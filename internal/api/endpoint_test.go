@@ -178,6 +178,33 @@ func TestEndpointHeaders(t *testing.T) {
 	b.call(t, "PUT", base, map[string]any{"headers": map[string]string{"Bad Name": "x"}}).want(t, 422)
 }
 
+// A header value net/http refuses to send (a control character other than
+// tab) would fail every delivery: it is refused when set, with the reason.
+func TestEndpointHeaderValueWithControlCharacter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, "Acme", "")
+	ep := b.createEndpoint(t, app, map[string]any{})
+	base := "/api/v1/app/" + app + "/endpoint/" + ep + "/headers"
+
+	for _, v := range []string{`a\u0001b`, `a\u007fb`, `a\u001bb`, `a\nb`} { // JSON escapes
+		for _, method := range []string{"PUT", "PATCH"} {
+			r := b.call(t, method, base, `{"headers":{"X-Token":"`+v+`"}}`).want(t, 422)
+			if !strings.Contains(string(r.raw), "control characters") || !strings.Contains(string(r.raw), "X-Token") {
+				t.Errorf("%s %q: got %s, want the header named and the reason", method, v, r.raw)
+			}
+		}
+	}
+	if h := b.call(t, "GET", base, nil).want(t, 200).obj(t)["headers"].(map[string]any); len(h) != 0 {
+		t.Errorf("got headers %v, want none stored", h)
+	}
+	// A tab is allowed, as in any HTTP header value.
+	b.call(t, "PUT", base, `{"headers":{"X-Token":"a\tb"}}`).want(t, 204)
+	if h := b.call(t, "GET", base, nil).want(t, 200).obj(t)["headers"].(map[string]any); h["X-Token"] != "a\tb" {
+		t.Errorf("got headers %v, want X-Token with its tab", h)
+	}
+}
+
 func TestEndpointStatsRecoverSendExample(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

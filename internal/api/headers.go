@@ -8,6 +8,13 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
+// maxHeaders bounds an endpoint's custom headers.
+const maxHeaders = 64
+
+func tooManyHeaders() error {
+	return invalidBody("headers", "An endpoint may have at most %d custom headers", maxHeaders)
+}
+
 // sensitiveHeaders are custom headers whose values the API never shows;
 // their names are listed in "sensitive" instead.
 var sensitiveHeaders = []string{"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"}
@@ -41,8 +48,11 @@ func checkHeader(name, value string) error {
 	if reservedHeader(strings.ToLower(name)) {
 		return invalidBody("headers", "Header %q is set by Herald and cannot be overridden", name)
 	}
-	if len(value) > 4096 || strings.ContainsAny(value, "\r\n\x00") {
-		return invalidBody("headers", "The value of header %q must be at most 4096 characters on one line", name)
+	if len(value) > 4096 {
+		return invalidBody("headers", "The value of header %q must be at most 4096 characters", name)
+	}
+	if !herald.ValidHeaderValue(value) {
+		return invalidBody("headers", "The value of header %q must be on one line, without control characters other than tab", name)
 	}
 	return nil
 }
@@ -90,12 +100,14 @@ func (s *Server) updateEndpointHeaders(c *call) error {
 			return err
 		}
 	}
+	if len(in.Headers) > maxHeaders {
+		return tooManyHeaders()
+	}
 	ep, err := s.endpoint(c)
 	if err != nil {
 		return err
 	}
-	ep.Headers = in.Headers
-	return s.saveHeaders(c, ep)
+	return s.saveHeaders(c, ep.ID, func(map[string]string) map[string]string { return in.Headers })
 }
 
 // patchEndpointHeaders merges headers in; a null value removes a header.
@@ -119,31 +131,39 @@ func (s *Server) patchEndpointHeaders(c *call) error {
 	if err != nil {
 		return err
 	}
-	merged := make(map[string]string, len(ep.Headers)+len(in.Headers))
-	for k, v := range ep.Headers {
-		merged[k] = v
-	}
-	for k, v := range in.Headers {
-		// Header names are case-insensitive: a patch replaces any spelling.
-		for old := range merged {
-			if strings.EqualFold(old, k) {
-				delete(merged, old)
+	return s.saveHeaders(c, ep.ID, func(stored map[string]string) map[string]string {
+		merged := make(map[string]string, len(stored)+len(in.Headers))
+		for k, v := range stored {
+			merged[k] = v
+		}
+		for k, v := range in.Headers {
+			// Header names are case-insensitive: a patch replaces any spelling.
+			for old := range merged {
+				if strings.EqualFold(old, k) {
+					delete(merged, old)
+				}
+			}
+			if v != nil {
+				merged[k] = *v
 			}
 		}
-		if v != nil {
-			merged[k] = *v
-		}
-	}
-	ep.Headers = merged
-	return s.saveHeaders(c, ep)
+		return merged
+	})
 }
 
-func (s *Server) saveHeaders(c *call, ep *herald.Endpoint) error {
-	if len(ep.Headers) > 64 {
-		return invalidBody("headers", "An endpoint may have at most 64 custom headers")
-	}
-	ep.UpdatedAt = c.now
-	if err := s.store.UpdateEndpoint(c.ctx, ep); err != nil {
+// saveHeaders sets the endpoint's custom headers to what headers makes of
+// the stored ones, in the store's transaction, so a concurrent change of
+// the endpoint (a rotation, the engine disabling it) is kept.
+func (s *Server) saveHeaders(c *call, id string, headers func(stored map[string]string) map[string]string) error {
+	_, err := s.store.UpdateEndpoint(c.ctx, c.app.ID, id, func(ep *herald.Endpoint) error {
+		h := headers(ep.Headers)
+		if len(h) > maxHeaders {
+			return tooManyHeaders()
+		}
+		ep.Headers, ep.UpdatedAt = h, c.now
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)

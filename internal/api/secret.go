@@ -87,9 +87,11 @@ func (s *Server) rotateEndpointSecret(c *call) error {
 	if err != nil {
 		return err
 	}
-	ep.Secrets = rotate(ep.Secrets, key, c.now, grace)
-	ep.UpdatedAt = c.now
-	if err := s.store.UpdateEndpoint(c.ctx, ep); err != nil {
+	_, err = s.store.UpdateEndpoint(c.ctx, c.app.ID, ep.ID, func(ep *herald.Endpoint) error {
+		ep.Secrets, ep.UpdatedAt = rotate(ep.Secrets, key, c.now, grace), c.now
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)

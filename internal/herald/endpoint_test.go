@@ -46,3 +46,15 @@ func TestSigningKeysKeepRotatedSecretUntilExpiry(t *testing.T) {
 		t.Errorf("after the grace period: got %v, want [new]", got)
 	}
 }
+
+func TestValidHeaderValue(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]bool{
+		"Bearer abc": true, "a\tb": true, "ünï": true, "": true,
+		"a\x01b": false, "a\x7f": false, "a\rb": false, "a\nb": false, "\x00": false, "\x1b[31m": false,
+	} {
+		if got := ValidHeaderValue(v); got != want {
+			t.Errorf("ValidHeaderValue(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

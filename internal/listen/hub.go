@@ -23,7 +23,7 @@ import (
 type Store interface {
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error)
 	CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error
-	UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error
+	UpdateEndpoint(ctx context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error)
 	Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
 }
 

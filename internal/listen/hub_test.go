@@ -23,7 +23,7 @@ import (
 type fakeStore struct {
 	get      func(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error)
 	create   func(ctx context.Context, ep *herald.Endpoint) error
-	update   func(ctx context.Context, ep *herald.Endpoint) error
+	update   func(ctx context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error)
 	expedite func(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
 }
 
@@ -33,8 +33,8 @@ func (f *fakeStore) GetEndpoint(ctx context.Context, appID, idOrUID string) (*he
 func (f *fakeStore) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	return f.create(ctx, ep)
 }
-func (f *fakeStore) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
-	return f.update(ctx, ep)
+func (f *fakeStore) UpdateEndpoint(ctx context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error) {
+	return f.update(ctx, appID, id, change)
 }
 func (f *fakeStore) Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error) {
 	return f.expedite(ctx, appID, endpointID, now)
@@ -64,11 +64,21 @@ func memStore() (*fakeStore, func() map[string]herald.Endpoint, *atomic.Int32) {
 			eps[ep.UID] = *ep
 			return nil
 		},
-		update: func(_ context.Context, ep *herald.Endpoint) error {
+		update: func(_ context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			eps[ep.UID] = *ep
-			return nil
+			for uid, ep := range eps {
+				if ep.ID != id || ep.AppID != appID {
+					continue
+				}
+				if err := change(&ep); err != nil {
+					return nil, err
+				}
+				delete(eps, uid)
+				eps[ep.UID] = ep
+				return &ep, nil
+			}
+			return nil, herald.ErrNotFound
 		},
 		expedite: func(context.Context, string, string, time.Time) (int, error) {
 			expedited.Add(1)

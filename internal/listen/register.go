@@ -185,14 +185,21 @@ func (h *Hub) register(ctx context.Context, appID, name string, events []string)
 		if err != nil {
 			return nil, fmt.Errorf("get listen endpoint: %w", err)
 		}
+		taken := herald.Errorf(herald.ECONFLICT, "Endpoint UID %q is used by an endpoint that is not a listen session; choose another --name", uid)
 		if ep.URL != url {
-			return nil, herald.Errorf(herald.ECONFLICT, "Endpoint UID %q is used by an endpoint that is not a listen session; choose another --name", uid)
+			return nil, taken
 		}
 		if !ep.Disabled && ep.FailingSince.IsZero() && slices.Equal(ep.EventTypes, events) {
 			return ep, nil
 		}
-		ep.Disabled, ep.FailingSince, ep.EventTypes, ep.UpdatedAt = false, time.Time{}, events, now
-		if err := h.store.UpdateEndpoint(ctx, ep); err != nil {
+		ep, err = h.store.UpdateEndpoint(ctx, appID, ep.ID, func(ep *herald.Endpoint) error {
+			if ep.URL != url {
+				return taken // changed since it was read
+			}
+			ep.Disabled, ep.FailingSince, ep.EventTypes, ep.UpdatedAt = false, time.Time{}, events, now
+			return nil
+		})
+		if err != nil {
 			return nil, fmt.Errorf("update listen endpoint: %w", err)
 		}
 		return ep, nil

@@ -29,7 +29,7 @@ type SetupStore interface {
 	CreateEventType(ctx context.Context, et *herald.EventType) error
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error)
 	CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error
-	UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error
+	UpdateEndpoint(ctx context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error)
 }
 
 // CheckURL reports whether raw can be the operator's endpoint URL.
@@ -106,8 +106,11 @@ func ensureEndpoint(ctx context.Context, st SetupStore, appID, target string, no
 		if ep.URL == target {
 			return ep, nil
 		}
-		ep.URL, ep.UpdatedAt = target, now
-		return ep, wrap("update operator endpoint", st.UpdateEndpoint(ctx, ep))
+		ep, err = st.UpdateEndpoint(ctx, appID, ep.ID, func(ep *herald.Endpoint) error {
+			ep.URL, ep.UpdatedAt = target, now
+			return nil
+		})
+		return ep, wrap("update operator endpoint", err)
 	case !errors.Is(err, herald.ErrNotFound):
 		return nil, wrap("get operator endpoint", err)
 	}

@@ -38,8 +38,11 @@ func TestSetupIsIdempotentAndKeepsTheSecret(t *testing.T) {
 	}
 	// An operator disables the endpoint; a restart with a new URL moves it
 	// but neither re-enables it nor changes its secret.
-	ep.Disabled = true
-	if err := st.UpdateEndpoint(ctx, ep); err != nil {
+	_, err = st.UpdateEndpoint(ctx, ep.AppID, ep.ID, func(ep *herald.Endpoint) error {
+		ep.Disabled = true
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	app2, ep2, err := Setup(ctx, st, "https://ops.example.com/b", now.Add(time.Minute))

@@ -65,8 +65,18 @@ type Endpoints interface {
 	CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error)
 	ListEndpoints(ctx context.Context, appID string, page Page) ([]herald.Endpoint, error)
-	// UpdateEndpoint replaces every field but ID, AppID and CreatedAt.
-	UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error
+	// UpdateEndpoint changes endpoint id of the application in one
+	// transaction: it reads the endpoint as it is now, calls change on it,
+	// and writes every field but ID, AppID, CreatedAt and Circuit back. So
+	// a change never undoes a concurrent one, such as the delivery engine
+	// disabling the endpoint (Record). An error from change aborts the
+	// update, writing nothing, and is returned as is. change runs inside
+	// the write transaction (SQLite's single writer), so it must be quick
+	// and do no I/O, and it may run more than once: it must only modify
+	// ep. Re-enabling the endpoint closes its circuit, disabling it
+	// cancels its unfinished deliveries, and turning ordering on or off
+	// parks or unparks them. It returns the endpoint as written.
+	UpdateEndpoint(ctx context.Context, appID, id string, change func(ep *herald.Endpoint) error) (*herald.Endpoint, error)
 	// DeleteEndpoint deletes the endpoint; its unfinished deliveries are
 	// canceled.
 	DeleteEndpoint(ctx context.Context, appID, id string) error

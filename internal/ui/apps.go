@@ -176,23 +176,27 @@ func (s *Server) endpointAction(w http.ResponseWriter, r *http.Request, c *ctx) 
 		return err
 	}
 	back := "/ui/apps/" + app.ID + "/endpoints/" + ep.ID
-	wasDisabled := ep.Disabled
 	now := s.now()
-	var done string
+	var (
+		change func(*herald.Endpoint)
+		done   string
+	)
 	switch r.PathValue("action") {
 	case "enable":
-		ep.Disabled, ep.FailingSince, done = false, time.Time{}, "enabled"
+		change, done = func(ep *herald.Endpoint) { ep.Disabled, ep.FailingSince = false, time.Time{} }, "enabled"
 	case "disable":
-		ep.Disabled, done = true, "disabled"
+		change, done = func(ep *herald.Endpoint) { ep.Disabled = true }, "disabled"
 	case "rotate":
-		ep.Secrets, done = rotateSecrets(ep.Secrets, now), "rotated"
+		change, done = func(ep *herald.Endpoint) { ep.Secrets = rotateSecrets(ep.Secrets, now) }, "rotated"
 	case "headers":
-		if ep.Headers, err = parseHeaders(r.PostFormValue("headers")); err != nil {
+		headers, err := parseHeaders(r.PostFormValue("headers"))
+		if err != nil {
 			return err
 		}
-		done = "saved"
+		change, done = func(ep *herald.Endpoint) { ep.Headers = headers }, "saved"
 	case "filters":
-		ep.EventTypes, done = cleanList(r.PostForm["eventType"]), "saved"
+		types := cleanList(r.PostForm["eventType"])
+		change, done = func(ep *herald.Endpoint) { ep.EventTypes = types }, "saved"
 	case "recover":
 		since, err := parseSince(r.PostFormValue("since"), now)
 		if err != nil {
@@ -207,7 +211,7 @@ func (s *Server) endpointAction(w http.ResponseWriter, r *http.Request, c *ctx) 
 	default:
 		return herald.Errorf(herald.ENOTFOUND, "No such action")
 	}
-	if err := s.saveEndpoint(ctx, app, ep, wasDisabled); err != nil {
+	if err := s.saveEndpoint(ctx, app, ep.ID, change); err != nil {
 		return err
 	}
 	redirect(w, r, back, back, done)

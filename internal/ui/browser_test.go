@@ -202,8 +202,11 @@ func seedHistory(t *testing.T, db *sqlite.DB) {
 	}
 	// Hooli's endpoint was switched off by its owner.
 	ep := targets[2].ep
-	ep.Disabled, ep.UpdatedAt = true, now.Add(-3*time.Hour)
-	if err := db.UpdateEndpoint(ctx, ep); err != nil {
+	_, err := db.UpdateEndpoint(ctx, ep.AppID, ep.ID, func(ep *herald.Endpoint) error {
+		ep.Disabled, ep.UpdatedAt = true, now.Add(-3*time.Hour)
+		return nil
+	})
+	if err != nil {
 		t.Fatalf("seed disable: %v", err)
 	}
 }

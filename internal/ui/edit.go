@@ -100,6 +100,9 @@ func parseHeaders(text string) (map[string]string, error) {
 		if slices.Contains(reservedHeaders, strings.ToLower(name)) {
 			return nil, herald.Errorf(herald.EINVALID, "Herald sets %s itself", name)
 		}
+		if !herald.ValidHeaderValue(value) {
+			return nil, herald.Errorf(herald.EINVALID, "The value of %s has a control character, which no request can carry", name)
+		}
 		out[http.CanonicalHeaderKey(name)] = value
 	}
 	return out, nil
@@ -153,11 +156,20 @@ func endpointState(ep *herald.Endpoint) string {
 	return "healthy"
 }
 
-// saveEndpoint stores ep, an endpoint of app that was disabled or not
-// before the change, and tells the engine and the operational events.
-func (s *Server) saveEndpoint(ctx context.Context, app *herald.Application, ep *herald.Endpoint, wasDisabled bool) error {
-	ep.UpdatedAt = s.now()
-	if err := s.store.UpdateEndpoint(ctx, ep); err != nil {
+// saveEndpoint applies change to endpoint id of app as the store has it,
+// in the store's transaction, so a concurrent change (the engine
+// disabling the endpoint) is kept, and tells the engine and the
+// operational events. change must be quick and do no I/O.
+func (s *Server) saveEndpoint(ctx context.Context, app *herald.Application, id string, change func(*herald.Endpoint)) error {
+	var wasDisabled bool
+	now := s.now()
+	ep, err := s.store.UpdateEndpoint(ctx, app.ID, id, func(ep *herald.Endpoint) error {
+		wasDisabled = ep.Disabled
+		change(ep)
+		ep.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	s.engine.InvalidateEndpoints(ep.AppID)

@@ -99,8 +99,10 @@ func (s *Server) portalUpdateEndpoint(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	ep.URL, ep.Description, ep.EventTypes = f.URL, f.Description, f.EventTypes
-	if err := s.saveEndpoint(r.Context(), c.app, ep, ep.Disabled); err != nil {
+	err = s.saveEndpoint(r.Context(), c.app, ep.ID, func(ep *herald.Endpoint) {
+		ep.URL, ep.Description, ep.EventTypes = f.URL, f.Description, f.EventTypes
+	})
+	if err != nil {
 		return err
 	}
 	redirect(w, r, "/ui/portal/endpoints/"+ep.ID, "/ui/portal/home", "saved")
@@ -126,8 +128,11 @@ func (s *Server) portalRotate(w http.ResponseWriter, r *http.Request, c *portalC
 	if err != nil {
 		return err
 	}
-	ep.Secrets = rotateSecrets(ep.Secrets, s.now())
-	if err := s.saveEndpoint(r.Context(), c.app, ep, ep.Disabled); err != nil {
+	now := s.now()
+	err = s.saveEndpoint(r.Context(), c.app, ep.ID, func(ep *herald.Endpoint) {
+		ep.Secrets = rotateSecrets(ep.Secrets, now)
+	})
+	if err != nil {
 		return err
 	}
 	redirect(w, r, "/ui/portal/endpoints/"+ep.ID, "/ui/portal/home", "rotated")

@@ -79,6 +79,9 @@ func TestParseHeaders(t *testing.T) {
 		{"Bad Name: x", nil, "one header per line"},
 		{"Webhook-Signature: v1,x", nil, "Herald sets"},
 		{"content-type: text/plain", nil, "Herald sets"},
+		{"X-Token: a\x01b", nil, "control character"},
+		{"X-Token: a\rb", nil, "control character"},
+		{"X-Token: a\tb", map[string]string{"X-Token": "a\tb"}, ""},
 	} {
 		got, err := parseHeaders(tc.in)
 		if tc.problem != "" {

@@ -127,8 +127,7 @@ func BenchmarkClaimPastOrderedBacklog(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ep.Ordered = true
-	if err := db.UpdateEndpoint(ctx, ep); err != nil {
+	if err := setOrdered(ctx, db, ep, true); err != nil {
 		b.Fatal(err)
 	}
 	now := base.Add(time.Duration(n+2) * time.Millisecond)

@@ -90,48 +90,68 @@ func (db *DB) queryEndpoints(ctx context.Context, sql string, args ...any) ([]he
 	return pgx.CollectRows(rows, db.scanEndpoint)
 }
 
-// UpdateEndpoint replaces every field but ID, AppID and CreatedAt. Disabling
-// an endpoint cancels its unfinished deliveries.
-func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
-	secrets, err := db.sealSecrets(ep)
-	if err != nil {
-		return fmt.Errorf("update endpoint: %w", err)
-	}
+// UpdateEndpoint reads the endpoint FOR UPDATE, applies change and writes
+// it back in one transaction: Record locks the endpoint likewise before it
+// disables it, so an update never undoes that, or another update. The
+// lock is the transaction's first, endpoints before deliveries (fifo.go).
+// Disabling an endpoint cancels its unfinished deliveries.
+func (db *DB) UpdateEndpoint(ctx context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		wasOrdered, err := endpointOrdered(ctx, tx, ep.ID, "FOR UPDATE")
+	var (
+		out       *herald.Endpoint
+		changeErr error
+	)
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
+			WHERE id = $1 AND app_id = $2 FOR UPDATE`, id, appID)
 		if err != nil {
 			return err
 		}
-		if !ep.Disabled {
+		ep, err := pgx.CollectExactlyOneRow(rows, db.scanEndpoint)
+		if err != nil {
+			return err
+		}
+		was := ep
+		if changeErr = change(&ep); changeErr != nil {
+			return changeErr
+		}
+		ep.ID, ep.AppID, ep.CreatedAt, ep.Circuit = was.ID, was.AppID, was.CreatedAt, was.Circuit
+		secrets, err := db.sealSecrets(&ep)
+		if err != nil {
+			return err
+		}
+		if was.Disabled && !ep.Disabled {
 			// Re-enabling starts afresh, its circuit closed.
-			if _, err := tx.Exec(ctx, enableClosesCircuit, ep.ID, ep.AppID); err != nil {
+			if _, err := tx.Exec(ctx, enableClosesCircuit, id, appID); err != nil {
 				return err
 			}
+			ep.Circuit = herald.Circuit{}
 		}
-		tag, err := tx.Exec(ctx, `UPDATE endpoints SET uid = $3, url = $4, description = $5, disabled = $6,
+		_, err = tx.Exec(ctx, `UPDATE endpoints SET uid = $3, url = $4, description = $5, disabled = $6,
 			event_types = $7, channels = $8, throttle_rate = $9, metadata = $10, headers = $11, secrets = $12,
 			failing_since = $13, updated_at = $14, ordered = $15 WHERE id = $1 AND app_id = $2`,
-			ep.ID, ep.AppID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled, jsonText(ep.EventTypes),
+			id, appID, nullText(ep.UID), ep.URL, ep.Description, ep.Disabled, jsonText(ep.EventTypes),
 			jsonText(ep.Channels), ep.ThrottleRate, jsonText(ep.Metadata), jsonText(ep.Headers),
 			secrets, nullMS(ep.FailingSince), ms(ep.UpdatedAt), ep.Ordered)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return herald.ErrNotFound
+		if ep.Disabled {
+			_, err = tx.Exec(ctx, cancelDeliveries, id)
+		} else {
+			err = reorder(ctx, tx, id, was.Ordered, ep.Ordered, ep.UpdatedAt)
 		}
-		if !ep.Disabled {
-			return reorder(ctx, tx, ep.ID, wasOrdered, ep.Ordered, ep.UpdatedAt)
-		}
-		_, err = tx.Exec(ctx, cancelDeliveries, ep.ID)
+		out = &ep
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("update endpoint %s: %w", ep.ID, db.mapCallErr(ctx, err))
+	if changeErr != nil {
+		return nil, changeErr
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("update endpoint %s: %w", id, db.mapCallErr(ctx, err))
+	}
+	return out, nil
 }
 
 // DeleteEndpoint deletes the endpoint and cancels its unfinished

@@ -13,6 +13,15 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// setOrdered turns ordering of ep on or off, keeping its UpdatedAt.
+func setOrdered(ctx context.Context, db *DB, ep *herald.Endpoint, ordered bool) error {
+	_, err := db.UpdateEndpoint(ctx, ep.AppID, ep.ID, func(e *herald.Endpoint) error {
+		e.Ordered, e.UpdatedAt = ordered, ep.UpdatedAt
+		return nil
+	})
+	return err
+}
+
 func TestParkedIsTheStoreConstant(t *testing.T) {
 	if parked != strconv.FormatInt(store.ParkedMS, 10) {
 		t.Fatalf("parked = %s, want store.ParkedMS %d", parked, store.ParkedMS)
@@ -27,8 +36,7 @@ func orderedWorld(t *testing.T, db *DB, n int) (*world, []*herald.Message) {
 	ctx := context.Background()
 	w := newWorld(t, db, 1)
 	ep := w.eps[0]
-	ep.Ordered = true
-	if err := db.UpdateEndpoint(ctx, ep); err != nil {
+	if err := setOrdered(ctx, db, ep, true); err != nil {
 		t.Fatal(err)
 	}
 	var msgs []*herald.Message
@@ -70,9 +78,7 @@ func TestOrderedBacklogWaitsOutOfTheDueHead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ep := w.eps[0]
-	ep.Ordered = false
-	if err := db.UpdateEndpoint(ctx, ep); err != nil {
+	if err := setOrdered(ctx, db, w.eps[0], false); err != nil {
 		t.Fatal(err)
 	}
 	if got := due(); got != n-3 {
@@ -110,9 +116,8 @@ func TestUnorderingWaitsForAParkingInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ep.Ordered = false
 	updated := make(chan error, 1)
-	go func() { updated <- db.UpdateEndpoint(ctx, ep) }()
+	go func() { updated <- setOrdered(ctx, db, ep, false) }()
 	waitBlocked(t, db, updated, "turning ordering off, with a release in flight,", `SELECT count(*) FROM pg_locks
 		WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`, xid)
 	if err := tx.Commit(ctx); err != nil {
@@ -205,17 +210,13 @@ func TestReleaseDoesNotParkBehindAnUnorderingInFlight(t *testing.T) {
 	}()
 	waitBlocked(t, db, released, "the release", waiting, x1)
 
-	on := *ep
-	on.Ordered = true
-	if err := db.UpdateEndpoint(ctx, &on); err != nil { // parks p
+	if err := setOrdered(ctx, db, ep, true); err != nil { // parks p
 		t.Fatal(err)
 	}
 	// Turning ordering off again waits, in its unparking, for p.
 	b2, x2 := lockRow(p.ID)
-	off := *ep
-	off.Ordered = false
 	unordered := make(chan error, 1)
-	go func() { unordered <- db.UpdateEndpoint(ctx, &off) }()
+	go func() { unordered <- setOrdered(ctx, db, ep, false) }()
 	waitBlocked(t, db, unordered, "turning ordering off", waiting, x2)
 
 	if err := b1.Commit(ctx); err != nil {
@@ -261,9 +262,7 @@ func TestClaimsSweepParkedHeads(t *testing.T) {
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %d jobs, %v", len(jobs), err)
 	}
-	ep := w.eps[0]
-	ep.Ordered = true
-	if err := db.UpdateEndpoint(ctx, ep); err != nil {
+	if err := setOrdered(ctx, db, w.eps[0], true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Record(ctx, []store.Result{success(jobs[0], now)}); err != nil { // claimed unordered

@@ -243,13 +243,8 @@ func BenchmarkClaimPastOrderedBacklog(b *testing.B) {
 			ctx := b.Context()
 			db, base := backlogStore(b, n)
 			now := base.Add(time.Duration(n+1) * time.Millisecond)
-			ep, err := db.GetEndpoint(ctx, "app_bulk", "ep_bulk")
-			if err != nil {
-				b.Fatal(err)
-			}
-			ep.Ordered, ep.UpdatedAt = true, now
 			start := time.Now()
-			if err := db.UpdateEndpoint(ctx, ep); err != nil {
+			if err := setOrdered(ctx, db, "app_bulk", "ep_bulk", true, now); err != nil {
 				b.Fatal(err)
 			}
 			order := time.Since(start)

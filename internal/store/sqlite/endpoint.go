@@ -76,40 +76,59 @@ func (db *DB) queryEndpoints(ctx context.Context, what, q string, args ...any) (
 	return out, mapErr(what, rows.Err())
 }
 
-// UpdateEndpoint replaces every field but ID, AppID and CreatedAt. Disabling
+// UpdateEndpoint reads the endpoint, applies change and writes it back in
+// one write of the single writer, so nothing commits in between: an update
+// never undoes Record disabling the endpoint, or another update. Disabling
 // the endpoint cancels its unfinished deliveries.
-func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
-	secrets, err := db.endpointSecrets(ep)
-	if err != nil {
-		return err
-	}
-	return db.write(ctx, func(ctx context.Context, w *wtx) error {
-		var wasOrdered bool
-		err := w.tx.QueryRowContext(ctx, `SELECT ordered FROM endpoints WHERE id = ? AND app_id = ?`, ep.ID, ep.AppID).Scan(&wasOrdered)
+func (db *DB) UpdateEndpoint(ctx context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error) {
+	var out *herald.Endpoint
+	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
+		out = nil // the op may run again (runBatch)
+		ep, err := db.scanEndpoint(w.tx.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
+			WHERE id = ? AND app_id = ?`, id, appID))
 		if err != nil {
 			return mapErr("update endpoint", err)
 		}
-		if !ep.Disabled {
+		was := *ep
+		if err := change(ep); err != nil {
+			return err
+		}
+		ep.ID, ep.AppID, ep.CreatedAt, ep.Circuit = was.ID, was.AppID, was.CreatedAt, was.Circuit
+		secrets, err := db.endpointSecrets(ep)
+		if err != nil {
+			return err
+		}
+		if was.Disabled && !ep.Disabled {
 			// Re-enabling starts afresh, its circuit closed.
-			if _, err := w.tx.ExecContext(ctx, sqlEnableClosesCircuit, ep.ID, ep.AppID); err != nil {
+			if _, err := w.tx.ExecContext(ctx, sqlEnableClosesCircuit, id, appID); err != nil {
 				return mapErr("update endpoint: close circuit", err)
 			}
+			ep.Circuit = herald.Circuit{}
 		}
 		res, err := w.tx.ExecContext(ctx, `UPDATE endpoints SET uid = ?, url = ?, description = ?, disabled = ?,
 			event_types = ?, channels = ?, throttle_rate = ?, metadata = ?, headers = ?, secrets = ?,
 			failing_since = ?, updated_at = ?, ordered = ? WHERE id = ? AND app_id = ?`,
 			nullString(ep.UID), ep.URL, ep.Description, boolInt(ep.Disabled), jsonList(ep.EventTypes),
 			jsonList(ep.Channels), ep.ThrottleRate, jsonMap(ep.Metadata), jsonMap(ep.Headers), secrets,
-			nullMS(ep.FailingSince), ms(ep.UpdatedAt), boolInt(ep.Ordered), ep.ID, ep.AppID)
+			nullMS(ep.FailingSince), ms(ep.UpdatedAt), boolInt(ep.Ordered), id, appID)
 		if err := affectedOne("update endpoint", res, err); err != nil {
 			return err
 		}
 		if ep.Disabled {
-			_, err := w.exec(ctx, db.st.cancelEndpointDeliveries, ms(ep.UpdatedAt), ep.ID)
-			return mapErr("update endpoint: cancel deliveries", err)
+			_, err := w.exec(ctx, db.st.cancelEndpointDeliveries, ms(ep.UpdatedAt), id)
+			if err != nil {
+				return mapErr("update endpoint: cancel deliveries", err)
+			}
+		} else if err := reorder(ctx, w, id, was.Ordered, ep.Ordered, ep.UpdatedAt); err != nil {
+			return err
 		}
-		return reorder(ctx, w, ep.ID, wasOrdered, ep.Ordered, ep.UpdatedAt)
+		out = ep
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // DeleteEndpoint deletes the endpoint and cancels its unfinished

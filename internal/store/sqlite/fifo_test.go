@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,6 +11,15 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
+
+// setOrdered turns ordering of endpoint id on or off as of at.
+func setOrdered(ctx context.Context, db *DB, appID, id string, ordered bool, at time.Time) error {
+	_, err := db.UpdateEndpoint(ctx, appID, id, func(ep *herald.Endpoint) error {
+		ep.Ordered, ep.UpdatedAt = ordered, at
+		return nil
+	})
+	return err
+}
 
 func TestParkedIsTheStoreConstant(t *testing.T) {
 	if parked != strconv.FormatInt(store.ParkedMS, 10) {
@@ -32,10 +42,7 @@ func TestOrderedBacklogWaitsOutOfTheDueHead(t *testing.T) {
 		return countDeliveries(t, ctx, db, `status IN (1, 3) AND next_attempt_at <= ?`, ms(now))
 	}
 
-	ep, err := db.GetEndpoint(ctx, "app_bulk", "ep_bulk")
-	must(t, err)
-	ep.Ordered, ep.UpdatedAt = true, now
-	must(t, db.UpdateEndpoint(ctx, ep))
+	must(t, setOrdered(ctx, db, "app_bulk", "ep_bulk", true, now))
 	if got := due(); got != 2 {
 		t.Fatalf("after ordering: %d rows due, want 2 (the ordered head and ep_up's)", got)
 	}
@@ -81,8 +88,7 @@ func TestOrderedBacklogWaitsOutOfTheDueHead(t *testing.T) {
 	}
 
 	// Without ordering they all go.
-	ep.Ordered = false
-	must(t, db.UpdateEndpoint(ctx, ep))
+	must(t, setOrdered(ctx, db, "app_bulk", "ep_bulk", false, now))
 	if got := due(); got != waiting {
 		t.Fatalf("after unordering: %d rows due, want %d", got, waiting)
 	}
@@ -100,10 +106,7 @@ func TestClaimsSweepParkedHeads(t *testing.T) {
 	now := base.Add(time.Second)
 	jobs, err := db.Claim(ctx, "node", now, time.Minute, 1)
 	must(t, err)
-	ep, err := db.GetEndpoint(ctx, "app_bulk", "ep_bulk")
-	must(t, err)
-	ep.Ordered = true
-	must(t, db.UpdateEndpoint(ctx, ep))
+	must(t, setOrdered(ctx, db, "app_bulk", "ep_bulk", true, now))
 	_, err = db.Record(ctx, []store.Result{success(jobs[0], now)}) // claimed unordered
 	must(t, err)
 

@@ -50,11 +50,10 @@ var controlTests = []test{
 		f.claimNone("node-a", f.at(99*time.Second))
 		f.claimOne("node-a", f.at(100*time.Second))
 
-		// Updating the endpoint leaves its circuit alone.
-		ep, err := f.s.GetEndpoint(f.ctx, a.ID, e.ID)
-		f.noErr("get", err)
-		ep.Description = "changed"
-		f.noErr("update", f.s.UpdateEndpoint(f.ctx, ep))
+		// Updating the endpoint leaves its circuit alone, whatever the
+		// change does to Circuit.
+		ep := f.update(a.ID, e.ID, func(ep *herald.Endpoint) { ep.Description, ep.Circuit = "changed", herald.Circuit{} })
+		sameCircuit(f, "returned by the update", ep.Circuit, herald.Circuit{State: herald.CircuitOpen, OpenedAt: f.t0, RetryAt: f.at(100 * time.Second), Cooldown: time.Minute})
 		wantCircuit(f, e.ID, herald.Circuit{State: herald.CircuitOpen, OpenedAt: f.t0, RetryAt: f.at(100 * time.Second), Cooldown: time.Minute})
 
 		f.noErr("close", f.s.CloseCircuit(f.ctx, e.ID, f.at(100*time.Second)))
@@ -65,15 +64,13 @@ var controlTests = []test{
 		e := f.endpoint(a.ID)
 		_, err := f.s.OpenCircuit(f.ctx, e.ID, herald.CircuitClosed, f.t0, time.Minute)
 		f.noErr("open", err)
-		ep, err := f.s.GetEndpoint(f.ctx, a.ID, e.ID)
-		f.noErr("get", err)
-		ep.Disabled = true
-		f.noErr("disable", f.s.UpdateEndpoint(f.ctx, ep))
+		f.update(a.ID, e.ID, func(ep *herald.Endpoint) { ep.Disabled = true })
 		if got, _ := f.s.GetEndpoint(f.ctx, a.ID, e.ID); got.Circuit.State != herald.CircuitOpen {
 			f.Errorf("circuit after disabling: %v, want still open", got.Circuit.State)
 		}
-		ep.Disabled = false
-		f.noErr("enable", f.s.UpdateEndpoint(f.ctx, ep))
+		if ep := f.update(a.ID, e.ID, func(ep *herald.Endpoint) { ep.Disabled = false }); ep.Circuit != (herald.Circuit{}) {
+			f.Errorf("circuit returned by enabling: %+v, want closed", ep.Circuit)
+		}
 		wantCircuit(f, e.ID, herald.Circuit{})
 	}},
 	{"CircuitOfMissingEndpoint", func(f *fixture) {
@@ -91,8 +88,7 @@ var controlTests = []test{
 		if !got.Ordered {
 			f.Errorf("created ordered: got Ordered false")
 		}
-		got.Ordered = false
-		f.noErr("update", f.s.UpdateEndpoint(f.ctx, got))
+		f.update(a.ID, e.ID, func(ep *herald.Endpoint) { ep.Ordered = false })
 		if got, _ = f.s.GetEndpoint(f.ctx, a.ID, e.ID); got.Ordered {
 			f.Errorf("updated unordered: got Ordered true")
 		}
@@ -172,10 +168,7 @@ var controlTests = []test{
 			f.Fatalf("claim after the success: got %s, want %s", second.Delivery.MsgID, msgs[1].ID)
 		}
 		// Unordered, the rest go at once, beside the one in flight.
-		ep, err := f.s.GetEndpoint(f.ctx, a.ID, ord.ID)
-		f.noErr("get", err)
-		ep.Ordered, ep.UpdatedAt = false, now
-		f.noErr("update", f.s.UpdateEndpoint(f.ctx, ep))
+		f.update(a.ID, ord.ID, func(ep *herald.Endpoint) { ep.Ordered, ep.UpdatedAt = false, now })
 		jobs := f.claim("node-b", now, 10)
 		if len(jobs) != 2 || jobs[0].Delivery.MsgID != msgs[2].ID || jobs[1].Delivery.MsgID != msgs[3].ID {
 			f.Fatalf("claim after unordering: got %d jobs, want %s and %s", len(jobs), msgs[2].ID, msgs[3].ID)
@@ -194,8 +187,7 @@ var controlTests = []test{
 		for _, j := range f.claim("node-a", now, 10) {
 			f.record(result(j, now, 500, herald.Outcome{Status: herald.StatusFail}))
 		}
-		ep.Ordered, ep.UpdatedAt = true, now
-		f.noErr("update", f.s.UpdateEndpoint(f.ctx, ep))
+		f.update(a.ID, ep.ID, func(ep *herald.Endpoint) { ep.Ordered, ep.UpdatedAt = true, now })
 		n, err := f.s.Recover(f.ctx, a.ID, ep.ID, time.Time{}, time.Time{}, now)
 		f.noErr("recover", err)
 		if n != 3 {

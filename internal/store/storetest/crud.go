@@ -246,13 +246,23 @@ var endpointTests = []test{
 		e := f.endpoint(a.ID)
 		e.URL, e.Disabled, e.EventTypes, e.Secrets = "https://new.example.com", true, []string{"x"}, []herald.Secret{{Key: "whsec_new"}}
 		e.FailingSince, e.UpdatedAt = f.at(time.Minute), f.at(2*time.Minute)
-		f.noErr("update", f.s.UpdateEndpoint(f.ctx, e))
+		written := f.update(a.ID, e.ID, func(ep *herald.Endpoint) {
+			// ID, AppID and CreatedAt are not the change's to make.
+			want := *e
+			want.ID, want.AppID, want.CreatedAt = "ep_other", "app_other", f.at(time.Hour)
+			*ep = want
+		})
+		sameEndpoint(f, written, e)
 		got, err := f.s.GetEndpoint(f.ctx, a.ID, e.ID)
 		f.noErr("get", err)
 		sameEndpoint(f, got, e)
 		other := *e
 		other.AppID = f.app().ID
-		f.wantErr("update through another application", f.s.UpdateEndpoint(f.ctx, &other), herald.ErrNotFound)
+		_, err = f.s.UpdateEndpoint(f.ctx, other.AppID, e.ID, func(*herald.Endpoint) error {
+			f.Errorf("change called for an endpoint of another application")
+			return nil
+		})
+		f.wantErr("update through another application", err, herald.ErrNotFound)
 		f.wantErr("delete through another application", f.s.DeleteEndpoint(f.ctx, other.AppID, e.ID), herald.ErrNotFound)
 		f.noErr("delete", f.s.DeleteEndpoint(f.ctx, a.ID, e.ID))
 		_, err = f.s.GetEndpoint(f.ctx, a.ID, e.ID)

@@ -54,8 +54,7 @@ var recordTests = []test{
 		e := f.endpoint(a.ID)
 		m := f.publish(a.ID, f.t0, e.ID)
 		j := f.claimOne("node", f.t0)
-		e.Disabled, e.UpdatedAt = true, f.at(time.Second)
-		f.noErr("disable endpoint", f.s.UpdateEndpoint(f.ctx, e))
+		f.update(a.ID, e.ID, func(e *herald.Endpoint) { e.Disabled, e.UpdatedAt = true, f.at(time.Second) })
 		f.record(result(j, f.at(2*time.Second), 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Minute)}))
 		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusCanceled, time.Time{})
 	}},

@@ -195,7 +195,7 @@ func testSealedAtRest(t *testing.T, r *secretsRun) {
 
 	ep.Secrets = []herald.Secret{{Key: "whsec_" + strings.Repeat("Zm9v", 8)}, {Key: endpointSecret, ExpiresAt: f.at(time.Hour)}}
 	ep.UpdatedAt = f.at(time.Minute)
-	f.noErr("update endpoint", f.s.UpdateEndpoint(f.ctx, ep))
+	f.update(ep.AppID, ep.ID, func(e *herald.Endpoint) { e.Secrets, e.UpdatedAt = ep.Secrets, ep.UpdatedAt })
 	src.Verifier = json.RawMessage(`{"type":"stripe","secrets":["whsec_` + strings.Repeat("YmFy", 8) + `"]}`)
 	f.noErr("update source", f.s.UpdateSource(f.ctx, src))
 	r.wantRaw(t, "a", 2)

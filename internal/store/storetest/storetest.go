@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Applications", applicationTests},
 		{"EventTypes", eventTypeTests},
 		{"Endpoints", endpointTests},
+		{"EndpointUpdates", updateTests},
 		{"Messages", messageTests},
 		{"Queue", queueTests},
 		{"Expedite", expediteTests},
@@ -117,6 +118,20 @@ func (f *fixture) endpoint(appID string, mods ...func(*herald.Endpoint)) *herald
 		f.Fatalf("create endpoint: %v", err)
 	}
 	return e
+}
+
+// update applies change to endpoint id of appID with UpdateEndpoint and
+// returns the endpoint as written.
+func (f *fixture) update(appID, id string, change func(*herald.Endpoint)) *herald.Endpoint {
+	f.Helper()
+	ep, err := f.s.UpdateEndpoint(f.ctx, appID, id, func(ep *herald.Endpoint) error {
+		change(ep)
+		return nil
+	})
+	if err != nil {
+		f.Fatalf("update endpoint: %v", err)
+	}
+	return ep
 }
 
 // message builds an unsaved message of appID created at at.
