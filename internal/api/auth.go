@@ -27,14 +27,6 @@ type principal struct {
 // Token prefixes. Only the SHA-256 of a token is stored.
 const portalTokenPrefix = "appsk_"
 
-// Kinds of stored token. A read-only portal token is a kind of its own, so
-// nothing that knows only "portal" (the dashboard's portal) mistakes it for
-// a token that may write.
-const (
-	tokenPortal         = "portal"
-	tokenPortalReadOnly = "portal-readonly"
-)
-
 // writingReads are the GET routes that change state, which a read-only
 // token may not call either: a consumer poll stores the consumer's
 // position, and listen makes the caller a destination of the application.
@@ -81,7 +73,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 		return principal{}, herald.Errorf(herald.EUNAUTHORIZED, "The token has expired")
 	}
 	// Checked here, for every route, so a route added later cannot forget it.
-	if t.Kind == tokenPortalReadOnly && !readOnlyAllows(r) {
+	if t.Kind == store.TokenKindPortalReadOnly && !readOnlyAllows(r) {
 		return principal{}, errReadOnly
 	}
 	return principal{admin: t.AppID == "", appID: t.AppID, hash: sum[:], stored: true}, nil
@@ -138,9 +130,9 @@ func (s *Server) appPortalAccess(c *call) error {
 			return err
 		}
 	}
-	kind := tokenPortal
+	kind := store.TokenKindPortal
 	if in.ReadOnly != nil && *in.ReadOnly {
-		kind = tokenPortalReadOnly
+		kind = store.TokenKindPortalReadOnly
 	}
 	token := newToken(portalTokenPrefix)
 	sum := sha256.Sum256([]byte(token))

@@ -103,10 +103,18 @@ func (st *Stats) Add(s herald.MessageStatus, n int64) {
 type Token struct {
 	Hash      []byte // SHA-256 of the secret; the secret itself is never stored
 	AppID     string
-	Kind      string // "admin", "app", "portal"
+	Kind      string // "admin", "app", TokenKindPortal or TokenKindPortalReadOnly
 	CreatedAt time.Time
 	ExpiresAt time.Time // zero: never
 }
+
+// Kinds of portal token, the API's and the dashboard's portal's shared
+// vocabulary. A read-only portal token is a kind of its own, so code that
+// knows only TokenKindPortal never mistakes it for a token that may write.
+const (
+	TokenKindPortal         = "portal"
+	TokenKindPortalReadOnly = "portal-readonly"
+)
 
 // IdempotentResponse is a saved response replayed for a repeated key.
 type IdempotentResponse struct {

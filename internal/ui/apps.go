@@ -115,6 +115,8 @@ type endpointData struct {
 	Since      any
 	Base       string // URL prefix of the application's pages
 	CSRF       string
+	ReadOnly   bool // a read-only portal link: show no controls
+	FixedURL   bool // the URL is Herald's own (fixedURL): shown, not edited
 }
 
 func (s *Server) loadEndpointData(r *http.Request, app *herald.Application, epID string) (*endpointData, error) {
@@ -144,6 +146,7 @@ func (s *Server) loadEndpointData(r *http.Request, app *herald.Application, epID
 	return &endpointData{
 		App: app, Endpoint: ep, State: endpointState(ep), Stats: st,
 		Headers: headerText(ep.Headers), EventTypes: names, Attempts: atts, Since: sinceChoices,
+		FixedURL: fixedURL(ep.URL),
 	}, nil
 }
 

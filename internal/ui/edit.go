@@ -48,21 +48,38 @@ type endpointForm struct {
 }
 
 // parseEndpointForm reads and checks the url, description and eventType
-// fields of r's form.
-func parseEndpointForm(r *http.Request) (endpointForm, error) {
+// fields of r's form. Without withURL the url field is neither read nor
+// checked: the endpoint keeps its URL (see fixedURL).
+func parseEndpointForm(r *http.Request, withURL bool) (endpointForm, error) {
 	f := endpointForm{
-		URL:         strings.TrimSpace(r.PostFormValue("url")),
 		Description: strings.TrimSpace(r.PostFormValue("description")),
 		EventTypes:  cleanList(r.PostForm["eventType"]),
 	}
-	u, err := url.Parse(f.URL)
-	if f.URL == "" || len(f.URL) > 65536 || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return f, herald.Errorf(herald.EINVALID, "The URL must be an absolute http or https URL")
+	if withURL {
+		f.URL = strings.TrimSpace(r.PostFormValue("url"))
+		if !httpURL(f.URL) {
+			return f, herald.Errorf(herald.EINVALID, "The URL must be an absolute http or https URL")
+		}
 	}
 	if len(f.Description) > 1000 {
 		return f, herald.Errorf(herald.EINVALID, "The description must be at most 1000 characters")
 	}
 	return f, nil
+}
+
+// httpURL reports whether s is an absolute http or https URL, the only
+// URLs the endpoint forms accept.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return s != "" && len(s) <= 65536 && err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != ""
+}
+
+// fixedURL reports whether an endpoint's URL is one the forms could not
+// have written: Herald's own address of a `herald listen` session or a
+// poller. The forms show it but never change it, so such an endpoint's
+// other settings can still be saved.
+func fixedURL(u string) bool {
+	return !httpURL(u)
 }
 
 // cleanList trims, drops empty and duplicate values, and sorts.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -10,11 +11,12 @@ import (
 
 // failedData is the failed deliveries panel.
 type failedData struct {
-	Rows  []store.FailedDelivery
-	Next  string
-	App   string
-	Apps  []herald.Application
-	Since any
+	Rows    []store.FailedDelivery
+	Next    string // link to the next page; empty on the last
+	App     string // the application filter; empty: every application
+	AppName string
+	Apps    []herald.Application
+	Since   any
 }
 
 // failed lists deliveries that gave up, across applications, each with a
@@ -29,7 +31,7 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request, c *ctx) error {
 		if err != nil {
 			return err
 		}
-		f.AppID = app.ID
+		f.AppID, d.AppName = app.ID, app.Name
 	}
 	var err error
 	if d.Apps, err = s.store.ListApplications(ctx, store.Page{Limit: 250}); err != nil {
@@ -38,7 +40,7 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request, c *ctx) error {
 	if d.Rows, err = s.store.ListFailed(ctx, f); err != nil {
 		return err
 	}
-	d.Next = nextPage(q, len(d.Rows) == f.Limit, func() string { return d.Rows[len(d.Rows)-1].Cursor() })
+	d.Next = nextPage("/ui/failed", q, len(d.Rows) == f.Limit, func() string { return d.Rows[len(d.Rows)-1].Cursor() })
 	v := c.view
 	v.Title, v.Nav, v.Data = "Failed deliveries", "failed", d
 	s.render(w, http.StatusOK, "failed", v)
@@ -46,7 +48,9 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request, c *ctx) error {
 }
 
 // recoverSince schedules a new attempt for every failed delivery created
-// in the chosen window, across every endpoint that has one.
+// in the chosen window, on every endpoint that has one, of the application
+// the page was filtered on (the form's app), or of every application when
+// it was not: the button acts on what the page shows.
 func (s *Server) recoverSince(w http.ResponseWriter, r *http.Request, c *ctx) error {
 	ctx := r.Context()
 	now := s.now()
@@ -54,20 +58,32 @@ func (s *Server) recoverSince(w http.ResponseWriter, r *http.Request, c *ctx) er
 	if err != nil {
 		return err
 	}
+	back, appID := "/ui/failed", r.PostFormValue("app")
+	if appID != "" {
+		app, err := s.store.GetApplication(ctx, appID)
+		if err != nil {
+			return err
+		}
+		appID, back = app.ID, "/ui/failed?"+url.Values{"app": {app.ID}}.Encode()
+	}
 	keys, err := s.store.FailedEndpoints(ctx, since)
 	if err != nil {
 		return err
 	}
-	total := 0
+	total, endpoints := 0, 0
 	for _, k := range keys {
+		if appID != "" && k.AppID != appID {
+			continue
+		}
 		n, err := s.store.Recover(ctx, k.AppID, k.EndpointID, since, now.Add(time.Millisecond), now)
 		if err != nil {
 			return err
 		}
 		total += n
+		endpoints++
 	}
 	s.engine.Wake()
-	s.log.Info("ui: recovered failed deliveries", "count", total, "endpoints", len(keys))
-	redirect(w, r, "/ui/failed", "/ui/failed", "recovered")
+	s.log.Info("ui: recovered failed deliveries", "count", total, "endpoints", endpoints, "app_id", appID)
+	redirect(w, r, back, back, "recovered")
 	return nil
 }

@@ -59,7 +59,7 @@ type messagesData struct {
 	EventTypes []string
 	Statuses   any
 	Messages   []store.MessageRow
-	Next       string // query string of the next page; empty on the last
+	Next       string // link to the next page; empty on the last
 }
 
 func (s *Server) messages(w http.ResponseWriter, r *http.Request, c *ctx) error {
@@ -90,16 +90,18 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, c *ctx) error 
 	if d.Messages, err = s.store.ListAllMessages(ctx, f); err != nil {
 		return err
 	}
-	d.Next = nextPage(r.URL.Query(), len(d.Messages) == f.Limit, func() string { return d.Messages[len(d.Messages)-1].Message.ID })
+	d.Next = nextPage("/ui/messages", r.URL.Query(), len(d.Messages) == f.Limit, func() string { return d.Messages[len(d.Messages)-1].Message.ID })
 	v := c.view
 	v.Title, v.Nav, v.Data = "Messages", "messages", d
 	s.render(w, http.StatusOK, "messages", v)
 	return nil
 }
 
-// nextPage returns the query string of the page after this one, or "" when
-// this one was not full.
-func nextPage(q url.Values, full bool, last func() string) string {
+// nextPage returns the link to the page of path after this one, or "" when
+// this one was not full. It is a whole link, not a query string for the
+// template to append: html/template escapes a query string inserted after
+// "?" as one value, so its '=' and '&' would never reach the server.
+func nextPage(path string, q url.Values, full bool, last func() string) string {
 	if !full {
 		return ""
 	}
@@ -110,7 +112,7 @@ func nextPage(q url.Values, full bool, last func() string) string {
 		}
 	}
 	n.Set("before", last())
-	return n.Encode()
+	return path + "?" + n.Encode()
 }
 
 // messageData is a message's page: its payload, where it went, and every
@@ -122,6 +124,7 @@ type messageData struct {
 	Attempts     []herald.Attempt
 	Base         string // the app's URL prefix for links
 	CSRF         string
+	ReadOnly     bool // a read-only portal link: no Retry buttons
 }
 
 func (s *Server) loadMessage(r *http.Request, app *herald.Application, msgID, base string) (*messageData, error) {

@@ -33,8 +33,14 @@ type portalHandler func(w http.ResponseWriter, r *http.Request, c *portalCtx) er
 // errPortalExpired ends a portal session whose link is gone.
 var errPortalExpired = herald.Errorf(herald.EUNAUTHORIZED, "This portal link has expired. Ask for a new link.")
 
+// errPortalReadOnly refuses a change made through a read-only link.
+var errPortalReadOnly = herald.Errorf(herald.EFORBIDDEN, "This portal link is read-only; it cannot make changes.")
+
 // portal wraps h: it requires a portal session whose token still exists
-// and has not expired, and a valid CSRF token on POSTs.
+// and has not expired, a valid CSRF token on POSTs, and refuses every
+// change through a read-only link. The read-only check sits here, for
+// every route, so a route added later cannot forget it; it reads the
+// token's kind from the store on each request, like its expiry.
 func (s *Server) portal(h portalHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		base := view{Portal: true}
@@ -43,7 +49,7 @@ func (s *Server) portal(h portalHandler) http.HandlerFunc {
 			s.fail(w, r, base, errPortalExpired)
 			return
 		}
-		app, err := s.portalApp(r, sess)
+		app, readOnly, err := s.portalApp(r, sess)
 		if err != nil {
 			if herald.ErrorCode(err) == herald.EUNAUTHORIZED {
 				s.setCookie(w, r, portalCookie, "", time.Time{})
@@ -52,8 +58,12 @@ func (s *Server) portal(h portalHandler) http.HandlerFunc {
 			return
 		}
 		c := &portalCtx{ctx: ctx{sess: sess, view: view{
-			Portal: true, AppName: app.Name, CSRF: s.csrfToken(sess), Flash: flashes[r.URL.Query().Get("done")],
+			Portal: true, AppName: app.Name, ReadOnly: readOnly, CSRF: s.csrfToken(sess), Flash: flashes[r.URL.Query().Get("done")],
 		}}, app: app}
+		if readOnly && !readOnlyAllows(r) {
+			s.fail(w, r, c.view, errPortalReadOnly)
+			return
+		}
 		if r.Method != http.MethodGet && !s.checkCSRF(r, sess) {
 			s.fail(w, r, c.view, errForbidden)
 			return
@@ -64,29 +74,36 @@ func (s *Server) portal(h portalHandler) http.HandlerFunc {
 	}
 }
 
+// readOnlyAllows says whether a read-only portal session may make r:
+// reads, and leaving the portal, which only ends the session.
+func readOnlyAllows(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Pattern == "POST /ui/portal/logout"
+}
+
 // portalApp checks the session's token against the store (it may have
-// expired or been deleted since) and returns its application.
-func (s *Server) portalApp(r *http.Request, sess session) (*herald.Application, error) {
+// expired or been deleted since) and returns its application, and whether
+// the token may only read.
+func (s *Server) portalApp(r *http.Request, sess session) (*herald.Application, bool, error) {
 	hash, err := hex.DecodeString(sess.TokenHash)
 	if err != nil {
-		return nil, errPortalExpired
+		return nil, false, errPortalExpired
 	}
 	t, err := s.liveToken(r, hash)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if subtle.ConstantTimeCompare([]byte(t.AppID), []byte(sess.AppID)) != 1 {
-		return nil, errPortalExpired
+		return nil, false, errPortalExpired
 	}
 	app, err := s.store.GetApplication(r.Context(), t.AppID)
 	if errors.Is(err, herald.ErrNotFound) {
-		return nil, errPortalExpired
+		return nil, false, errPortalExpired
 	}
-	return app, err
+	return app, t.Kind == store.TokenKindPortalReadOnly, err
 }
 
-// liveToken returns the stored portal token with hash, or errPortalExpired
-// when it is missing, expired, or not a portal token.
+// liveToken returns the stored portal token with hash, read-only or not,
+// or errPortalExpired when it is missing, expired, or not a portal token.
 func (s *Server) liveToken(r *http.Request, hash []byte) (*store.Token, error) {
 	t, err := s.store.GetToken(r.Context(), hash)
 	switch {
@@ -94,7 +111,7 @@ func (s *Server) liveToken(r *http.Request, hash []byte) (*store.Token, error) {
 		return nil, errPortalExpired
 	case err != nil:
 		return nil, err
-	case t.Kind != "portal" || t.AppID == "":
+	case t.Kind != store.TokenKindPortal && t.Kind != store.TokenKindPortalReadOnly || t.AppID == "":
 		return nil, errPortalExpired
 	case !t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt):
 		return nil, errPortalExpired

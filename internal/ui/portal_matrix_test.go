@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -154,11 +155,102 @@ func portalRank(p string) int {
 // portalState reads Globex's endpoints, message and delivery.
 func portalState(t *testing.T, b *bundle) string {
 	t.Helper()
-	eps, err := b.db.ListEndpoints(b.ctx, b.b.ID, store.Page{Limit: 100})
-	must(t, "Globex endpoints", err)
-	msg, err := b.db.GetMessage(b.ctx, b.b.ID, b.mB.ID)
-	must(t, "Globex message", err)
-	raw, err := json.Marshal(map[string]any{"endpoints": eps, "message": msg, "delivery": deliveryStatus(t, b, b.b.ID, b.mB.ID)})
+	return appState(t, b, b.b.ID, b.mB.ID)
+}
+
+// appState reads an application's endpoints, and one message of it with
+// its delivery.
+func appState(t *testing.T, b *bundle, appID, msgID string) string {
+	t.Helper()
+	eps, err := b.db.ListEndpoints(b.ctx, appID, store.Page{Limit: 100})
+	must(t, "endpoints", err)
+	msg, err := b.db.GetMessage(b.ctx, appID, msgID)
+	must(t, "message", err)
+	raw, err := json.Marshal(map[string]any{"endpoints": eps, "message": msg, "delivery": deliveryStatus(t, b, appID, msgID)})
 	must(t, "encode state", err)
 	return string(raw)
+}
+
+// postFormRE finds the target of every form that posts.
+var postFormRE = regexp.MustCompile(`<form[^>]*method="post"[^>]*action="([^"]*)"`)
+
+// TestPortalReadOnlyEveryRoute walks the route table with a session of
+// Acme's read-only link, on Acme's own objects. Every portal page reads,
+// and offers no form but Leave portal and no Add endpoint link; every
+// other portal route is refused with 403 and changes nothing; leaving the
+// portal still works. The same pages with a link that may write offer
+// their forms, so the check of forms sees them.
+func TestPortalReadOnlyEveryRoute(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv, err := New(Config{Store: b.db, Engine: fakeEngine{}, AdminToken: testAdminToken})
+	must(t, "new", err)
+	c, token := b.portalAs(t, b.a, store.TokenKindPortalReadOnly)
+	writer, _ := b.portal(t, b.a)
+	before := appState(t, b, b.a.ID, b.mA.ID)
+	path := strings.NewReplacer("{ep}", b.a1.ID, "{msg}", b.mA.ID).Replace
+	form := url.Values{"_csrf": {token}, "url": {"https://acme.example/new"}, "description": {"changed"},
+		"endpoint": {b.a1.ID}, "eventType": {"invoice.paid"}}
+
+	own := slices.Clone(srv.patterns)
+	slices.SortStableFunc(own, func(x, y string) int { return cmp.Compare(portalRank(x), portalRank(y)) })
+	var reads, writes int
+	for _, p := range own {
+		method, pattern, _ := strings.Cut(p, " ")
+		if !strings.HasPrefix(pattern, "/ui/portal/") || slices.Contains(publicRoutes, p) {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(pattern, "/logout"):
+			if r := c.post(t, path(pattern), form); r.status != http.StatusOK {
+				t.Errorf("%s with a read-only link: got %d, want the session ended", p, r.status)
+			}
+			if r := c.get(t, "/ui/portal/home"); r.status != http.StatusUnauthorized {
+				t.Errorf("home after leaving: got %d, want 401", r.status)
+			}
+		case method == http.MethodGet:
+			reads++
+			r := c.get(t, path(pattern))
+			if r.status != http.StatusOK {
+				t.Errorf("%s with a read-only link: got %d, want 200", p, r.status)
+			}
+			for _, m := range postFormRE.FindAllStringSubmatch(r.body, -1) {
+				if m[1] != "/ui/portal/logout" {
+					t.Errorf("%s with a read-only link: the page offers a form to %s", p, m[1])
+				}
+			}
+			if strings.Contains(r.body, `href="/ui/portal/endpoints/new"`) {
+				t.Errorf("%s with a read-only link: the page offers Add endpoint", p)
+			}
+		default:
+			writes++
+			r := c.post(t, path(pattern), form)
+			if r.status != http.StatusForbidden || !strings.Contains(r.body, "read-only") {
+				t.Errorf("%s with a read-only link: got %d, want 403 saying the link is read-only", p, r.status)
+			}
+		}
+	}
+	if after := appState(t, b, b.a.ID, b.mA.ID); after != before {
+		t.Errorf("Acme changed through a read-only link:\nbefore %s\nafter  %s", before, after)
+	}
+	if n := b.wakes.Load() + b.invalidated.Load(); n != 0 {
+		t.Errorf("engine calls after refused requests: got %d, want 0", n)
+	}
+	if ev := b.events.take(); len(ev) != 0 {
+		t.Errorf("endpoint events after refused requests: got %v, want none", ev)
+	}
+	if reads < 4 || writes < 5 {
+		t.Errorf("walked %d pages and %d changes; want the whole portal", reads, writes)
+	}
+
+	page := writer.get(t, path("/ui/portal/endpoints/{ep}"))
+	var targets []string
+	for _, m := range postFormRE.FindAllStringSubmatch(page.body, -1) {
+		targets = append(targets, m[1])
+	}
+	for _, want := range []string{"/delete", "/rotate"} {
+		if !slices.ContainsFunc(targets, func(s string) bool { return strings.HasSuffix(s, want) }) {
+			t.Errorf("endpoint page with a link that may write: forms to %v, want one to %s", targets, want)
+		}
+	}
 }

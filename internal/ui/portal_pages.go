@@ -47,7 +47,7 @@ func (s *Server) portalNewEndpoint(w http.ResponseWriter, r *http.Request, c *po
 }
 
 func (s *Server) portalCreateEndpoint(w http.ResponseWriter, r *http.Request, c *portalCtx) error {
-	f, err := parseEndpointForm(r)
+	f, err := parseEndpointForm(r, true)
 	if err != nil {
 		names, nerr := s.eventTypeNames(r.Context())
 		if nerr != nil {
@@ -83,7 +83,7 @@ func (s *Server) portalEndpoint(w http.ResponseWriter, r *http.Request, c *porta
 	if err != nil {
 		return err
 	}
-	d.Base, d.CSRF = "/ui/portal", c.view.CSRF
+	d.Base, d.CSRF, d.ReadOnly = "/ui/portal", c.view.CSRF, c.view.ReadOnly
 	v := c.view
 	v.Title, v.Nav, v.Data = d.Endpoint.URL, "home", d
 	s.render(w, http.StatusOK, "portal_endpoint", v)
@@ -95,12 +95,16 @@ func (s *Server) portalUpdateEndpoint(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	f, err := parseEndpointForm(r)
+	keepURL := fixedURL(ep.URL)
+	f, err := parseEndpointForm(r, !keepURL)
 	if err != nil {
 		return err
 	}
 	err = s.saveEndpoint(r.Context(), c.app, ep.ID, func(ep *herald.Endpoint) {
-		ep.URL, ep.Description, ep.EventTypes = f.URL, f.Description, f.EventTypes
+		if !keepURL {
+			ep.URL = f.URL
+		}
+		ep.Description, ep.EventTypes = f.Description, f.EventTypes
 	})
 	if err != nil {
 		return err
@@ -154,7 +158,7 @@ func (s *Server) portalMessages(w http.ResponseWriter, r *http.Request, c *porta
 	if d.Messages, err = s.store.ListAllMessages(r.Context(), f); err != nil {
 		return err
 	}
-	d.Next = nextPage(q, len(d.Messages) == f.Limit, func() string { return d.Messages[len(d.Messages)-1].Message.ID })
+	d.Next = nextPage("/ui/portal/messages", q, len(d.Messages) == f.Limit, func() string { return d.Messages[len(d.Messages)-1].Message.ID })
 	v := c.view
 	v.Title, v.Nav, v.Data = "Messages", "messages", d
 	s.render(w, http.StatusOK, "portal_messages", v)
@@ -166,7 +170,7 @@ func (s *Server) portalMessage(w http.ResponseWriter, r *http.Request, c *portal
 	if err != nil {
 		return err
 	}
-	d.CSRF = c.view.CSRF
+	d.CSRF, d.ReadOnly = c.view.CSRF, c.view.ReadOnly
 	v := c.view
 	v.Title, v.Nav, v.Data = "Message "+d.Message.ID, "messages", d
 	s.render(w, http.StatusOK, "portal_message", v)

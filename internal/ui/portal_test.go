@@ -4,6 +4,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,101 @@ func TestPortalSessionEndsWhenTheLinkExpires(t *testing.T) {
 	sess.AppID = b.b.ID
 	if got := req(); got != http.StatusUnauthorized {
 		t.Errorf("session for Globex with Acme's token: got %d, want 401", got)
+	}
+}
+
+var (
+	inputRE = regexp.MustCompile(`<input type="(hidden|text|url)"[^>]* name="([^"]+)" value="([^"]*)"`)
+	checkRE = regexp.MustCompile(`<input type="checkbox" name="([^"]+)" value="([^"]*)" checked>`)
+)
+
+// formOf returns the fields the form posting to action in body would
+// send, as a browser would fill them: inputs with their values, and
+// checked boxes.
+func formOf(t *testing.T, body, action string) url.Values {
+	t.Helper()
+	start := strings.Index(body, `action="`+action+`"`)
+	if start < 0 {
+		t.Fatalf("no form to %s in the page", action)
+	}
+	form := body[start : start+strings.Index(body[start:], "</form>")]
+	v := url.Values{}
+	for _, m := range inputRE.FindAllStringSubmatch(form, -1) {
+		v.Add(m[2], html.UnescapeString(m[3]))
+	}
+	for _, m := range checkRE.FindAllStringSubmatch(form, -1) {
+		v.Add(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+// TestPortalEditsSpecialEndpoints saves the settings of a listen and a
+// polling endpoint through the portal's own form. Their URLs are Herald's
+// own and no http URL, so the form shows them without an input; the rest
+// saves, and the URL stays as it was even when a request sends another.
+func TestPortalEditsSpecialEndpoints(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c, _ := b.portal(t, b.a)
+	admin, _ := b.login(t)
+	for _, u := range []string{"herald-listen://" + b.a.ID + "/laptop", "herald-poll://" + b.a.ID + "/reader"} {
+		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, b.now), AppID: b.a.ID, URL: u,
+			Secrets: []herald.Secret{{Key: newSecret()}}, CreatedAt: b.now, UpdatedAt: b.now}
+		must(t, "create endpoint", b.db.CreateEndpoint(b.ctx, ep))
+		path := "/ui/portal/endpoints/" + ep.ID
+		page := c.get(t, path)
+		if page.status != http.StatusOK || !strings.Contains(page.body, u) {
+			t.Fatalf("%s: page got %d, want 200 showing the URL", u, page.status)
+		}
+		form := formOf(t, page.body, path)
+		if form.Has("url") {
+			t.Errorf("%s: the form lets the URL be edited", u)
+		}
+		form.Set("description", "my laptop")
+		form.Set("eventType", "invoice.paid")
+		if r := c.post(t, path, form); r.status != http.StatusSeeOther {
+			t.Errorf("%s: saving the form got %d, want 303", u, r.status)
+		}
+		form.Set("url", "https://elsewhere.example/")
+		if r := c.post(t, path, form); r.status != http.StatusSeeOther {
+			t.Errorf("%s: saving with a url field got %d, want 303", u, r.status)
+		}
+		// The operator's endpoint page edits no URL: its forms save too.
+		apath := "/ui/apps/" + b.a.ID + "/endpoints/" + ep.ID
+		apage := admin.get(t, apath).body
+		headers := formOf(t, apage, apath+"/headers")
+		headers.Set("headers", "X-Tenant: 42")
+		for _, f := range []struct {
+			action string
+			form   url.Values
+		}{{"/filters", formOf(t, apage, apath+"/filters")}, {"/headers", headers}} {
+			if r := admin.post(t, apath+f.action, f.form); r.status != http.StatusSeeOther {
+				t.Errorf("%s: operator's %s form got %d, want 303", u, f.action, r.status)
+			}
+		}
+		got, err := b.db.GetEndpoint(b.ctx, b.a.ID, ep.ID)
+		must(t, "get endpoint", err)
+		if got.URL != u || got.Description != "my laptop" || strings.Join(got.EventTypes, ",") != "invoice.paid" || got.Headers["X-Tenant"] != "42" {
+			t.Errorf("%s after saving: got url %s, description %q, types %v, headers %v; want the URL kept and the rest saved",
+				u, got.URL, got.Description, got.EventTypes, got.Headers)
+		}
+	}
+
+	// An ordinary endpoint's form still edits its URL, and checks it.
+	path := "/ui/portal/endpoints/" + b.a1.ID
+	form := formOf(t, c.get(t, path).body, path)
+	if form.Get("url") != b.a1.URL {
+		t.Fatalf("ordinary endpoint's form: url %q, want %q", form.Get("url"), b.a1.URL)
+	}
+	form.Set("url", "herald-poll://"+b.a.ID+"/sneaky")
+	if r := c.post(t, path, form); r.status != http.StatusBadRequest {
+		t.Errorf("ordinary endpoint saved with a herald-poll URL: got %d, want 400", r.status)
+	}
+	form.Set("url", "https://acme.example/v2")
+	if r := c.post(t, path, form); r.status != http.StatusSeeOther {
+		t.Errorf("ordinary endpoint saved with a new URL: got %d, want 303", r.status)
+	}
+	if got, _ := b.db.GetEndpoint(b.ctx, b.a.ID, b.a1.ID); got.URL != "https://acme.example/v2" {
+		t.Errorf("ordinary endpoint's URL: got %s, want https://acme.example/v2", got.URL)
 	}
 }

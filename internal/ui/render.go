@@ -42,15 +42,16 @@ func parsePages() (*pages, error) {
 
 // view is what every page template receives.
 type view struct {
-	Title   string
-	Nav     string // the active navigation item
-	Portal  bool   // portal layout: one application, no operator links
-	Bare    bool   // no navigation: the login and portal entry pages
-	AppName string // the portal's application
-	CSRF    string
-	Refresh int64 // milliseconds between live refreshes
-	Flash   string
-	Data    any
+	Title    string
+	Nav      string // the active navigation item
+	Portal   bool   // portal layout: one application, no operator links
+	Bare     bool   // no navigation: the login and portal entry pages
+	AppName  string // the portal's application
+	ReadOnly bool   // a read-only portal link: no control that changes anything
+	CSRF     string
+	Refresh  int64 // milliseconds between live refreshes
+	Flash    string
+	Data     any
 }
 
 // render writes page name with v.

@@ -248,17 +248,29 @@ func (b *bundle) login(t *testing.T) (*client, string) {
 // portalToken stores a portal token of app expiring at exp.
 func (b *bundle) portalToken(t *testing.T, app *herald.Application, exp time.Time) string {
 	t.Helper()
+	return b.portalTokenOf(t, app, store.TokenKindPortal, exp)
+}
+
+// portalTokenOf stores a token of kind for app expiring at exp.
+func (b *bundle) portalTokenOf(t *testing.T, app *herald.Application, kind string, exp time.Time) string {
+	t.Helper()
 	token := portalTokenPrefix + newNonce()
 	hash, _ := tokenHash(token)
-	must(t, "create token", b.db.CreateToken(b.ctx, &store.Token{Hash: hash, AppID: app.ID, Kind: "portal", CreatedAt: b.now, ExpiresAt: exp}))
+	must(t, "create token", b.db.CreateToken(b.ctx, &store.Token{Hash: hash, AppID: app.ID, Kind: kind, CreatedAt: b.now, ExpiresAt: exp}))
 	return token
 }
 
 // portal returns a client with a portal session of app and its CSRF token.
 func (b *bundle) portal(t *testing.T, app *herald.Application) (*client, string) {
 	t.Helper()
+	return b.portalAs(t, app, store.TokenKindPortal)
+}
+
+// portalAs is portal with a link of kind, read-only or not.
+func (b *bundle) portalAs(t *testing.T, app *herald.Application, kind string) (*client, string) {
+	t.Helper()
 	c := b.client(t)
-	r := c.post(t, "/ui/portal/session", url.Values{"key": {b.portalToken(t, app, b.now.Add(time.Hour))}})
+	r := c.post(t, "/ui/portal/session", url.Values{"key": {b.portalTokenOf(t, app, kind, b.now.Add(time.Hour))}})
 	if r.status != http.StatusNoContent {
 		t.Fatalf("portal session: got %d (%s), want 204", r.status, r.body)
 	}
