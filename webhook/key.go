@@ -99,3 +99,14 @@ func PublicKey(private string) (string, error) {
 	}
 	return PrefixPublicKey + base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)), nil
 }
+
+// VerifyingKey returns what a receiver verifies secret's signatures with:
+// a symmetric secret itself, or an ed25519 private key's public key. It is
+// what may be shown to the endpoint's owner: a private key never leaves
+// the sender.
+func VerifyingKey(secret string) (string, error) {
+	if strings.HasPrefix(secret, PrefixPrivateKey) {
+		return PublicKey(secret)
+	}
+	return secret, nil
+}

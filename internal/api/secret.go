@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -45,13 +44,9 @@ func (s *Server) getEndpointSecret(c *call) error {
 	if len(ep.Secrets) == 0 {
 		return herald.Errorf(herald.ENOTFOUND, "Endpoint %q has no signing secret", ep.ID)
 	}
-	key := ep.Secrets[0].Key
-	if strings.HasPrefix(key, webhook.PrefixPrivateKey) {
-		// An ed25519 endpoint: receivers verify with the public key, and
-		// the private key never leaves Herald.
-		if key, err = webhook.PublicKey(key); err != nil {
-			return err
-		}
+	key, err := webhook.VerifyingKey(ep.Secrets[0].Key)
+	if err != nil {
+		return err
 	}
 	return c.json(http.StatusOK, endpointSecretOut{Key: key})
 }

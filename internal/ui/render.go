@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/webhook"
 )
 
 // pages holds one parsed template set per page, each with the layout.
@@ -137,6 +138,8 @@ var funcs = template.FuncMap{
 	"pct":      pct,
 	"codeText": codeText,
 	"trigger":  triggerText,
+	// verifyingKey is what a secret is shown as: never an ed25519 private key.
+	"verifyingKey": webhook.VerifyingKey,
 	"has": func(l []string, s string) bool {
 		for _, v := range l {
 			if v == s {
