@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -53,12 +54,16 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 	case err != nil:
 		return err
 	case saved != nil:
+		body, err := s.replayBody(c, saved.Body)
+		if err != nil {
+			return err
+		}
 		c.w.Header().Set("Idempotent-Replayed", "true")
-		if len(saved.Body) == 0 {
+		if len(body) == 0 {
 			c.w.WriteHeader(saved.StatusCode)
 			return nil
 		}
-		writeRaw(c.w, saved.StatusCode, saved.Body)
+		writeRaw(c.w, saved.StatusCode, body)
 		return nil
 	}
 
@@ -69,6 +74,32 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 		s.log.Error("save idempotent response", "route", c.route, "err", err)
 	}
 	return nil
+}
+
+// replayBody is the body a repeated request gets: the saved one, except
+// that a publish's answer carries the payload, which may have been
+// expunged since, or have expired with its message. Then the replay
+// carries none either.
+func (s *Server) replayBody(c *call, saved []byte) ([]byte, error) {
+	if c.route != createMessageRoute {
+		return saved, nil
+	}
+	var out map[string]json.RawMessage
+	if json.Unmarshal(saved, &out) != nil || bytes.Equal(out["payload"], []byte(`{}`)) {
+		return saved, nil
+	}
+	var id string
+	if json.Unmarshal(out["id"], &id) == nil && c.app != nil {
+		msg, err := s.store.GetMessage(c.ctx, c.app.ID, id)
+		switch {
+		case err == nil && len(msg.Payload) > 0:
+			return saved, nil
+		case err != nil && !errors.Is(err, herald.ErrNotFound):
+			return nil, err
+		}
+	}
+	out["payload"] = json.RawMessage(`{}`)
+	return json.Marshal(out)
 }
 
 // runIdempotent runs h within idempotentRunLimit and answers. It returns

@@ -118,3 +118,40 @@ func TestIdempotencyPortalTokenNotSaved(t *testing.T) {
 		t.Errorf("got a saved answer (%v) for the key, want nothing stored", err)
 	}
 }
+
+// TestIdempotencyReplayKeepsNoExpungedPayload: a repeated publish is
+// answered with the message as stored now. Its saved answer holds the
+// payload, which must not outlive the message's own: once expunged, or
+// once retention deleted the message, the replay carries no payload.
+func TestIdempotencyReplayKeepsNoExpungedPayload(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, "Acme", "acme")
+	body := `{"eventType":"invoice.paid","payload":{"ssn":"078-05-1120"}}`
+	publish := func(key string) map[string]any {
+		t.Helper()
+		r := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", body, map[string][]string{"Idempotency-Key": {key}}).want(t, 202)
+		return r.obj(t)
+	}
+	first := publish("k-1")
+	if again := publish("k-1"); again["id"] != first["id"] || again["payload"].(map[string]any)["ssn"] != "078-05-1120" {
+		t.Fatalf("replay before any expunge: got %v, want the same message with its payload", again)
+	}
+	id := first["id"].(string)
+	b.call(t, "DELETE", "/api/v1/app/acme/msg/"+id+"/content", nil).want(t, 204)
+	if again := publish("k-1"); again["id"] != id || len(again["payload"].(map[string]any)) != 0 {
+		t.Errorf("replay after the payload was expunged: got %v, want the message without its payload", again)
+	}
+
+	second := publish("k-2")
+	n, err := b.store.ExpireMessages(context.Background(), time.Now().Add(100*24*time.Hour), 100)
+	if err != nil || n == 0 {
+		t.Fatalf("expire messages: %d, %v", n, err)
+	}
+	if _, err := b.store.GetMessage(context.Background(), app, second["id"].(string)); err == nil {
+		t.Fatalf("the message is still stored after retention")
+	}
+	if again := publish("k-2"); again["id"] != second["id"] || len(again["payload"].(map[string]any)) != 0 {
+		t.Errorf("replay after retention deleted the message: got %v, want the saved answer without its payload", again)
+	}
+}

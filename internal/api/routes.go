@@ -1,5 +1,9 @@
 package api
 
+// createMessageRoute publishes; a repeated publish is answered from the
+// store, not its saved answer (see replayBody).
+const createMessageRoute = "POST /api/v1/app/{app_id}/msg"
+
 // routes registers every route. This table is the whole API surface.
 func (s *Server) routes() {
 	const app = "/api/v1/app/{app_id}"
@@ -57,7 +61,7 @@ func (s *Server) routes() {
 
 	// Messages and attempts.
 	s.handle("GET "+app+"/msg", appScoped, s.listMessages)
-	s.handle("POST "+app+"/msg", appOrMissing|idempotent, s.createMessage)
+	s.handle(createMessageRoute, appOrMissing|idempotent, s.createMessage)
 	s.handle("GET "+msg, appScoped, s.getMessage)
 	s.handle("DELETE "+msg+"/content", appScoped, s.expungeMessage)
 	s.handle("GET "+msg+"/endpoint", appScoped, s.listAttemptedDestinations)
