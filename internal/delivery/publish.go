@@ -43,16 +43,21 @@ func (e *Engine) subscribers(ctx context.Context, msg *herald.Message) ([]*heral
 // PublishTo stores msg with a single delivery to one endpoint of its
 // application (given by ID or UID), whatever the endpoint's filters; it is
 // how an example event is sent. herald.ErrNotFound if the endpoint does
-// not exist or is disabled. A polling endpoint gets no delivery: the
-// message is stored for its consumers to pull.
+// not exist or is disabled. Sent to a push endpoint, the message is direct
+// (herald.Message.Direct): the application's pollers do not see it. A
+// polling endpoint gets no delivery: the message is stored for its
+// consumers to pull, and the application's other pollers see it too.
 func (e *Engine) PublishTo(ctx context.Context, msg *herald.Message, endpointID string) error {
 	ep, err := e.findEndpoint(ctx, msg.AppID, endpointID)
 	if err != nil {
 		return fmt.Errorf("publish to endpoint: %w", err)
 	}
 	if IsPollURL(ep.URL) {
+		// Stored for its consumers to pull, which is also how the
+		// application's other pollers would see it.
 		return e.publish(ctx, msg, nil)
 	}
+	msg.Direct = true
 	return e.publish(ctx, msg, []*herald.Endpoint{ep})
 }
 

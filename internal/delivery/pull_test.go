@@ -51,10 +51,28 @@ func TestPublishToPollingEndpointStoresOnly(t *testing.T) {
 	}
 	b.store.mu.Lock()
 	defer b.store.mu.Unlock()
-	if _, stored := b.store.messages[msg.ID]; !stored {
-		t.Errorf("message %s was not stored", msg.ID)
+	if m, stored := b.store.messages[msg.ID]; !stored || m.Direct {
+		t.Errorf("message %s: stored %v, want stored for the poller's consumers (not direct)", msg.ID, stored)
 	}
 	if n := len(b.store.deliveries); n != 0 {
 		t.Errorf("got %d deliveries, want none for a polling endpoint", n)
+	}
+}
+
+// An example sent to a push endpoint is direct: the application's pollers
+// must not serve it as an event the application published.
+func TestPublishToPushEndpointIsDirect(t *testing.T) {
+	t.Parallel()
+	srv, _ := sink(t, ok)
+	push := endpoint("ep_push", srv.URL)
+	b := setup(t, Config{}, push)
+	msg := message("webhook.test", `{}`)
+	if err := b.engine.PublishTo(t.Context(), msg, push.ID); err != nil {
+		t.Fatalf("PublishTo: %v", err)
+	}
+	b.store.mu.Lock()
+	defer b.store.mu.Unlock()
+	if m, stored := b.store.messages[msg.ID]; !stored || !m.Direct {
+		t.Errorf("message %s: stored %v, want it stored as direct", msg.ID, stored)
 	}
 }

@@ -17,6 +17,11 @@ type Message struct {
 	CreatedAt time.Time
 	// ExpiresAt is when retention deletes the payload.
 	ExpiresAt time.Time
+	// Direct marks a message sent to one endpoint alone (an example event)
+	// rather than published to its application. It gets no poll sequence
+	// number, so polling endpoints, which read what the application
+	// publishes, never see it. Only the publish reads it.
+	Direct bool
 	// ContentType, when set, is sent instead of application/json: a
 	// forwarded inbound event keeps the provider's (form bodies, say).
 	ContentType string

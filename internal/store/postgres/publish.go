@@ -83,10 +83,10 @@ const insertMessages = `WITH m AS (
 	INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, created_at, expires_at,
 		content_type, headers, seq)
 	SELECT u.id, u.app_id, u.event_id, u.event_type, u.channels::jsonb, u.payload, u.created_at, u.expires_at,
-		u.content_type, u.headers, nextval('messages_seq_seq')
+		u.content_type, u.headers, CASE WHEN u.direct THEN NULL ELSE nextval('messages_seq_seq') END
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[], $8::bigint[],
-		$21::text[], $22::text[])
-		AS u(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers)
+		$21::text[], $22::text[], $23::boolean[])
+		AS u(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers, direct)
 	WHERE u.event_id IS NULL OR NOT EXISTS (
 		SELECT 1 FROM messages x
 		WHERE x.app_id = u.app_id AND x.event_id = u.event_id AND x.created_at > u.created_at - $20::bigint)
@@ -149,7 +149,7 @@ func (db *DB) publishBatch(ctx context.Context, ops []*publishOp) error {
 	b.Queue(insertMessages, m.id, m.appID, m.eventID, m.eventType, m.channels, m.payload, m.createdAt, m.expiresAt,
 		d.msgID, d.endpointID, d.appID, d.status, d.attempts, d.nextAttemptAt, d.trigger,
 		d.leaseOwner, d.leasedAt, d.createdAt, d.updatedAt, eventIDWindow.Milliseconds(),
-		m.contentType, m.headers).
+		m.contentType, m.headers, m.direct).
 		Query(func(rows pgx.Rows) error {
 			var id string
 			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
@@ -178,6 +178,7 @@ type messageColumns struct {
 	payload              [][]byte
 	createdAt            []int64
 	expiresAt            []*int64
+	direct               []bool // no poll sequence number (herald.Message.Direct)
 }
 
 func (c *messageColumns) add(msg *herald.Message) {
@@ -201,6 +202,7 @@ func (c *messageColumns) add(msg *herald.Message) {
 	c.payload = append(c.payload, []byte(msg.Payload))
 	c.createdAt = append(c.createdAt, ms(msg.CreatedAt))
 	c.expiresAt = append(c.expiresAt, nullMS(msg.ExpiresAt))
+	c.direct = append(c.direct, msg.Direct)
 }
 
 // deliveryColumns holds a group's deliveries column by column, for unnest.

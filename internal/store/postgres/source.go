@@ -216,7 +216,7 @@ func (db *DB) ingestBatch(ctx context.Context, ops []*ingestOp) error {
 			b.Queue(insertMessages, m.id, m.appID, m.eventID, m.eventType, m.channels, m.payload, m.createdAt, m.expiresAt,
 				d.msgID, d.endpointID, d.appID, d.status, d.attempts, d.nextAttemptAt, d.trigger,
 				d.leaseOwner, d.leasedAt, d.createdAt, d.updatedAt, eventIDWindow.Milliseconds(),
-				m.contentType, m.headers)
+				m.contentType, m.headers, m.direct)
 		}
 		if notify {
 			b.Queue(notifySQL, db.notifyPayload())

@@ -20,9 +20,10 @@ const (
 	// seq follows message_seq, the highest number ever given, which a
 	// trigger raises (migration 0009). MAX(seq) would fall when retention
 	// deletes the newest messages, and reuse numbers pollers have passed.
+	// A direct message (?11) gets none: pollers never see it.
 	sqlInsertMessage = `INSERT INTO messages
 		(id, app_id, event_id, event_type, channels, payload, created_at, expires_at, content_type, headers, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT n + 1 FROM message_seq))`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? THEN NULL ELSE (SELECT n + 1 FROM message_seq) END)`
 	sqlInsertDeliveryPrefix = `INSERT INTO deliveries
 		(msg_id, endpoint_id, app_id, status, attempts, next_attempt_at, trigger, lease_owner, created_at, updated_at)
 		VALUES `
@@ -64,7 +65,7 @@ func (db *DB) publish(ctx context.Context, w *wtx, msg *herald.Message, deliveri
 	}
 	_, err := w.exec(ctx, db.st.insertMessage, msg.ID, msg.AppID, nullString(msg.EventID), msg.EventType,
 		jsonList(msg.Channels), []byte(msg.Payload), created, nullMS(msg.ExpiresAt),
-		nullString(msg.ContentType), jsonMap(msg.Headers))
+		nullString(msg.ContentType), jsonMap(msg.Headers), msg.Direct)
 	if err != nil {
 		return mapErr("publish: insert message", err)
 	}

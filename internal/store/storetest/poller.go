@@ -15,6 +15,7 @@ var pollerTests = []test{
 	{"ConcurrentPublishes", testPollConcurrentPublishes},
 	{"Consumers", testPollConsumers},
 	{"NumbersNotReusedAfterRetention", testPollNumbersNotReused},
+	{"DirectMessagesAreNotPolled", testPollSkipsDirect},
 }
 
 // poll returns the IDs PollMessages returns for f, and the last sequence
@@ -82,6 +83,23 @@ func testPollOrderAndFilters(f *fixture) {
 	}
 	if want := []string{m1.ID, m2.ID, m3.ID, m4.ID}; !slices.Equal(seen, want) {
 		f.Errorf("paged: got %v, want %v", seen, want)
+	}
+}
+
+// testPollSkipsDirect: a message sent to one endpoint alone (an example
+// event) is not one the application published, so pollers never see it.
+func testPollSkipsDirect(f *fixture) {
+	app := f.app()
+	ep := f.endpoint(app.ID)
+	m1 := f.publishMsg(app.ID, f.at(0), "invoice.paid")
+	direct := f.message(app.ID, f.at(time.Second), func(m *herald.Message) { m.EventType, m.Direct = "invoice.paid", true })
+	f.noErr("publish direct", f.s.Publish(f.ctx, direct, deliveries(direct, ep.ID), "", time.Time{}))
+	m2 := f.publishMsg(app.ID, f.at(2*time.Second), "invoice.paid")
+	if got, _ := f.poll(app.ID, store.PollFilter{}); !slices.Equal(got, []string{m1.ID, m2.ID}) {
+		f.Errorf("poll: got %v, want %v without the direct message %s", got, []string{m1.ID, m2.ID}, direct.ID)
+	}
+	if _, err := f.s.GetMessage(f.ctx, app.ID, direct.ID); err != nil {
+		f.Errorf("the direct message is not stored: %v", err)
 	}
 }
 
