@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/postgres"
+	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
 // encryptionFlags are the key flags of every command that opens the store.
@@ -35,10 +38,24 @@ func (e *encryptionFlags) keyring() (*secretbox.Keyring, error) {
 	return secretbox.NewKeyring(e.key, e.old...)
 }
 
+// keyChecker is a store that can try its keyring on the rows one key
+// sealed (both engines).
+type keyChecker interface {
+	CheckSecretKey(ctx context.Context, keyID string) error
+}
+
+var (
+	_ keyChecker = (*sqlite.DB)(nil)
+	_ keyChecker = (*postgres.DB)(nil)
+)
+
 // checkSecretKeys refuses to start when rows are sealed by a key Herald
-// was not given, so the error names the key once, at start, instead of
-// failing every claim; and warns when rows still wait for
-// `herald migrate --reencrypt`.
+// was not given, or by another key than the one it was given under that
+// key id (a new key named like the old one), so the error names the key
+// once, at start, instead of failing every claim; and warns when rows
+// still wait for `herald migrate --reencrypt`. A key that has sealed
+// nothing yet, such as a new key first deployed as --encryption-key-old,
+// passes.
 func checkSecretKeys(ctx context.Context, st store.Store, keys *secretbox.Keyring, logger *slog.Logger) error {
 	re, ok := st.(store.Reencrypter)
 	if !ok {
@@ -69,8 +86,33 @@ func checkSecretKeys(ctx context.Context, st store.Store, keys *secretbox.Keyrin
 		}
 		return fmt.Errorf("secrets in the database are encrypted with key id %s, which neither --encryption-key nor --encryption-key-old holds", strings.Join(missing, ", "))
 	}
+	if err := checkKeysOpen(ctx, st, ids); err != nil {
+		return err
+	}
 	if pending > 0 {
 		logger.Warn("some secrets are not encrypted with the current key yet; run herald migrate --reencrypt", "rows", pending, "encryption_key_id", keys.PrimaryID())
+	}
+	return nil
+}
+
+// checkKeysOpen tries each key id in use on the rows it sealed.
+func checkKeysOpen(ctx context.Context, st store.Store, ids map[string]int64) error {
+	kc, ok := st.(keyChecker)
+	if !ok {
+		return nil
+	}
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		if id == "" {
+			continue
+		}
+		if err := kc.CheckSecretKey(ctx, id); err != nil {
+			if !errors.Is(err, secretbox.ErrAuthFailed) {
+				return fmt.Errorf("check encryption key %q: %w", id, err)
+			}
+			return fmt.Errorf("secrets in the database are encrypted with key id %q (%d rows), but the key given under that id does not decrypt them: "+
+				"give it the key that encrypted them; a new key needs a new id (herald keygen --id), with the old key kept in --encryption-key-old until herald migrate --reencrypt (%w)",
+				id, ids[id], err)
+		}
 	}
 	return nil
 }

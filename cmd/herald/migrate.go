@@ -43,7 +43,22 @@ func runMigrate(ctx context.Context, args []string, env Env) error {
 	}
 	resealed := 0
 	if *reencrypt {
-		if resealed, err = reencryptAll(ctx, st); err != nil {
+		re, ok := st.(store.Reencrypter)
+		if !ok {
+			st.Close()
+			return errors.New("this store cannot re-encrypt secrets")
+		}
+		// Rows sealed under the primary key's id are skipped as done, so a
+		// new key given an old key's id must be refused first.
+		ids, err := re.SecretKeyIDs(ctx)
+		if err == nil {
+			err = checkKeysOpen(ctx, st, ids)
+		}
+		if err != nil {
+			st.Close()
+			return err
+		}
+		if resealed, err = reencryptAll(ctx, re, keys.PrimaryID()); err != nil {
 			st.Close()
 			return err
 		}
@@ -77,22 +92,46 @@ type vacuumer interface {
 // reencryptBatch is how many rows one re-encryption transaction rewrites.
 const reencryptBatch = 500
 
+// reencryptPasses bounds how often reencryptAll goes over the tables again
+// when its recount still finds stale rows.
+const reencryptPasses = 3
+
 // reencryptAll rewrites, batch by batch, every secret not yet sealed by
-// the primary key.
-func reencryptAll(ctx context.Context, st store.Store) (int, error) {
-	re, ok := st.(store.Reencrypter)
-	if !ok {
-		return 0, errors.New("this store cannot re-encrypt secrets")
-	}
+// the primary key, then recounts: a batch comes back short once the rows
+// it found ran out, but a row rewritten or added meanwhile (by a node
+// still sealing with another key) may remain. It goes over them again,
+// and fails rather than report success while stale rows remain. Each
+// batch commits on its own, so an interrupted run leaves every row
+// readable with the same keys, and running it again finishes the job.
+func reencryptAll(ctx context.Context, re store.Reencrypter, primaryID string) (int, error) {
 	total := 0
-	for {
-		n, err := re.ReencryptSecrets(ctx, reencryptBatch)
-		total += n
-		if err != nil {
-			return total, err
+	for pass := 1; ; pass++ {
+		for {
+			n, err := re.ReencryptSecrets(ctx, reencryptBatch)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if n < reencryptBatch {
+				break
+			}
 		}
-		if n < reencryptBatch {
+		ids, err := re.SecretKeyIDs(ctx)
+		if err != nil {
+			return total, fmt.Errorf("recount after reencrypt: %w", err)
+		}
+		var stale int64
+		for id, n := range ids {
+			if id != primaryID {
+				stale += n
+			}
+		}
+		if stale == 0 {
 			return total, nil
+		}
+		if pass == reencryptPasses {
+			return total, fmt.Errorf("reencrypt: %d endpoint and source rows are still not encrypted under key %s after %d passes (%d rows re-encrypted); "+
+				"is a node still running with another --encryption-key? Restart every node with this key first, then run it again", stale, primaryID, pass, total)
 		}
 	}
 }

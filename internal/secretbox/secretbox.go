@@ -39,6 +39,11 @@ var ErrUnknownKey = errors.New("sealed by an unknown encryption key")
 // ErrNoKey means a sealed value was read without any key configured.
 var ErrNoKey = errors.New("sealed, but no encryption key is configured")
 
+// ErrAuthFailed means a value did not open under the key its id names:
+// the keyring holds another key under that id, or the value was tampered
+// with or copied from another row.
+var ErrAuthFailed = errors.New("authentication failed")
+
 // Keyring seals with its primary key and opens with any of its keys. A nil
 // *Keyring is valid and means no encryption: Seal returns the plaintext,
 // and Open passes plaintext through but refuses sealed values.
@@ -99,7 +104,13 @@ func (kr *Keyring) PrimaryPrefix() string {
 	if kr == nil {
 		return ""
 	}
-	return version1 + kr.primary.id + ":"
+	return SealedPrefix(kr.primary.id)
+}
+
+// SealedPrefix returns how values sealed by the key with id start, so
+// stores can find the rows that key sealed.
+func SealedPrefix(id string) string {
+	return version1 + id + ":"
 }
 
 // Has reports whether the keyring holds the key with id; false for a nil
@@ -124,13 +135,14 @@ func (kr *Keyring) Seal(plaintext, aad string) (string, error) {
 		return "", fmt.Errorf("seal: %w", err)
 	}
 	buf = k.aead.Seal(buf, buf, []byte(plaintext), []byte(aad))
-	return version1 + k.id + ":" + base64.RawURLEncoding.EncodeToString(buf), nil
+	return SealedPrefix(k.id) + base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
 // Open returns the plaintext of stored, a value Seal returned with the
 // same aad, or plaintext stored before encryption was enabled. A value
 // sealed by a key the keyring lacks fails with ErrUnknownKey (or ErrNoKey
-// for a nil keyring), naming the key id.
+// for a nil keyring), naming the key id; one that the key under its id
+// does not open fails with ErrAuthFailed.
 func (kr *Keyring) Open(stored, aad string) (string, error) {
 	if !strings.HasPrefix(stored, Prefix) {
 		return stored, nil
@@ -153,7 +165,7 @@ func (kr *Keyring) Open(stored, aad string) (string, error) {
 	ns := k.aead.NonceSize()
 	pt, err := k.aead.Open(nil, raw[:ns], raw[ns:], []byte(aad))
 	if err != nil {
-		return "", fmt.Errorf("open: key id %q: authentication failed (tampered, or sealed for another row)", id)
+		return "", fmt.Errorf("open: key id %q: %w (another key was given under this id, or the value was tampered with or sealed for another row)", id, ErrAuthFailed)
 	}
 	return string(pt), nil
 }

@@ -195,3 +195,19 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// A new key given under the id of the key it replaces cannot open what the
+// old one sealed: the error says so, naming the id, so Herald can refuse
+// to start instead of failing on every row.
+func TestOpenWithAnotherKeyUnderSameID(t *testing.T) {
+	t.Parallel()
+	old, swapped := keyring(t, "prod:"+newKey(t)), keyring(t, "prod:"+newKey(t))
+	sealed, _ := old.Seal(secret, "endpoint:ep_1")
+	_, err := swapped.Open(sealed, "endpoint:ep_1")
+	if !errors.Is(err, ErrAuthFailed) || !strings.Contains(err.Error(), `"prod"`) {
+		t.Errorf("open with another key under the same id: got %v, want ErrAuthFailed naming prod", err)
+	}
+	if got := SealedPrefix("prod"); !strings.HasPrefix(sealed, got) || got != old.PrimaryPrefix() {
+		t.Errorf("SealedPrefix(prod): got %q, want the prefix of %.20q", got, sealed)
+	}
+}

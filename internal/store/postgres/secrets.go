@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -51,9 +52,12 @@ var reencryptTables = []struct {
 
 // ReencryptSecrets seals up to limit endpoint secrets and source verifiers
 // that are plaintext or sealed by an older key under the primary key, in
-// one short transaction, and returns how many rows it rewrote. Rows
-// another node is rewriting or updating are skipped, so it may run while
-// Herald serves. Callers loop until it returns fewer than limit.
+// one short transaction, and returns how many rows it rewrote. A row
+// another transaction holds (an update, a record batch) is waited for,
+// not skipped, so it may run while Herald serves and still leaves no row
+// behind. A row rewritten meanwhile under the primary key drops out, so a
+// short batch does not prove none are left: callers loop until it returns
+// fewer than limit, then recount with SecretKeyIDs.
 func (db *DB) ReencryptSecrets(ctx context.Context, limit int) (int, error) {
 	if db.cfg.Keys == nil {
 		return 0, errors.New("reencrypt secrets: no encryption key configured")
@@ -64,32 +68,43 @@ func (db *DB) ReencryptSecrets(ctx context.Context, limit int) (int, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	var n int
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		n = 0
-		for _, t := range reencryptTables {
-			if n >= limit {
-				break
+	batch := func() error {
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			n = 0
+			for _, t := range reencryptTables {
+				if n >= limit {
+					break
+				}
+				done, err := db.reencryptTable(ctx, tx, t.table, t.column, t.aad, limit-n)
+				n += done
+				if err != nil {
+					return err
+				}
 			}
-			done, err := db.reencryptTable(ctx, tx, t.table, t.column, t.aad, limit-n)
-			n += done
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	err := batch()
+	if transient(err) {
+		err = batch()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reencrypt secrets: %w", db.mapCallErr(ctx, err))
 	}
 	return n, nil
 }
 
+// reencryptTable rewrites up to limit stale rows of table. It locks them
+// in id order, waiting for rows other transactions hold (SKIP LOCKED
+// would leave them under the old key while reporting success); each
+// UPDATE writes a whole sealed value, and the caller's transaction commits
+// the batch at once, so an interrupted run leaves every row readable.
 func (db *DB) reencryptTable(ctx context.Context, tx pgx.Tx, table, column string, aad func(string) string, limit int) (int, error) {
 	prefix := db.cfg.Keys.PrimaryPrefix()
 	// table and column come from reencryptTables, never from input.
 	rows, err := tx.Query(ctx, `SELECT id, `+column+` FROM `+table+`
 		WHERE `+column+` IS NOT NULL AND left(`+column+`, $1) <> $2
-		LIMIT $3 FOR UPDATE SKIP LOCKED`, len(prefix), prefix, limit)
+		ORDER BY id LIMIT $3 FOR UPDATE`, len(prefix), prefix, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -117,6 +132,51 @@ func (db *DB) reencryptTable(ctx context.Context, tx pgx.Tx, table, column strin
 		return 0, err
 	}
 	return len(stale), nil
+}
+
+// keyCheckSamples is how many rows CheckSecretKey tries per key id: one
+// damaged row does not stop Herald, and a wrong key opens none.
+const keyCheckSamples = 3
+
+// CheckSecretKey tries the keyring on a few of the rows sealed under
+// keyID, and fails unless one of them opens: the key given under that id
+// is then not the one that sealed them, and every read of those rows
+// would fail. Nil when no row is sealed under keyID.
+func (db *DB) CheckSecretKey(ctx context.Context, keyID string) error {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	prefix := secretbox.SealedPrefix(keyID)
+	var firstErr error
+	tried := 0
+	for _, t := range reencryptTables {
+		// table and column come from reencryptTables, never from input.
+		rows, err := db.pool.Query(ctx, `SELECT id, `+t.column+` FROM `+t.table+`
+			WHERE `+t.column+` IS NOT NULL AND left(`+t.column+`, $1) = $2 LIMIT $3`,
+			len(prefix), prefix, keyCheckSamples-tried)
+		if err != nil {
+			return fmt.Errorf("check secret key: %w", db.mapCallErr(ctx, err))
+		}
+		type row struct{ ID, Value string }
+		sample, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+		if err != nil {
+			return fmt.Errorf("check secret key: %w", db.mapCallErr(ctx, err))
+		}
+		for _, r := range sample {
+			tried++
+			if _, err := db.cfg.Keys.Open(r.Value, t.aad(r.ID)); err == nil {
+				return nil
+			} else if firstErr == nil {
+				firstErr = fmt.Errorf("%s %s: %w", t.table, r.ID, err)
+			}
+		}
+		if tried >= keyCheckSamples {
+			break
+		}
+	}
+	if firstErr != nil {
+		return fmt.Errorf("none of the %d rows tried opens: %w", tried, firstErr)
+	}
+	return nil
 }
 
 // SecretKeyIDs counts sealed columns by key id; "" counts plaintext.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -121,6 +122,56 @@ func (db *DB) reencryptTable(ctx context.Context, tx *sql.Tx, table, column stri
 		}
 	}
 	return len(stale), nil
+}
+
+// keyCheckSamples is how many rows CheckSecretKey tries per key id: one
+// damaged row does not stop Herald, and a wrong key opens none.
+const keyCheckSamples = 3
+
+// CheckSecretKey tries the keyring on a few of the rows sealed under
+// keyID, and fails unless one of them opens: the key given under that id
+// is then not the one that sealed them, and every read of those rows
+// would fail. Nil when no row is sealed under keyID.
+func (db *DB) CheckSecretKey(ctx context.Context, keyID string) error {
+	prefix := secretbox.SealedPrefix(keyID)
+	var firstErr error
+	tried := 0
+	for _, t := range reencryptTables {
+		// table and column come from reencryptTables, never from input.
+		rows, err := db.reader.QueryContext(ctx, `SELECT id, `+t.column+` FROM `+t.table+`
+			WHERE `+t.column+` IS NOT NULL AND substr(`+t.column+`, 1, ?) = ? LIMIT ?`,
+			len(prefix), prefix, keyCheckSamples-tried)
+		if err != nil {
+			return mapErr("check secret key", err)
+		}
+		for rows.Next() {
+			var id, value string
+			if err := rows.Scan(&id, &value); err != nil {
+				rows.Close()
+				return mapErr("check secret key", err)
+			}
+			tried++
+			if _, err := db.keys.Open(value, t.aad(id)); err == nil {
+				rows.Close()
+				return nil
+			} else if firstErr == nil {
+				firstErr = fmt.Errorf("%s %s: %w", t.table, id, err)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return mapErr("check secret key", err)
+		}
+		if err := rows.Err(); err != nil {
+			return mapErr("check secret key", err)
+		}
+		if tried >= keyCheckSamples {
+			break
+		}
+	}
+	if firstErr != nil {
+		return fmt.Errorf("none of the %d rows tried opens: %w", tried, firstErr)
+	}
+	return nil
 }
 
 // SecretKeyIDs counts sealed columns by key id; "" counts plaintext.
