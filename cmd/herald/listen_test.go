@@ -329,3 +329,48 @@ func TestListenToASource(t *testing.T) {
 	}
 	l.stop(t)
 }
+
+// TestListenEndsWhenItsTokenExpires: a session outliving its token would
+// keep receiving the application's events; it ends at the expiry and the
+// CLI exits with the reason instead of reconnecting with a dead token.
+func TestListenEndsWhenItsTokenExpires(t *testing.T) {
+	t.Parallel()
+	ts := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/app", map[string]any{"name": "Laptop", "uid": "laptop"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var portal struct{ Token string }
+	if _, err := call(ctx, ts.URL, ts.Token, "POST", "/api/v1/auth/app-portal-access/laptop", map[string]any{"expiry": 2}, &portal); err != nil {
+		t.Fatal(err)
+	}
+	l := startListener(t, ctx, []string{"listen", "--server", ts.URL, "--token", portal.Token, "--app", "laptop",
+		"--forward-to", "http://127.0.0.1:1", "--name", "dev"}, func(out io.Writer) Env {
+		return Env{Stdout: out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	})
+	l.waitLine(t, ctx, "Ready: ")
+	select {
+	case err := <-l.done:
+		if err == nil || !strings.Contains(err.Error(), "token expired") {
+			t.Errorf("herald listen at the token's expiry: got %v, want it to exit saying the token expired", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("herald listen kept its session after the token expired")
+	}
+}
+
+func TestListenRefusesInvalidEventTypes(t *testing.T) {
+	t.Parallel()
+	// Refused before connecting; the deadline only bounds a regression,
+	// which would keep trying a server that is not there.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var stderr strings.Builder
+	err := Main(ctx, []string{"listen", "--server", "http://127.0.0.1:1", "--token", "t", "--app", "laptop",
+		"--forward-to", "http://127.0.0.1:1", "--events", "invoice.paid,x y"},
+		Env{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	if err == nil || !strings.Contains(err.Error(), `event type "x y" may contain only letters, digits`) {
+		t.Errorf("herald listen --events 'x y': got %v, want a refusal naming the event type", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -55,3 +56,8 @@ func registerListen(t *http.Transport, rt http.RoundTripper) {
 		t.RegisterProtocol(ListenScheme, rt)
 	}
 }
+
+// AttemptTimeout is how long an attempt waits for its endpoint's answer. A
+// listen session tells its CLI what is left of it with each request, so
+// the local app is given no longer than the attempt.
+func (e *Engine) AttemptTimeout() time.Duration { return e.cfg.Timeout }

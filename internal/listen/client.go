@@ -33,7 +33,8 @@ type ClientConfig struct {
 	// ForwardTo is the local URL each delivery is posted to. Required.
 	ForwardTo string
 	// HTTPClient posts to ForwardTo; default a client that follows no
-	// redirects and gives up after 30 seconds.
+	// redirects and gives up after 30 seconds. A request also gives up
+	// when the server stops waiting for its answer (Frame.TimeoutMS).
 	HTTPClient *http.Client
 	// OnReady is called each time the session is registered.
 	OnReady func(Ready)
@@ -81,13 +82,19 @@ type Client struct {
 }
 
 // FatalError is a refusal that reconnecting would not change: a bad
-// token, an unknown application, an invalid name.
+// token, an unknown application, an invalid name; or the end of a session
+// that reconnecting would undo or not bring back: another listener took
+// the name, the token expired, the endpoint was disabled.
 type FatalError struct {
-	Status int
+	Status int                  // the handshake's HTTP status, or 0
+	Code   websocket.StatusCode // the close code that ended the session, or 0
 	Detail string
 }
 
 func (e *FatalError) Error() string {
+	if e.Code != 0 {
+		return "the server ended the listen session: " + e.Detail
+	}
 	return fmt.Sprintf("server refused the listen session (%d): %s", e.Status, e.Detail)
 }
 
@@ -102,6 +109,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("listen: invalid session name %q", cfg.Name)
 	case cfg.ForwardTo == "":
 		return nil, errors.New("listen: forward-to URL is required")
+	}
+	if err := CheckEventTypes(cfg.Events); err != nil {
+		return nil, fmt.Errorf("listen: events: %w", err)
 	}
 	if u, err := url.Parse(cfg.ForwardTo); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("listen: forward-to must be an http or https URL, got %q", cfg.ForwardTo)
@@ -259,10 +269,13 @@ func (c *Client) session(ctx context.Context) (ready bool, err error) {
 	for {
 		_, b, err := conn.Read(connCtx)
 		if err != nil {
-			if websocket.CloseStatus(err) == websocket.StatusPolicyViolation {
-				// Another listener took the name over: reconnecting would
-				// take it back, and the two would alternate forever.
-				return ready, &FatalError{Detail: "session closed by the server: " + closeReason(err)}
+			switch code := websocket.CloseStatus(err); code {
+			case CloseReplaced, CloseUnauthorized, CloseEndpointGone:
+				// Reconnecting would not help: the token is dead, or it
+				// would undo an operator's disable, or take the name back
+				// from the listener that replaced this one, the two then
+				// alternating forever.
+				return ready, &FatalError{Code: code, Detail: closeReason(err)}
 			}
 			return ready, fmt.Errorf("read: %w", err)
 		}
@@ -311,7 +324,18 @@ func (c *Client) forward(ctx context.Context, conn *websocket.Conn, f *Frame) {
 	if method == "" {
 		method = http.MethodPost
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.ForwardTo, bytes.NewReader(f.Body))
+	reqCtx := ctx
+	if f.TimeoutMS > 0 {
+		// The server records nothing after its attempt timeout: an answer
+		// the local app gave later would print here as a success that the
+		// attempt log shows as a timeout, and be sent again.
+		limit := time.Duration(f.TimeoutMS) * time.Millisecond
+		var cancel context.CancelFunc
+		reqCtx, cancel = context.WithTimeoutCause(ctx, limit,
+			fmt.Errorf("the local app did not answer within the attempt timeout (%v)", limit))
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(reqCtx, method, c.cfg.ForwardTo, bytes.NewReader(f.Body))
 	if err == nil {
 		for k, v := range f.Header {
 			req.Header[k] = v
@@ -327,7 +351,10 @@ func (c *Client) forward(ctx context.Context, conn *websocket.Conn, f *Frame) {
 			}
 		}
 	}
-	if err != nil {
+	if reqCtx.Err() != nil && ctx.Err() == nil {
+		// Timed out, if only while reading the body: the attempt failed.
+		out = &Frame{Type: FrameResponse, ID: f.ID, Error: context.Cause(reqCtx).Error()}
+	} else if err != nil {
 		out.Error = localError(err)
 	}
 	c.reply(ctx, conn, f, out, start)
@@ -400,17 +427,38 @@ func refusal(resp *http.Response, err error) error {
 	default:
 		return fmt.Errorf("dial: %w", err)
 	}
-	detail := http.StatusText(resp.StatusCode)
+	detail := errorDetail(resp)
+	if resp.StatusCode == http.StatusConflict && resp.Header.Get("Retry-After") != "" {
+		// The registration raced another change to the endpoint, which a
+		// retry wins; a UID held by another endpoint comes without it.
+		return fmt.Errorf("dial: server answered %d, retry: %s", resp.StatusCode, detail)
+	}
+	return &FatalError{Status: resp.StatusCode, Detail: detail}
+}
+
+// errorDetail is the detail of an API error body: {"detail": "..."}, or
+// the messages of a validation error's {"detail": [{"msg": "..."}]}.
+func errorDetail(resp *http.Response) string {
 	var body struct {
 		Detail json.RawMessage `json:"detail"`
 	}
-	if b, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10)); rerr == nil && json.Unmarshal(b, &body) == nil && len(body.Detail) > 0 {
-		var s string
-		if json.Unmarshal(body.Detail, &s) == nil {
-			detail = s
-		} else {
-			detail = string(body.Detail)
-		}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil || json.Unmarshal(b, &body) != nil || len(body.Detail) == 0 {
+		return http.StatusText(resp.StatusCode)
 	}
-	return &FatalError{Status: resp.StatusCode, Detail: detail}
+	var s string
+	if json.Unmarshal(body.Detail, &s) == nil {
+		return s
+	}
+	var items []struct {
+		Msg string `json:"msg"`
+	}
+	if json.Unmarshal(body.Detail, &items) == nil && len(items) > 0 {
+		msgs := make([]string, len(items))
+		for i, it := range items {
+			msgs[i] = it.Msg
+		}
+		return strings.Join(msgs, "; ")
+	}
+	return string(body.Detail)
 }

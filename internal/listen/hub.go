@@ -33,6 +33,10 @@ type Engine interface {
 	InvalidateEndpoints(appID string)
 	// Wake makes the engine claim due deliveries now.
 	Wake()
+	// AttemptTimeout is how long an attempt waits for its answer. Each
+	// request tells the CLI what is left of it, so the local app gets no
+	// longer than the attempt: an answer after that is not recorded.
+	AttemptTimeout() time.Duration
 }
 
 // Config configures a Hub. Zero values are documented defaults.
@@ -45,6 +49,10 @@ type Config struct {
 	// PingInterval is how often the server pings a session to find a dead
 	// connection; default 20 seconds.
 	PingInterval time.Duration
+	// CheckInterval is how often a session checks that its token was not
+	// revoked and its endpoint not disabled or deleted, and ends if so;
+	// default 10 seconds. A token's expiry ends it at that time.
+	CheckInterval time.Duration
 	// MaxResponseBytes bounds one frame from the CLI; default 4 MiB.
 	MaxResponseBytes int64
 	// Logger receives the hub's logs; default discards them.
@@ -56,12 +64,13 @@ type Config struct {
 // Hub holds the connected listen sessions and carries delivery attempts to
 // them. It is the delivery engine's transport for herald-listen:// URLs.
 type Hub struct {
-	store        Store
-	log          *slog.Logger
-	now          func() time.Time
-	pingInterval time.Duration
-	maxFrame     int64
-	seq          atomic.Uint64
+	store         Store
+	log           *slog.Logger
+	now           func() time.Time
+	pingInterval  time.Duration
+	checkInterval time.Duration
+	maxFrame      int64
+	seq           atomic.Uint64
 
 	mu       sync.Mutex
 	engine   Engine
@@ -73,13 +82,14 @@ type Hub struct {
 // NewHub returns a hub configured by cfg.
 func NewHub(cfg Config) *Hub {
 	h := &Hub{
-		store:        cfg.Store,
-		log:          cfg.Logger,
-		now:          cfg.Now,
-		pingInterval: cfg.PingInterval,
-		maxFrame:     cfg.MaxResponseBytes,
-		engine:       cfg.Engine,
-		sessions:     make(map[string]*session),
+		store:         cfg.Store,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		pingInterval:  cfg.PingInterval,
+		checkInterval: cfg.CheckInterval,
+		maxFrame:      cfg.MaxResponseBytes,
+		engine:        cfg.Engine,
+		sessions:      make(map[string]*session),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -89,6 +99,9 @@ func NewHub(cfg Config) *Hub {
 	}
 	if h.pingInterval <= 0 {
 		h.pingInterval = 20 * time.Second
+	}
+	if h.checkInterval <= 0 {
+		h.checkInterval = 10 * time.Second
 	}
 	if h.maxFrame <= 0 {
 		h.maxFrame = 4 << 20
@@ -116,6 +129,7 @@ func (h *Hub) Connected(appID, name string) bool {
 // session ends before the answer comes.
 func (h *Hub) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	deadline := h.attemptDeadline(ctx)
 	var body []byte
 	if req.Body != nil {
 		b, err := io.ReadAll(req.Body)
@@ -140,6 +154,7 @@ func (h *Hub) RoundTrip(req *http.Request) (*http.Response, error) {
 	if info, ok := delivery.ListenInfoFrom(ctx); ok {
 		f.MsgID, f.EventType, f.Attempt = info.MsgID, info.EventType, info.Attempt
 	}
+	f.TimeoutMS = timeLeft(deadline)
 	resp, err := s.exchange(ctx, f)
 	for errors.Is(err, delivery.ErrListenerOffline) && ctx.Err() == nil {
 		// The session ended under the attempt. If a newer session with the
@@ -154,6 +169,7 @@ func (h *Hub) RoundTrip(req *http.Request) (*http.Response, error) {
 			break
 		}
 		s = next
+		f.TimeoutMS = timeLeft(deadline)
 		resp, err = s.exchange(ctx, f)
 	}
 	if err != nil {
@@ -198,6 +214,29 @@ func (h *Hub) Close() {
 	h.wg.Wait()
 }
 
+// attemptDeadline is when the attempt of ctx stops waiting for its
+// answer: after the engine's attempt timeout, or at ctx's deadline if that
+// is sooner. Zero: not known. It is on the real clock, as deadlines are.
+func (h *Hub) attemptDeadline(ctx context.Context) time.Time {
+	var deadline time.Time
+	if e := h.currentEngine(); e != nil && e.AttemptTimeout() > 0 {
+		deadline = time.Now().Add(e.AttemptTimeout())
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
+	return deadline
+}
+
+// timeLeft is what remains until deadline in whole milliseconds, at least
+// one; 0 for no deadline.
+func timeLeft(deadline time.Time) int64 {
+	if deadline.IsZero() {
+		return 0
+	}
+	return max(time.Until(deadline).Milliseconds(), 1)
+}
+
 func (h *Hub) get(key string) *session {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -238,6 +277,7 @@ func (h *Hub) currentEngine() Engine {
 type session struct {
 	key  string
 	conn *websocket.Conn
+	out  chan []byte     // requests to write, taken by write
 	done chan struct{}   // closed when the session ends or starts closing (finish)
 	wg   *sync.WaitGroup // the hub's: waits for closing handshakes
 
@@ -247,11 +287,13 @@ type session struct {
 }
 
 func (h *Hub) newSession(key string, conn *websocket.Conn) *session {
-	return &session{key: key, conn: conn, done: make(chan struct{}), wg: &h.wg, waiting: make(map[string]chan *Frame)}
+	return &session{key: key, conn: conn, out: make(chan []byte), done: make(chan struct{}), wg: &h.wg,
+		waiting: make(map[string]chan *Frame)}
 }
 
 // exchange sends request f and waits for its response, the end of the
-// session, or ctx.
+// session, or ctx. The session's writer sends it (write), so ctx ending
+// never cuts a write short.
 func (s *session) exchange(ctx context.Context, f *Frame) (*Frame, error) {
 	b, err := EncodeFrame(f)
 	if err != nil {
@@ -271,11 +313,12 @@ func (s *session) exchange(ctx context.Context, f *Frame) (*Frame, error) {
 		s.mu.Unlock()
 	}()
 
-	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("send to listen session: %w", context.Cause(ctx))
-		}
-		return nil, fmt.Errorf("%w: send: %v", delivery.ErrListenerOffline, err)
+	select {
+	case s.out <- b:
+	case <-s.done:
+		return nil, fmt.Errorf("%w: the session ended before the request was sent", delivery.ErrListenerOffline)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("send to listen session: %w", context.Cause(ctx))
 	}
 	select {
 	case resp := <-ch:
@@ -289,6 +332,26 @@ func (s *session) exchange(ctx context.Context, f *Frame) (*Frame, error) {
 		return nil, fmt.Errorf("%w: the session ended before the local app answered", delivery.ErrListenerOffline)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for the local app: %w", context.Cause(ctx))
+	}
+}
+
+// write sends the requests exchange hands it, one at a time, until ctx (the
+// session's) ends. It writes with the session's context, not the
+// attempt's: coder/websocket closes the whole connection when a write's
+// context ends mid-write, so an attempt giving up on a large or slow send
+// would otherwise drop the session and every other request in flight. A
+// failed write closes the connection; the read loop then ends the session.
+func (s *session) write(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-s.out:
+			if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
+				s.conn.CloseNow()
+				return
+			}
+		}
 	}
 }
 

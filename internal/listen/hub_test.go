@@ -2,8 +2,10 @@ package listen
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -40,20 +42,25 @@ func (f *fakeStore) Expedite(ctx context.Context, appID, endpointID string, now 
 	return f.expedite(ctx, appID, endpointID, now)
 }
 
-// memStore keeps endpoints by UID in a map and counts expedite calls.
+// memStore keeps endpoints by UID in a map, found by ID or UID, and counts
+// expedite calls.
 func memStore() (*fakeStore, func() map[string]herald.Endpoint, *atomic.Int32) {
 	var mu sync.Mutex
 	eps := map[string]herald.Endpoint{}
 	var expedited atomic.Int32
 	f := &fakeStore{
-		get: func(_ context.Context, _, uid string) (*herald.Endpoint, error) {
+		get: func(_ context.Context, _, idOrUID string) (*herald.Endpoint, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			ep, ok := eps[uid]
-			if !ok {
-				return nil, herald.ErrNotFound
+			if ep, ok := eps[idOrUID]; ok {
+				return &ep, nil
 			}
-			return &ep, nil
+			for _, ep := range eps {
+				if ep.ID == idOrUID {
+					return &ep, nil
+				}
+			}
+			return nil, herald.ErrNotFound
 		},
 		create: func(_ context.Context, ep *herald.Endpoint) error {
 			mu.Lock()
@@ -98,9 +105,13 @@ func memStore() (*fakeStore, func() map[string]herald.Endpoint, *atomic.Int32) {
 }
 
 // fakeEngine records what the hub tells the engine.
-type fakeEngine struct{ woken chan struct{} }
+type fakeEngine struct {
+	woken   chan struct{}
+	timeout time.Duration // the attempt timeout; 0: none said
+}
 
-func (e *fakeEngine) InvalidateEndpoints(string) {}
+func (e *fakeEngine) AttemptTimeout() time.Duration { return e.timeout }
+func (e *fakeEngine) InvalidateEndpoints(string)    {}
 func (e *fakeEngine) Wake() {
 	select {
 	case e.woken <- struct{}{}:
@@ -115,26 +126,48 @@ type hubServer struct {
 	hub atomic.Pointer[Hub]
 }
 
-func newHubServer(t *testing.T, h *Hub) *hubServer {
+// hubServerOptions are newHubServer's options.
+type hubServerOptions struct {
+	// authorized is the token check each session gets; nil: none, as for
+	// the admin token.
+	authorized func(context.Context) (time.Time, error)
+	// wrap, when set, wraps the server's listener (to watch connections).
+	wrap func(net.Listener) net.Listener
+}
+
+func newHubServer(t *testing.T, h *Hub, opts ...hubServerOptions) *hubServer {
 	t.Helper()
+	var o hubServerOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	s := &hubServer{}
 	s.hub.Store(h)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer good" {
 			http.Error(w, `{"code":"unauthorized","detail":"bad token"}`, http.StatusUnauthorized)
 			return
 		}
-		if err := s.hub.Load().ServeListen(w, r, &herald.Application{ID: "app_1"}); err != nil {
+		if err := s.hub.Load().ServeListen(w, r, &herald.Application{ID: "app_1"}, o.authorized); err != nil {
 			status := http.StatusInternalServerError
 			switch herald.ErrorCode(err) {
 			case herald.ECONFLICT:
 				status = http.StatusConflict
 			case herald.EINVALID:
 				status = http.StatusUnprocessableEntity
+			case herald.ENOTFOUND:
+				status = http.StatusNotFound
+			case herald.EUNAUTHORIZED:
+				status = http.StatusUnauthorized
 			}
-			http.Error(w, `{"code":"x","detail":"`+herald.ErrorDetail(err)+`"}`, status)
+			body, _ := json.Marshal(map[string]string{"code": herald.ErrorCode(err), "detail": herald.ErrorDetail(err)})
+			http.Error(w, string(body), status)
 		}
 	}))
+	if o.wrap != nil {
+		s.Listener = o.wrap(s.Listener)
+	}
+	s.Start()
 	t.Cleanup(func() {
 		s.hub.Load().Close()
 		s.Close()
@@ -212,6 +245,12 @@ func attempt(t *testing.T, h *Hub, name string, body string) (*http.Response, er
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
+	return attemptWith(t, ctx, h, name, body)
+}
+
+// attemptWith is attempt under the attempt's context ctx.
+func attemptWith(t *testing.T, ctx context.Context, h *Hub, name string, body string) (*http.Response, error) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, EndpointURL("app_1", name), strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

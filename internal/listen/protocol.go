@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/coder/websocket"
+
 	"github.com/heraldhq/herald/internal/delivery"
 )
 
@@ -19,6 +21,19 @@ const (
 	FrameRequest = "request"
 	// FrameResponse carries the local app's answer back, matched by ID.
 	FrameResponse = "response"
+)
+
+// Close codes with which the server ends a session that reconnecting
+// would not bring back; the CLI stops and prints the reason.
+const (
+	// CloseReplaced: a newer session with the same name took over, and
+	// reconnecting would take it back, the two alternating forever.
+	CloseReplaced = websocket.StatusPolicyViolation
+	// CloseUnauthorized: the session's token expired or was revoked.
+	CloseUnauthorized websocket.StatusCode = 4001
+	// CloseEndpointGone: the session's endpoint was disabled or deleted,
+	// an operator's decision that a reconnect (re-enabling it) would undo.
+	CloseEndpointGone websocket.StatusCode = 4004
 )
 
 // Frame is one message of the listen protocol, sent as a JSON text
@@ -42,6 +57,10 @@ type Frame struct {
 	Header    http.Header `json:"header,omitempty"`
 	Body      []byte      `json:"body,omitempty"`
 	Status    int         `json:"status,omitempty"` // the local app's status code
+	// TimeoutMS is how long the server still waits for the answer, in
+	// milliseconds: an answer later than that is not recorded, so the CLI
+	// gives the local app no longer. 0: not said.
+	TimeoutMS int64 `json:"timeoutMs,omitempty"`
 	// Error says why the local app gave no response (connection refused,
 	// timeout); Status is then 0.
 	Error string `json:"error,omitempty"`
@@ -86,6 +105,27 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // ValidName reports whether name may name a listen session.
 func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// CheckEventTypes checks a session's event-type filter by the rule the API
+// applies to an endpoint's filterTypes: each 1 to 256 letters, digits,
+// '-', '_' or '.', none repeated.
+func CheckEventTypes(types []string) error {
+	seen := make(map[string]bool, len(types))
+	for _, t := range types {
+		switch {
+		case len(t) == 0 || len(t) > 256:
+			return fmt.Errorf("event type %q must be 1 to 256 characters", t)
+		case !eventTypeRE.MatchString(t):
+			return fmt.Errorf("event type %q may contain only letters, digits, '-', '_' and '.'", t)
+		case seen[t]:
+			return fmt.Errorf("event type %q is repeated", t)
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // SanitizeName turns s (a hostname, an application UID) into a valid
 // session name, or "" if nothing usable is left.

@@ -95,3 +95,12 @@ func TestEndpointURLNamesTheSession(t *testing.T) {
 		t.Errorf("EndpointUID: got %q, want %q", got, want)
 	}
 }
+
+func TestCheckEventTypesAcceptsWhatTheAPIAccepts(t *testing.T) {
+	t.Parallel()
+	for _, types := range [][]string{nil, {"invoice.paid"}, {"a-b_c.D9", "x"}, {strings.Repeat("a", 256)}} {
+		if err := CheckEventTypes(types); err != nil {
+			t.Errorf("CheckEventTypes(%q): got %v, want nil", types, err)
+		}
+	}
+}

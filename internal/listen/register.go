@@ -23,7 +23,13 @@ import (
 // names the session (name, required) and may filter it by event type
 // (events, comma-separated). Errors before the WebSocket is accepted are
 // returned for the caller to answer; afterwards ServeListen returns nil.
-func (h *Hub) ServeListen(w http.ResponseWriter, r *http.Request, app *herald.Application) error {
+//
+// authorized re-checks the request's token: it returns the token's expiry
+// (zero: none), or an error with code herald.EUNAUTHORIZED once the token
+// no longer allows the session. The session ends at that expiry and when a
+// periodic check fails so. A nil authorized is a token that can neither
+// expire nor be revoked (the configured admin token).
+func (h *Hub) ServeListen(w http.ResponseWriter, r *http.Request, app *herald.Application, authorized func(context.Context) (time.Time, error)) error {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		return herald.Errorf(herald.EBADREQUEST, "This route opens a herald listen session: it needs a WebSocket upgrade")
 	}
@@ -33,7 +39,23 @@ func (h *Hub) ServeListen(w http.ResponseWriter, r *http.Request, app *herald.Ap
 		return herald.Errorf(herald.EINVALID, "name must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	events := splitList(q.Get("events"))
+	if err := CheckEventTypes(events); err != nil {
+		return herald.Errorf(herald.EINVALID, "events: %v", err)
+	}
+	g := grant{check: authorized}
+	if authorized != nil {
+		expires, err := authorized(r.Context())
+		if err != nil {
+			return err
+		}
+		g.expires = expires
+	}
 	ep, err := h.register(r.Context(), app.ID, name, events)
+	if errors.Is(err, errRaced) {
+		// A retry succeeds: the Retry-After tells the CLI this conflict,
+		// unlike a UID another endpoint holds, is worth retrying.
+		w.Header().Set("Retry-After", "1")
+	}
 	if err != nil {
 		return err
 	}
@@ -59,15 +81,15 @@ func (h *Hub) ServeListen(w http.ResponseWriter, r *http.Request, app *herald.Ap
 		return nil
 	}
 	if old != nil {
-		old.end(websocket.StatusPolicyViolation, "replaced by a newer session with the same name")
+		old.end(CloseReplaced, "replaced by a newer session with the same name")
 	}
-	h.serve(r.Context(), s, app.ID, ep)
+	h.serve(r.Context(), s, app.ID, ep, g)
 	return nil
 }
 
 // serve runs one session: ready frame, backlog, then responses until the
 // connection ends.
-func (h *Hub) serve(ctx context.Context, s *session, appID string, ep *herald.Endpoint) {
+func (h *Hub) serve(ctx context.Context, s *session, appID string, ep *herald.Endpoint, g grant) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	log := h.log.With(slog.String("app_id", appID), slog.String("endpoint_id", ep.ID))
@@ -85,8 +107,10 @@ func (h *Hub) serve(ctx context.Context, s *session, appID string, ep *herald.En
 	log.Info("listen session connected", slog.Any("event_types", ep.EventTypes))
 	h.expedite(ctx, log, appID, ep.ID)
 
-	var pinger sync.WaitGroup
-	pinger.Go(func() {
+	var work sync.WaitGroup
+	work.Go(func() { s.write(ctx) })
+	work.Go(func() { h.watch(ctx, log, s, appID, ep, g) })
+	work.Go(func() {
 		// An attempt that failed as offline just before the session
 		// connected is recorded a moment later, with a retry time the first
 		// expedite could not see: bring those forward too.
@@ -102,7 +126,7 @@ func (h *Hub) serve(ctx context.Context, s *session, appID string, ep *herald.En
 	})
 	defer func() {
 		cancel()
-		pinger.Wait()
+		work.Wait()
 	}()
 	for {
 		_, b, err := s.conn.Read(ctx)
@@ -157,6 +181,10 @@ func (h *Hub) expedite(ctx context.Context, log *slog.Logger, appID, endpointID 
 	}
 }
 
+// errRaced marks a registration that lost a race with another change to
+// its endpoint, which retrying wins.
+var errRaced = errors.New("listen endpoint changed during registration")
+
 // register creates the session's endpoint or updates the one a previous
 // session left: enabled again, healthy, with the given event types. An
 // endpoint that has the session's UID but is not a listen endpoint is
@@ -199,12 +227,16 @@ func (h *Hub) register(ctx context.Context, appID, name string, events []string)
 			ep.Disabled, ep.FailingSince, ep.EventTypes, ep.UpdatedAt = false, time.Time{}, events, now
 			return nil
 		})
+		if errors.Is(err, herald.ErrNotFound) {
+			continue // deleted since it was read: create it anew
+		}
 		if err != nil {
 			return nil, fmt.Errorf("update listen endpoint: %w", err)
 		}
 		return ep, nil
 	}
-	return nil, herald.Errorf(herald.ECONFLICT, "Listen endpoint %q is being registered concurrently; retry", uid)
+	return nil, fmt.Errorf("%w: %w", errRaced,
+		herald.Errorf(herald.ECONFLICT, "Listen endpoint %q is being registered concurrently; retry", uid))
 }
 
 // currentSecret is the key a receiver verifies with now.
