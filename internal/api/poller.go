@@ -20,6 +20,9 @@ import (
 // Herald never dials it. Its consumers read the application's messages that
 // pass its filters, in commit order, with iterators that encode a message
 // sequence number (see store.Poller), so nothing is skipped between polls.
+// An iterator may point past messages the filters left out (see
+// store.PollPage.Position), so an idle filtered poller reads each message
+// of the application once, not on every poll.
 
 // pollerIn creates a polling endpoint.
 type pollerIn struct {
@@ -185,17 +188,23 @@ func (s *Server) pollFrom(c *call, ep *herald.Endpoint, p pollQuery) (pollingOut
 		}
 		f.EventTypes = []string{p.eventType}
 	}
-	msgs, err := s.store.PollMessages(c.ctx, c.app.ID, f)
+	page, err := s.store.PollMessages(c.ctx, c.app.ID, f)
 	if err != nil {
 		return pollingOut{}, err
 	}
-	out := pollingOut{Data: make([]pollingMessageOut, 0, min(len(msgs), p.limit)), Done: len(msgs) <= p.limit}
-	last := p.position
-	for i := range msgs[:min(len(msgs), p.limit)] {
+	msgs := page.Messages[:min(len(page.Messages), p.limit)]
+	out := pollingOut{Data: make([]pollingMessageOut, 0, len(msgs)), Done: len(page.Messages) <= p.limit}
+	for i := range msgs {
 		out.Data = append(out.Data, pollingMessageOut{&msgs[i].Message})
-		last = msgs[i].Seq
 	}
-	out.Iterator = encodeIterator(last)
+	// A last page continues where the store read up to, past the messages
+	// the filters left out, so a filtered poller does not read them again.
+	// Otherwise the next page starts at the one extra message read.
+	next := page.Position
+	if !out.Done {
+		next = msgs[len(msgs)-1].Seq
+	}
+	out.Iterator = encodeIterator(next)
 	return out, nil
 }
 

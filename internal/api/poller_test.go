@@ -98,6 +98,58 @@ func TestPollerPollsInOrderWithFilters(t *testing.T) {
 	}
 }
 
+// TestPollerIteratorPassesFilteredOutMessages: a filtered poller's last
+// page ends after the messages its filters left out, so its next poll, and
+// its consumers' stored positions, do not read them again; a match
+// published afterwards is still the next poll's.
+func TestPollerIteratorPassesFilteredOutMessages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createEventType(t, "invoice.paid", nil)
+	b.createEventType(t, "user.signup", nil)
+	app := b.createApp(t, "Filtered", "")
+	rare := "/api/v1/app/" + app + "/poller/" + b.createPoller(t, app, map[string]any{"eventTypes": []string{"invoice.paid"}})
+	all := "/api/v1/app/" + app + "/poller/" + b.createPoller(t, app, map[string]any{})
+
+	m1 := b.sendMessage(t, app, map[string]any{"eventType": "invoice.paid"})
+	first := b.pollGet(t, rare)
+	if got := first.ids(); !slices.Equal(got, []string{m1}) || !first.Done {
+		t.Fatalf("first poll: got %v done=%v, want [%s] done", got, first.Done, m1)
+	}
+	consumer := b.pollGet(t, rare+"/consumer/c1")
+	var signups []string
+	for range 3 {
+		signups = append(signups, b.sendMessage(t, app, map[string]any{"eventType": "user.signup"}))
+	}
+
+	// The poll and the consumer's poll find nothing, and move past the
+	// signups: the unfiltered poller finds them after the old iterator,
+	// and nothing after the new one.
+	idle := b.pollGet(t, rare+"?iterator="+url.QueryEscape(first.Iterator))
+	idleConsumer := b.pollGet(t, rare+"/consumer/c1")
+	for name, p := range map[string]pollPage{"poll": idle, "consumer poll": idleConsumer} {
+		if len(p.Data) != 0 || !p.Done {
+			t.Errorf("%s over the signups: got %v done=%v, want none, done", name, p.ids(), p.Done)
+		}
+		if got := b.pollGet(t, all+"?iterator="+url.QueryEscape(p.Iterator)).ids(); len(got) != 0 {
+			t.Errorf("%s over the signups: its iterator %s is before %v, want after the signups", name, p.Iterator, got)
+		}
+	}
+	for name, it := range map[string]string{"poll": first.Iterator, "consumer poll": consumer.Iterator} {
+		if got := b.pollGet(t, all+"?iterator="+url.QueryEscape(it)).ids(); !slices.Equal(got, signups) {
+			t.Errorf("after the %s before the signups: got %v, want the signups %v", name, got, signups)
+		}
+	}
+
+	m5 := b.sendMessage(t, app, map[string]any{"eventType": "invoice.paid"})
+	if got := b.pollGet(t, rare+"?iterator="+url.QueryEscape(idle.Iterator)).ids(); !slices.Equal(got, []string{m5}) {
+		t.Errorf("poll after a new match: got %v, want [%s]", got, m5)
+	}
+	if got := b.pollGet(t, rare+"/consumer/c1").ids(); !slices.Equal(got, []string{m5}) {
+		t.Errorf("consumer poll after a new match: got %v, want [%s]", got, m5)
+	}
+}
+
 func TestPollerConsumerResumesAndSeeks(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -3,11 +3,14 @@ package postgres
 import (
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // TestClaimUsesTheDueIndex checks that a claim reads the partial index of
@@ -92,6 +95,42 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 		}
 		if byKey[name] && !onlyByKey(plan) {
 			t.Errorf("%s: the generic plan reads deliveries by something else than their key:\n%s", name, plan)
+		}
+	}
+}
+
+// TestPollKeepsItsIndexes checks the generic plans of a poll, made on the
+// empty tables of a new installation, whatever its filters: the page reads
+// messages_app_seq from the poll's position on, and with filters the
+// application's highest number, the position of a page that is not full,
+// is one backward step in it. A max() aggregate would get a plan that
+// reads all the application's entries, on every poll, once the table has
+// grown.
+func TestPollKeepsItsIndexes(t *testing.T) {
+	t.Parallel()
+	conn := genericPlanConn(t)
+	const (
+		highest = "Index Only Scan Backward using messages_app_seq on messages"
+		page    = "Index Scan using messages_app_seq on messages m"
+	)
+	i := 0
+	for name, f := range map[string]store.PollFilter{
+		"unfiltered":  {After: 10, Limit: 51},
+		"event types": {After: 10, Limit: 51, EventTypes: []string{"a", "b"}},
+		"channel":     {After: 10, Limit: 51, Channel: "c"},
+		"any channel": {After: 10, Limit: 51, AnyChannel: []string{"c", "d"}},
+		"all filters": {After: 10, Limit: 51, EventTypes: []string{"a"}, Channel: "c", AnyChannel: []string{"c"}},
+	} {
+		i++
+		plan := genericPlan(t, conn, "poll"+strconv.Itoa(i), pollQuery("app", f).String())
+		if !strings.Contains(plan, page) {
+			t.Errorf("%s: the generic plan lacks %q:\n%s", name, page, plan)
+		}
+		if f.Filtered() && !strings.Contains(plan, highest) {
+			t.Errorf("%s: the generic plan lacks %q:\n%s", name, highest, plan)
+		}
+		if growingScan.MatchString(plan) || strings.Contains(plan, "Aggregate") {
+			t.Errorf("%s: the generic plan reads a growing range:\n%s", name, plan)
 		}
 	}
 }

@@ -96,12 +96,12 @@ func TestPollSequenceFollowsCommitOrder(t *testing.T) {
 
 func pollIDs(t *testing.T, db *DB, appID string) []string {
 	t.Helper()
-	msgs, err := db.PollMessages(t.Context(), appID, store.PollFilter{Limit: 10})
+	page, err := db.PollMessages(t.Context(), appID, store.PollFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ids := []string{}
-	for _, m := range msgs {
+	for _, m := range page.Messages {
 		ids = append(ids, m.Message.ID)
 	}
 	return ids

@@ -54,8 +54,9 @@ func TestOneFailingOpDoesNotFailItsBatch(t *testing.T) {
 	late := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "t",
 		Payload: []byte(`{}`), CreatedAt: now.Add(time.Second)}
 	must(t, db.Publish(ctx, late, nil, "", time.Time{}))
-	polled, err := db.PollMessages(ctx, app.ID, store.PollFilter{Limit: 10})
+	page, err := db.PollMessages(ctx, app.ID, store.PollFilter{Limit: 10})
 	must(t, err)
+	polled := page.Messages
 	want := []string{msgs[0].ID, msgs[1].ID, msgs[3].ID, late.ID}
 	var last int64
 	for i, pm := range polled {

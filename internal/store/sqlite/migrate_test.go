@@ -124,9 +124,9 @@ func TestMigrateMessageSeqContinuesAboveExisting(t *testing.T) {
 	m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: "app_old", EventType: "a",
 		Payload: []byte(`{}`), CreatedAt: now.Add(time.Hour)}
 	must(t, db.Publish(ctx, m, nil, "", time.Time{}))
-	got, err := db.PollMessages(ctx, "app_old", store.PollFilter{After: 3, Limit: 10})
+	page, err := db.PollMessages(ctx, "app_old", store.PollFilter{After: 3, Limit: 10})
 	must(t, err)
-	if len(got) != 1 || got[0].Message.ID != m.ID || got[0].Seq != 4 {
+	if got := page.Messages; len(got) != 1 || got[0].Message.ID != m.ID || got[0].Seq != 4 {
 		t.Errorf("poll after 3: got %+v, want only %s at 4", got, m.ID)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // fillBacklog inserts n messages with one pending delivery each, due over
@@ -103,4 +105,59 @@ func explain(t *testing.T, ctx context.Context, db *DB, query string, args ...an
 		t.Fatalf("explain: %v", err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestPollUsesTheAppSeqIndex checks that both parts of a poll, the page
+// and, with filters, the application's highest sequence number, read
+// messages_app_seq from the application's range: the position a filtered
+// poll returns is only worth reading if it costs an index lookup, not a
+// scan of the application's messages.
+func TestPollUsesTheAppSeqIndex(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	if _, err := db.writer.ExecContext(ctx, `INSERT INTO applications (id, name, created_at, updated_at)
+		VALUES ('app_0', 'a', 0, 0), ('app_1', 'b', 0, 0), ('app_2', 'c', 0, 0)`); err != nil {
+		t.Fatalf("create applications: %v", err)
+	}
+	if _, err := db.writer.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10000)
+		INSERT INTO messages (id, app_id, event_type, channels, payload, created_at, seq)
+		SELECT printf('msg_%012d', i), 'app_' || (i % 3), 'e' || (i % 7), '["c' || (i % 5) || '"]', '{}', i, i FROM c`); err != nil {
+		t.Fatalf("fill messages: %v", err)
+	}
+	const (
+		highest = "SEARCH messages USING COVERING INDEX messages_app_seq (app_id=?"
+		page    = "SEARCH messages USING INDEX messages_app_seq (app_id=? AND seq>?)"
+	)
+	for name, f := range map[string]store.PollFilter{
+		"unfiltered":   {After: 10, Limit: 51},
+		"from nothing": {Limit: 1},
+		"event types":  {After: 10, Limit: 51, EventTypes: []string{"e1", "e2"}},
+		"channel":      {After: 10, Limit: 51, Channel: "c1"},
+		"any channel":  {After: 10, Limit: 51, AnyChannel: []string{"c1", "c2"}},
+		"all filters":  {Limit: 51, EventTypes: []string{"e1"}, Channel: "c1", AnyChannel: []string{"c1"}},
+	} {
+		query, args := pollQuery("app_1", f)
+		plan := explain(t, ctx, db, query, args...)
+		if !strings.Contains(plan, page) {
+			t.Errorf("%s: plan lacks %q:\n%s", name, page, plan)
+		}
+		// Both read the index in order; a filtered poll sorts the rows
+		// of its page, behind its first row, and nothing else.
+		sorts := 0
+		if f.Filtered() {
+			sorts = 1
+			if !strings.Contains(plan, highest) {
+				t.Errorf("%s: plan lacks %q:\n%s", name, highest, plan)
+			}
+		}
+		if n := strings.Count(plan, "USE TEMP B-TREE"); n != sorts {
+			t.Errorf("%s: plan sorts %d times, want %d:\n%s", name, n, sorts, plan)
+		}
+		for _, line := range strings.Split(plan, "\n") {
+			if strings.HasPrefix(line, "SCAN messages") {
+				t.Errorf("%s: plan scans the whole table:\n%s", name, plan)
+			}
+		}
+	}
 }

@@ -12,30 +12,39 @@ import (
 var pollerTests = []test{
 	{"OrderAndFilters", testPollOrderAndFilters},
 	{"Position", testPollPosition},
+	{"PositionPassesFilteredOut", testPollPositionPassesFilteredOut},
 	{"ConcurrentPublishes", testPollConcurrentPublishes},
 	{"Consumers", testPollConsumers},
 	{"NumbersNotReusedAfterRetention", testPollNumbersNotReused},
 	{"DirectMessagesAreNotPolled", testPollSkipsDirect},
 }
 
-// poll returns the IDs PollMessages returns for f, and the last sequence
-// number (f.After when empty).
+// poll returns the IDs PollMessages returns for f, and the position the
+// next poll continues from, after checking the page's invariants: numbers
+// increase, and the position is not behind f.After or the last message,
+// and is the last message of a full page.
 func (f *fixture) poll(appID string, pf store.PollFilter) ([]string, int64) {
 	f.Helper()
 	if pf.Limit == 0 {
 		pf.Limit = 250
 	}
-	got, err := f.s.PollMessages(f.ctx, appID, pf)
+	page, err := f.s.PollMessages(f.ctx, appID, pf)
 	f.noErr("poll messages", err)
-	ids := make([]string, len(got))
+	ids := make([]string, len(page.Messages))
 	last := pf.After
-	for i, pm := range got {
+	for i, pm := range page.Messages {
 		if pm.Seq <= last {
 			f.Fatalf("poll: sequence %d after %d, want increasing", pm.Seq, last)
 		}
 		ids[i], last = pm.Message.ID, pm.Seq
 	}
-	return ids, last
+	switch {
+	case page.Position < last:
+		f.Fatalf("poll after %d: position %d is behind the page's last message %d", pf.After, page.Position, last)
+	case len(ids) == pf.Limit && page.Position != last:
+		f.Fatalf("poll after %d: position %d of a full page, want its last message %d", pf.After, page.Position, last)
+	}
+	return ids, page.Position
 }
 
 func (f *fixture) publishMsg(appID string, at time.Time, eventType string, channels ...string) *herald.Message {
@@ -127,9 +136,64 @@ func testPollPosition(f *fixture) {
 	}
 }
 
+// testPollPositionPassesFilteredOut: a poll whose filters leave out the
+// application's newest messages continues after them, so a poller of a
+// rare event type or channel does not read them again on every poll; and
+// a message committed afterwards is still the next poll's first.
+func testPollPositionPassesFilteredOut(f *fixture) {
+	app := f.app()
+	lastSeq := func() int64 {
+		f.Helper()
+		page, err := f.s.PollMessages(f.ctx, app.ID, store.PollFilter{Limit: 250})
+		f.noErr("poll messages", err)
+		if len(page.Messages) == 0 {
+			f.Fatalf("poll: no messages")
+		}
+		return page.Messages[len(page.Messages)-1].Seq
+	}
+	for i := range 3 {
+		f.publishMsg(app.ID, f.at(time.Duration(i)*time.Second), "user.created", "us")
+	}
+	scanned := lastSeq()
+	byType := store.PollFilter{EventTypes: []string{"invoice.paid"}}
+	byChannel := store.PollFilter{Channel: "eu"}
+	for name, pf := range map[string]store.PollFilter{"event type": byType, "channel": byChannel,
+		"any channel": {AnyChannel: []string{"eu", "asia"}}} {
+		if ids, pos := f.poll(app.ID, pf); len(ids) != 0 || pos != scanned {
+			f.Errorf("%s filter over none that match: got %v at %d, want none at %d, the last message scanned",
+				name, ids, pos, scanned)
+		}
+	}
+
+	// A match committed after that poll comes next; the page ends at the
+	// newest message again, whether it matched or not.
+	_, from := f.poll(app.ID, byType)
+	m := f.publishMsg(app.ID, f.at(4*time.Second), "invoice.paid", "eu")
+	f.publishMsg(app.ID, f.at(5*time.Second), "user.created", "us")
+	scanned = lastSeq()
+	for name, pf := range map[string]store.PollFilter{"event type": byType, "channel": byChannel} {
+		pf.After = from
+		ids, pos := f.poll(app.ID, pf)
+		if !slices.Equal(ids, []string{m.ID}) || pos != scanned {
+			f.Errorf("%s filter after %d: got %v at %d, want %v at %d", name, from, ids, pos, []string{m.ID}, scanned)
+		}
+		pf.After = pos
+		if ids, again := f.poll(app.ID, pf); len(ids) != 0 || again != pos {
+			f.Errorf("%s filter after %d: got %v at %d, want none at %d", name, pos, ids, again, pos)
+		}
+	}
+
+	// A position is never moved back, even past the application's newest
+	// message (positions are numbers shared by all applications).
+	if ids, pos := f.poll(app.ID, store.PollFilter{After: scanned + 100, EventTypes: []string{"invoice.paid"}}); len(ids) != 0 || pos != scanned+100 {
+		f.Errorf("poll after %d: got %v at %d, want none at %d", scanned+100, ids, pos, scanned+100)
+	}
+}
+
 // testPollConcurrentPublishes polls while many goroutines publish: every
 // message must be seen exactly once, none skipped by a commit that landed
-// behind the poller's position.
+// behind the poller's position. A filtered poller, whose positions pass
+// the messages it leaves out, must likewise see each of its messages once.
 func testPollConcurrentPublishes(f *fixture) {
 	app := f.app()
 	const writers, each = 8, 25
@@ -139,7 +203,9 @@ func testPollConcurrentPublishes(f *fixture) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				m := f.message(app.ID, f.at(time.Duration(w*each+i)*time.Millisecond))
+				m := f.message(app.ID, f.at(time.Duration(w*each+i)*time.Millisecond), func(m *herald.Message) {
+					m.EventType = []string{"a", "b"}[i%2]
+				})
 				if err := f.s.Publish(f.ctx, m, nil, "", time.Time{}); err != nil {
 					errs <- err
 				}
@@ -148,16 +214,27 @@ func testPollConcurrentPublishes(f *fixture) {
 	}
 	go func() { wg.Wait(); close(done) }()
 
-	seen := make(map[string]int)
-	var after int64
+	pollers := []struct {
+		f     store.PollFilter
+		after int64
+		seen  map[string]int
+	}{
+		{f: store.PollFilter{Limit: 7}, seen: map[string]int{}},
+		{f: store.PollFilter{Limit: 7, EventTypes: []string{"b"}}, seen: map[string]int{}},
+	}
 	finished := false
 	for {
-		ids, last := f.poll(app.ID, store.PollFilter{After: after, Limit: 7})
-		for _, id := range ids {
-			seen[id]++
+		empty := true
+		for i := range pollers {
+			p := &pollers[i]
+			p.f.After = p.after
+			ids, pos := f.poll(app.ID, p.f)
+			for _, id := range ids {
+				p.seen[id]++
+			}
+			p.after, empty = pos, empty && len(ids) == 0
 		}
-		after = last
-		if len(ids) == 0 && finished {
+		if empty && finished {
 			break
 		}
 		select {
@@ -175,13 +252,22 @@ func testPollConcurrentPublishes(f *fixture) {
 	if len(all) != writers*each {
 		f.Fatalf("listed %d messages, want %d", len(all), writers*each)
 	}
-	for _, m := range all {
-		if seen[m.ID] != 1 {
-			f.Errorf("message %s seen %d times, want 1", m.ID, seen[m.ID])
+	for i, p := range pollers {
+		want := 0
+		for _, m := range all {
+			n := 1
+			if len(p.f.EventTypes) > 0 && !slices.Contains(p.f.EventTypes, m.EventType) {
+				n = 0
+			}
+			if p.seen[m.ID] != n {
+				f.Errorf("poller %d (event types %v): %s message %s seen %d times, want %d",
+					i, p.f.EventTypes, m.EventType, m.ID, p.seen[m.ID], n)
+			}
+			want += n
 		}
-	}
-	if len(seen) != writers*each {
-		f.Errorf("saw %d messages, want %d", len(seen), writers*each)
+		if len(p.seen) != want {
+			f.Errorf("poller %d (event types %v): saw %d messages, want %d", i, p.f.EventTypes, len(p.seen), want)
+		}
 	}
 }
 
