@@ -1,9 +1,10 @@
 // Package retention deletes expired data in the background: messages with
 // their deliveries and attempts past each message's retention period, and
 // inbound events (the requests sources received) past InboundAge, and
-// idempotency records past their key's window. It
-// deletes in small batches, each its own short transaction, so publishing,
-// delivery and ingestion never wait long behind it.
+// idempotency records past their key's window. It deletes in small
+// batches, each its own short transaction of at most Batch rows, however
+// many deliveries and attempts a message has, so publishing, delivery and
+// ingestion never wait long behind it.
 package retention
 
 import (
@@ -32,8 +33,9 @@ type Config struct {
 	Store Store
 	// Interval is the time between runs. Default 1h.
 	Interval time.Duration
-	// Batch is the most messages, or inbound events, one transaction
-	// deletes. Default 1000.
+	// Batch is the most rows one transaction deletes or changes: messages,
+	// deliveries and attempts all count, as do inbound events and
+	// idempotency records. Default 1000.
 	Batch int
 	// InboundAge is how long inbound events are kept after they were
 	// received. It must outlast every source's dedupe window, or a
@@ -136,19 +138,22 @@ func (j *Job) loop(ctx context.Context, done chan<- struct{}) {
 
 // Counts is what one run deleted.
 type Counts struct {
-	Messages        int
+	// MessageRows counts the messages, deliveries and attempts deleted,
+	// and the messages whose payload was dropped while their event ID
+	// stays reserved.
+	MessageRows     int
 	InboundEvents   int
 	IdempotencyKeys int
 }
 
 // RunOnce deletes expired messages, then inbound events older than
-// InboundAge, then expired idempotency records, each in batches of Batch until a batch comes back short,
-// logs the counts, and returns them.
+// InboundAge, then expired idempotency records, each in batches of Batch
+// rows until a batch comes back short, logs the counts, and returns them.
 func (j *Job) RunOnce(ctx context.Context) (Counts, error) {
 	now := j.cfg.Now()
 	var c Counts
 	var err error
-	c.Messages, err = j.expire(ctx, func(ctx context.Context, limit int) (int, error) {
+	c.MessageRows, err = j.expire(ctx, func(ctx context.Context, limit int) (int, error) {
 		return j.cfg.Store.ExpireMessages(ctx, now, limit)
 	})
 	if err != nil {
@@ -170,8 +175,8 @@ func (j *Job) RunOnce(ctx context.Context) (Counts, error) {
 			err = fmt.Errorf("expire idempotency keys: %w", err)
 		}
 	}
-	if err == nil || c.Messages+c.InboundEvents+c.IdempotencyKeys > 0 {
-		j.cfg.Logger.Info("expired messages deleted", "count", c.Messages, "inbound_events", c.InboundEvents,
+	if err == nil || c.MessageRows+c.InboundEvents+c.IdempotencyKeys > 0 {
+		j.cfg.Logger.Info("expired messages deleted", "message_rows", c.MessageRows, "inbound_events", c.InboundEvents,
 			"idempotency_keys", c.IdempotencyKeys)
 	}
 	return c, err

@@ -79,7 +79,7 @@ func TestRunOnceLoopsUntilAShortBatch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("run once: %v", err)
 			}
-			if total := c.Messages; total != tc.wantTotal || calls != tc.wantCalls {
+			if total := c.MessageRows; total != tc.wantTotal || calls != tc.wantCalls {
 				t.Errorf("got total %d in %d calls, want %d in %d", total, calls, tc.wantTotal, tc.wantCalls)
 			}
 		})
@@ -106,7 +106,7 @@ func TestRunOnceReturnsStoreErrors(t *testing.T) {
 	if inboundCalled {
 		t.Error("inbound events expired after the messages failed: want the run to stop at the error")
 	}
-	if total := c.Messages; total != 1000 {
+	if total := c.MessageRows; total != 1000 {
 		t.Errorf("total: got %d, want 1000 (the batch before the error)", total)
 	}
 }
@@ -209,7 +209,8 @@ func TestStopHonoursItsContext(t *testing.T) {
 }
 
 // Against a real SQLite file, one run deletes every expired message in
-// several batches and keeps the rest.
+// several batches, even one with more rows than a batch, and keeps the
+// rest.
 func TestRunOnceAgainstSQLite(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -237,6 +238,34 @@ func TestRunOnceAgainstSQLite(t *testing.T) {
 		publish(t0.Add(time.Hour))
 	}
 	kept := publish(t0.Add(3 * time.Hour))
+	// A message with more rows than a batch goes over several batches.
+	fanned := &herald.Message{ID: herald.NewID(herald.PrefixMessage, t0), AppID: app.ID, EventType: "invoice.paid",
+		Payload: []byte(`{}`), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	var ds []herald.Delivery
+	for i := range 3 {
+		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, t0), AppID: app.ID,
+			URL: fmt.Sprintf("https://example.com/%d", i), CreatedAt: t0, UpdatedAt: t0}
+		if err := db.CreateEndpoint(ctx, ep); err != nil {
+			t.Fatalf("create endpoint: %v", err)
+		}
+		ds = append(ds, herald.Delivery{MsgID: fanned.ID, EndpointID: ep.ID, AppID: app.ID, Status: herald.StatusPending})
+	}
+	if err := db.Publish(ctx, fanned, ds, "", time.Time{}); err != nil {
+		t.Fatalf("publish to three endpoints: %v", err)
+	}
+	jobs, err := db.Claim(ctx, "node", t0, time.Minute, 10)
+	if err != nil || len(jobs) != 3 {
+		t.Fatalf("claim: got %d jobs, %v; want 3", len(jobs), err)
+	}
+	for _, j := range jobs {
+		if _, err := db.Record(ctx, []store.Result{{
+			Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, t0), MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID,
+				AppID: app.ID, URL: j.Endpoint.URL, Status: herald.StatusSuccess, StatusCode: 200, CreatedAt: t0},
+			Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1,
+		}}); err != nil {
+			t.Fatalf("record: %v", err)
+		}
+	}
 	src := &store.Source{ID: herald.NewID(herald.PrefixSource, t0), AppID: app.ID, Name: "gh",
 		Verifier: []byte(`{"type":"github"}`), MaxBodyBytes: 1 << 20, CreatedAt: t0, UpdatedAt: t0}
 	if err := db.CreateSource(ctx, src); err != nil {
@@ -271,8 +300,11 @@ func TestRunOnceAgainstSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run once: %v", err)
 	}
-	if c.Messages != 5 || c.InboundEvents != 3 || c.IdempotencyKeys != 3 {
-		t.Errorf("deleted: got %+v, want 5 messages, 3 inbound events and 3 idempotency keys", c)
+	if c.MessageRows != 12 || c.InboundEvents != 3 || c.IdempotencyKeys != 3 {
+		t.Errorf("deleted: got %+v, want 12 message rows (6 messages, 3 deliveries, 3 attempts), 3 inbound events and 3 idempotency keys", c)
+	}
+	if _, err := db.GetMessage(ctx, app.ID, fanned.ID); !errors.Is(err, herald.ErrNotFound) {
+		t.Errorf("message with more rows than a batch: got %v, want %v", err, herald.ErrNotFound)
 	}
 	if _, err := db.GetInboundEvent(ctx, src.ID, recent.ID); err != nil {
 		t.Errorf("recent inbound event: got %v, want it kept", err)

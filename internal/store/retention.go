@@ -7,12 +7,20 @@ import (
 
 // Retention deletes what outlived its retention period.
 type Retention interface {
-	// ExpireMessages deletes up to limit messages whose ExpiresAt is at or
-	// before now and that have no unfinished delivery (pending or
-	// sending), together with their deliveries and attempts, in one short
-	// transaction, and returns how many messages it deleted. Inbound events
+	// ExpireMessages deletes messages whose ExpiresAt is at or before now
+	// and that have no unfinished delivery (pending or sending), together
+	// with their deliveries and attempts, in one short transaction that
+	// deletes or changes at most limit rows in all: a message's attempts
+	// go first, then its deliveries, then the message once nothing refers
+	// to it, so a message sent to many endpoints may take several calls,
+	// and stays without its history in between. A message whose event ID
+	// is still reserved (see Publish) is not deleted but loses its
+	// payload, one row changed, and expires again when the reservation
+	// ends, so the ID keeps refusing a second message whatever the batch
+	// size. It returns how many rows it deleted or changed. Inbound events
 	// keep their row; they refer to the message by ID only. Callers loop
-	// until it returns fewer than limit.
+	// until it returns fewer than limit: it does only once it found
+	// nothing more to write.
 	ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error)
 	// ExpireInboundEvents deletes up to limit inbound events received at
 	// or before before, oldest first, in one short transaction, and

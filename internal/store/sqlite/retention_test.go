@@ -3,7 +3,9 @@ package sqlite
 import (
 	"bytes"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +57,38 @@ func TestExpireMessagesReturnsSpace(t *testing.T) {
 	// 40 payloads of 32 KiB fill at least 320 pages of 4 KiB.
 	if after := pageCount(t, db); before-after < 300 {
 		t.Errorf("pages: got %d before and %d after expiry, want at least 300 fewer", before, after)
+	}
+}
+
+// Retention reads messages by expiry, and deliveries and attempts by
+// message: no statement of ExpireMessages scans a table or sorts what it
+// reads.
+func TestExpireMessagesUsesIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	fillBacklog(t, ctx, db, 1000, time.Now())
+	ids := []any{"msg_000000000001", "msg_000000000002"}
+	for name, p := range map[string]struct {
+		query string
+		args  []any
+		index string
+	}{
+		"expired page":      {sqlExpiredPage, []any{ms(time.Now()), 8}, "messages_expires"},
+		"hold event IDs":    {fmt.Sprintf(sqlHoldEventIDs, placeholders(2)), ids, "messages"},
+		"expire attempts":   {fmt.Sprintf(sqlExpireAttempts, placeholders(2)), append(ids, 1000), "attempts USING PRIMARY KEY (msg_id=?)"},
+		"expire deliveries": {fmt.Sprintf(sqlExpireDeliveries, placeholders(2)), append(ids, 1000), "deliveries USING PRIMARY KEY (msg_id=?)"},
+		"expire messages":   {fmt.Sprintf(sqlExpireMessages, placeholders(2)), ids, "messages"},
+	} {
+		plan := explain(t, ctx, db, p.query, p.args...)
+		if !strings.Contains(plan, p.index) {
+			t.Errorf("%s: plan does not use %s:\n%s", name, p.index, plan)
+		}
+		for _, line := range strings.Split(plan, "\n") {
+			if strings.Contains(line, "SCAN") || strings.Contains(line, "TEMP B-TREE") {
+				t.Errorf("%s: plan scans or sorts a table:\n%s", name, plan)
+			}
+		}
 	}
 }
 

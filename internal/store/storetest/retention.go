@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -29,8 +30,8 @@ var retentionTests = []test{
 
 		n, err := f.s.ExpireMessages(f.ctx, f.at(retention+2*time.Second), 100)
 		f.noErr("expire messages", err)
-		if n != 2 {
-			f.Errorf("expired: got %d, want 2", n)
+		if n != 4 {
+			f.Errorf("rows deleted: got %d, want 4 (two messages, and one delivery and one attempt)", n)
 		}
 		for _, m := range []*herald.Message{done, undelivered} {
 			_, err := f.s.GetMessage(f.ctx, a.ID, m.ID)
@@ -78,8 +79,6 @@ var retentionTests = []test{
 		}
 		wantMessages(f, a.ID, m.ID)
 	}},
-	// Inbound events go once received at or before the cutoff, oldest
-	// first and at most limit a call; the messages they became stay.
 	// A message with an event ID that expires inside the ID's window loses
 	// its payload then, but its row stays until the window ends: deleted
 	// at once, it would let the same event ID through again.
@@ -89,8 +88,8 @@ var retentionTests = []test{
 		f.noErr("publish", f.s.Publish(f.ctx, m, nil, "", time.Time{}))
 		n, err := f.s.ExpireMessages(f.ctx, f.at(2*time.Hour), 100)
 		f.noErr("expire within the window", err)
-		if n != 0 {
-			f.Errorf("expired within the event ID's window: got %d deleted, want 0", n)
+		if n != 1 {
+			f.Errorf("expired within the event ID's window: got %d rows written, want 1 (the payload dropped)", n)
 		}
 		got, err := f.s.GetMessage(f.ctx, a.ID, m.ID)
 		f.noErr("get the held message", err)
@@ -103,6 +102,103 @@ var retentionTests = []test{
 		f.noErr("expire after the window", err)
 		if n != 1 {
 			f.Errorf("expired after the event ID's window: got %d deleted, want 1", n)
+		}
+	}},
+	// When more messages with event IDs expire in their window than one
+	// call may write, those past the limit wait for the next call: none
+	// is deleted, so none of the IDs is accepted again within its day.
+	{"ExpireMessagesKeepsEventIDsBeyondTheLimit", func(f *fixture) {
+		a := f.app()
+		var msgs []*herald.Message
+		for i := range 3 {
+			m := f.message(a.ID, f.t0, func(m *herald.Message) { m.EventID, m.ExpiresAt = fmt.Sprintf("evt-%d", i), f.at(time.Hour) })
+			f.noErr("publish", f.s.Publish(f.ctx, m, nil, "", time.Time{}))
+			msgs = append(msgs, m)
+		}
+		republish := func(at time.Time) []error {
+			var errs []error
+			for i := range msgs {
+				again := f.message(a.ID, at, func(m *herald.Message) { m.EventID = fmt.Sprintf("evt-%d", i) })
+				errs = append(errs, f.s.Publish(f.ctx, again, nil, "", time.Time{}))
+			}
+			return errs
+		}
+		for i, want := range []int{2, 1} {
+			n, err := f.s.ExpireMessages(f.ctx, f.at(2*time.Hour), 2)
+			f.noErr("expire within the window", err)
+			if n != want {
+				f.Errorf("call %d within the window: got %d rows written, want %d", i+1, n, want)
+			}
+			for j, err := range republish(f.at(2 * time.Hour)) {
+				f.wantErr(fmt.Sprintf("call %d: evt-%d again within its day", i+1, j), err, herald.ErrConflict)
+			}
+		}
+		for _, m := range msgs {
+			got, err := f.s.GetMessage(f.ctx, a.ID, m.ID)
+			f.noErr("get a held message", err)
+			if len(got.Payload) != 0 {
+				f.Errorf("%s: payload past its retention: got %s, want none", m.EventID, got.Payload)
+			}
+		}
+		n, err := f.s.ExpireMessages(f.ctx, f.at(25*time.Hour), 10)
+		f.noErr("expire after the window", err)
+		if n != 3 {
+			f.Errorf("after the window: got %d rows deleted, want 3", n)
+		}
+		for j, err := range republish(f.at(25 * time.Hour)) {
+			f.noErr(fmt.Sprintf("evt-%d again after its day", j), err)
+		}
+	}},
+	// One call deletes at most limit rows, counting deliveries and
+	// attempts, not limit messages with all of theirs: a message sent to
+	// many endpoints must not make one transaction long. Those of a
+	// message still being delivered stay.
+	{"ExpireMessagesWritesAtMostLimitRows", func(f *fixture) {
+		a := f.app()
+		e1, e2 := f.endpoint(a.ID), f.endpoint(a.ID)
+		retrying := f.publish(a.ID, f.t0, e1.ID)
+		f.record(result(f.claimOne("node-a", f.t0), f.at(time.Second), 500,
+			herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(2 * retention)}))
+		for range 3 {
+			f.publish(a.ID, f.at(time.Second), e1.ID, e2.ID)
+		}
+		jobs := f.claim("node-a", f.at(time.Second), 10)
+		if len(jobs) != 6 {
+			f.Fatalf("claim: got %d jobs, want 6", len(jobs))
+		}
+		for _, j := range jobs {
+			f.record(result(j, f.at(2*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+		}
+		endpoints := []string{e1.ID, e2.ID}
+		// 3 messages, 6 deliveries and 6 attempts expire; the retrying
+		// message keeps its 3 rows.
+		before := countRows(f, a.ID, endpoints)
+		if before != 18 {
+			f.Fatalf("rows before expiry: got %d, want 18", before)
+		}
+		const limit = 4
+		total, calls := 0, 0
+		for {
+			calls++
+			n, err := f.s.ExpireMessages(f.ctx, f.at(retention+2*time.Second), limit)
+			f.noErr("expire messages", err)
+			after := countRows(f, a.ID, endpoints)
+			if deleted := before - after; deleted != n || n > limit {
+				f.Errorf("call %d: deleted %d rows and reported %d, want the same, at most %d", calls, deleted, n, limit)
+			}
+			total, before = total+n, after
+			if n < limit || calls == 10 {
+				break
+			}
+		}
+		if total != 15 || calls != 4 {
+			f.Errorf("deleted %d rows in %d calls, want 15 in 4", total, calls)
+		}
+		wantMessages(f, a.ID, retrying.ID)
+		ats, err := f.s.ListAttempts(f.ctx, a.ID, store.AttemptFilter{Page: page(250, ""), EndpointID: e1.ID})
+		f.noErr("list attempts", err)
+		if len(ats) != 1 || ats[0].MsgID != retrying.ID {
+			f.Errorf("attempts after expiry: got %d (%v), want only the one of %s", len(ats), ats, retrying.ID)
 		}
 	}},
 	{"ExpireIdempotencyKeysDeletesExpiredRecords", func(f *fixture) {
@@ -132,6 +228,8 @@ var retentionTests = []test{
 			f.Errorf("the live key's answer after expiry: got %+v, want the saved 202", saved)
 		}
 	}},
+	// Inbound events go once received at or before the cutoff, oldest
+	// first and at most limit a call; the messages they became stay.
 	{"ExpireInboundEventsDeletesOldEvents", func(f *fixture) {
 		a := f.app()
 		src := f.source(a.ID)
@@ -170,6 +268,23 @@ var retentionTests = []test{
 			f.Errorf("ingest the key of a kept event: got accepted, want duplicate")
 		}
 	}},
+}
+
+// countRows counts the application's messages, the deliveries to
+// endpoints and the attempts to them.
+func countRows(f *fixture, appID string, endpoints []string) int {
+	f.Helper()
+	msgs, err := f.s.ListMessages(f.ctx, appID, store.MessageFilter{Page: page(250, "")})
+	f.noErr("list messages", err)
+	n := len(msgs)
+	for _, e := range endpoints {
+		ems, err := f.s.ListEndpointMessages(f.ctx, appID, e, store.MessageFilter{Page: page(250, "")})
+		f.noErr("list endpoint messages", err)
+		ats, err := f.s.ListAttempts(f.ctx, appID, store.AttemptFilter{Page: page(250, ""), EndpointID: e})
+		f.noErr("list attempts", err)
+		n += len(ems) + len(ats)
+	}
+	return n
 }
 
 // wantMessages fails unless the application's messages are exactly ids.
