@@ -297,6 +297,18 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 		if err != nil {
 			return 0, err
 		}
+		// Nothing ties a delivery to its message but this lock: retention
+		// deletes a message it holds FOR UPDATE, so a resend waits for a
+		// delete in progress and then finds no message, rather than
+		// leaving a delivery of a deleted message.
+		var one int
+		err = tx.QueryRow(ctx, `SELECT 1 FROM messages WHERE id = $1 AND app_id = $2 FOR KEY SHARE`, msgID, appID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO deliveries AS d (msg_id, endpoint_id, app_id, status, attempts,
 			next_attempt_at, trigger, created_at, updated_at)
 		SELECT m.id, e.id, m.app_id, 1, 0,

@@ -2,11 +2,15 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // Retention's statements run one-shot, each planned for its arguments:
@@ -75,3 +79,54 @@ func TestExpireMessagesUsesIndexes(t *testing.T) {
 
 // indexUsed matches the index each step of a plan reads.
 var indexUsed = regexp.MustCompile(`(?:Scan using|Bitmap Index Scan on) (\w+)`)
+
+// TestResendWaitsForAMessageBeingDeleted: retention deletes a message it
+// holds FOR UPDATE, and no foreign key ties a delivery to its message. A
+// resend of that message, to an endpoint it never went to, must wait for
+// the delete and then find no message, not leave a pending delivery of a
+// message that is gone (never sent, and never deleted by retention).
+func TestResendWaitsForAMessageBeingDeleted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTest(t, func(c *Config) { c.MaxConns = 10 })
+	w := newWorld(t, db, 2)
+	m, ds := w.message(w.t0)
+	if err := db.Publish(ctx, m, ds[:1], "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Retention's delete, in progress.
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	for _, q := range []string{`SELECT id FROM messages WHERE id = $1 FOR UPDATE`,
+		`DELETE FROM deliveries WHERE msg_id = $1`, `DELETE FROM messages WHERE id = $1`} {
+		if _, err := tx.Exec(ctx, q, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var xid string
+	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+
+	returned := make(chan error, 1)
+	go func() { returned <- db.Resend(ctx, w.app.ID, m.ID, w.eps[1].ID, w.t0.Add(time.Minute)) }()
+	waitBlocked(t, db, returned, "the resend, with the message's delete in flight,", `SELECT count(*) FROM pg_locks
+		WHERE locktype = 'transactionid' AND NOT granted AND transactionid::text = $1`, xid)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-returned; !errors.Is(err, herald.ErrNotFound) {
+		t.Errorf("resend of a message deleted meanwhile: got %v, want ErrNotFound", err)
+	}
+	var left int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE msg_id = $1`, m.ID).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d deliveries of the deleted message are left, want none", left)
+	}
+}
