@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/webhook"
 )
 
 // ServeListen registers a listen session for app and serves it until it
@@ -244,7 +245,12 @@ func currentSecret(ep *herald.Endpoint) string {
 	if len(ep.Secrets) == 0 {
 		return ""
 	}
-	return ep.Secrets[0].Key
+	// An ed25519 endpoint's private key never leaves Herald.
+	key, err := webhook.VerifyingKey(ep.Secrets[0].Key)
+	if err != nil {
+		return ""
+	}
+	return key
 }
 
 // newSecret returns a fresh HMAC signing secret, as the API makes them.
