@@ -54,7 +54,7 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 	case err != nil:
 		return err
 	case saved != nil:
-		body, err := s.replayBody(c, saved.Body)
+		body, err := s.replayBody(c, saved)
 		if err != nil {
 			return err
 		}
@@ -80,12 +80,13 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 // that a publish's answer carries the payload, which may have been
 // expunged since, or have expired with its message. Then the replay
 // carries none either.
-func (s *Server) replayBody(c *call, saved []byte) ([]byte, error) {
-	if c.route != createMessageRoute {
+func (s *Server) replayBody(c *call, resp *store.IdempotentResponse) ([]byte, error) {
+	saved := resp.Body
+	if c.route != createMessageRoute || resp.StatusCode/100 != 2 {
 		return saved, nil
 	}
 	var out map[string]json.RawMessage
-	if json.Unmarshal(saved, &out) != nil || bytes.Equal(out["payload"], []byte(`{}`)) {
+	if json.Unmarshal(saved, &out) != nil || out["payload"] == nil || bytes.Equal(out["payload"], []byte(`{}`)) {
 		return saved, nil
 	}
 	var id string

@@ -155,3 +155,17 @@ func TestIdempotencyReplayKeepsNoExpungedPayload(t *testing.T) {
 		t.Errorf("replay after retention deleted the message: got %v, want the saved answer without its payload", again)
 	}
 }
+
+// A replayed publish refusal is the saved answer byte for byte: only a
+// publish that succeeded carries a payload to check.
+func TestIdempotencyReplayedRefusalIsUnchanged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, "Acme", "acme")
+	key := map[string][]string{"Idempotency-Key": {"bad-1"}}
+	first := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a b","payload":{}}`, key).want(t, 422)
+	again := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a b","payload":{}}`, key).want(t, 422)
+	if again.header.Get("Idempotent-Replayed") != "true" || string(again.raw) != string(first.raw) {
+		t.Errorf("replay: got %s (replayed %q), want %s", again.raw, again.header.Get("Idempotent-Replayed"), first.raw)
+	}
+}
