@@ -280,3 +280,87 @@ func claimAndRelease(b *testing.B, db *DB, now time.Time) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkPollFilteredIdle measures a poll filtered on an event type
+// that none of the application's 100,000 messages has, from the position
+// the previous such poll returned: what an idle filtered poller costs.
+// A page that is not full ends at the highest number it scanned, so the
+// cost must not grow with the messages behind it.
+func BenchmarkPollFilteredIdle(b *testing.B) {
+	ctx := b.Context()
+	db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if _, err := db.writer.ExecContext(ctx, `INSERT INTO applications (id, name, created_at, updated_at)
+		VALUES ('app_1', 'a', 0, 0)`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.writer.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 100000)
+		INSERT INTO messages (id, app_id, event_type, payload, created_at, seq)
+		SELECT printf('msg_%012d', i), 'app_1', 'user.signup', '{}', i, i FROM c`); err != nil {
+		b.Fatal(err)
+	}
+	f := store.PollFilter{EventTypes: []string{"invoice.paid"}, Limit: 51}
+	page, err := db.PollMessages(ctx, "app_1", f)
+	if err != nil || len(page.Messages) != 0 {
+		b.Fatalf("first poll: %d messages, %v", len(page.Messages), err)
+	}
+	// from=start is what every idle poll cost while a page that was not
+	// full ended at its last message.
+	for name, after := range map[string]int64{"from=start": 0, "from=position": page.Position} {
+		b.Run(name, func(b *testing.B) {
+			f.After = after
+			for b.Loop() {
+				if _, err := db.PollMessages(ctx, "app_1", f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkExpireFanout measures one retention call (one transaction of
+// the single writer, which every publish waits behind) over messages that
+// went to 100 endpoints with 3 attempts each: 401 rows a message. A call
+// writes at most its limit (1,000) rows, however wide the messages.
+func BenchmarkExpireFanout(b *testing.B) {
+	ctx := b.Context()
+	db, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "herald.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	const messages, endpoints, attempts = 1000, 100, 3
+	for _, q := range []string{
+		`INSERT INTO applications (id, name, created_at, updated_at) VALUES ('app_1', 'a', 0, 0)`,
+		fmt.Sprintf(`WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d)
+			INSERT INTO messages (id, app_id, event_type, payload, created_at, expires_at, seq)
+			SELECT printf('msg_%%06d', i), 'app_1', 'e', '{}', i, i, i FROM c`, messages),
+		fmt.Sprintf(`WITH RECURSIVE e(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM e WHERE j < %d)
+			INSERT INTO deliveries (msg_id, endpoint_id, app_id, status, attempts, created_at, updated_at)
+			SELECT m.id, printf('ep_%%03d', e.j), 'app_1', 0, %d, 0, 0 FROM messages m, e`, endpoints, attempts),
+		fmt.Sprintf(`WITH RECURSIVE a(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM a WHERE k < %d)
+			INSERT INTO attempts (msg_id, id, endpoint_id, app_id, url, status, response_body, created_at)
+			SELECT d.msg_id, d.endpoint_id || '_' || a.k, d.endpoint_id, 'app_1', 'https://example.com', 0, printf('%%.500c', 'x'), 0
+			FROM deliveries d, a`, attempts),
+	} {
+		if _, err := db.writer.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	now := time.UnixMilli(messages + 1)
+	rows := 0
+	for b.Loop() {
+		n, err := db.ExpireMessages(ctx, now, 1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.Fatal("nothing left to expire: raise messages")
+		}
+		rows += n
+	}
+	b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
+}
