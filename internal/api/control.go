@@ -86,5 +86,6 @@ func (s *Server) updateEndpointOrdering(c *call) error {
 		return err
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointUpdated(c.app, ep, false)
 	return c.json(http.StatusOK, orderingIO{FIFO: &ep.Ordered})
 }

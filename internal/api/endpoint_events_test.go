@@ -71,6 +71,12 @@ func TestEndpointEventsFollowStoredChanges(t *testing.T) {
 		{"PUT", path + "/a", map[string]any{"url": "https://example.com/a", "uid": "a", "disabled": true}, 200, []string{"updated+disabled acme a"}},
 		// PUT of a missing endpoint creates it.
 		{"PUT", path + "/c", map[string]any{"url": "https://example.com/c", "uid": "c"}, 201, []string{"created acme c"}},
+		// Headers, secrets and ordering are changes of the endpoint too.
+		{"PATCH", path + "/c/headers", map[string]any{"headers": map[string]any{"X-A": "1"}}, 204, []string{"updated acme c"}},
+		{"PUT", path + "/c/headers", map[string]any{"headers": map[string]any{"X-A": "2"}}, 204, []string{"updated acme c"}},
+		{"PUT", path + "/c/headers", map[string]any{"headers": map[string]any{"Host": "x"}}, 422, nil},
+		{"POST", path + "/c/secret/rotate", map[string]any{}, 204, []string{"updated acme c"}},
+		{"PUT", path + "/c/ordering", map[string]any{"fifo": true}, 200, []string{"updated acme c"}},
 		// A polling endpoint is an endpoint too.
 		{"POST", "/api/v1/app/acme/poller", map[string]any{"uid": "p"}, 201, []string{"created acme p"}},
 		{"DELETE", path + "/a", nil, 204, []string{"deleted acme a"}},

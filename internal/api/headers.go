@@ -155,7 +155,7 @@ func (s *Server) patchEndpointHeaders(c *call) error {
 // the stored ones, in the store's transaction, so a concurrent change of
 // the endpoint (a rotation, the engine disabling it) is kept.
 func (s *Server) saveHeaders(c *call, id string, headers func(stored map[string]string) map[string]string) error {
-	_, err := s.store.UpdateEndpoint(c.ctx, c.app.ID, id, func(ep *herald.Endpoint) error {
+	ep, err := s.store.UpdateEndpoint(c.ctx, c.app.ID, id, func(ep *herald.Endpoint) error {
 		h := headers(ep.Headers)
 		if len(h) > maxHeaders {
 			return tooManyHeaders()
@@ -167,5 +167,6 @@ func (s *Server) saveHeaders(c *call, id string, headers func(stored map[string]
 		return err
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointUpdated(c.app, ep, false)
 	return c.noContent(http.StatusNoContent)
 }

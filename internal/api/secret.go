@@ -82,7 +82,7 @@ func (s *Server) rotateEndpointSecret(c *call) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.store.UpdateEndpoint(c.ctx, c.app.ID, ep.ID, func(ep *herald.Endpoint) error {
+	ep, err = s.store.UpdateEndpoint(c.ctx, c.app.ID, ep.ID, func(ep *herald.Endpoint) error {
 		ep.Secrets, ep.UpdatedAt = rotate(ep.Secrets, key, c.now, grace), c.now
 		return nil
 	})
@@ -90,6 +90,7 @@ func (s *Server) rotateEndpointSecret(c *call) error {
 		return err
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
+	s.events.EndpointUpdated(c.app, ep, false)
 	return c.noContent(http.StatusNoContent)
 }
 
