@@ -151,7 +151,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 
 	// herald listen sessions: the hub carries their deliveries over
 	// WebSockets, and is told by the engine's side when to wake it.
-	hub := listen.NewHub(listen.Config{Store: st, Logger: logger})
+	hub := listen.NewHub(listen.Config{Store: st, Logger: logger, Events: endpointEvents})
 	engine, err := delivery.New(delivery.Config{
 		Listen:              hub,
 		Store:               st,

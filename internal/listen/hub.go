@@ -53,6 +53,9 @@ type Config struct {
 	// revoked and its endpoint not disabled or deleted, and ends if so;
 	// default 10 seconds. A token's expiry ends it at that time.
 	CheckInterval time.Duration
+	// Events is told when a session creates or changes its endpoint, like
+	// any change of an endpoint (operational webhooks); default none.
+	Events herald.EndpointEvents
 	// MaxResponseBytes bounds one frame from the CLI; default 4 MiB.
 	MaxResponseBytes int64
 	// Logger receives the hub's logs; default discards them.
@@ -65,6 +68,7 @@ type Config struct {
 // them. It is the delivery engine's transport for herald-listen:// URLs.
 type Hub struct {
 	store         Store
+	events        herald.EndpointEvents
 	log           *slog.Logger
 	now           func() time.Time
 	pingInterval  time.Duration
@@ -83,6 +87,7 @@ type Hub struct {
 func NewHub(cfg Config) *Hub {
 	h := &Hub{
 		store:         cfg.Store,
+		events:        cfg.Events,
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		pingInterval:  cfg.PingInterval,
@@ -93,6 +98,9 @@ func NewHub(cfg Config) *Hub {
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.events == nil {
+		h.events = herald.NoEndpointEvents{}
 	}
 	if h.now == nil {
 		h.now = time.Now

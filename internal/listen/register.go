@@ -51,7 +51,7 @@ func (h *Hub) ServeListen(w http.ResponseWriter, r *http.Request, app *herald.Ap
 		}
 		g.expires = expires
 	}
-	ep, err := h.register(r.Context(), app.ID, name, events)
+	ep, err := h.register(r.Context(), app, name, events)
 	if errors.Is(err, errRaced) {
 		// A retry succeeds: the Retry-After tells the CLI this conflict,
 		// unlike a UID another endpoint holds, is worth retrying.
@@ -187,10 +187,11 @@ func (h *Hub) expedite(ctx context.Context, log *slog.Logger, appID, endpointID 
 var errRaced = errors.New("listen endpoint changed during registration")
 
 // register creates the session's endpoint or updates the one a previous
-// session left: enabled again, healthy, with the given event types. An
-// endpoint that has the session's UID but is not a listen endpoint is
-// never taken over.
-func (h *Hub) register(ctx context.Context, appID, name string, events []string) (*herald.Endpoint, error) {
+// session left: enabled again, healthy, with the given event types, and
+// reports the change like any other (Config.Events). An endpoint that has
+// the session's UID but is not a listen endpoint is never taken over.
+func (h *Hub) register(ctx context.Context, app *herald.Application, name string, events []string) (*herald.Endpoint, error) {
+	appID := app.ID
 	uid, url, now := EndpointUID(name), EndpointURL(appID, name), h.now()
 	for range 2 {
 		ep, err := h.store.GetEndpoint(ctx, appID, uid)
@@ -209,6 +210,7 @@ func (h *Hub) register(ctx context.Context, appID, name string, events []string)
 			if err != nil {
 				return nil, fmt.Errorf("create listen endpoint: %w", err)
 			}
+			h.events.EndpointCreated(app, ep)
 			return ep, nil
 		}
 		if err != nil {
@@ -234,6 +236,7 @@ func (h *Hub) register(ctx context.Context, appID, name string, events []string)
 		if err != nil {
 			return nil, fmt.Errorf("update listen endpoint: %w", err)
 		}
+		h.events.EndpointUpdated(app, ep, false)
 		return ep, nil
 	}
 	return nil, fmt.Errorf("%w: %w", errRaced,
