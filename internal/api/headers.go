@@ -8,53 +8,28 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-// maxHeaders bounds an endpoint's custom headers.
-const maxHeaders = 64
-
-func tooManyHeaders() error {
-	return invalidBody("headers", "An endpoint may have at most %d custom headers", maxHeaders)
-}
-
 // sensitiveHeaders are custom headers whose values the API never shows;
 // their names are listed in "sensitive" instead.
 var sensitiveHeaders = []string{"authorization", "proxy-authorization", "cookie", "x-api-key", "x-auth-token"}
 
-// reservedHeader reports whether a custom header would clash with what
-// Herald itself sends, or with hop-by-hop semantics.
-func reservedHeader(lower string) bool {
-	switch lower {
-	case "host", "content-length", "content-type", "connection", "transfer-encoding", "te",
-		"upgrade", "keep-alive", "expect", "user-agent", "trailer", "proxy-connection":
-		return true
-	}
-	return strings.HasPrefix(lower, "webhook-") || strings.HasPrefix(lower, "svix-") || strings.HasPrefix(lower, "x-forwarded-")
-}
-
-// tokenChar reports whether b may appear in an HTTP header name.
-func tokenChar(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
-}
-
-// checkHeader validates one custom header.
+// checkHeader validates one custom header by the rules the dashboard
+// shares (herald.CheckHeader).
 func checkHeader(name, value string) error {
-	if name == "" || len(name) > 256 {
-		return invalidBody("headers", "Header names must be 1 to 256 characters")
+	return headersField(herald.CheckHeader(name, value))
+}
+
+// checkHeaderCount refuses more than herald.MaxHeaders custom headers.
+func checkHeaderCount(n int) error {
+	return headersField(herald.CheckHeaderCount(n))
+}
+
+// headersField reports a refusal of a header rule as a field error of the
+// body's headers.
+func headersField(err error) error {
+	if err == nil {
+		return nil
 	}
-	for i := 0; i < len(name); i++ {
-		if !tokenChar(name[i]) {
-			return invalidBody("headers", "Header name %q is not a valid HTTP header name", name)
-		}
-	}
-	if reservedHeader(strings.ToLower(name)) {
-		return invalidBody("headers", "Header %q is set by Herald and cannot be overridden", name)
-	}
-	if len(value) > 4096 {
-		return invalidBody("headers", "The value of header %q must be at most 4096 characters", name)
-	}
-	if !herald.ValidHeaderValue(value) {
-		return invalidBody("headers", "The value of header %q must be on one line, without control characters other than tab", name)
-	}
-	return nil
+	return invalidBody("headers", "%s", herald.ErrorDetail(err))
 }
 
 type endpointHeadersIn struct {
@@ -100,8 +75,8 @@ func (s *Server) updateEndpointHeaders(c *call) error {
 			return err
 		}
 	}
-	if len(in.Headers) > maxHeaders {
-		return tooManyHeaders()
+	if err := checkHeaderCount(len(in.Headers)); err != nil {
+		return err
 	}
 	ep, err := s.endpoint(c)
 	if err != nil {
@@ -157,8 +132,8 @@ func (s *Server) patchEndpointHeaders(c *call) error {
 func (s *Server) saveHeaders(c *call, id string, headers func(stored map[string]string) map[string]string) error {
 	ep, err := s.store.UpdateEndpoint(c.ctx, c.app.ID, id, func(ep *herald.Endpoint) error {
 		h := headers(ep.Headers)
-		if len(h) > maxHeaders {
-			return tooManyHeaders()
+		if err := checkHeaderCount(len(h)); err != nil {
+			return err
 		}
 		ep.Headers, ep.UpdatedAt = h, c.now
 		return nil

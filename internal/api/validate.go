@@ -6,15 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/webhook"
 )
 
-// nameChar reports whether b may appear in a Svix identifier: the pattern
-// ^[a-zA-Z0-9\-_.]+$ shared by UIDs, event type names, channels and event
-// IDs.
-func nameChar(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.'
-}
+// nameChar reports whether b may appear in a Svix identifier; the rule is
+// herald's, shared with the dashboard.
+func nameChar(b byte) bool { return herald.NameChar(b) }
 
 // checkName validates field as a Svix identifier of at most max bytes.
 func checkName(field, v string, max int) error {

@@ -70,16 +70,3 @@ func (e *Endpoint) Accepts(eventType string, channels []string) bool {
 	}
 	return false
 }
-
-// ValidHeaderValue reports whether v can be sent as a header value:
-// net/http's client refuses control characters other than tab, and DEL
-// (httpguts.ValidHeaderFieldValue), so an endpoint header holding one
-// would fail every delivery.
-func ValidHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
-			return false
-		}
-	}
-	return true
-}

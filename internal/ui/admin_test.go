@@ -260,6 +260,7 @@ func TestEndpointActions(t *testing.T) {
 	if r := post("headers", url.Values{"headers": {"webhook-signature: mine"}}); r.status != http.StatusBadRequest {
 		t.Errorf("reserved header: got %d, want 400", r.status)
 	}
+	must(t, "create event type", b.db.CreateEventType(b.ctx, &herald.EventType{Name: "user.created", CreatedAt: b.now, UpdatedAt: b.now}))
 	if r := post("filters", url.Values{"eventType": {"invoice.paid", "user.created", " "}}); r.status != http.StatusSeeOther {
 		t.Fatalf("filters: got %d, want 303", r.status)
 	}

@@ -117,6 +117,7 @@ type endpointData struct {
 	CSRF       string
 	ReadOnly   bool // a read-only portal link: show no controls
 	FixedURL   bool // the URL is Herald's own (fixedURL): shown, not edited
+	Polling    bool // a polling endpoint: nothing is sent to it, so no recover
 }
 
 func (s *Server) loadEndpointData(r *http.Request, app *herald.Application, epID string) (*endpointData, error) {
@@ -146,7 +147,7 @@ func (s *Server) loadEndpointData(r *http.Request, app *herald.Application, epID
 	return &endpointData{
 		App: app, Endpoint: ep, State: endpointState(ep), Stats: st,
 		Headers: headerText(ep.Headers), EventTypes: names, Attempts: atts, Since: sinceChoices,
-		FixedURL: fixedURL(ep.URL),
+		FixedURL: fixedURL(ep.URL), Polling: checkSends(ep) != nil,
 	}, nil
 }
 
@@ -199,8 +200,14 @@ func (s *Server) endpointAction(w http.ResponseWriter, r *http.Request, c *ctx) 
 		change, done = func(ep *herald.Endpoint) { ep.Headers = headers }, "saved"
 	case "filters":
 		types := cleanList(r.PostForm["eventType"])
+		if err := s.checkEventTypes(ctx, types); err != nil {
+			return err
+		}
 		change, done = func(ep *herald.Endpoint) { ep.EventTypes = types }, "saved"
 	case "recover":
+		if err := checkSends(ep); err != nil {
+			return err
+		}
 		since, err := parseSince(r.PostFormValue("since"), now)
 		if err != nil {
 			return err

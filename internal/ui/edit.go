@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -50,7 +52,7 @@ type endpointForm struct {
 // parseEndpointForm reads and checks the url, description and eventType
 // fields of r's form. Without withURL the url field is neither read nor
 // checked: the endpoint keeps its URL (see fixedURL).
-func parseEndpointForm(r *http.Request, withURL bool) (endpointForm, error) {
+func (s *Server) parseEndpointForm(r *http.Request, withURL bool) (endpointForm, error) {
 	f := endpointForm{
 		Description: strings.TrimSpace(r.PostFormValue("description")),
 		EventTypes:  cleanList(r.PostForm["eventType"]),
@@ -64,7 +66,7 @@ func parseEndpointForm(r *http.Request, withURL bool) (endpointForm, error) {
 	if len(f.Description) > 1000 {
 		return f, herald.Errorf(herald.EINVALID, "The description must be at most 1000 characters")
 	}
-	return f, nil
+	return f, s.checkEventTypes(r.Context(), f.EventTypes)
 }
 
 // httpURL reports whether s is an absolute http or https URL, the only
@@ -94,14 +96,9 @@ func cleanList(in []string) []string {
 	return out
 }
 
-// reservedHeaders are headers Herald sets itself; custom headers may not
-// replace them.
-var reservedHeaders = []string{
-	"content-type", "content-length", "host", "user-agent", "connection", "transfer-encoding",
-	"webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature",
-}
-
-// parseHeaders reads "Name: value" lines.
+// parseHeaders reads "Name: value" lines. The rules are the API's
+// (herald.CheckHeader), so the form can save whatever the API set and the
+// API can change whatever the form saved.
 func parseHeaders(text string) (map[string]string, error) {
 	out := map[string]string{}
 	for line := range strings.Lines(text) {
@@ -111,28 +108,18 @@ func parseHeaders(text string) (map[string]string, error) {
 		}
 		name, value, ok := strings.Cut(line, ":")
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if !ok || name == "" || !validHeaderName(name) {
+		if !ok || name == "" {
 			return nil, herald.Errorf(herald.EINVALID, "Write one header per line as Name: value (%q is not)", short(40, line))
 		}
-		if slices.Contains(reservedHeaders, strings.ToLower(name)) {
-			return nil, herald.Errorf(herald.EINVALID, "Herald sets %s itself", name)
-		}
-		if !herald.ValidHeaderValue(value) {
-			return nil, herald.Errorf(herald.EINVALID, "The value of %s has a control character, which no request can carry", name)
+		if err := herald.CheckHeader(name, value); err != nil {
+			return nil, err
 		}
 		out[http.CanonicalHeaderKey(name)] = value
 	}
-	return out, nil
-}
-
-func validHeaderName(n string) bool {
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if !(c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
+	if err := herald.CheckHeaderCount(len(out)); err != nil {
+		return nil, err
 	}
-	return true
+	return out, nil
 }
 
 // headerText writes headers as "Name: value" lines, sorted.
@@ -160,6 +147,24 @@ func (s *Server) eventTypeNames(ctx context.Context) ([]string, error) {
 		names[i] = et.Name
 	}
 	return names, nil
+}
+
+// checkEventTypes refuses an event-type filter naming a type that is not
+// declared, as the API does for an endpoint's filterTypes: the endpoint
+// would silently receive nothing. Archived types are declared.
+func (s *Server) checkEventTypes(ctx context.Context, types []string) error {
+	for _, t := range types {
+		if !herald.ValidName(t, 256) {
+			return herald.Errorf(herald.EINVALID, "%q is not an event type name: 1 to 256 letters, digits, '-', '_' or '.'", short(40, t))
+		}
+		if _, err := s.store.GetEventType(ctx, t); err != nil {
+			if errors.Is(err, herald.ErrNotFound) {
+				return herald.Errorf(herald.EINVALID, "Event type %q does not exist", t)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // endpointState is how an endpoint is doing, for badges.
@@ -205,10 +210,23 @@ func (s *Server) retryDelivery(ctx context.Context, appID, msgID, endpointID str
 	if err != nil {
 		return err
 	}
+	if err := checkSends(ep); err != nil {
+		return err
+	}
 	if err := s.store.Resend(ctx, appID, msg.ID, ep.ID, s.now()); err != nil {
 		return err
 	}
 	s.engine.Wake()
+	return nil
+}
+
+// checkSends refuses a polling endpoint to the actions that send to one
+// (retry, recover), with the API's reason: nothing can be sent to it, so
+// the engine would fail every attempt and mark the poller failing.
+func checkSends(ep *herald.Endpoint) error {
+	if delivery.IsPollURL(ep.URL) {
+		return herald.Errorf(herald.EINVALID, "Endpoint %q is a polling endpoint: its consumers read messages through the poller API, nothing is sent to it", ep.ID)
+	}
 	return nil
 }
 

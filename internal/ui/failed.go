@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -73,6 +74,18 @@ func (s *Server) recoverSince(w http.ResponseWriter, r *http.Request, c *ctx) er
 	total, endpoints := 0, 0
 	for _, k := range keys {
 		if appID != "" && k.AppID != appID {
+			continue
+		}
+		// A polling endpoint is never sent to (checkSends): what failed
+		// there stays failed rather than failing again.
+		ep, err := s.store.GetEndpoint(ctx, k.AppID, k.EndpointID)
+		if errors.Is(err, herald.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if checkSends(ep) != nil {
 			continue
 		}
 		n, err := s.store.Recover(ctx, k.AppID, k.EndpointID, since, now.Add(time.Millisecond), now)

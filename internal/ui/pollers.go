@@ -19,18 +19,22 @@ func (s *Server) createPoller(w http.ResponseWriter, r *http.Request, c *ctx) er
 		return err
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	if !validPollerName(name) {
+	if !herald.ValidName(name, 256) {
 		return herald.Errorf(herald.EINVALID, "The name must be 1 to 256 letters, digits, '-', '_' or '.'")
 	}
 	desc := strings.TrimSpace(r.PostFormValue("description"))
 	if len(desc) > 1000 {
 		return herald.Errorf(herald.EINVALID, "The description must be at most 1000 characters")
 	}
+	types := cleanList(r.PostForm["eventType"])
+	if err := s.checkEventTypes(ctx, types); err != nil {
+		return err
+	}
 	now := s.now()
 	ep := &herald.Endpoint{
 		ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, UID: name,
 		URL:         delivery.PollScheme + "://" + app.ID + "/" + name,
-		Description: desc, EventTypes: cleanList(r.PostForm["eventType"]),
+		Description: desc, EventTypes: types,
 		Metadata:  map[string]string{},
 		Secrets:   []herald.Secret{{Key: newSecret()}},
 		CreatedAt: now, UpdatedAt: now,
@@ -46,16 +50,4 @@ func (s *Server) createPoller(w http.ResponseWriter, r *http.Request, c *ctx) er
 	back := "/ui/apps/" + app.ID + "/endpoints/" + ep.ID
 	redirect(w, r, back, back, "created")
 	return nil
-}
-
-func validPollerName(name string) bool {
-	if name == "" || len(name) > 256 {
-		return false
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
 }

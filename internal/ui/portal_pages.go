@@ -47,7 +47,10 @@ func (s *Server) portalNewEndpoint(w http.ResponseWriter, r *http.Request, c *po
 }
 
 func (s *Server) portalCreateEndpoint(w http.ResponseWriter, r *http.Request, c *portalCtx) error {
-	f, err := parseEndpointForm(r, true)
+	f, err := s.parseEndpointForm(r, true)
+	if err != nil && herald.ErrorCode(err) != herald.EINVALID {
+		return err
+	}
 	if err != nil {
 		names, nerr := s.eventTypeNames(r.Context())
 		if nerr != nil {
@@ -96,7 +99,7 @@ func (s *Server) portalUpdateEndpoint(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	keepURL := fixedURL(ep.URL)
-	f, err := parseEndpointForm(r, !keepURL)
+	f, err := s.parseEndpointForm(r, !keepURL)
 	if err != nil {
 		return err
 	}

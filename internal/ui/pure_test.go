@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -65,6 +66,24 @@ func TestLocalPath(t *testing.T) {
 	}
 }
 
+// manyHeaders writes n distinct header lines, and manyHeaderMap is what
+// they parse to.
+func manyHeaders(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "X-H%d: v\n", i)
+	}
+	return b.String()
+}
+
+func manyHeaderMap(n int) map[string]string {
+	m := map[string]string{}
+	for i := range n {
+		m[fmt.Sprintf("X-H%d", i)] = "v"
+	}
+	return m
+}
+
 func TestParseHeaders(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -76,12 +95,27 @@ func TestParseHeaders(t *testing.T) {
 		{"X-Api-Key: abc\n\n x-tenant :  42 \n", map[string]string{"X-Api-Key": "abc", "X-Tenant": "42"}, ""},
 		{"Authorization: Bearer a:b", map[string]string{"Authorization": "Bearer a:b"}, ""},
 		{"no colon here", nil, "one header per line"},
-		{"Bad Name: x", nil, "one header per line"},
-		{"Webhook-Signature: v1,x", nil, "Herald sets"},
-		{"content-type: text/plain", nil, "Herald sets"},
+		{": x", nil, "one header per line"},
+		{"Bad Name: x", nil, "not a valid HTTP header name"},
+		{"Webhook-Signature: v1,x", nil, "set by Herald"},
+		{"content-type: text/plain", nil, "set by Herald"},
 		{"X-Token: a\x01b", nil, "control character"},
 		{"X-Token: a\rb", nil, "control character"},
 		{"X-Token: a\tb", map[string]string{"X-Token": "a\tb"}, ""},
+		// The API's rules (herald.CheckHeader), not a list of the form's own.
+		{"X-Forwarded-For: 6.6.6.6", nil, "set by Herald"},
+		{"Webhook-Version: 2", nil, "set by Herald"},
+		{"Svix-Foo: x", nil, "set by Herald"},
+		{"Expect: 100-continue", nil, "set by Herald"},
+		{"Upgrade: h2c", nil, "set by Herald"},
+		{"Keep-Alive: 5", nil, "set by Herald"},
+		{"X-Big: " + strings.Repeat("a", 4097), nil, "at most 4096 characters"},
+		{"X-Big: " + strings.Repeat("a", 4096), map[string]string{"X-Big": strings.Repeat("a", 4096)}, ""},
+		{strings.Repeat("a", 257) + ": x", nil, "1 to 256 characters"},
+		{"X-Odd!#$%&'*+.^_`|~: v", map[string]string{"X-Odd!#$%&'*+.^_`|~": "v"}, ""},
+		{manyHeaders(64), manyHeaderMap(64), ""},
+		{manyHeaders(65), nil, "at most 64 custom headers"},
+		{manyHeaders(64) + "x-h0: v", manyHeaderMap(64), ""}, // one header, spelled twice
 	} {
 		got, err := parseHeaders(tc.in)
 		if tc.problem != "" {
