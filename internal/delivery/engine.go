@@ -17,6 +17,11 @@ import (
 // sends that Stop cut off.
 var ErrStopped = errors.New("delivery engine stopped")
 
+// ErrNotRecorded is wrapped by Stop's error when attempt results could not
+// be written before its context ended: those deliveries stay leased, and
+// are sent again when their leases expire.
+var ErrNotRecorded = errors.New("attempt results not recorded")
+
 // Engine delivers messages: it publishes them with their deliveries leased
 // to this node, sends those from memory, claims due retries from the store,
 // and records every attempt.
@@ -166,11 +171,10 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.sender.close()
 
 	// 3. Write what was sent, then hand back what was not.
-	e.rec.stop()
+	err := e.rec.stop(ctx)
 	keys := e.disp.takeQueued()
 	releaseCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	var err error
 	if len(keys) > 0 {
 		if rerr := e.store.ReleaseLeases(releaseCtx, e.cfg.NodeID, keys); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("release leases at stop: %w", rerr))

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -446,11 +448,64 @@ func TestStopGivesUpOnAFailingStore(t *testing.T) {
 	case err := <-stopped:
 		// A worker that finished its last send just before Stop lets it
 		// end in time, with nothing cut off; either way it must end.
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Stop = %v, want nil or the context's deadline", err)
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrNotRecorded) {
+			t.Errorf("Stop = %v, want the context's deadline or results not recorded", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop still running 10 s after its context ended, while the store fails")
+	}
+}
+
+// flakyRecords refuses the next fail Record calls, then works.
+type flakyRecords struct {
+	*memStore
+	fail atomic.Int32
+}
+
+func (s *flakyRecords) Record(ctx context.Context, r []store.Result) ([]string, error) {
+	if s.fail.Add(-1) >= 0 {
+		return nil, errors.New("connection reset")
+	}
+	return s.memStore.Record(ctx, r)
+}
+
+// TestStopRetriesAResultUntilItsDeadline: a Stop with time left does not
+// drop an attempt result over a brief store failure (the delivery would
+// stay leased and be sent again); it gives up only when its context ends.
+func TestStopRetriesAResultUntilItsDeadline(t *testing.T) {
+	t.Parallel()
+	arrived, answer := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-answer
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	ep := endpoint("ep_stop", srv.URL)
+	mem := newMemStore()
+	mem.addEndpoint(ep)
+	st := &flakyRecords{memStore: mem}
+	e, err := New(Config{Store: st, AllowNetworks: loopback, PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msg := message("a", `{}`)
+	if err := e.Publish(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived
+	st.fail.Store(2) // the next two writes fail
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop(context.Background()) }()
+	close(answer)
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop = %v, want nil", err)
+	}
+	if d := mem.delivery(msg.ID, ep.ID); d.Status != herald.StatusSuccess || d.LeaseOwner != "" {
+		t.Errorf("delivery after Stop: status %v, lease %q; want the 204 recorded", d.Status, d.LeaseOwner)
 	}
 }
 

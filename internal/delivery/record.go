@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -65,14 +66,26 @@ func (r *recorder) add(res store.Result) {
 // deadline has passed, so an outage cannot hold the shutdown.
 func (r *recorder) abandon() { r.quitOnce.Do(func() { close(r.quit) }) }
 
-// stop writes what is queued and waits. Nothing may call add afterwards.
-func (r *recorder) stop() {
-	r.abandon()
+// stop writes what is queued, retrying a failing store until ctx ends,
+// and waits. Nothing may call add afterwards. It reports the results it
+// gave up on.
+func (r *recorder) stop(ctx context.Context) error {
 	close(r.ch)
+	written := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.abandon()
+		case <-written:
+		}
+	}()
 	r.wg.Wait()
+	close(written)
 	if n := r.dropped.Load(); n > 0 {
 		r.e.log.Error("attempt results not recorded at stop; they will be sent again", slog.Int64("results", n))
+		return fmt.Errorf("stop: %d %w; they will be sent again", n, ErrNotRecorded)
 	}
+	return nil
 }
 
 func (r *recorder) loop() {
@@ -102,8 +115,9 @@ func (r *recorder) loop() {
 }
 
 // write records batch, retrying while the store is unavailable. Once the
-// engine is stopping it tries once more and then gives up: the deliveries
-// stay leased until their lease expires, and are sent again then.
+// recorder is abandoned (Stop's context ended) it tries once more and then
+// gives up: the deliveries stay leased until their lease expires, and are
+// sent again then.
 func (r *recorder) write(batch []store.Result) {
 	e := r.e
 	backoff := 100 * time.Millisecond
@@ -122,6 +136,7 @@ func (r *recorder) write(batch []store.Result) {
 		default:
 		}
 		if stopping {
+			r.dropped.Add(int64(len(batch)))
 			e.log.Error("record attempt results at stop; they will be sent again",
 				slog.Int("results", len(batch)), slog.Any("error", err))
 			return
