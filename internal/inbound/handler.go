@@ -146,8 +146,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Providers must POST to an ingest URL")
 		return
 	}
+	// A source is named by its ID or uid, both identifiers: anything else
+	// (NUL, invalid UTF-8, which PostgreSQL refuses as a value) names none,
+	// and must not reach the store as a lookup that fails.
 	name := strings.TrimPrefix(r.URL.Path, "/in/")
-	if name == "" || strings.Contains(name, "/") {
+	if !herald.ValidName(name, 256) {
 		writeError(w, http.StatusNotFound, herald.ENOTFOUND, "No such source")
 		return
 	}

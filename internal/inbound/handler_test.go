@@ -380,3 +380,36 @@ func TestHandlerCachesSources(t *testing.T) {
 		t.Errorf("unusable verifier: got %d, want 500", code)
 	}
 }
+
+// TestHandlerNamesThatAreNoSource: a source is named by an identifier.
+// Any other name (NUL, invalid UTF-8, which PostgreSQL refuses as a value
+// and answered with 500 and an error line per request) is answered 404
+// without a lookup.
+func TestHandlerNamesThatAreNoSource(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	h, err := NewHandler(HandlerConfig{
+		Sources: fakeSources{get: func(id string) (*store.Source, error) {
+			t.Errorf("source %q looked up", id)
+			return nil, herald.ErrNotFound
+		}},
+		Publisher: fakePublisher{publish: func(*store.InboundEvent, *herald.Message) (bool, error) {
+			t.Error("published")
+			return false, nil
+		}},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/in/", "/in/%00", "/in/%ff", "/in/a%00b", "/in/a%20b", "/in/a/b", "/in/" + strings.Repeat("a", 257)} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}")))
+		if w.Code != http.StatusNotFound {
+			t.Errorf("POST %s: got %d %s, want 404", path, w.Code, w.Body)
+		}
+	}
+	if logs.Len() != 0 {
+		t.Errorf("log: got %q, want nothing", logs.String())
+	}
+}
