@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+./scripts/ensure-cc.sh
 ./scripts/ensure-postgres.sh
 ./scripts/ensure-node-deps.sh
 ./scripts/ensure-browser.sh
