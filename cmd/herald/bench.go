@@ -56,7 +56,11 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) Herald run to this file")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
 	fs.IntVar(&c.backlog, "backlog", 0, "instead: publish this many messages to an endpoint that answers 503, then let it recover, and measure Herald's memory and drain rate")
-	if err := parseFlags(fs, args, env); err != nil {
+	// The command line only: HERALD_DATABASE names the deployment's own
+	// database, which a benchmark must never write into (its node would
+	// also claim the deployment's deliveries, and send them to loopback
+	// addresses the real nodes refuse).
+	if err := parseArgs(fs, args, env); err != nil {
 		return err
 	}
 	if c.nodes < 1 || (c.nodes > 1 && c.database == "") {
@@ -331,14 +335,15 @@ func startBenchServer(ctx context.Context, c benchConfig, token string) (*benchS
 	}
 	var cfg serveConfig
 	fs := flagSet(&cfg)
-	// HERALD_* settings apply to the benchmarked server, as to herald serve.
+	// Only the benchmark's own settings: HERALD_* configures the
+	// deployment (its database, its operational webhook), never this.
 	env := Env{Stdout: io.Discard, Stderr: os.Stderr, Getenv: os.Getenv}
 	args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--admin-token", token,
 		"--allow-network", "127.0.0.0/8", "--timeout", "5s", "--max-body-bytes", "4194304"}
 	if c.database != "" {
 		args = append(args, "--database", c.database)
 	}
-	if err := parseFlags(fs, args, env); err != nil {
+	if err := parseArgs(fs, args, env); err != nil {
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

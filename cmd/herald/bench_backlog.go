@@ -137,6 +137,7 @@ func startChildHerald(ctx context.Context, c benchConfig) (*childHerald, error) 
 		args = append(args, "--database", c.database)
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Env = withoutHeraldSettings(os.Environ())
 	cmd.Stdout, cmd.Stderr = nil, os.Stderr
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
@@ -222,6 +223,19 @@ func (h *childHerald) metrics(ctx context.Context) map[string]float64 {
 		}
 		if v, err := strconv.ParseFloat(value, 64); err == nil {
 			out[name] += v
+		}
+	}
+	return out
+}
+
+// withoutHeraldSettings is environ without HERALD_* variables: they
+// configure the deployment (its database, its operational webhook), which
+// a benchmark's server must never touch.
+func withoutHeraldSettings(environ []string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "HERALD_") {
+			out = append(out, kv)
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -10,9 +11,20 @@ import (
 // herald bench measures real runs; these check that every figure it
 // reports comes from deliveries that happened.
 
+// deploymentEnv is the environment of a machine where Herald is deployed
+// through HERALD_* variables: a benchmark run there must use none of them
+// (its own SQLite, not the deployment's database; no operational webhook).
+func deploymentEnv() []string {
+	return append(os.Environ(),
+		"HERALD_DATABASE=postgres://herald@127.0.0.1:1/deployment?connect_timeout=1",
+		"HERALD_OPERATIONAL_WEBHOOK_URL=http://127.0.0.1:1/ops")
+}
+
 func TestBenchReportsTheRatioToTheBaseline(t *testing.T) {
 	t.Parallel()
-	out, err := exec.CommandContext(t.Context(), heraldBinary(t), "bench", "--duration", "1s", "--concurrency", "8", "--rounds", "2").CombinedOutput()
+	cmd := exec.CommandContext(t.Context(), heraldBinary(t), "bench", "--duration", "1s", "--concurrency", "8", "--rounds", "2")
+	cmd.Env = deploymentEnv()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("herald bench: %v\n%s", err, out)
 	}
@@ -74,7 +86,9 @@ func atoi(t *testing.T, b []byte) int {
 
 func TestBenchBacklogDrainsEverythingItHeld(t *testing.T) {
 	t.Parallel()
-	out, err := exec.CommandContext(t.Context(), heraldBinary(t), "bench", "--backlog", "300", "--duration", "1s", "--concurrency", "8").CombinedOutput()
+	cmd := exec.CommandContext(t.Context(), heraldBinary(t), "bench", "--backlog", "300", "--duration", "1s", "--concurrency", "8")
+	cmd.Env = deploymentEnv()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("herald bench --backlog: %v\n%s", err, out)
 	}

@@ -117,6 +117,18 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nEvery flag can also be set as HERALD_<FLAG>, e.g. --data-dir as HERALD_DATA_DIR.")
 }
 
+// parseArgs parses args into fs, and only them: see parseFlags.
+func parseArgs(fs *flag.FlagSet, args []string, env Env) error {
+	fs.SetOutput(env.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (a boolean flag takes its value as --flag=false)", fs.Arg(0))
+	}
+	return nil
+}
+
 // parseFlags parses args into fs, then applies HERALD_* environment
 // variables to the flags the command line did not give: a flag on the
 // command line wins over the environment, repeatable ones included (their
@@ -125,12 +137,8 @@ func usage(w io.Writer) {
 // arguments besides flags, so one left over is refused: flag parsing stops
 // at the first, and would silently drop every flag after it.
 func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
-	fs.SetOutput(env.Stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, env); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (a boolean flag takes its value as --flag=false)", fs.Arg(0))
 	}
 	given := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
