@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"sort"
-	"strconv"
+
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // examplePayload returns the first example of the newest schema version
@@ -24,19 +24,10 @@ func examplePayload(ctx context.Context, c *apiClient, eventType string) (json.R
 	for v := range et.Schemas {
 		versions = append(versions, v)
 	}
-	// Newest first: numeric versions by value, others by name, as the API
-	// picks them for send-example.
-	sort.Slice(versions, func(i, j int) bool {
-		a, errA := strconv.Atoi(versions[i])
-		b, errB := strconv.Atoi(versions[j])
-		if errA == nil && errB == nil {
-			return a > b
-		}
-		return versions[i] > versions[j]
-	})
-	// Only the newest version's examples describe today's payload.
+	// Only the newest version's examples describe today's payload; the API
+	// picks the same one for send-example.
 	if len(versions) > 0 {
-		for _, ex := range et.Schemas[versions[0]].Examples {
+		for _, ex := range et.Schemas[herald.NewestSchemaVersion(versions)].Examples {
 			var obj map[string]json.RawMessage
 			if json.Unmarshal(ex, &obj) == nil {
 				return ex, nil

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sort"
-	"strconv"
 	"time"
 
 	"github.com/heraldhq/herald/internal/delivery"
@@ -121,16 +119,7 @@ func (s *Server) examplePayload(c *call, eventType string, idx int) (json.RawMes
 	for v := range schemas {
 		versions = append(versions, v)
 	}
-	// Newest version first: numeric versions by value, others by name.
-	sort.Slice(versions, func(i, j int) bool {
-		a, errA := strconv.Atoi(versions[i])
-		b, errB := strconv.Atoi(versions[j])
-		if errA == nil && errB == nil {
-			return a > b
-		}
-		return versions[i] > versions[j]
-	})
-	examples := schemas[versions[0]].Examples
+	examples := schemas[herald.NewestSchemaVersion(versions)].Examples
 	if len(examples) == 0 {
 		return def, nil
 	}
