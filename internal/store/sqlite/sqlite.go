@@ -60,7 +60,8 @@ type DB struct {
 	keys   *secretbox.Keyring
 	bg     *store.Background // the rest of large held-delivery moves
 
-	lastUnpark atomic.Int64 // when claims last swept ordered heads (fifo.go)
+	lastUnpark      atomic.Int64 // when claims last swept ordered heads (fifo.go)
+	lastSecretsWarn atomic.Int64 // when a claim last logged unreadable secrets (queue.go)
 }
 
 // Open opens (creating if needed) the database at cfg.Path, applies pending
@@ -175,11 +176,17 @@ func setFileFormat(ctx context.Context, writer *sql.DB) error {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers reads and writes: an empty
+// transaction of the writer (joining whatever batch is forming) takes the
+// write lock, so a database another process holds locked, or a writer
+// that fails, is reported, not just a reader that answers.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping sqlite: %w: %w", herald.ErrUnavailable, err)
+	}
+	if err := db.write(ctx, func(context.Context, *wtx) error { return nil }); err != nil {
+		return fmt.Errorf("ping sqlite writer: %w: %w", herald.ErrUnavailable, err)
 	}
 	return nil
 }

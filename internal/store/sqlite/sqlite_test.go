@@ -121,3 +121,31 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestPingReportsALockedWriter: with another process holding the write
+// lock, every write fails, and Ping must say so: a reader that answers is
+// not a database that takes publishes.
+func TestPingReportsALockedWriter(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db, err := Open(t.Context(), Config{Path: path, BusyTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	other := openConns(path, true)
+	t.Cleanup(func() { _ = other.Close() })
+	tx, err := other.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(t.Context()); err == nil || !errors.Is(err, herald.ErrUnavailable) {
+		t.Errorf("ping with the write lock held elsewhere: got %v, want ErrUnavailable", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(t.Context()); err != nil {
+		t.Errorf("ping once the lock is released: got %v, want nil", err)
+	}
+}
