@@ -7,8 +7,12 @@ set -euo pipefail
 host=127.0.0.1 port=5432
 
 ready() { pg_isready -q -h "$host" -p "$port" 2>/dev/null; }
+# The suite connects as postgres without a password.
+trusted() { psql -h "$host" -p "$port" -U postgres -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; }
 
-if command -v pg_isready >/dev/null && ready; then
+if command -v pg_isready >/dev/null && ready && trusted; then
+	psql -h "$host" -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 ||
+		psql -h "$host" -p "$port" -U postgres -c "CREATE DATABASE test" >/dev/null
 	exit 0
 fi
 
@@ -25,11 +29,14 @@ conf=/etc/postgresql/$version/main
 if ! grep -q '^host all all 127.0.0.1/32 trust' "$conf/pg_hba.conf"; then
 	sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$conf/pg_hba.conf"
 fi
-pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+# Start it, or, if it was already running (the package's install may start
+# it), reload it so the trust lines above apply.
+pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null ||
+	pg_ctlcluster --skip-systemctl-redirect "$version" main reload 2>/dev/null || true
 
 for _ in $(seq 1 60); do
 	if ready; then break; fi
-	pg_isready -q -h "$host" -p "$port" -t 1 2>/dev/null || true
+	sleep 0.5
 done
 if ! ready; then
 	echo "PostgreSQL did not come up on $host:$port; start it with:" >&2
