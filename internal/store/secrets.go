@@ -1,6 +1,13 @@
 package store
 
-import "context"
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"time"
+)
 
 // Reencrypter is implemented by stores that seal endpoint secrets and
 // source verifiers at rest (both engines, when opened with a keyring).
@@ -17,4 +24,26 @@ type Reencrypter interface {
 	// of the key that sealed them; "" counts plaintext rows. It reads
 	// every row, so it is for start-up checks and tools, not hot paths.
 	SecretKeyIDs(ctx context.Context) (map[string]int64, error)
+}
+
+// UnreadableSecretsRetry is how long a claim puts off the deliveries of an
+// endpoint whose secrets it cannot open (sealed by a key the keyring
+// lacks, or a corrupt row). Such a delivery is neither sent unsigned nor
+// failed: it stays unleased and pending, and claims do not spin on it
+// while the key is missing, nor fail for it.
+const UnreadableSecretsRetry = time.Minute
+
+// WarnUnreadableSecrets logs that a claim held back n deliveries of the
+// endpoints whose secrets did not open, with their errors (which name key
+// ids, never secrets). It logs at most once per UnreadableSecretsRetry for
+// each last, the store's time of the previous warning in Unix ms.
+func WarnUnreadableSecrets(ctx context.Context, log *slog.Logger, last *atomic.Int64, endpoints map[string]error, n int) {
+	t, prev := time.Now().UnixMilli(), last.Load()
+	if prev != 0 && t-prev < UnreadableSecretsRetry.Milliseconds() || !last.CompareAndSwap(prev, t) {
+		return
+	}
+	ids := slices.Sorted(maps.Keys(endpoints))
+	log.WarnContext(ctx, "endpoint secrets cannot be opened: its deliveries wait, unsent, until the key is configured",
+		"endpoints", ids[:min(len(ids), 10)], "endpoint_count", len(ids), "deliveries", n,
+		"retry_in", UnreadableSecretsRetry, "error", endpoints[ids[0]])
 }

@@ -210,10 +210,22 @@ func (db *DB) scanEndpointWith(row pgx.CollectableRow, extra ...any) (herald.End
 	}
 	secs, err := db.openSecrets(ep.ID, secs)
 	if err != nil {
-		return herald.Endpoint{}, err
+		return herald.Endpoint{}, &secretsError{endpointID: ep.ID, err: err}
 	}
 	if ep.Secrets, err = fromSecretsText(secs); err != nil {
-		return herald.Endpoint{}, err
+		return herald.Endpoint{}, &secretsError{endpointID: ep.ID, err: fmt.Errorf("endpoint %s: %w", ep.ID, err)}
 	}
 	return ep, nil
 }
+
+// secretsError is an endpoint whose secrets column cannot be opened or
+// decoded: sealed by a key the keyring lacks, or a corrupt value. It is
+// the row's fault, not the database's, so a claim holds back that
+// endpoint's deliveries instead of failing (queue.go).
+type secretsError struct {
+	endpointID string
+	err        error
+}
+
+func (e *secretsError) Error() string { return e.err.Error() }
+func (e *secretsError) Unwrap() error { return e.err }

@@ -70,6 +70,7 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 		"claim deliveries":  claimDeliveries,
 		"job messages":      jobMessages,
 		"cancel orphan":     cancelOrphan,
+		"hold unreadable":   holdUnreadable,
 		"lock endpoints":    lockEndpoints,
 		"update health":     updateHealth,
 		"disable endpoints": disableEndpoints,
@@ -85,7 +86,7 @@ func TestHotStatementsKeepTheirIndexes(t *testing.T) {
 	// These find deliveries by key, and must use the primary key: a
 	// partial index (open deliveries by endpoint, leases by owner) looks
 	// cheaper on an empty table but reads a whole range per key.
-	byKey := map[string]bool{"lock_deliveries": true, "update_deliveries": true, "cancel_orphan": true,
+	byKey := map[string]bool{"lock_deliveries": true, "update_deliveries": true, "cancel_orphan": true, "hold_unreadable": true,
 		"release_leased": true, "extend_leased": true, "move_chunk": true}
 	for name, sql := range statements {
 		name := strings.ReplaceAll(name, " ", "_")

@@ -92,8 +92,9 @@ type DB struct {
 	listen  *listener
 	bg      *store.Background // the rest of large held-delivery moves
 
-	lastUnpark atomic.Int64 // when claims last swept ordered heads (fifo.go)
-	closeOnce  sync.Once
+	lastUnpark      atomic.Int64 // when claims last swept ordered heads (fifo.go)
+	lastSecretsWarn atomic.Int64 // when a claim last logged unreadable secrets (queue.go)
+	closeOnce       sync.Once
 }
 
 // Open connects to PostgreSQL, applies pending migrations, and starts the

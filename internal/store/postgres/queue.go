@@ -53,9 +53,10 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 }
 
 // claim leases and loads the jobs in one transaction: a claim that cannot
-// load them (a lost connection, secrets it cannot decrypt) leases nothing.
-// Committed, its leases would keep the rows from every node until they
-// expire, while this one never sends them.
+// load them (a lost connection) leases nothing. Committed, its leases would
+// keep the rows from every node until they expire, while this one never
+// sends them. An endpoint whose secrets do not open fails only its own
+// deliveries' part of the claim (jobs).
 func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -117,13 +118,16 @@ func (db *DB) claimIn(ctx context.Context, tx pgx.Tx, owner string, now time.Tim
 		}
 		return strings.Compare(a.EndpointID, b.EndpointID)
 	})
-	return db.jobs(ctx, tx, deliveries)
+	return db.jobs(ctx, tx, now, deliveries)
 }
 
 // jobs loads the messages and endpoints of claimed deliveries in one round
 // trip. A delivery whose message or endpoint is gone, or whose endpoint is
-// disabled, is canceled instead.
-func (db *DB) jobs(ctx context.Context, tx pgx.Tx, deliveries []herald.Delivery) ([]store.Job, error) {
+// disabled, is canceled instead. One whose endpoint's secrets do not open
+// (a key missing from the keyring, a corrupt row) is neither sent unsigned
+// nor failed: it is given back unleased, due after UnreadableSecretsRetry,
+// so that these claims and the next ones go on with the other endpoints.
+func (db *DB) jobs(ctx context.Context, tx pgx.Tx, now time.Time, deliveries []herald.Delivery) ([]store.Job, error) {
 	var msgIDs, epIDs []string
 	for _, d := range deliveries {
 		msgIDs = append(msgIDs, d.MsgID)
@@ -131,6 +135,7 @@ func (db *DB) jobs(ctx context.Context, tx pgx.Tx, deliveries []herald.Delivery)
 	}
 	msgs := make(map[string]*herald.Message)
 	eps := make(map[string]*herald.Endpoint)
+	var unreadable map[string]error
 	b := &pgx.Batch{}
 	b.Queue(jobMessages, msgIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -145,6 +150,13 @@ func (db *DB) jobs(ctx context.Context, tx pgx.Tx, deliveries []herald.Delivery)
 	b.Queue(jobEndpoints, epIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			ep, err := db.scanEndpoint(rows)
+			if se := (*secretsError)(nil); errors.As(err, &se) {
+				if unreadable == nil {
+					unreadable = make(map[string]error)
+				}
+				unreadable[se.endpointID] = se
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -157,8 +169,13 @@ func (db *DB) jobs(ctx context.Context, tx pgx.Tx, deliveries []herald.Delivery)
 	}
 	jobs := make([]store.Job, 0, len(deliveries))
 	var orphanMsg, orphanEp []string
+	held := &pgx.Batch{}
 	for _, d := range deliveries {
 		m, e := msgs[d.MsgID], eps[d.EndpointID]
+		if m != nil && unreadable[d.EndpointID] != nil {
+			held.Queue(holdUnreadable, d.MsgID, d.EndpointID, ms(now.Add(store.UnreadableSecretsRetry)))
+			continue
+		}
 		if m == nil || e == nil || e.Disabled {
 			orphanMsg, orphanEp = append(orphanMsg, d.MsgID), append(orphanEp, d.EndpointID)
 			continue
@@ -176,6 +193,12 @@ func (db *DB) jobs(ctx context.Context, tx pgx.Tx, deliveries []herald.Delivery)
 			return nil, err
 		}
 	}
+	if held.Len() > 0 {
+		if err := tx.SendBatch(ctx, held).Close(); err != nil {
+			return nil, err
+		}
+		store.WarnUnreadableSecrets(ctx, db.log, &db.lastSecretsWarn, unreadable, held.Len())
+	}
 	return jobs, nil
 }
 
@@ -189,6 +212,11 @@ const jobEndpoints = `SELECT e.* FROM (SELECT DISTINCT id FROM unnest($1::text[]
 	LATERAL (SELECT ` + endpointColumns + ` FROM endpoints WHERE id = k.id OFFSET 0) AS e`
 
 const cancelOrphan = `UPDATE deliveries SET status = 4, next_attempt_at = NULL, lease_owner = NULL
+	WHERE msg_id = $1 AND endpoint_id = $2`
+
+// holdUnreadable gives back a claimed delivery whose endpoint's secrets do
+// not open, unleased and due at $3 (jobs).
+const holdUnreadable = `UPDATE deliveries SET lease_owner = NULL, leased_at = NULL, next_attempt_at = $3
 	WHERE msg_id = $1 AND endpoint_id = $2`
 
 // circuitRetry is the RetryAt of d's endpoint's circuit unless it is

@@ -407,12 +407,13 @@ func TestClaimCancelsDeliveriesOfDisabledEndpoints(t *testing.T) {
 	}
 }
 
-// TestFailedClaimHandsItsLeasesBack: a claim leases its rows, then loads
-// their messages and endpoints. When the load fails (here: a node without
-// the key that decrypts the endpoint's secrets), the leases must not stay
-// with the claimer, which would keep the rows from every node until they
-// expire while it never sends them.
-func TestFailedClaimHandsItsLeasesBack(t *testing.T) {
+// TestUndecryptableClaimHandsItsLeasesBack: a claim leases its rows, then
+// loads their messages and endpoints. A node without the key that decrypts
+// an endpoint's secrets must not keep the leases (it would hold the rows
+// from every node until they expire, never sending them), nor fail the
+// claim (every claim reaching these rows would fail): it gives them back
+// unleased, due UnreadableSecretsRetry later, and another node takes them.
+func TestUndecryptableClaimHandsItsLeasesBack(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	schema := newSchema(t)
@@ -442,11 +443,14 @@ func TestFailedClaimHandsItsLeasesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := noKeys.Claim(ctx, "node_a", now, time.Minute, 10); err == nil {
-		t.Fatal("a claim that cannot decrypt the endpoint's secrets succeeded")
+	if jobs, err := noKeys.Claim(ctx, "node_a", now, time.Minute, 10); err != nil || len(jobs) != 0 {
+		t.Fatalf("a claim that cannot decrypt the endpoint's secrets: %d jobs, %v; want none, no error", len(jobs), err)
 	}
-	jobs, err := withKeys.Claim(ctx, "node_b", now, time.Minute, 10)
+	jobs, err := withKeys.Claim(ctx, "node_b", now.Add(store.UnreadableSecretsRetry), time.Minute, 10)
 	if err != nil || len(jobs) != 1 {
-		t.Errorf("another node's claim after the failed one: %d jobs, %v; want the delivery", len(jobs), err)
+		t.Fatalf("another node's claim after the held-back one: %d jobs, %v; want the delivery", len(jobs), err)
+	}
+	if jobs[0].Delivery.Trigger != herald.TriggerScheduled {
+		t.Errorf("trigger %d, want scheduled: node_a kept the lease", jobs[0].Delivery.Trigger)
 	}
 }

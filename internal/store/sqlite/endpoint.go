@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -175,13 +176,25 @@ func (db *DB) scanEndpoint(s scanner) (*herald.Endpoint, error) {
 		return nil, err
 	}
 	if secrets, err = db.openSecrets(ep.ID, secrets); err != nil {
-		return nil, err
+		return nil, &secretsError{endpointID: ep.ID, err: err}
 	}
 	if ep.Secrets, err = parseSecrets(secrets); err != nil {
-		return nil, err
+		return nil, &secretsError{endpointID: ep.ID, err: fmt.Errorf("endpoint %s: %w", ep.ID, err)}
 	}
 	return &ep, nil
 }
+
+// secretsError is an endpoint whose secrets column cannot be opened or
+// decoded: sealed by a key the keyring lacks, or a corrupt value. It is
+// the row's fault, not the database's, so a claim holds back that
+// endpoint's deliveries instead of failing (queue.go).
+type secretsError struct {
+	endpointID string
+	err        error
+}
+
+func (e *secretsError) Error() string { return e.err.Error() }
+func (e *secretsError) Unwrap() error { return e.err }
 
 // endpointSecrets encodes and seals ep's secrets column.
 func (db *DB) endpointSecrets(ep *herald.Endpoint) (sql.NullString, error) {

@@ -140,8 +140,16 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 		return nil, mapErr("claim deliveries: load messages", err)
 	}
 	eps := make(map[string]*herald.Endpoint, len(epIDs))
+	var unreadable map[string]error // endpoints whose secrets do not open
 	err = loadByIDs(ctx, w.tx, `SELECT `+endpointColumns+` FROM endpoints WHERE id IN `, epIDs, func(s scanner) error {
 		ep, err := db.scanEndpoint(s)
+		if se := (*secretsError)(nil); errors.As(err, &se) {
+			if unreadable == nil {
+				unreadable = make(map[string]error)
+			}
+			unreadable[se.endpointID] = se
+			return nil
+		}
 		if err == nil {
 			eps[ep.ID] = ep
 		}
@@ -152,8 +160,20 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 	}
 
 	jobs := make([]store.Job, 0, len(ds))
+	held := 0
 	for _, d := range ds {
 		m, ep := msgs[d.MsgID], eps[d.EndpointID]
+		if m != nil && unreadable[d.EndpointID] != nil {
+			// Unsigned it must not go, and failing the claim would fail
+			// every claim that reaches it: it waits, unleased, for the key.
+			_, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = ?
+				WHERE msg_id = ? AND endpoint_id = ?`, ms(now.Add(store.UnreadableSecretsRetry)), d.MsgID, d.EndpointID)
+			if err != nil {
+				return nil, mapErr("claim deliveries: hold back", err)
+			}
+			held++
+			continue
+		}
 		if m == nil || ep == nil || ep.Disabled {
 			_, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET status = 4, next_attempt_at = NULL,
 				lease_owner = NULL, updated_at = ? WHERE msg_id = ? AND endpoint_id = ?`, ms(now), d.MsgID, d.EndpointID)
@@ -163,6 +183,9 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 			continue
 		}
 		jobs = append(jobs, store.Job{Delivery: d, Message: m, Endpoint: ep})
+	}
+	if held > 0 {
+		store.WarnUnreadableSecrets(ctx, db.log, &db.lastSecretsWarn, unreadable, held)
 	}
 	return jobs, nil
 }

@@ -48,6 +48,7 @@ func RunSecrets(t *testing.T, e SecretsEngine) {
 		{"PlaintextRowsReadAndReencrypt", testPlaintextRows},
 		{"RotateReencryptRetireOldKey", testRotation},
 		{"ReencryptWithoutKeyFails", testReencryptWithoutKey},
+		{"UnreadableEndpointHeldBackFromClaims", testUnreadableEndpointClaim},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,4 +305,55 @@ func testReencryptWithoutKey(t *testing.T, r *secretsRun) {
 		t.Error("reencrypt without a key: got nil error, want one")
 	}
 	r.wantRaw(t, "", 2)
+}
+
+// testUnreadableEndpointClaim claims due deliveries of an endpoint whose
+// secrets the keyring cannot open, oldest first, beside another
+// endpoint's: the claim returns the healthy one, and gives the other back
+// unleased, pending and due a while later, rather than failing (which
+// every later claim would too, since they are the oldest due rows) or
+// sending it unsigned. Once the key is back, it is claimed as before.
+func testUnreadableEndpointClaim(t *testing.T, r *secretsRun) {
+	keyA, keyB := newKey(t, "a"), newKey(t, "b")
+	f, closeA := r.open(t, keyring(t, keyA))
+	t0 := f.t0
+	a := f.app()
+	bad := f.endpoint(a.ID)
+	closeA()
+
+	f, closeB := r.open(t, keyring(t, keyB))
+	f.t0 = t0
+	good := f.endpoint(a.ID)
+	m1 := f.publish(a.ID, f.t0, bad.ID)
+	m2 := f.publish(a.ID, f.at(time.Millisecond), bad.ID, good.ID)
+	now := f.at(time.Second)
+	jobs, err := f.s.Claim(f.ctx, "node-a", now, lease, 10)
+	f.noErr("claim beside an endpoint whose secrets do not open", err)
+	if len(jobs) != 1 || jobs[0].Endpoint.ID != good.ID || jobs[0].Delivery.MsgID != m2.ID {
+		f.Fatalf("claim: got %d jobs, want only %s to the healthy endpoint", len(jobs), m2.ID)
+	}
+	sameEndpoint(f, jobs[0].Endpoint, good)
+	f.record(result(jobs[0], f.at(1500*time.Millisecond), 200, herald.Outcome{Status: herald.StatusSuccess}))
+	held := now.Add(store.UnreadableSecretsRetry)
+	wantDelivery(f, a.ID, bad.ID, m1.ID, herald.StatusPending, held)
+	wantDelivery(f, a.ID, bad.ID, m2.ID, herald.StatusPending, held)
+	f.claimNone("node-a", f.at(2*time.Second))
+	f.claimNone("node-b", held.Add(-time.Millisecond))
+	closeB()
+
+	// With the key back, they are claimed as if never touched: unleased
+	// (a recovery would mean node-a still held them) and not attempted.
+	f, _ = r.open(t, keyring(t, keyB, keyA))
+	f.t0 = t0
+	jobs = f.claim("node-b", held, 10)
+	if len(jobs) != 2 {
+		f.Fatalf("claim with the key back: got %d jobs, want 2", len(jobs))
+	}
+	for _, j := range jobs {
+		if j.Endpoint.ID != bad.ID || j.Delivery.Trigger != herald.TriggerScheduled || j.Delivery.Attempts != 0 {
+			f.Errorf("claim with the key back: got %s to %s trigger %d attempts %d, want to %s, scheduled, no attempts",
+				j.Delivery.MsgID, j.Endpoint.ID, j.Delivery.Trigger, j.Delivery.Attempts, bad.ID)
+		}
+		sameEndpoint(f, j.Endpoint, bad)
+	}
 }
