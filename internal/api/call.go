@@ -25,6 +25,10 @@ type call struct {
 	now time.Time
 	// route is the pattern that matched, for logs and metrics.
 	route string
+	// msgID is the ID a publish under an Idempotency-Key gives its
+	// message: the key's claim holds it, so a retry after a crash finds
+	// the message the first request may have stored (see idempotently).
+	msgID string
 }
 
 // path returns a path parameter.

@@ -47,7 +47,15 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 		return invalid([]string{"header", "idempotency-key"}, "Idempotency-Key must be at most 256 characters")
 	}
 	key := idempotencyKey(c, raw)
-	saved, err := s.store.BeginIdempotent(c.ctx, key, c.now, c.now.Add(idempotencyTTL))
+	// A publish notes its message ID in the claim, committed with it: if
+	// the process dies after the message commits but before its answer is
+	// saved, the retry that takes the claim over answers with that message
+	// instead of publishing it again.
+	note := ""
+	if c.route == createMessageRoute {
+		note = herald.NewID(herald.PrefixMessage, c.now)
+	}
+	saved, claimed, err := s.store.BeginIdempotent(c.ctx, key, c.now, c.now.Add(idempotencyTTL), note)
 	switch {
 	case errors.Is(err, herald.ErrConflict):
 		return herald.Errorf(herald.ECONFLICT, "A request with this Idempotency-Key is still in progress")
@@ -67,6 +75,7 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 		return nil
 	}
 
+	c.msgID = claimed
 	resp := s.runIdempotent(c, h)
 	ctx, cancel := detached(c.ctx)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -80,7 +81,7 @@ func TestIdempotencyAbandonedClaimTakenOver(t *testing.T) {
 	b.createApp(t, "Acme", "acme")
 	k := storeKey("POST", "/api/v1/app/acme/msg", "crashed")
 	claimed := time.Now().Add(-store.IdempotencyClaimTimeout - time.Second)
-	if _, err := b.store.BeginIdempotent(context.Background(), k, claimed, claimed.Add(idempotencyTTL)); err != nil {
+	if _, _, err := b.store.BeginIdempotent(context.Background(), k, claimed, claimed.Add(idempotencyTTL), ""); err != nil {
 		t.Fatalf("claim as the dead process: %v", err)
 	}
 	key := map[string][]string{"Idempotency-Key": {"crashed"}}
@@ -93,10 +94,45 @@ func TestIdempotencyAbandonedClaimTakenOver(t *testing.T) {
 
 	// A recent claim still means the first request is running.
 	k = storeKey("POST", "/api/v1/app/acme/msg", "running")
-	if _, err := b.store.BeginIdempotent(context.Background(), k, time.Now(), time.Now().Add(idempotencyTTL)); err != nil {
+	if _, _, err := b.store.BeginIdempotent(context.Background(), k, time.Now(), time.Now().Add(idempotencyTTL), ""); err != nil {
 		t.Fatalf("claim: %v", err)
 	}
 	b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", body, map[string][]string{"Idempotency-Key": {"running"}}).want(t, 409)
+}
+
+// TestIdempotencyRetryAfterACrashFindsThePublish: a process that died
+// after its publish committed, but before the answer was saved, left a
+// claim noting the message's ID. The retry that takes the claim over
+// answers with that message, and publishes nothing again.
+func TestIdempotencyRetryAfterACrashFindsThePublish(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, "Acme", "acme")
+	ctx := context.Background()
+	claimed := time.Now().Add(-store.IdempotencyClaimTimeout - time.Second)
+	id := herald.NewID(herald.PrefixMessage, claimed)
+	k := storeKey("POST", "/api/v1/app/acme/msg", "died")
+	if _, _, err := b.store.BeginIdempotent(ctx, k, claimed, claimed.Add(idempotencyTTL), id); err != nil {
+		t.Fatalf("claim as the dead process: %v", err)
+	}
+	msg := &herald.Message{ID: id, AppID: app, EventType: "a", Payload: []byte(`{"n":1}`), CreatedAt: claimed, ExpiresAt: claimed.Add(time.Hour)}
+	if err := b.store.Publish(ctx, msg, nil, "", time.Time{}); err != nil {
+		t.Fatalf("the dead process's publish: %v", err)
+	}
+	before, _, _ := b.pub.counts()
+
+	key := map[string][]string{"Idempotency-Key": {"died"}}
+	got := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a","payload":{"n":1}}`, key).want(t, 202).obj(t)
+	if got["id"] != id {
+		t.Errorf("retry: answered message %v, want the one the dead request published, %s", got["id"], id)
+	}
+	if after, _, _ := b.pub.counts(); after != before {
+		t.Errorf("retry published again (%d publishes, want %d)", after, before)
+	}
+	again := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a","payload":{"n":1}}`, key).want(t, 202).obj(t)
+	if again["id"] != id {
+		t.Errorf("replay: message %v, want %s", again["id"], id)
+	}
 }
 
 // A portal token is a secret: its answer is never saved in the idempotency
@@ -113,7 +149,7 @@ func TestIdempotencyPortalTokenNotSaved(t *testing.T) {
 		t.Errorf("got the same token twice, want each call to mint its own")
 	}
 	now := time.Now()
-	saved, err := b.store.BeginIdempotent(context.Background(), storeKey("POST", path, "portal-1"), now, now.Add(time.Hour))
+	saved, _, err := b.store.BeginIdempotent(context.Background(), storeKey("POST", path, "portal-1"), now, now.Add(time.Hour), "")
 	if err != nil || saved != nil {
 		t.Errorf("got a saved answer (%v) for the key, want nothing stored", err)
 	}

@@ -105,8 +105,19 @@ func (s *Server) createMessage(c *call) error {
 			return err
 		}
 	}
+	id := c.msgID
+	if id == "" {
+		id = herald.NewID(herald.PrefixMessage, c.now)
+	} else if done, err := s.store.GetMessage(c.ctx, app.ID, id); err == nil {
+		// An earlier request with this Idempotency-Key stored it, and died
+		// before its answer was saved.
+		writeRaw(c.w, http.StatusAccepted, appendMessageOut(nil, done, withContent))
+		return nil
+	} else if !errors.Is(err, herald.ErrNotFound) {
+		return err
+	}
 	msg := &herald.Message{
-		ID:        herald.NewID(herald.PrefixMessage, c.now),
+		ID:        id,
 		AppID:     app.ID,
 		EventType: in.EventType,
 		Channels:  in.Channels,

@@ -287,7 +287,7 @@ func TestRunOnceAgainstSQLite(t *testing.T) {
 	recent := ingest(t0)
 	for i, expires := range []time.Duration{time.Hour, time.Hour, time.Hour, 3 * time.Hour} {
 		key := fmt.Sprintf("idem-%d", i)
-		if _, err := db.BeginIdempotent(ctx, key, t0, t0.Add(expires)); err != nil {
+		if _, _, err := db.BeginIdempotent(ctx, key, t0, t0.Add(expires), ""); err != nil {
 			t.Fatalf("begin idempotent: %v", err)
 		}
 		if err := db.FinishIdempotent(ctx, key, &store.IdempotentResponse{StatusCode: 202, Body: []byte("{}")}); err != nil {

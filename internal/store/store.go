@@ -176,7 +176,13 @@ type Auth interface {
 	// is taken over (atomically, by one caller) once it is
 	// IdempotencyClaimTimeout old, so a request whose process died does
 	// not block its key until expires.
-	BeginIdempotent(ctx context.Context, key string, now, expires time.Time) (saved *IdempotentResponse, err error)
+	//
+	// note is kept with the claim, committed with it: what the request
+	// will do (a publish's message ID). The claim's note is returned: note
+	// itself, or, when the claim takes over one whose request died, that
+	// request's note, since its work may have committed before it died
+	// (the publish, but not the saved response).
+	BeginIdempotent(ctx context.Context, key string, now, expires time.Time, note string) (saved *IdempotentResponse, claimed string, err error)
 	// FinishIdempotent saves the response for key, or forgets the key when
 	// resp is nil (the request failed and may be retried).
 	FinishIdempotent(ctx context.Context, key string, resp *IdempotentResponse) error

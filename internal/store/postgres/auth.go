@@ -64,47 +64,65 @@ func (db *DB) DeleteToken(ctx context.Context, hash []byte) error {
 // nil, nil when the caller holds the key and may proceed. An expired key,
 // or a claim abandoned for store.IdempotencyClaimTimeout, is free again;
 // the upsert's row lock lets one caller alone take it.
-func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time.Time) (*store.IdempotentResponse, error) {
+func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time.Time, note string) (*store.IdempotentResponse, string, error) {
 	ctx, cancel := db.callCtx(ctx)
 	defer cancel()
 	// The claim and the read are two statements; a key forgotten between
 	// them is claimed again on the next turn.
 	for range 3 {
-		saved, err := db.beginIdempotent(ctx, key, now, expires)
-		if errors.Is(err, pgx.ErrNoRows) {
+		saved, claimed, err := db.beginIdempotent(ctx, key, now, expires, note)
+		if errors.Is(err, errKeyGone) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("begin idempotent request: %w", db.mapCallErr(ctx, err))
+			return nil, "", fmt.Errorf("begin idempotent request: %w", db.mapCallErr(ctx, err))
 		}
-		return saved, nil
+		return saved, claimed, nil
 	}
-	return nil, fmt.Errorf("begin idempotent request: %w", herald.ErrConflict)
+	return nil, "", fmt.Errorf("begin idempotent request: %w", herald.ErrConflict)
 }
 
-func (db *DB) beginIdempotent(ctx context.Context, key string, now, expires time.Time) (*store.IdempotentResponse, error) {
-	tag, err := db.pool.Exec(ctx, `INSERT INTO idempotency_keys AS k (key, created_at, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (key) DO UPDATE SET created_at = $2, expires_at = $3, status_code = NULL, body = NULL
-		WHERE k.expires_at <= $2 OR (k.status_code IS NULL AND k.created_at <= $4)`,
-		key, ms(now), ms(expires), ms(now.Add(-store.IdempotencyClaimTimeout)))
-	if err != nil {
-		return nil, err
+// errKeyGone is a key that was forgotten between beginIdempotent's claim
+// and its read.
+var errKeyGone = errors.New("idempotency key forgotten meanwhile")
+
+// beginIdempotent claims key, keeping the note of an abandoned claim it
+// takes over (body holds the note while the claim is in flight), or reads
+// the saved response.
+func (db *DB) beginIdempotent(ctx context.Context, key string, now, expires time.Time, note string) (*store.IdempotentResponse, string, error) {
+	var body []byte
+	err := db.pool.QueryRow(ctx, `INSERT INTO idempotency_keys AS k (key, created_at, expires_at, body) VALUES ($1, $2, $3, $5)
+		ON CONFLICT (key) DO UPDATE SET created_at = $2, expires_at = $3, status_code = NULL,
+			body = CASE WHEN k.expires_at > $2 THEN COALESCE(k.body, EXCLUDED.body) ELSE EXCLUDED.body END
+		WHERE k.expires_at <= $2 OR (k.status_code IS NULL AND k.created_at <= $4)
+		RETURNING body`,
+		key, ms(now), ms(expires), ms(now.Add(-store.IdempotencyClaimTimeout)), noteBytes(note)).Scan(&body)
+	if err == nil {
+		return nil, string(body), nil
 	}
-	if tag.RowsAffected() == 1 {
-		return nil, nil
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", err
 	}
-	var (
-		code *int32
-		body []byte
-	)
+	var code *int32
 	err = db.pool.QueryRow(ctx, `SELECT status_code, body FROM idempotency_keys WHERE key = $1`, key).Scan(&code, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", errKeyGone
+	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if code == nil {
-		return nil, herald.ErrConflict
+		return nil, "", herald.ErrConflict
 	}
-	return &store.IdempotentResponse{StatusCode: int(*code), Body: body}, nil
+	return &store.IdempotentResponse{StatusCode: int(*code), Body: body}, "", nil
+}
+
+// noteBytes is a claim's note as bytea, or NULL when empty.
+func noteBytes(note string) []byte {
+	if note == "" {
+		return nil
+	}
+	return []byte(note)
 }
 
 // FinishIdempotent saves resp for key, or forgets key when resp is nil.

@@ -50,10 +50,13 @@ func (db *DB) DeleteToken(ctx context.Context, hash []byte) error {
 // and nil to let the caller proceed. An expired key, or a claim abandoned
 // for store.IdempotencyClaimTimeout, is claimed afresh; the one writer
 // makes the read and the claim atomic.
-func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time.Time) (*store.IdempotentResponse, error) {
-	var saved *store.IdempotentResponse
+func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time.Time, note string) (*store.IdempotentResponse, string, error) {
+	var (
+		saved   *store.IdempotentResponse
+		claimed string
+	)
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
-		saved = nil
+		saved, claimed = nil, note
 		var (
 			code    sql.NullInt64
 			body    []byte
@@ -70,19 +73,29 @@ func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time
 			}
 			saved = &store.IdempotentResponse{StatusCode: int(code.Int64), Body: body}
 			return nil
+		case err == nil && exp > ms(now) && len(body) > 0:
+			claimed = string(body) // the abandoned claim's note (body holds it while in flight)
 		case err != nil && !errNoRows(err):
 			return mapErr("begin idempotent", err)
 		}
 		_, err = w.tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, status_code, body, created_at, expires_at)
-			VALUES (?1, NULL, NULL, ?2, ?3)
-			ON CONFLICT (key) DO UPDATE SET status_code = NULL, body = NULL, created_at = ?2, expires_at = ?3`,
-			key, ms(now), ms(expires))
+			VALUES (?1, NULL, ?4, ?2, ?3)
+			ON CONFLICT (key) DO UPDATE SET status_code = NULL, body = ?4, created_at = ?2, expires_at = ?3`,
+			key, ms(now), ms(expires), nullBytes(claimed))
 		return mapErr("begin idempotent", err)
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return saved, nil
+	return saved, claimed, nil
+}
+
+// nullBytes is s as a BLOB, or NULL when empty.
+func nullBytes(s string) any {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
 }
 
 // FinishIdempotent saves resp for key, or forgets the key when resp is nil

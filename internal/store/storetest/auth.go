@@ -33,30 +33,30 @@ var authTests = []test{
 	}},
 	{"Idempotency", func(f *fixture) {
 		exp := f.at(time.Hour)
-		saved, err := f.s.BeginIdempotent(f.ctx, "key-1", f.t0, exp)
+		saved, _, err := f.s.BeginIdempotent(f.ctx, "key-1", f.t0, exp, "")
 		if err != nil || saved != nil {
 			f.Fatalf("first begin: got %v, %v, want nil, nil (proceed)", saved, err)
 		}
-		_, err = f.s.BeginIdempotent(f.ctx, "key-1", f.at(time.Second), exp)
+		_, _, err = f.s.BeginIdempotent(f.ctx, "key-1", f.at(time.Second), exp, "")
 		f.wantErr("begin while in flight", err, herald.ErrConflict)
 		resp := &store.IdempotentResponse{StatusCode: 202, Body: []byte(`{"id":"msg_1"}`)}
 		f.noErr("finish", f.s.FinishIdempotent(f.ctx, "key-1", resp))
-		saved, err = f.s.BeginIdempotent(f.ctx, "key-1", f.at(time.Minute), exp)
+		saved, _, err = f.s.BeginIdempotent(f.ctx, "key-1", f.at(time.Minute), exp, "")
 		f.noErr("begin after finish", err)
 		if saved == nil || saved.StatusCode != 202 || string(saved.Body) != string(resp.Body) {
 			f.Errorf("saved response: got %+v, want %+v", saved, resp)
 		}
-		saved, err = f.s.BeginIdempotent(f.ctx, "key-1", exp, f.at(2*time.Hour))
+		saved, _, err = f.s.BeginIdempotent(f.ctx, "key-1", exp, f.at(2*time.Hour), "")
 		if err != nil || saved != nil {
 			f.Errorf("begin after expiry: got %v, %v, want nil, nil (the key is claimed afresh)", saved, err)
 		}
 
-		saved, err = f.s.BeginIdempotent(f.ctx, "key-2", f.t0, exp)
+		saved, _, err = f.s.BeginIdempotent(f.ctx, "key-2", f.t0, exp, "")
 		if err != nil || saved != nil {
 			f.Fatalf("begin key-2: got %v, %v, want nil, nil", saved, err)
 		}
 		f.noErr("forget key-2", f.s.FinishIdempotent(f.ctx, "key-2", nil))
-		saved, err = f.s.BeginIdempotent(f.ctx, "key-2", f.at(time.Second), exp)
+		saved, _, err = f.s.BeginIdempotent(f.ctx, "key-2", f.at(time.Second), exp, "")
 		if err != nil || saved != nil {
 			f.Errorf("begin after a failed request: got %v, %v, want nil, nil (retry allowed)", saved, err)
 		}
@@ -64,24 +64,54 @@ var authTests = []test{
 		// A request that never finished holds its key only until its claim
 		// times out: its process died, and the next request takes over.
 		timeout := f.at(time.Second).Add(store.IdempotencyClaimTimeout)
-		_, err = f.s.BeginIdempotent(f.ctx, "key-2", timeout.Add(-time.Millisecond), exp)
+		_, _, err = f.s.BeginIdempotent(f.ctx, "key-2", timeout.Add(-time.Millisecond), exp, "")
 		f.wantErr("begin just before the claim times out", err, herald.ErrConflict)
-		saved, err = f.s.BeginIdempotent(f.ctx, "key-2", timeout, exp)
+		saved, _, err = f.s.BeginIdempotent(f.ctx, "key-2", timeout, exp, "")
 		if err != nil || saved != nil {
 			f.Errorf("begin after an abandoned claim timed out: got %v, %v, want nil, nil", saved, err)
+		}
+	}},
+	{"IdempotencyNoteOutlivesItsRequest", func(f *fixture) {
+		// A claim keeps its request's note (a publish's message ID): the
+		// request may have committed its work and died before saving its
+		// response, so whoever takes the claim over gets that note, to
+		// look for the work, not its own. A key claimed afresh (expired,
+		// or never claimed) gets the caller's note.
+		exp := f.at(24 * time.Hour)
+		_, claimed, err := f.s.BeginIdempotent(f.ctx, "noted", f.t0, exp, "msg_first")
+		if err != nil || claimed != "msg_first" {
+			f.Fatalf("first claim: got %q, %v, want msg_first", claimed, err)
+		}
+		stale := f.at(store.IdempotencyClaimTimeout)
+		_, claimed, err = f.s.BeginIdempotent(f.ctx, "noted", stale, exp, "msg_second")
+		if err != nil || claimed != "msg_first" {
+			f.Errorf("take over an abandoned claim: got %q, %v, want the first request's msg_first", claimed, err)
+		}
+		_, claimed, err = f.s.BeginIdempotent(f.ctx, "noted", stale.Add(store.IdempotencyClaimTimeout), exp, "msg_third")
+		if err != nil || claimed != "msg_first" {
+			f.Errorf("take over again: got %q, %v, want msg_first still", claimed, err)
+		}
+		f.noErr("finish", f.s.FinishIdempotent(f.ctx, "noted", &store.IdempotentResponse{StatusCode: 202, Body: []byte(`{}`)}))
+		_, claimed, err = f.s.BeginIdempotent(f.ctx, "noted", exp, f.at(48*time.Hour), "msg_fourth")
+		if err != nil || claimed != "msg_fourth" {
+			f.Errorf("claim after expiry: got %q, %v, want msg_fourth", claimed, err)
+		}
+		_, claimed, err = f.s.BeginIdempotent(f.ctx, "plain", f.t0, exp, "")
+		if err != nil || claimed != "" {
+			f.Errorf("claim without a note: got %q, %v, want none", claimed, err)
 		}
 	}},
 	{"IdempotencyAbandonedClaim", func(f *fixture) {
 		// The claim is taken over, not the key's whole lifetime renewed:
 		// the one who took it over holds it for a full claim timeout.
 		exp := f.at(24 * time.Hour)
-		_, err := f.s.BeginIdempotent(f.ctx, "key", f.t0, exp)
+		_, _, err := f.s.BeginIdempotent(f.ctx, "key", f.t0, exp, "")
 		f.noErr("first claim", err)
 		stale := f.at(store.IdempotencyClaimTimeout)
 		results := make(chan error, 8)
 		for range cap(results) {
 			go func() {
-				saved, err := f.s.BeginIdempotent(f.ctx, "key", stale, exp)
+				saved, _, err := f.s.BeginIdempotent(f.ctx, "key", stale, exp, "")
 				if err == nil && saved != nil {
 					err = fmt.Errorf("got a saved response %+v", saved)
 				}
@@ -100,14 +130,14 @@ var authTests = []test{
 		if won != 1 {
 			f.Errorf("got %d requests taking over the abandoned claim, want exactly 1", won)
 		}
-		_, err = f.s.BeginIdempotent(f.ctx, "key", stale.Add(store.IdempotencyClaimTimeout-time.Millisecond), exp)
+		_, _, err = f.s.BeginIdempotent(f.ctx, "key", stale.Add(store.IdempotencyClaimTimeout-time.Millisecond), exp, "")
 		f.wantErr("begin while the new claim is fresh", err, herald.ErrConflict)
 
 		// A finished request's response is kept until the key expires,
 		// however old it is.
 		resp := &store.IdempotentResponse{StatusCode: 201, Body: []byte(`{}`)}
 		f.noErr("finish", f.s.FinishIdempotent(f.ctx, "key", resp))
-		saved, err := f.s.BeginIdempotent(f.ctx, "key", exp.Add(-time.Millisecond), exp)
+		saved, _, err := f.s.BeginIdempotent(f.ctx, "key", exp.Add(-time.Millisecond), exp, "")
 		f.noErr("begin long after finish", err)
 		if saved == nil || saved.StatusCode != 201 {
 			f.Errorf("saved response: got %+v, want %+v", saved, resp)

@@ -208,7 +208,7 @@ var retentionTests = []test{
 			key     string
 			expires time.Duration
 		}{{"k-old", time.Hour}, {"k-older", 30 * time.Minute}, {"k-live", 3 * time.Hour}} {
-			saved, err := f.s.BeginIdempotent(f.ctx, k.key, f.t0, f.at(k.expires))
+			saved, _, err := f.s.BeginIdempotent(f.ctx, k.key, f.t0, f.at(k.expires), "")
 			f.noErr("begin "+k.key, err)
 			if saved != nil {
 				f.Fatalf("begin %s: got a saved answer for a new key", k.key)
@@ -222,7 +222,7 @@ var retentionTests = []test{
 				f.Errorf("call %d: got %d expired, want %d", i+1, n, want)
 			}
 		}
-		saved, err := f.s.BeginIdempotent(f.ctx, "k-live", f.at(2*time.Hour), f.at(5*time.Hour))
+		saved, _, err := f.s.BeginIdempotent(f.ctx, "k-live", f.at(2*time.Hour), f.at(5*time.Hour), "")
 		f.noErr("begin k-live again", err)
 		if saved == nil || saved.StatusCode != 202 {
 			f.Errorf("the live key's answer after expiry: got %+v, want the saved 202", saved)
