@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,7 +62,20 @@ type server struct {
 	logger *slog.Logger
 	cfg    serveConfig
 	served chan error
+	unlock func() // releases the data directory lock
+
+	// httpGrace bounds how long stop waits for HTTP requests in progress
+	// before it drops their connections.
+	httpGrace time.Duration
+
+	stopOnce sync.Once
+	stopErr  error
 }
+
+// stepTimeout bounds each shutdown step other than the engine's, which
+// --shutdown-timeout bounds: every step gets its own budget, so a slow one
+// cannot eat the next one's.
+const stepTimeout = 5 * time.Second
 
 func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Logger) (_ *server, err error) {
 	// What was opened is closed again, last first, if a later step fails.
@@ -110,6 +124,11 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	unlock, err := lockDataDir(cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, unlock)
 	token, err := adminToken(cfg, env)
 	if err != nil {
 		return nil, err
@@ -260,15 +279,17 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		expiry.Start(ctx)
 	}
 	s := &server{
-		addr:   addr,
-		engine: engine,
-		expiry: expiry,
-		ops:    ops,
-		hub:    hub,
-		store:  st,
-		logger: logger,
-		cfg:    cfg,
-		served: make(chan error, 1),
+		addr:      addr,
+		engine:    engine,
+		expiry:    expiry,
+		ops:       ops,
+		hub:       hub,
+		store:     st,
+		logger:    logger,
+		cfg:       cfg,
+		served:    make(chan error, 1),
+		unlock:    unlock,
+		httpGrace: stepTimeout,
 		http: &http.Server{
 			Handler: mux,
 			// Slow clients cannot hold connections open: headers must
@@ -296,23 +317,38 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 // stop shuts down in order: stop accepting HTTP, stop retention, stop the
 // engine (which stops claiming, lets in-flight sends finish, cancels,
 // releases leases), publish the operational events the API and the engine
-// emitted until then, then close the store.
+// emitted until then, close the store, then release the data directory.
+// Each step has its own deadline. Calling stop again returns the first
+// call's result.
 func (s *server) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout+5*time.Second)
-	defer cancel()
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown() })
+	return s.stopErr
+}
+
+func (s *server) shutdown() error {
 	var errs []error
-	if err := s.http.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("stop http: %w", err))
+	// Requests still in progress after httpGrace (a client trickling its
+	// body may take the whole read timeout) are dropped, rather than
+	// holding up the engine's shutdown.
+	httpCtx, cancel := context.WithTimeout(context.Background(), s.httpGrace)
+	if err := s.http.Shutdown(httpCtx); err != nil {
+		s.logger.Warn("closing HTTP connections still busy at shutdown", "grace", s.httpGrace)
+		if err := s.http.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close http: %w", err))
+		}
 	}
+	cancel()
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
 	}
 	if s.expiry != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
 		if err := s.expiry.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		cancel()
 	}
-	engineCtx, cancelEngine := context.WithTimeout(ctx, s.cfg.shutdownTimeout)
+	engineCtx, cancelEngine := context.WithTimeout(context.Background(), s.cfg.shutdownTimeout)
 	if err := s.engine.Stop(engineCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stop delivery: %w", err))
 	}
@@ -320,9 +356,11 @@ func (s *server) stop() error {
 	if s.ops != nil {
 		// Publishing after the engine stopped stores the events' deliveries
 		// unleased: another node, or this one after a restart, sends them.
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
 		if err := s.ops.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
+		cancel()
 	}
 	// Listen sessions are hijacked connections that Shutdown does not wait
 	// for. They stay open while the engine finishes in-flight sends, then
@@ -331,6 +369,7 @@ func (s *server) stop() error {
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
+	s.unlock()
 	return errors.Join(errs...)
 }
 

@@ -104,6 +104,9 @@ func (c *serveConfig) check() error {
 	if c.inboundAge < inbound.MaxDedupeWindow {
 		return fmt.Errorf("--inbound-retention must be at least %s, the longest dedupe window, got %s", inbound.MaxDedupeWindow, c.inboundAge)
 	}
+	if c.shutdownTimeout < 0 {
+		return fmt.Errorf("--shutdown-timeout must not be negative, got %s", c.shutdownTimeout)
+	}
 	if c.headerTimeout <= 0 {
 		return fmt.Errorf("--read-header-timeout must be positive, got %s", c.headerTimeout)
 	}
