@@ -86,13 +86,6 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 			q.mu.Unlock()
 			return false
 		}
-		if len(q.jobs)-q.head >= d.queueCap {
-			q.spilled = true
-			q.mu.Unlock()
-			d.e.metrics.spilled.Inc()
-			return false
-		}
-		now := d.e.now()
 		if job.Endpoint != nil {
 			if q.ep == nil || job.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
 				q.ep = job.Endpoint
@@ -102,8 +95,17 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 			}
 			q.learnCircuit(job.Endpoint.Circuit)
 		}
-		q.jobs = append(q.jobs, job)
-		d.held.Add(1)
+		fits := len(q.jobs)-q.head < q.holdLimit(d.queueCap)
+		if fits {
+			q.jobs = append(q.jobs, job)
+			d.held.Add(1)
+		} else {
+			q.spilled = true
+			d.e.metrics.spilled.Inc()
+		}
+		// Even a delivery turned away wakes the queue: one whose circuit
+		// holds it back may be due for its probe.
+		now := d.e.now()
 		push := q.active < d.e.nodeShare().concurrency(d.perEP) && q.active < len(q.jobs)-q.head && !q.paused(now)
 		if push {
 			q.active++
@@ -114,7 +116,7 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 		if push {
 			d.run.push(q)
 		}
-		return true
+		return fits
 	}
 }
 
@@ -198,12 +200,28 @@ func (d *dispatcher) serve(q *epQueue) {
 		app := d.e.apps.get(d.e.sendCtx, q.appID)
 		q.mu.Lock()
 		now := d.e.now()
+		if q.active > d.e.nodeShare().concurrency(d.perEP) {
+			// More nodes share the endpoint's cap than when this token
+			// was handed out: give it back. The other tokens, at least
+			// one, keep serving the queue.
+			q.active--
+			q.mu.Unlock()
+			return
+		}
 		if d.stopping.Load() || len(q.jobs) == q.head || q.paused(now) {
 			q.active--
+			var shed []store.DeliveryKey
 			if q.paused(now) && len(q.jobs) > q.head {
+				if !d.stopping.Load() {
+					shed = q.shedBlocked()
+				}
 				d.armResume(q, now)
 			}
 			q.mu.Unlock()
+			if len(shed) > 0 {
+				d.held.Add(-int64(len(shed)))
+				d.e.releaseBlocked(shed)
+			}
 			return
 		}
 		if n >= fairnessBatch && d.run.waiting() {
@@ -263,6 +281,9 @@ func (d *dispatcher) serve(q *epQueue) {
 			q.mu.Unlock()
 			if closed {
 				d.resume(q)
+				// Closing made the backlog the store held at the
+				// circuit's RetryAt due: claim it.
+				d.e.poll.wake()
 			}
 		}
 		if pause > 0 {
