@@ -36,3 +36,15 @@ type Retention interface {
 	// returns fewer than limit.
 	ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error)
 }
+
+// FirstExpiryPage is how many expired messages a store's ExpireMessages
+// reads first, before it knows how many rows a message takes.
+const FirstExpiryPage = 8
+
+// NextExpiryPage returns how many messages the rows left will take, when
+// the last page's messages took written rows: at least 1, at most left.
+// Sizing pages by the rows seen keeps the lookups close to the rows a
+// batch actually deletes, however wide its messages.
+func NextExpiryPage(left, messages, written int) int {
+	return max(1, min(left, (left*messages+written-1)/max(written, 1)))
+}

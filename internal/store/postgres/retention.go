@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // oneShot runs a statement on a plan made for its arguments and for the
@@ -16,16 +18,6 @@ import (
 // table would then scan it at every run as it grew. Planning each run
 // costs nothing next to the rows they touch.
 const oneShot = pgx.QueryExecModeExec
-
-// firstExpiryPage is how many expired messages ExpireMessages takes
-// first (see expireMessages).
-const firstExpiryPage = 8
-
-// nextExpiryPage returns how many messages the rows left will take, when
-// the last page's messages took written rows: at least 1, at most left.
-func nextExpiryPage(left, messages, written int) int {
-	return max(1, min(left, (left*messages+written-1)/max(written, 1)))
-}
 
 // ExpireMessages deletes expired messages that have no unfinished
 // delivery, attempts first, then deliveries, then the messages left with
@@ -54,7 +46,7 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 
 // expireMessages writes at most limit rows of expired messages in tx and
 // returns how many it wrote. It locks the messages oldest expiry first, a
-// page at a time: firstExpiryPage, then as many as the rows left would
+// page at a time: store.FirstExpiryPage, then as many as the rows left would
 // take at the last page's rows per message. So a batch of messages
 // without deliveries takes a few statements, and neither the check for
 // unfinished deliveries nor the row locks reach far more messages than the
@@ -62,7 +54,7 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 // hundred thousand deliveries to read, for a batch of a few of them).
 func expireMessages(ctx context.Context, tx pgx.Tx, now int64, limit int) (int, error) {
 	left := limit
-	for size := firstExpiryPage; left > 0; {
+	for size := store.FirstExpiryPage; left > 0; {
 		want := min(size, left)
 		hold, del, err := expiredPage(ctx, tx, now, want)
 		if err != nil {
@@ -87,7 +79,7 @@ func expireMessages(ctx context.Context, tx pgx.Tx, now int64, limit int) (int, 
 		if got < want || left == 0 {
 			break
 		}
-		size = nextExpiryPage(left, got, before-left)
+		size = store.NextExpiryPage(left, got, before-left)
 	}
 	return limit - left, nil
 }

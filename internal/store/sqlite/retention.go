@@ -5,25 +5,17 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // vacuumPages is the most free pages one ExpireMessages returns to the
 // file system, so the vacuum stays as short as the delete.
 const vacuumPages = 2000
 
-// firstExpiryPage is how many expired messages ExpireMessages takes
-// first, and maxExpiryPage the most at a time, whose IDs are bound one
-// variable each (see expireMessages).
-const (
-	firstExpiryPage = 8
-	maxExpiryPage   = 1000
-)
-
-// nextExpiryPage returns how many messages the rows left will take, when
-// the last page's messages took written rows: at least 1, at most left.
-func nextExpiryPage(left, messages, written int) int {
-	return max(1, min(left, (left*messages+written-1)/max(written, 1)))
-}
+// maxExpiryPage is the most expired messages ExpireMessages takes at a
+// time: their IDs are bound one variable each (see expireMessages).
+const maxExpiryPage = 1000
 
 // ExpireMessages deletes expired messages that have no unfinished
 // delivery, attempts first, then deliveries, then the messages left with
@@ -44,7 +36,7 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 
 // expireMessages writes at most limit rows of expired messages in tx and
 // returns how many it wrote. It takes the messages oldest expiry first, a
-// page at a time: firstExpiryPage, then as many as the rows left would
+// page at a time: store.FirstExpiryPage, then as many as the rows left would
 // take at the last page's rows per message. So a batch of messages
 // without deliveries takes a few statements, and the check for unfinished
 // deliveries reads those of about as many messages as the batch reaches
@@ -52,7 +44,7 @@ func (db *DB) ExpireMessages(ctx context.Context, now time.Time, limit int) (int
 // thousand deliveries to read, for a batch of a few of them).
 func expireMessages(ctx context.Context, tx *sql.Tx, now int64, limit int) (int, error) {
 	left := limit
-	for size := firstExpiryPage; left > 0; {
+	for size := store.FirstExpiryPage; left > 0; {
 		want := min(size, left, maxExpiryPage)
 		hold, del, err := expiredPage(ctx, tx, now, want)
 		if err != nil {
@@ -77,7 +69,7 @@ func expireMessages(ctx context.Context, tx *sql.Tx, now int64, limit int) (int,
 		if got < want || left == 0 {
 			break
 		}
-		size = nextExpiryPage(left, got, before-left)
+		size = store.NextExpiryPage(left, got, before-left)
 	}
 	return limit - left, nil
 }
