@@ -25,6 +25,10 @@ type bundle struct {
 	token string
 	store store.Store
 	pub   *fakePublisher
+	// http is the test server's own client: http.DefaultClient's idle
+	// connections are closed by every other test's server as it closes,
+	// which breaks a request just being sent on one.
+	http *http.Client
 }
 
 type setupOpt func(*Config)
@@ -49,7 +53,7 @@ func setup(t *testing.T, opts ...setupOpt) *bundle {
 	}
 	srv := httptest.NewServer(New(cfg).Handler())
 	t.Cleanup(srv.Close)
-	return &bundle{url: srv.URL, token: adminToken, store: st, pub: pub}
+	return &bundle{url: srv.URL, token: adminToken, store: st, pub: pub, http: srv.Client()}
 }
 
 // fakePublisher stands in for the delivery engine: it stores the message
@@ -204,7 +208,7 @@ func (b *bundle) callAs(t *testing.T, token, method, path string, body any, head
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := b.http.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

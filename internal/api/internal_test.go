@@ -113,7 +113,7 @@ func TestIdempotencyInFlight(t *testing.T) {
 		req, _ := http.NewRequest("POST", b.url+"/api/v1/app/acme/msg", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+adminToken)
 		req.Header.Set("Idempotency-Key", "slow")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := b.http.Do(req)
 		if err != nil {
 			done <- result{err: err}
 			return

@@ -23,7 +23,7 @@ func TestNULOnPostgres(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	srv := httptest.NewServer(New(Config{Store: st, Publisher: &fakePublisher{store: st}, AdminToken: adminToken}).Handler())
 	t.Cleanup(srv.Close)
-	b := &bundle{url: srv.URL, token: adminToken, store: st}
+	b := &bundle{url: srv.URL, token: adminToken, store: st, http: srv.Client()}
 
 	app := b.createApp(t, "acme", "acme")
 	for _, c := range []struct{ path, body string }{

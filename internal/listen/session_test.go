@@ -315,7 +315,7 @@ func getListen(t *testing.T, srv *hubServer, query string) *http.Response {
 	}
 	req.Header.Set("Authorization", "Bearer good")
 	req.Header.Set("Upgrade", "websocket")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,8 +166,14 @@ func (b *bundle) client(t *testing.T) *client {
 	if err != nil {
 		t.Fatalf("cookie jar: %v", err)
 	}
+	// A transport of its own: httptest.Server.Close closes the idle
+	// connections of http.DefaultTransport, which breaks a request that
+	// another parallel test is just sending on one of them.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
 	return &client{b: b, Client: &http.Client{
 		Jar:           jar,
+		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }
