@@ -29,6 +29,9 @@ type call struct {
 	// message: the key's claim holds it, so a retry after a crash finds
 	// the message the first request may have stored (see idempotently).
 	msgID string
+	// resumed is set when the claim was taken over from a request that
+	// died: msgID is that request's, and its message may be stored.
+	resumed bool
 }
 
 // path returns a path parameter.

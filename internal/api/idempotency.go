@@ -75,7 +75,7 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 		return nil
 	}
 
-	c.msgID = claimed
+	c.msgID, c.resumed = claimed, claimed != note
 	resp := s.runIdempotent(c, h)
 	ctx, cancel := detached(c.ctx)
 	defer cancel()

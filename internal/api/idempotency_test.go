@@ -135,6 +135,33 @@ func TestIdempotencyRetryAfterACrashFindsThePublish(t *testing.T) {
 	}
 }
 
+// TestIdempotencyRetryAfterACrashBeforeThePublish: a process that died
+// before its publish left a claim noting an ID of its own time. The retry
+// that takes it over publishes once, under an ID of its own time, since
+// IDs follow creation times (herald.IDFloor).
+func TestIdempotencyRetryAfterACrashBeforeThePublish(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, "Acme", "acme")
+	claimed := time.Now().Add(-store.IdempotencyClaimTimeout - time.Second)
+	note := herald.IDFloor(herald.PrefixMessage, claimed)
+	k := storeKey("POST", "/api/v1/app/acme/msg", "died-early")
+	if _, _, err := b.store.BeginIdempotent(context.Background(), k, claimed, claimed.Add(idempotencyTTL), note); err != nil {
+		t.Fatalf("claim as the dead process: %v", err)
+	}
+	before, _, _ := b.pub.counts()
+	start := time.Now()
+	got := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a","payload":{}}`,
+		map[string][]string{"Idempotency-Key": {"died-early"}}).want(t, 202).obj(t)
+	id, _ := got["id"].(string)
+	if id < herald.IDFloor(herald.PrefixMessage, start.Add(-time.Second)) {
+		t.Errorf("retry published %s, an ID older than the publish (the dead request's was %s)", id, note)
+	}
+	if after, _, _ := b.pub.counts(); after != before+1 {
+		t.Errorf("retry: %d publishes, want 1", after-before)
+	}
+}
+
 // A portal token is a secret: its answer is never saved in the idempotency
 // table, where it would sit in plaintext for a day.
 func TestIdempotencyPortalTokenNotSaved(t *testing.T) {

@@ -106,15 +106,23 @@ func (s *Server) createMessage(c *call) error {
 		}
 	}
 	id := c.msgID
+	if c.resumed {
+		done, err := s.store.GetMessage(c.ctx, app.ID, id)
+		switch {
+		case err == nil:
+			// An earlier request with this Idempotency-Key stored it, and
+			// died before its answer was saved.
+			writeRaw(c.w, http.StatusAccepted, appendMessageOut(nil, done, withContent))
+			return nil
+		case !errors.Is(err, herald.ErrNotFound):
+			return err
+		}
+		// It died before its publish: publish afresh, under an ID of now,
+		// since IDs follow creation times (herald.IDFloor).
+		id = ""
+	}
 	if id == "" {
 		id = herald.NewID(herald.PrefixMessage, c.now)
-	} else if done, err := s.store.GetMessage(c.ctx, app.ID, id); err == nil {
-		// An earlier request with this Idempotency-Key stored it, and died
-		// before its answer was saved.
-		writeRaw(c.w, http.StatusAccepted, appendMessageOut(nil, done, withContent))
-		return nil
-	} else if !errors.Is(err, herald.ErrNotFound) {
-		return err
 	}
 	msg := &herald.Message{
 		ID:        id,

@@ -62,6 +62,8 @@ type DB struct {
 
 	lastUnpark      atomic.Int64 // when claims last swept ordered heads (fifo.go)
 	lastSecretsWarn atomic.Int64 // when a claim last logged unreadable secrets (queue.go)
+	pingMu          sync.Mutex
+	pingWrite       *pingWrite // Ping's write in flight, if any (see Ping)
 }
 
 // Open opens (creating if needed) the database at cfg.Path, applies pending
@@ -179,16 +181,44 @@ func (db *DB) Path() string { return db.path }
 // Ping reports whether the database answers reads and writes: an empty
 // transaction of the writer (joining whatever batch is forming) takes the
 // write lock, so a database another process holds locked, or a writer
-// that fails, is reported, not just a reader that answers.
+// that fails, is reported, not just a reader that answers. A write once
+// queued is waited for by the writer, not by Ping: Ping gives up when ctx
+// ends, and later calls wait for that same write rather than queue more
+// behind a stuck writer.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping sqlite: %w: %w", herald.ErrUnavailable, err)
 	}
-	if err := db.write(ctx, func(context.Context, *wtx) error { return nil }); err != nil {
-		return fmt.Errorf("ping sqlite writer: %w: %w", herald.ErrUnavailable, err)
+	db.pingMu.Lock()
+	w := db.pingWrite
+	if w == nil {
+		w = &pingWrite{done: make(chan struct{})}
+		db.pingWrite = w
+		go func() {
+			w.err = db.write(context.Background(), func(context.Context, *wtx) error { return nil })
+			db.pingMu.Lock()
+			db.pingWrite = nil
+			db.pingMu.Unlock()
+			close(w.done)
+		}()
 	}
-	return nil
+	db.pingMu.Unlock()
+	select {
+	case <-w.done:
+		if w.err != nil {
+			return fmt.Errorf("ping sqlite writer: %w: %w", herald.ErrUnavailable, w.err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ping sqlite writer: %w: %w", herald.ErrUnavailable, ctx.Err())
+	}
+}
+
+// pingWrite is a write Ping queued: err is set before done is closed.
+type pingWrite struct {
+	done chan struct{}
+	err  error
 }
 
 // Close finishes the queued writes, then closes the connections. The

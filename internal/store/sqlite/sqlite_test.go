@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -147,5 +148,45 @@ func TestPingReportsALockedWriter(t *testing.T) {
 	}
 	if err := db.Ping(t.Context()); err != nil {
 		t.Errorf("ping once the lock is released: got %v, want nil", err)
+	}
+}
+
+// TestPingGivesUpAtItsDeadline: with the writer busy, Ping answers when
+// its context ends, and a second Ping waits for the same write instead of
+// queueing another behind it.
+func TestPingGivesUpAtItsDeadline(t *testing.T) {
+	t.Parallel()
+	db := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	release, started := make(chan struct{}), make(chan struct{})
+	stuck := make(chan error, 1)
+	go func() {
+		stuck <- db.write(t.Context(), func(context.Context, *wtx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	for range 2 {
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		err := db.Ping(ctx)
+		cancel()
+		if !errors.Is(err, herald.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("ping behind a stuck writer: got %v, want ErrUnavailable at the deadline", err)
+		}
+	}
+	db.pingMu.Lock()
+	pending := db.pingWrite
+	db.pingMu.Unlock()
+	if pending == nil {
+		t.Fatal("no ping write pending behind the stuck writer")
+	}
+	close(release)
+	if err := <-stuck; err != nil {
+		t.Fatal(err)
+	}
+	<-pending.done
+	if err := db.Ping(t.Context()); err != nil {
+		t.Errorf("ping once the writer is free: got %v, want nil", err)
 	}
 }
