@@ -33,6 +33,12 @@ type Reencrypter interface {
 // while the key is missing, nor fail for it.
 const UnreadableSecretsRetry = time.Minute
 
+// ClaimRefills is how many more times a claim takes due deliveries when
+// some it took were held back (unreadable secrets): they took places in
+// the batch, and a batch of them alone would look to the poller like
+// nothing more was due, while the deliveries behind them wait.
+const ClaimRefills = 4
+
 // WarnUnreadableSecrets logs that a claim held back n deliveries of the
 // endpoints whose secrets did not open, with their errors (which name key
 // ids, never secrets). It logs at most once per UnreadableSecretsRetry for

@@ -69,9 +69,18 @@ func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time
 				return err
 			}
 		}
-		var err error
-		jobs, err = db.claimIn(ctx, tx, owner, now, lease, limit)
-		return err
+		jobs = nil
+		for round := 0; ; round++ {
+			got, held, err := db.claimIn(ctx, tx, owner, now, lease, limit-len(jobs))
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, got...)
+			// Held-back rows took places in the batch (store.ClaimRefills).
+			if held == 0 || len(jobs) >= limit || round == store.ClaimRefills {
+				return nil
+			}
+		}
 	})
 	if err == nil && sweep {
 		db.swept(now)
@@ -79,10 +88,10 @@ func (db *DB) claim(ctx context.Context, owner string, now time.Time, lease time
 	return jobs, err
 }
 
-func (db *DB) claimIn(ctx context.Context, tx pgx.Tx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+func (db *DB) claimIn(ctx context.Context, tx pgx.Tx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, int, error) {
 	rows, err := tx.Query(ctx, claimDeliveries, ms(now), limit, owner, ms(now.Add(lease)))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var (
 		del        herald.Delivery
@@ -104,7 +113,7 @@ func (db *DB) claimIn(ctx context.Context, tx pgx.Tx, owner string, now time.Tim
 			return nil
 		})
 	if err != nil || len(deliveries) == 0 {
-		return nil, err
+		return nil, 0, err
 	}
 	// RETURNING does not keep the claim's order: oldest due first.
 	slices.SortFunc(deliveries, func(a, b herald.Delivery) int {
@@ -127,7 +136,7 @@ func (db *DB) claimIn(ctx context.Context, tx pgx.Tx, owner string, now time.Tim
 // (a key missing from the keyring, a corrupt row) is neither sent unsigned
 // nor failed: it is given back unleased, due after UnreadableSecretsRetry,
 // so that these claims and the next ones go on with the other endpoints.
-func (db *DB) jobs(ctx context.Context, tx pgx.Tx, now time.Time, deliveries []herald.Delivery) ([]store.Job, error) {
+func (db *DB) jobs(ctx context.Context, tx pgx.Tx, now time.Time, deliveries []herald.Delivery) ([]store.Job, int, error) {
 	var msgIDs, epIDs []string
 	for _, d := range deliveries {
 		msgIDs = append(msgIDs, d.MsgID)
@@ -165,7 +174,7 @@ func (db *DB) jobs(ctx context.Context, tx pgx.Tx, now time.Time, deliveries []h
 		return rows.Err()
 	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	jobs := make([]store.Job, 0, len(deliveries))
 	var orphanMsg, orphanEp []string
@@ -190,16 +199,16 @@ func (db *DB) jobs(ctx context.Context, tx pgx.Tx, now time.Time, deliveries []h
 			b.Queue(cancelOrphan, orphanMsg[i], orphanEp[i])
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	if held.Len() > 0 {
 		if err := tx.SendBatch(ctx, held).Close(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		store.WarnUnreadableSecrets(ctx, db.log, &db.lastSecretsWarn, unreadable, held.Len())
 	}
-	return jobs, nil
+	return jobs, held.Len(), nil
 }
 
 // jobMessages loads the messages of claimed deliveries one key at a time

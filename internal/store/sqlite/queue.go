@@ -58,8 +58,10 @@ const claimChunk = 500
 const extendChunk = 1000
 
 // Claim leases up to limit due deliveries to owner until now+lease and
-// returns them with their message and endpoint, in message ID order. Deliveries whose endpoint
-// is gone or disabled are canceled instead of returned.
+// returns them with their message and endpoint, in message ID order.
+// Deliveries whose endpoint is gone or disabled are canceled instead of
+// returned; those whose endpoint's secrets do not open are held back, and
+// the claim takes more in their place (store.ClaimRefills).
 func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -72,24 +74,35 @@ func (db *DB) Claim(ctx context.Context, owner string, now time.Time, lease time
 				return mapErr("claim deliveries: unpark ordered heads", err)
 			}
 		}
-		var err error
-		jobs, err = db.claim(ctx, w, owner, now, lease, limit)
-		return err
+		jobs = nil
+		for round := 0; ; round++ {
+			got, held, err := db.claim(ctx, w, owner, now, lease, limit-len(jobs))
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, got...)
+			if held == 0 || len(jobs) >= limit || round == store.ClaimRefills {
+				return nil
+			}
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
+	slices.SortFunc(jobs, func(a, b store.Job) int {
+		return cmp.Or(strings.Compare(a.Delivery.MsgID, b.Delivery.MsgID), strings.Compare(a.Delivery.EndpointID, b.Delivery.EndpointID))
+	})
 	if sweep {
 		db.swept(now)
 	}
 	return jobs, nil
 }
 
-func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, lease time.Duration, limit int) ([]store.Job, error) {
+func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, lease time.Duration, limit int) (jobs []store.Job, held int, err error) {
 	until := now.Add(lease)
 	rows, err := w.stmt(ctx, db.st.claim).QueryContext(ctx, owner, ms(until), ms(now), limit)
 	if err != nil {
-		return nil, mapErr("claim deliveries", err)
+		return nil, 0, mapErr("claim deliveries", err)
 	}
 	var ds []herald.Delivery
 	for rows.Next() {
@@ -98,19 +111,19 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 		var created int64
 		if err := rows.Scan(&d.MsgID, &d.EndpointID, &d.AppID, &status, &d.Attempts, &trigger, &created); err != nil {
 			rows.Close()
-			return nil, mapErr("claim deliveries", err)
+			return nil, 0, mapErr("claim deliveries", err)
 		}
 		d.Status, d.Trigger, d.CreatedAt = herald.MessageStatus(status), herald.Trigger(trigger), fromMS(created)
 		ds = append(ds, d)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, mapErr("claim deliveries", err)
+		return nil, 0, mapErr("claim deliveries", err)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapErr("claim deliveries", err)
+		return nil, 0, mapErr("claim deliveries", err)
 	}
 	if len(ds) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	// RETURNING gives no order; message IDs sort by creation, which keeps
 	// an endpoint's jobs in publish order for the dispatcher.
@@ -137,7 +150,7 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 		return err
 	})
 	if err != nil {
-		return nil, mapErr("claim deliveries: load messages", err)
+		return nil, 0, mapErr("claim deliveries: load messages", err)
 	}
 	eps := make(map[string]*herald.Endpoint, len(epIDs))
 	var unreadable map[string]error // endpoints whose secrets do not open
@@ -156,11 +169,10 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 		return err
 	})
 	if err != nil {
-		return nil, mapErr("claim deliveries: load endpoints", err)
+		return nil, 0, mapErr("claim deliveries: load endpoints", err)
 	}
 
-	jobs := make([]store.Job, 0, len(ds))
-	held := 0
+	jobs = make([]store.Job, 0, len(ds))
 	for _, d := range ds {
 		m, ep := msgs[d.MsgID], eps[d.EndpointID]
 		if m != nil && unreadable[d.EndpointID] != nil {
@@ -169,7 +181,7 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 			_, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = ?
 				WHERE msg_id = ? AND endpoint_id = ?`, ms(now.Add(store.UnreadableSecretsRetry)), d.MsgID, d.EndpointID)
 			if err != nil {
-				return nil, mapErr("claim deliveries: hold back", err)
+				return nil, 0, mapErr("claim deliveries: hold back", err)
 			}
 			held++
 			continue
@@ -178,7 +190,7 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 			_, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET status = 4, next_attempt_at = NULL,
 				lease_owner = NULL, updated_at = ? WHERE msg_id = ? AND endpoint_id = ?`, ms(now), d.MsgID, d.EndpointID)
 			if err != nil {
-				return nil, mapErr("claim deliveries: cancel", err)
+				return nil, 0, mapErr("claim deliveries: cancel", err)
 			}
 			continue
 		}
@@ -187,7 +199,7 @@ func (db *DB) claim(ctx context.Context, w *wtx, owner string, now time.Time, le
 	if held > 0 {
 		store.WarnUnreadableSecrets(ctx, db.log, &db.lastSecretsWarn, unreadable, held)
 	}
-	return jobs, nil
+	return jobs, held, nil
 }
 
 // loadByIDs runs prefix + "(?, ...)" for ids in chunks and scans each row.

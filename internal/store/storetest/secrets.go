@@ -49,6 +49,7 @@ func RunSecrets(t *testing.T, e SecretsEngine) {
 		{"RotateReencryptRetireOldKey", testRotation},
 		{"ReencryptWithoutKeyFails", testReencryptWithoutKey},
 		{"UnreadableEndpointHeldBackFromClaims", testUnreadableEndpointClaim},
+		{"UnreadableBacklogDoesNotHideWhatIsDue", testUnreadableBacklogClaim},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -355,5 +356,33 @@ func testUnreadableEndpointClaim(t *testing.T, r *secretsRun) {
 				j.Delivery.MsgID, j.Endpoint.ID, j.Delivery.Trigger, j.Delivery.Attempts, bad.ID)
 		}
 		sameEndpoint(f, j.Endpoint, bad)
+	}
+}
+
+// testUnreadableBacklogClaim: more deliveries than a claim takes, all to
+// an endpoint whose secrets do not open and due before a healthy one. The
+// claim holds them back and takes more in their place, so it still
+// returns the healthy delivery: a batch of held-back rows alone would look
+// to the poller like nothing was due.
+func testUnreadableBacklogClaim(t *testing.T, r *secretsRun) {
+	keyA, keyB := newKey(t, "a"), newKey(t, "b")
+	f, closeA := r.open(t, keyring(t, keyA))
+	t0 := f.t0
+	a := f.app()
+	bad := f.endpoint(a.ID)
+	closeA()
+
+	f, _ = r.open(t, keyring(t, keyB))
+	f.t0 = t0
+	good := f.endpoint(a.ID)
+	const limit = 5
+	for i := range 3 * limit {
+		f.publish(a.ID, f.at(time.Duration(i)*time.Millisecond), bad.ID)
+	}
+	m := f.publish(a.ID, f.at(time.Second), good.ID)
+	jobs, err := f.s.Claim(f.ctx, "node-a", f.at(2*time.Second), lease, limit)
+	f.noErr("claim behind a backlog whose secrets do not open", err)
+	if len(jobs) != 1 || jobs[0].Delivery.MsgID != m.ID || jobs[0].Endpoint.ID != good.ID {
+		f.Fatalf("claim: got %d jobs, want only %s to the healthy endpoint", len(jobs), m.ID)
 	}
 }
