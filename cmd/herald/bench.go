@@ -66,8 +66,8 @@ func runBench(ctx context.Context, args []string, env Env) error {
 	if c.nodes < 1 || (c.nodes > 1 && c.database == "") {
 		return fmt.Errorf("bench: --nodes above 1 needs --database: SQLite serves one node")
 	}
-	if c.endpoints < 1 || c.payloadBytes < 16 || c.concurrency < 1 || c.rounds < 1 || c.failingShare < 0 || c.failingShare >= 1 {
-		return fmt.Errorf("bench: --endpoints, --concurrency and --rounds must be at least 1, --payload-bytes at least 16, --failing-share in [0,1)")
+	if c.endpoints < 1 || c.payloadBytes < 16 || c.concurrency < 1 || c.rounds < 1 || c.failingShare < 0 || c.failingShare >= 1 || c.backlog < 0 {
+		return fmt.Errorf("bench: --endpoints, --concurrency and --rounds must be at least 1, --payload-bytes at least 16, --failing-share in [0,1), --backlog not negative")
 	}
 
 	if c.backlog > 0 {

@@ -61,3 +61,25 @@ func TestRedactURLHidesCredentials(t *testing.T) {
 		t.Errorf("redactURL lost the host and path: %s", got)
 	}
 }
+
+// Out-of-range numbers are refused with the flag's name, not wrapped or
+// ignored: a pool size past int32 became 1, a negative backlog ran an
+// ordinary benchmark, and `herald version extra` took the extra word.
+func TestFlagsRefuseOutOfRangeNumbers(t *testing.T) {
+	t.Parallel()
+	for _, pg := range []string{"0", "-1", "4294967297"} {
+		var cfg serveConfig
+		if err := parseFlags(flagSet(&cfg), []string{"--pg-max-conns", pg}, envOf(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.check(); err == nil || !strings.Contains(err.Error(), "--pg-max-conns") {
+			t.Errorf("--pg-max-conns %s: got %v, want an error naming the flag", pg, err)
+		}
+	}
+	if err := Main(t.Context(), []string{"bench", "--backlog", "-5"}, envOf(nil)); err == nil || !strings.Contains(err.Error(), "--backlog") {
+		t.Errorf("bench --backlog -5: got %v, want an error naming the flag", err)
+	}
+	if err := Main(t.Context(), []string{"version", "extra"}, envOf(nil)); err == nil || !strings.Contains(err.Error(), `"extra"`) {
+		t.Errorf("version extra: got %v, want an error naming the argument", err)
+	}
+}

@@ -169,7 +169,10 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-func runVersion(_ context.Context, _ []string, env Env) error {
+func runVersion(_ context.Context, args []string, env Env) error {
+	if err := parseArgs(flag.NewFlagSet("version", flag.ContinueOnError), args, env); err != nil {
+		return err
+	}
 	_, err := fmt.Fprintln(env.Stdout, "herald", version)
 	return err
 }

@@ -13,6 +13,10 @@ import (
 )
 
 // serveConfig is everything `herald serve` is configured with.
+// maxPGConns bounds --pg-max-conns: the pool's size is an int32, and no
+// PostgreSQL server takes more connections than this by default anyway.
+const maxPGConns = 10000
+
 type serveConfig struct {
 	addr            string
 	dataDir         string
@@ -29,7 +33,7 @@ type serveConfig struct {
 	svixHeaders     bool
 	shutdownTimeout time.Duration
 	headerTimeout   time.Duration
-	pgMaxConns      int
+	pgMaxConns      int // 1..maxPGConns
 	pgStmtTimeout   time.Duration
 	leaseDuration   time.Duration
 	endpointConc    int
@@ -127,6 +131,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.hostConns < 1 {
 		return fmt.Errorf("--host-connections must be at least 1, got %d", c.hostConns)
+	}
+	if c.pgMaxConns < 1 || c.pgMaxConns > maxPGConns {
+		return fmt.Errorf("--pg-max-conns must be between 1 and %d, got %d", maxPGConns, c.pgMaxConns)
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("--log-format must be text or json, got %q", c.logFormat)
