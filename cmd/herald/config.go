@@ -74,7 +74,8 @@ func nodeID(dataDir string) (string, error) {
 }
 
 // adminToken returns the configured token, or the one generated on a
-// previous start, or generates and stores a new one and prints it once.
+// previous start, or generates and stores a new one and prints it once on
+// standard output.
 func adminToken(cfg serveConfig, env Env) (string, error) {
 	if cfg.adminToken != "" {
 		return cfg.adminToken, nil
@@ -95,7 +96,11 @@ func adminToken(cfg serveConfig, env Env) (string, error) {
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("store admin token: %w", err)
 	}
-	fmt.Fprintf(env.Stderr, "Generated an admin token (stored in %s); it is shown only this once:\n\n    %s\n\n", path, token)
+	// Standard output, not the log stream (standard error): a secret never
+	// goes into the logs, and JSON logs stay one object per line.
+	if env.Stdout != nil {
+		fmt.Fprintf(env.Stdout, "Generated an admin token (stored in %s); it is shown only this once:\n\n    %s\n\n", path, token)
+	}
 	return token, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -12,13 +13,14 @@ var generatedTokenRE = regexp.MustCompile(`(?m)^\s+(hrld_\S+)$`)
 
 // TestAdminTokenGeneratedOncePrintedOnce starts without --admin-token
 // twice on one data directory: the first start generates and prints a
-// token, the second reuses it silently, and the token works on the API.
+// token on standard output (never on the log stream), the second reuses it
+// silently, and the token works on the API.
 func TestAdminTokenGeneratedOncePrintedOnce(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
 	start := func() (*server, string) {
-		var stderr bytes.Buffer
-		env := Env{Stderr: &stderr, Getenv: func(string) string { return "" }}
+		var stdout, stderr bytes.Buffer
+		env := Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
 		var cfg serveConfig
 		if err := parseFlags(flagSet(&cfg), []string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, env); err != nil {
 			t.Fatal(err)
@@ -28,7 +30,10 @@ func TestAdminTokenGeneratedOncePrintedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s, stderr.String()
+		if strings.Contains(stderr.String(), "hrld_") {
+			t.Errorf("the log stream holds the token: %q", stderr.String())
+		}
+		return s, stdout.String()
 	}
 
 	s1, out1 := start()
