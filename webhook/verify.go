@@ -124,15 +124,20 @@ func (v *Verifier) checkTimestamp(ts int64) error {
 	if v.Now != nil {
 		now = v.Now()
 	}
-	sent := time.Unix(ts, 0)
-	// Compared as times, not through now.Sub, which saturates centuries
-	// away: negated, the saturated difference stays negative, and a
-	// timestamp far in the future would pass.
-	if sent.Before(now.Add(-tol)) || sent.After(now.Add(tol)) {
-		return &TimestampError{Timestamp: sent, Now: now, Tolerance: tol}
+	// Compared in whole seconds, as the Standard Webhooks libraries do
+	// (now floored): not through time.Time, whose Unix overflows for
+	// timestamps billions of years away (one far in the future would read
+	// as too old), nor through now.Sub, which saturates.
+	nowS, tolS := now.Unix(), int64(tol/time.Second)
+	if ts >= nowS-tolS && ts <= nowS+tolS {
+		return nil
 	}
-	return nil
+	return &TimestampError{Timestamp: time.Unix(min(ts, maxTimestamp), 0), Now: now, Tolerance: tol}
 }
+
+// maxTimestamp (the last second of year 9999) is as far as a
+// TimestampError shows a timestamp: time.Unix overflows further on.
+const maxTimestamp = 253402300799
 
 // match reports whether any signature verifies content under any key. MACs
 // are compared in constant time; entries of unknown versions are ignored.
@@ -236,10 +241,20 @@ func parseTimestamp(s string) (int64, error) {
 // headerValue returns the first of the named headers that is present. The
 // lines of a header sent more than once are joined with spaces, which is
 // how a signature list split over several lines reads as one.
+// Keys are matched without regard to case when none is canonical: a
+// header map built by hand (from a serverless event, say) often has them
+// lowercased, as on the wire under HTTP/2.
 func headerValue(h http.Header, names ...string) string {
 	for _, name := range names {
 		if vs := h.Values(name); len(vs) > 0 {
 			return strings.Join(vs, " ")
+		}
+	}
+	for _, name := range names {
+		for k, vs := range h {
+			if len(vs) > 0 && strings.EqualFold(k, name) {
+				return strings.Join(vs, " ")
+			}
 		}
 	}
 	return ""

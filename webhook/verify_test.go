@@ -388,3 +388,55 @@ func TestTimestampCenturiesAwayIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestTimestampEdges: the tolerance is compared in whole seconds, as the
+// Standard Webhooks libraries do, and a timestamp too far in the future
+// for time.Time still reads as too new.
+func TestTimestampEdges(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	s := mustSigner(t, secret)
+	for _, tc := range []struct {
+		name string
+		ts   int64
+		now  time.Time
+		want error
+	}{
+		{"at the old edge, half a second past", 1_700_000_000, time.Unix(1_700_000_300, 5e8), nil},
+		{"a second past the old edge", 1_700_000_000, time.Unix(1_700_000_301, 0), ErrTooOld},
+		{"at the new edge", 1_700_000_300, time.Unix(1_700_000_000, 0), nil},
+		{"a second past the new edge", 1_700_000_301, time.Unix(1_700_000_000, 0), ErrTooNew},
+		{"past what time.Time holds", 9223372036854775807, testNow, ErrTooNew},
+		{"year 9999 and a little", 9223371974719179008, testNow, ErrTooNew},
+	} {
+		v := mustVerifier(t, secret)
+		v.Now = fixedClock(tc.now)
+		ts := strconv.FormatInt(tc.ts, 10)
+		sig := s.Sign("msg_1", time.Unix(min(tc.ts, 1<<40), 0), testPayload) // the MAC is not reached when the time is off
+		err := v.VerifyParts("msg_1", ts, sig, testPayload)
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("%s: got %v, want it accepted", tc.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestVerifyHeaderKeysOfAnyCase: a header map built by hand with lowercase
+// keys (a serverless event's, say) verifies like a canonical one.
+func TestVerifyHeaderKeysOfAnyCase(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	canonical := signedHeader(t, mustSigner(t, secret), "msg_1", testNow, testPayload)
+	lower := http.Header{}
+	for k, vs := range canonical {
+		lower[strings.ToLower(k)] = vs
+	}
+	if err := mustVerifier(t, secret).Verify(testPayload, lower); err != nil {
+		t.Errorf("Verify with lowercase header keys: got %v, want none", err)
+	}
+}
