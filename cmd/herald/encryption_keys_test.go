@@ -270,15 +270,15 @@ func (f *fakeReencrypter) ReencryptSecrets(_ context.Context, limit int) (int, e
 		}
 	}
 	done := min(max(stale-f.held(f.calls), 0), int64(limit))
-	todo := done
+	left := done
 	for _, id := range slices.Sorted(maps.Keys(f.rows)) {
-		if id == "new" || todo == 0 {
+		if id == "new" || left == 0 {
 			continue
 		}
-		moved := min(f.rows[id], todo)
+		moved := min(f.rows[id], left)
 		f.rows[id] -= moved
 		f.rows["new"] += moved
-		todo -= moved
+		left -= moved
 		if f.rows[id] == 0 {
 			delete(f.rows, id)
 		}

@@ -93,17 +93,7 @@ var bodies = map[string]any{
 // B reads the same afterwards.
 func TestTenantIsolationEveryRoute(t *testing.T) {
 	t.Parallel()
-	// A listener that accepts every session it is handed, so the listen
-	// route's own call succeeds and its refusals are the API's.
-	var listened []string
-	b := setup(t, func(c *Config) {
-		c.Listener = listenerFunc(func(w http.ResponseWriter, _ *http.Request, app *herald.Application) error {
-			listened = append(listened, app.ID)
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		})
-	})
-	b.createEventType(t, "user.signup", map[string]any{"1": map[string]any{"type": "object"}})
+	b, listened := setupRouteWalk(t)
 	a := b.newTenant(t, "acme")
 	other := b.newTenant(t, "globex")
 	token := b.call(t, "POST", "/api/v1/auth/app-portal-access/"+a.app, nil).want(t, 200).obj(t)["token"].(string)
@@ -175,8 +165,8 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 		t.Errorf("walked %d scoped, %d admin and %d global routes; want the whole table", scoped, adminOnly, global)
 	}
 
-	if len(listened) != 0 {
-		t.Errorf("listen sessions opened for %v before A's own call, want none", listened)
+	if len(*listened) != 0 {
+		t.Errorf("listen sessions opened for %v before A's own call, want none", *listened)
 	}
 
 	// A's own requests, deletes last (the application itself at the very
@@ -195,8 +185,8 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 			t.Errorf("%s on A's own objects: got %d %.200s, want success", rt.pattern, r.status, r.raw)
 		}
 	}
-	if len(listened) != 1 || listened[0] != a.app {
-		t.Errorf("listen sessions: got %v, want one for A", listened)
+	if len(*listened) != 1 || (*listened)[0] != a.app {
+		t.Errorf("listen sessions: got %v, want one for A", *listened)
 	}
 }
 
@@ -235,4 +225,22 @@ func (b *bundle) tenantState(t *testing.T, tn tenant) string {
 		out = append(out, p+" "+volatile.ReplaceAllString(string(r.raw), ""))
 	}
 	return strings.Join(out, "\n")
+}
+
+// setupRouteWalk is the server the route-walking tests use: a listener
+// that accepts every session it is handed (recording the application in
+// listened), so the listen route's own call succeeds and its refusals are
+// the API's, and an event type with a schema for the example routes.
+func setupRouteWalk(t *testing.T) (*bundle, *[]string) {
+	t.Helper()
+	listened := new([]string)
+	b := setup(t, func(c *Config) {
+		c.Listener = listenerFunc(func(w http.ResponseWriter, _ *http.Request, app *herald.Application) error {
+			*listened = append(*listened, app.ID)
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		})
+	})
+	b.createEventType(t, "user.signup", map[string]any{"1": map[string]any{"type": "object"}})
+	return b, listened
 }
