@@ -1,7 +1,9 @@
 // Package retention deletes expired data in the background: messages with
 // their deliveries and attempts past each message's retention period, and
-// inbound events (the requests sources received) past InboundAge, and
-// idempotency records past their key's window. It deletes in small
+// inbound events (the requests sources received) past InboundAge,
+// idempotency records past their key's window, and the records of
+// dashboard sessions ended at logout once the session would have expired
+// anyway. It deletes in small
 // batches, each its own short transaction of at most Batch rows, however
 // many deliveries and attempts a message has, so publishing, delivery and
 // ingestion never wait long behind it.
@@ -21,6 +23,7 @@ type Store interface {
 	ExpireMessages(ctx context.Context, now time.Time, limit int) (int, error)
 	ExpireInboundEvents(ctx context.Context, before time.Time, limit int) (int, error)
 	ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error)
+	ExpireRevokedSessions(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // DefaultInboundAge keeps inbound events as long as the messages they
@@ -34,8 +37,8 @@ type Config struct {
 	// Interval is the time between runs. Default 1h.
 	Interval time.Duration
 	// Batch is the most rows one transaction deletes or changes: messages,
-	// deliveries and attempts all count, as do inbound events and
-	// idempotency records. Default 1000.
+	// deliveries and attempts all count, as do inbound events,
+	// idempotency records and session revocations. Default 1000.
 	Batch int
 	// InboundAge is how long inbound events are kept after they were
 	// received. It must outlast every source's dedupe window, or a
@@ -144,11 +147,13 @@ type Counts struct {
 	MessageRows     int
 	InboundEvents   int
 	IdempotencyKeys int
+	RevokedSessions int
 }
 
 // RunOnce deletes expired messages, then inbound events older than
-// InboundAge, then expired idempotency records, each in batches of Batch
-// rows until a batch comes back short, logs the counts, and returns them.
+// InboundAge, then expired idempotency records, then expired session
+// revocations, each in batches of Batch rows until a batch comes back
+// short, logs the counts, and returns them.
 func (j *Job) RunOnce(ctx context.Context) (Counts, error) {
 	now := j.cfg.Now()
 	var c Counts
@@ -175,9 +180,17 @@ func (j *Job) RunOnce(ctx context.Context) (Counts, error) {
 			err = fmt.Errorf("expire idempotency keys: %w", err)
 		}
 	}
-	if err == nil || c.MessageRows+c.InboundEvents+c.IdempotencyKeys > 0 {
+	if err == nil {
+		c.RevokedSessions, err = j.expire(ctx, func(ctx context.Context, limit int) (int, error) {
+			return j.cfg.Store.ExpireRevokedSessions(ctx, now, limit)
+		})
+		if err != nil {
+			err = fmt.Errorf("expire revoked sessions: %w", err)
+		}
+	}
+	if err == nil || c.MessageRows+c.InboundEvents+c.IdempotencyKeys+c.RevokedSessions > 0 {
 		j.cfg.Logger.Info("expired messages deleted", "message_rows", c.MessageRows, "inbound_events", c.InboundEvents,
-			"idempotency_keys", c.IdempotencyKeys)
+			"idempotency_keys", c.IdempotencyKeys, "revoked_sessions", c.RevokedSessions)
 	}
 	return c, err
 }

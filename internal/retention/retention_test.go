@@ -33,6 +33,8 @@ func (s fakeStore) ExpireInboundEvents(ctx context.Context, before time.Time, li
 
 func (s fakeStore) ExpireIdempotencyKeys(context.Context, time.Time, int) (int, error) { return 0, nil }
 
+func (s fakeStore) ExpireRevokedSessions(context.Context, time.Time, int) (int, error) { return 0, nil }
+
 func newJob(t *testing.T, cfg Config) *Job {
 	t.Helper()
 	j, err := New(cfg)
@@ -294,14 +296,22 @@ func TestRunOnceAgainstSQLite(t *testing.T) {
 			t.Fatalf("finish idempotent: %v", err)
 		}
 	}
+	for i, expires := range []time.Duration{time.Hour, time.Hour, time.Hour, 3 * time.Hour} {
+		if err := db.RevokeSession(ctx, []byte{byte(i)}, t0.Add(expires)); err != nil {
+			t.Fatalf("revoke session: %v", err)
+		}
+	}
 
 	j := newJob(t, Config{Store: db, Batch: 2, Now: func() time.Time { return t0.Add(2 * time.Hour) }})
 	c, err := j.RunOnce(ctx)
 	if err != nil {
 		t.Fatalf("run once: %v", err)
 	}
-	if c.MessageRows != 12 || c.InboundEvents != 3 || c.IdempotencyKeys != 3 {
-		t.Errorf("deleted: got %+v, want 12 message rows (6 messages, 3 deliveries, 3 attempts), 3 inbound events and 3 idempotency keys", c)
+	if c.MessageRows != 12 || c.InboundEvents != 3 || c.IdempotencyKeys != 3 || c.RevokedSessions != 3 {
+		t.Errorf("deleted: got %+v, want 12 message rows (6 messages, 3 deliveries, 3 attempts), 3 inbound events, 3 idempotency keys and 3 revoked sessions", c)
+	}
+	if revoked, err := db.SessionRevoked(ctx, []byte{3}); err != nil || !revoked {
+		t.Errorf("unexpired session revocation: got %v, %v; want it kept", revoked, err)
 	}
 	if _, err := db.GetMessage(ctx, app.ID, fanned.ID); !errors.Is(err, herald.ErrNotFound) {
 		t.Errorf("message with more rows than a batch: got %v, want %v", err, herald.ErrNotFound)

@@ -35,6 +35,11 @@ type Retention interface {
 	// short transaction, and returns how many. Callers loop until it
 	// returns fewer than limit.
 	ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error)
+	// ExpireRevokedSessions deletes up to limit session revocations (see
+	// RevokeSession) that expired at or before now, when their session's
+	// cookie is refused as expired anyway, in one short transaction, and
+	// returns how many. Callers loop until it returns fewer than limit.
+	ExpireRevokedSessions(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // FirstExpiryPage is how many expired messages a store's ExpireMessages

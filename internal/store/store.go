@@ -163,7 +163,8 @@ type Attempts interface {
 // process that died mid-request.
 const IdempotencyClaimTimeout = 5 * time.Minute
 
-// Auth holds API tokens and idempotency records.
+// Auth holds API tokens, idempotency records and the dashboard sessions
+// ended at logout.
 type Auth interface {
 	// CreateToken stores a token by the SHA-256 of its secret.
 	CreateToken(ctx context.Context, t *Token) error
@@ -186,6 +187,16 @@ type Auth interface {
 	// FinishIdempotent saves the response for key, or forgets the key when
 	// resp is nil (the request failed and may be retried).
 	FinishIdempotent(ctx context.Context, key string, resp *IdempotentResponse) error
+	// RevokeSession records that the dashboard session id (a hash of its
+	// nonce) has ended, so a copy of its cookie is refused on every node,
+	// and returns once that is committed. expires is when the session
+	// would end anyway: retention deletes the record after it (see
+	// ExpireRevokedSessions). Revoking a session again keeps the later
+	// expiry.
+	RevokeSession(ctx context.Context, id []byte, expires time.Time) error
+	// SessionRevoked reports whether session id was revoked, until
+	// retention deletes the record.
+	SessionRevoked(ctx context.Context, id []byte) (bool, error)
 }
 
 // Waker is implemented by stores shared by several nodes (PostgreSQL): its

@@ -19,11 +19,15 @@ type ctx struct {
 }
 
 // admin wraps h for operators: it requires an operator session, and a
-// valid CSRF token on POSTs. Without a session a GET goes to the login
-// page and anything else is refused.
+// valid CSRF token on POSTs. Without a session (or with one ended at
+// logout) a GET goes to the login page and anything else is refused.
 func (s *Server) admin(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess, ok := s.adminSession(r)
+		sess, ok, err := s.adminSession(w, r)
+		if err != nil {
+			s.fail(w, r, view{}, err)
+			return
+		}
 		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
@@ -45,7 +49,12 @@ func (s *Server) admin(h handler) http.HandlerFunc {
 
 // loginPage shows the login form with a fresh CSRF token for it.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.adminSession(r); ok {
+	_, ok, err := s.adminSession(w, r)
+	if err != nil {
+		s.fail(w, r, view{Bare: true}, err)
+		return
+	}
+	if ok {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 		return
 	}
@@ -97,9 +106,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 }
 
-// logout ends the operator session.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *ctx) error {
-	s.setCookie(w, r, adminCookie, "", time.Time{})
+// logout ends the operator session on every node, not only in this
+// browser: a copy of its cookie is refused too.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *ctx) error {
+	if err := s.endSession(w, r, adminCookie, c.sess); err != nil {
+		return err
+	}
 	http.Redirect(w, r, "/ui/login?done=loggedout", http.StatusSeeOther)
 	return nil
 }

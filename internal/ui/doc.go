@@ -9,7 +9,11 @@
 // embedded in the binary, so nothing is built or fetched at run time.
 //
 // Sessions are signed cookies, so any Herald node sharing the session
-// secret can serve them. Every POST carries a CSRF token bound to the
-// session. A portal session names one application, and every portal route
-// reads its application from the session, never from the URL.
+// secret can serve them. Logging out records the session as revoked in
+// the store before answering, and every request with a session cookie
+// checks that record (one indexed read), so a copy of the cookie is
+// refused on every node too; retention deletes the record once the
+// session would have expired. Every POST carries a CSRF token bound to
+// the session. A portal session names one application, and every portal
+// route reads its application from the session, never from the URL.
 package ui

@@ -36,15 +36,24 @@ var errPortalExpired = herald.Errorf(herald.EUNAUTHORIZED, "This portal link has
 // errPortalReadOnly refuses a change made through a read-only link.
 var errPortalReadOnly = herald.Errorf(herald.EFORBIDDEN, "This portal link is read-only; it cannot make changes.")
 
-// portal wraps h: it requires a portal session whose token still exists
-// and has not expired, a valid CSRF token on POSTs, and refuses every
-// change through a read-only link. The read-only check sits here, for
-// every route, so a route added later cannot forget it; it reads the
-// token's kind from the store on each request, like its expiry.
+// portal wraps h: it requires a portal session that was not ended at
+// logout and whose token still exists and has not expired, a valid CSRF
+// token on POSTs, and refuses every change through a read-only link. The
+// read-only check sits here, for every route, so a route added later
+// cannot forget it; it reads the token's kind from the store on each
+// request, like its expiry.
 func (s *Server) portal(h portalHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		base := view{Portal: true}
 		sess, ok := s.session(r, portalCookie, kindPortal)
+		if ok {
+			ended, err := s.ended(w, r, portalCookie, sess)
+			if err != nil {
+				s.fail(w, r, base, err)
+				return
+			}
+			ok = !ended
+		}
 		if !ok {
 			s.fail(w, r, base, errPortalExpired)
 			return
@@ -155,8 +164,12 @@ func (s *Server) portalSession(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) portalLogout(w http.ResponseWriter, r *http.Request, _ *portalCtx) error {
-	s.setCookie(w, r, portalCookie, "", time.Time{})
+// portalLogout ends the portal session on every node. The link stays
+// valid: opening it again starts a new session.
+func (s *Server) portalLogout(w http.ResponseWriter, r *http.Request, c *portalCtx) error {
+	if err := s.endSession(w, r, portalCookie, c.sess); err != nil {
+		return err
+	}
 	s.render(w, http.StatusOK, "error", view{Title: "Signed out", Portal: true, Data: struct {
 		Status int
 		Detail string

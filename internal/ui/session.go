@@ -177,14 +177,54 @@ func (s *Server) session(r *http.Request, name, kind string) (session, bool) {
 	return sess, true
 }
 
-// adminSession returns r's operator session, if it is valid and was
-// opened with the current admin token.
-func (s *Server) adminSession(r *http.Request) (session, bool) {
+// adminSession returns r's operator session, if it is valid, was opened
+// with the current admin token, and was not ended at logout. err is set
+// only when the store cannot tell.
+func (s *Server) adminSession(w http.ResponseWriter, r *http.Request) (session, bool, error) {
 	sess, ok := s.session(r, adminCookie, kindAdmin)
 	if !ok || s.adminBinding == "" || subtle.ConstantTimeCompare([]byte(sess.TokenHash), []byte(s.adminBinding)) != 1 {
-		return session{}, false
+		return session{}, false, nil
 	}
-	return sess, true
+	if ended, err := s.ended(w, r, adminCookie, sess); err != nil || ended {
+		return session{}, false, err
+	}
+	return sess, true, nil
+}
+
+// revocationMargin keeps a revocation past its session's expiry, so a
+// node whose clock lags the one running retention still refuses the
+// cookie until it sees it expired.
+const revocationMargin = 5 * time.Minute
+
+// endSession ends sess, whose cookie is named name: it records the session
+// as revoked in the store, which every node reads, so any copy of the
+// cookie is refused from now on, then clears the cookie in this browser.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, name string, sess session) error {
+	if err := s.store.RevokeSession(r.Context(), sessionID(sess), sess.Expires.Add(revocationMargin)); err != nil {
+		return err
+	}
+	s.setCookie(w, r, name, "", time.Time{})
+	return nil
+}
+
+// ended reports whether sess was ended at logout, on any node; if so it
+// clears its cookie named name, so the browser stops sending it.
+func (s *Server) ended(w http.ResponseWriter, r *http.Request, name string, sess session) (bool, error) {
+	revoked, err := s.store.SessionRevoked(r.Context(), sessionID(sess))
+	if err != nil {
+		return false, err
+	}
+	if revoked {
+		s.setCookie(w, r, name, "", time.Time{})
+	}
+	return revoked, nil
+}
+
+// sessionID names sess in the store: a hash of its nonce, so the store
+// holds nothing a cookie or CSRF token is made from.
+func sessionID(sess session) []byte {
+	sum := sha256.Sum256([]byte("herald-ui/session\x00" + sess.Kind + "|" + sess.Nonce))
+	return sum[:]
 }
 
 // tokenHash returns the hex SHA-256 of a token.

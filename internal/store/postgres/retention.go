@@ -180,6 +180,14 @@ func (db *DB) ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit in
 		ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, limit)
 }
 
+// ExpireRevokedSessions deletes up to limit session revocations expired at
+// or before now, like ExpireInboundEvents.
+func (db *DB) ExpireRevokedSessions(ctx context.Context, now time.Time, limit int) (int, error) {
+	return db.expire(ctx, "expire revoked sessions", `DELETE FROM revoked_sessions WHERE id IN (
+		SELECT id FROM revoked_sessions WHERE expires_at <= $1
+		ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, limit)
+}
+
 // expire runs one bounded delete, its arguments a time and limit, as a
 // one-shot statement (see oneShot), and returns how many rows it deleted.
 func (db *DB) expire(ctx context.Context, what, query string, at time.Time, limit int) (int, error) {

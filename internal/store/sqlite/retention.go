@@ -175,6 +175,13 @@ func (db *DB) ExpireIdempotencyKeys(ctx context.Context, now time.Time, limit in
 		SELECT key FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`, ms(now), limit))
 }
 
+// ExpireRevokedSessions deletes up to limit session revocations expired at
+// or before now.
+func (db *DB) ExpireRevokedSessions(ctx context.Context, now time.Time, limit int) (int, error) {
+	return db.expire(ctx, "expire revoked sessions", limit, deleteRows(`DELETE FROM revoked_sessions WHERE id IN (
+		SELECT id FROM revoked_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`, ms(now), limit))
+}
+
 // deleteRows returns a run for expire that executes query with args and
 // counts the rows it deleted.
 func deleteRows(query string, args ...any) func(context.Context, *sql.Tx) (int, error) {

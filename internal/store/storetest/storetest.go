@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Record", recordTests},
 		{"Views", viewTests},
 		{"Auth", authTests},
+		{"Sessions", sessionTests},
 		{"Sources", sourceTests},
 		{"Nodes", nodeTests},
 		{"Poller", pollerTests},
