@@ -126,6 +126,17 @@ func (a *appLimits) invalidate(appID string) {
 	}
 }
 
+// perSecond is the application's ThrottleRate as last read; 0 when
+// unlimited or unknown.
+func (l *appLimit) perSecond() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.perSec
+}
+
 // reserve takes one request from this node's share of the application's
 // rate. It returns the reservation (nil when unlimited), to cancel if the
 // request does not go after all, or how long to wait (nothing reserved).

@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -147,51 +146,6 @@ func (q *epQueue) learnCircuit(c herald.Circuit) {
 	if q.circuit.State == herald.CircuitClosed && c.State != herald.CircuitClosed {
 		q.circuit = c
 	}
-}
-
-// holdLimit is how many deliveries q may hold in memory: its cap, but
-// only the probe's while its circuit blocks it. A blocked queue that kept
-// its cap would keep those deliveries' leases, and its share of MaxHeld,
-// for as long as the endpoint stays down: a few dead endpoints would stop
-// the claims for every other. The store holds the rest at the circuit's
-// RetryAt instead (ReleaseLeases). q.mu is held.
-func (q *epQueue) holdLimit(queueCap int) int {
-	if q.circuit.State != herald.CircuitClosed {
-		return 1
-	}
-	return queueCap
-}
-
-// shedBlocked takes from q, while its circuit blocks it, the deliveries
-// beyond its holdLimit and returns their keys, for the caller to release
-// (releaseBlocked) and take off the dispatcher's count. The first stays:
-// it is the next probe. q.mu is held.
-func (q *epQueue) shedBlocked() []store.DeliveryKey {
-	keep := q.head + q.holdLimit(len(q.jobs))
-	if keep >= len(q.jobs) {
-		return nil
-	}
-	keys := make([]store.DeliveryKey, 0, len(q.jobs)-keep)
-	for _, j := range q.jobs[keep:] {
-		keys = append(keys, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
-	}
-	// A fresh slice, so the dead endpoint does not keep its cap's backing
-	// array either.
-	q.jobs, q.head = slices.Clone(q.jobs[q.head:keep]), 0
-	// Claim them back once the queue drains, as with a spill.
-	q.spilled = true
-	return keys
-}
-
-// releaseBlocked hands the deliveries a blocked queue shed back to the
-// store, which makes them due at the circuit's RetryAt, and wakes the
-// poller: a claim it gave up for lack of room may go now.
-func (e *Engine) releaseBlocked(keys []store.DeliveryKey) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	e.metrics.spilled.Add(float64(len(keys)))
-	e.release(ctx, keys, "deliveries held back by an open circuit")
-	e.poll.wake()
 }
 
 // probeHold is how long a probe keeps the circuit half-open before another

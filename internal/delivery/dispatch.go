@@ -57,21 +57,23 @@ func (d *dispatcher) start() {
 	}
 }
 
-// enqueue hands jobs to their endpoints' queues and returns the keys of
-// those that did not fit (a full queue, or a stopping engine): the caller
-// releases their leases.
-func (d *dispatcher) enqueue(jobs []store.Job) (spilled []store.DeliveryKey) {
+// enqueue hands jobs to their endpoints' queues and returns those that
+// did not fit (a full queue, or a stopping engine), for the caller to give
+// back (giveBack).
+func (d *dispatcher) enqueue(jobs []store.Job) (spilled givenBack) {
 	for i := range jobs {
-		if !d.enqueueOne(jobs[i]) {
-			spilled = append(spilled, store.DeliveryKey{MsgID: jobs[i].Delivery.MsgID, EndpointID: jobs[i].Delivery.EndpointID})
+		if fits, notBefore := d.enqueueOne(jobs[i]); !fits {
+			spilled.add(jobs[i], notBefore)
 		}
 	}
 	return spilled
 }
 
-func (d *dispatcher) enqueueOne(job store.Job) bool {
+// enqueueOne queues job, or reports when it is due if it does not fit
+// (zero: at once).
+func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) {
 	if d.stopping.Load() {
-		return false
+		return false, time.Time{}
 	}
 	for {
 		q := d.queue(job.Delivery.EndpointID, job.Delivery.AppID)
@@ -84,7 +86,7 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 			// Stop may already have emptied this queue: do not strand
 			// the job in it.
 			q.mu.Unlock()
-			return false
+			return false, time.Time{}
 		}
 		if job.Endpoint != nil {
 			if q.ep == nil || job.Endpoint.UpdatedAt.After(q.ep.UpdatedAt) {
@@ -95,17 +97,21 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 			}
 			q.learnCircuit(job.Endpoint.Circuit)
 		}
-		fits := len(q.jobs)-q.head < q.holdLimit(d.queueCap)
+		now := d.e.now()
+		if q.sped(d.e.nodeShare(), now) {
+			d.e.poll.expedite(q.appID, q.id)
+		}
+		fits = len(q.jobs)-q.head < d.holdLimit(q, now)
 		if fits {
 			q.jobs = append(q.jobs, job)
 			d.held.Add(1)
 		} else {
 			q.spilled = true
 			d.e.metrics.spilled.Inc()
+			notBefore = q.notBefore(d.e.nodeShare(), now)
 		}
 		// Even a delivery turned away wakes the queue: one whose circuit
 		// holds it back may be due for its probe.
-		now := d.e.now()
 		push := q.active < d.e.nodeShare().concurrency(d.perEP) && q.active < len(q.jobs)-q.head && !q.paused(now)
 		if push {
 			q.active++
@@ -116,7 +122,7 @@ func (d *dispatcher) enqueueOne(job store.Job) bool {
 		if push {
 			d.run.push(q)
 		}
-		return fits
+		return fits, notBefore
 	}
 }
 
@@ -200,6 +206,9 @@ func (d *dispatcher) serve(q *epQueue) {
 		app := d.e.apps.get(d.e.sendCtx, q.appID)
 		q.mu.Lock()
 		now := d.e.now()
+		if q.appPerSec = app.perSecond(); q.sped(d.e.nodeShare(), now) {
+			d.e.poll.expedite(q.appID, q.id)
+		}
 		if q.active > d.e.nodeShare().concurrency(d.perEP) {
 			// More nodes share the endpoint's cap than when this token
 			// was handed out: give it back. The other tokens, at least
@@ -210,17 +219,17 @@ func (d *dispatcher) serve(q *epQueue) {
 		}
 		if d.stopping.Load() || len(q.jobs) == q.head || q.paused(now) {
 			q.active--
-			var shed []store.DeliveryKey
+			var shed givenBack
 			if q.paused(now) && len(q.jobs) > q.head {
 				if !d.stopping.Load() {
-					shed = q.shedBlocked()
+					shed = d.shed(q, now)
 				}
 				d.armResume(q, now)
 			}
 			q.mu.Unlock()
-			if len(shed) > 0 {
-				d.held.Add(-int64(len(shed)))
-				d.e.releaseBlocked(shed)
+			if n := shed.len(); n > 0 {
+				d.held.Add(-int64(n))
+				d.e.shedBack(shed)
 			}
 			return
 		}
@@ -260,7 +269,7 @@ func (d *dispatcher) serve(q *epQueue) {
 		q.jobs[q.head] = store.Job{}
 		q.head++
 		d.inflight.add(store.DeliveryKey{MsgID: job.Delivery.MsgID, EndpointID: job.Delivery.EndpointID})
-		if q.spilled && len(q.jobs)-q.head <= d.queueCap/2 {
+		if q.spilled && len(q.jobs)-q.head <= d.holdLimit(q, now)/2 {
 			q.spilled = false
 			d.e.poll.wake()
 		}

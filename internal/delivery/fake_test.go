@@ -222,6 +222,33 @@ func (s *memStore) ReleaseLeases(_ context.Context, owner string, keys []store.D
 	return nil
 }
 
+func (s *memStore) DeferLeases(_ context.Context, owner string, deferrals []store.Deferral) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, df := range deferrals {
+		if d := s.deliveries[df.DeliveryKey]; d != nil && d.LeaseOwner == owner {
+			d.LeaseOwner, d.NextAttemptAt = "", df.NotBefore
+		}
+		s.released = append(s.released, df.DeliveryKey)
+	}
+	s.notify()
+	return nil
+}
+
+func (s *memStore) Expedite(_ context.Context, appID, endpointID string, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, d := range s.deliveries {
+		if d.AppID == appID && d.EndpointID == endpointID && !d.Status.Final() && d.LeaseOwner == "" && d.NextAttemptAt.After(now) {
+			d.NextAttemptAt = now
+			n++
+		}
+	}
+	s.notify()
+	return n, nil
+}
+
 func (s *memStore) Backlog(context.Context) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -521,7 +521,7 @@ func TestReenabledEndpointFlowsAgain(t *testing.T) {
 	first := b.publish(t, message("a", `{}`))
 	<-got
 	b.waitFinal(t, first.ID, ep.ID)
-	b.engine.disp.lookup(ep.ID).setEndpoint(nil)
+	b.engine.disp.lookup(ep.ID).setEndpoint(nil, share{count: 1}, time.Now())
 
 	// Published by another node: due, unleased, for the endpoint as it
 	// is now, enabled again and updated since.

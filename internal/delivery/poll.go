@@ -3,6 +3,7 @@ package delivery
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,6 +33,9 @@ type poller struct {
 	hintC   chan struct{}
 	dirty   map[string]bool // applications whose endpoints changed
 	dirtyC  chan struct{}
+	// expedites are endpoints (to their application) whose paced
+	// deliveries may now go sooner (hold.go).
+	expedites map[string]string
 }
 
 // maxHints bounds the retry times remembered; later ones are found by the
@@ -40,12 +44,13 @@ const maxHints = 4096
 
 func newPoller(e *Engine) *poller {
 	return &poller{
-		e:      e,
-		wakeC:  make(chan struct{}, 1),
-		storeC: make(chan struct{}, 1),
-		hintC:  make(chan struct{}, 1),
-		dirty:  make(map[string]bool),
-		dirtyC: make(chan struct{}, 1),
+		e:         e,
+		wakeC:     make(chan struct{}, 1),
+		storeC:    make(chan struct{}, 1),
+		hintC:     make(chan struct{}, 1),
+		dirty:     make(map[string]bool),
+		dirtyC:    make(chan struct{}, 1),
+		expedites: make(map[string]string),
 	}
 }
 
@@ -77,6 +82,14 @@ func (p *poller) hint(t time.Time) {
 func (p *poller) refreshApp(appID string) {
 	p.mu.Lock()
 	p.dirty[appID] = true
+	p.mu.Unlock()
+	signal(p.dirtyC)
+}
+
+// expedite asks for the endpoint's waiting deliveries to be made due now.
+func (p *poller) expedite(appID, endpointID string) {
+	p.mu.Lock()
+	p.expedites[endpointID] = appID
 	p.mu.Unlock()
 	signal(p.dirtyC)
 }
@@ -184,10 +197,10 @@ func (p *poller) claim(ctx context.Context) {
 			return
 		}
 		spilled := e.disp.enqueue(jobs)
-		if len(spilled) > 0 {
-			e.release(ctx, spilled, "spilled deliveries")
-			// The queues are full: claiming again now would only claim
-			// the same rows back.
+		e.giveBack(ctx, spilled, "spilled deliveries")
+		if len(spilled.released) > 0 {
+			// Queues are full: claiming again now would only claim the
+			// same rows back. Deferred ones are not due again so soon.
 			p.full = true
 			return
 		}
@@ -229,10 +242,6 @@ func (p *poller) heartbeat(ctx context.Context) {
 func (p *poller) refresh(ctx context.Context) {
 	e := p.e
 	p.mu.Lock()
-	if len(p.dirty) == 0 {
-		p.mu.Unlock()
-		return
-	}
 	apps := make([]string, 0, len(p.dirty))
 	for app := range p.dirty {
 		apps = append(apps, app)
@@ -251,6 +260,30 @@ func (p *poller) refresh(ctx context.Context) {
 			p.mu.Unlock()
 		}
 	}
+	p.expediteAll(ctx)
+}
+
+// expediteAll makes the waiting deliveries of the endpoints expedite
+// asked for due now, and wakes the claims for them.
+func (p *poller) expediteAll(ctx context.Context) {
+	e := p.e
+	p.mu.Lock()
+	eps := p.expedites
+	p.expedites = make(map[string]string)
+	p.mu.Unlock()
+	for ep, app := range eps {
+		if _, err := e.store.Expedite(ctx, app, ep, e.now()); err != nil && !errors.Is(err, herald.ErrNotFound) {
+			if ctx.Err() == nil && e.errLimit.allow("expedite", e.now()) {
+				e.log.Error("expedite paced deliveries", slog.String("endpoint_id", ep), slog.Any("error", err))
+			}
+			p.mu.Lock()
+			p.expedites[ep] = app // at the next poll
+			p.mu.Unlock()
+		}
+	}
+	if len(eps) > 0 {
+		p.wake()
+	}
 }
 
 // reloadApp reloads one application's endpoints into the cache and its
@@ -265,8 +298,12 @@ func (p *poller) reloadApp(ctx context.Context, appID string) error {
 		active[eps[i].ID] = &eps[i]
 	}
 	for _, q := range p.e.disp.queuesOf(appID) {
-		if q.setEndpoint(active[q.id]) {
+		resume, expedite := q.setEndpoint(active[q.id], p.e.nodeShare(), p.e.now())
+		if resume {
 			p.e.disp.resume(q)
+		}
+		if expedite {
+			p.expedite(appID, q.id)
 		}
 	}
 	return nil

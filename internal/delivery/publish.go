@@ -137,25 +137,27 @@ func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets
 	}
 
 	jobs := make([]store.Job, 0, len(targets))
-	var spilled []store.DeliveryKey
+	var spilled givenBack
 	for i, ep := range targets {
 		if ep.Ordered {
-			spilled = append(spilled, store.DeliveryKey{MsgID: msg.ID, EndpointID: ep.ID})
+			spilled.add(store.Job{Delivery: deliveries[i]}, time.Time{})
 			continue
 		}
 		jobs = append(jobs, store.Job{Delivery: deliveries[i], Message: msg, Endpoint: ep})
 	}
-	claim := len(spilled) > 0 // the poller claims them at once
+	claim := spilled.len() > 0 // the poller claims them at once
 	if e.running() {
-		spilled = append(spilled, e.disp.enqueue(jobs)...)
+		more := e.disp.enqueue(jobs)
+		spilled.released = append(spilled.released, more.released...)
+		spilled.deferred = more.deferred
 	} else {
 		for _, j := range jobs {
-			spilled = append(spilled, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
+			spilled.add(j, time.Time{})
 		}
 	}
 	// The message is durable; these deliveries go back to the database
 	// for the poller (or another node) to claim.
-	e.release(context.WithoutCancel(ctx), spilled, "spilled deliveries")
+	e.giveBack(context.WithoutCancel(ctx), spilled, "spilled deliveries")
 	if claim {
 		e.poll.wake()
 	}

@@ -40,6 +40,15 @@ type epQueue struct {
 	// limiter enforces the endpoint's ThrottleRate; nil when unlimited.
 	limiter     *rate.Limiter
 	limiterRate rate.Limit
+	// appPerSec is the application's ThrottleRate as last seen; 0 when
+	// unlimited.
+	appPerSec int
+
+	// paceAt is the batch of deferred deliveries being filled, with room
+	// for paceLeft more, paced at paceRate a second (hold.go).
+	paceAt   time.Time
+	paceLeft int
+	paceRate float64
 
 	// What this node saw of the endpoint's health since its snapshot was
 	// taken: the last success, and the first failure after it.
@@ -165,21 +174,23 @@ func (q *epQueue) signerFor(ep *herald.Endpoint, now time.Time) (*webhook.Signer
 
 // setEndpoint updates q after the endpoint changed: ep nil means it is
 // disabled or deleted, so its queued deliveries get canceled. It reports
-// whether q's circuit was closed, so the caller resumes the queue.
-func (q *epQueue) setEndpoint(ep *herald.Endpoint) (resume bool) {
+// whether q's circuit was closed, so the caller resumes the queue, and
+// whether its rate was raised past what it paced deliveries at (sped).
+func (q *epQueue) setEndpoint(ep *herald.Endpoint, nodes share, now time.Time) (resume, expedite bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if ep == nil || ep.Disabled {
 		q.gone = true
-		return false
+		return false, false
 	}
 	q.gone = false
 	q.ep = ep
+	expedite = q.sped(nodes, now)
 	if ep.Circuit.State == herald.CircuitClosed && q.circuit.State != herald.CircuitClosed && !q.probing {
 		// Closed in the store (an operator reset it): flow again.
 		q.closeCircuit()
-		return true
+		return true, expedite
 	}
 	q.learnCircuit(ep.Circuit)
-	return false
+	return false, expedite
 }

@@ -171,7 +171,7 @@ func (r *recorder) applied(batch []store.Result, disabled []string) {
 		}
 		e.log.Warn("endpoint disabled", slog.String("app_id", appID), slog.String("endpoint_id", id))
 		if q := e.disp.lookup(id); q != nil {
-			q.setEndpoint(nil)
+			q.setEndpoint(nil, e.nodeShare(), e.now())
 		}
 		if appID != "" {
 			e.endpts.invalidate(appID)

@@ -124,6 +124,11 @@ type Queue interface {
 	// Expedite, it makes a delivery whose endpoint's circuit blocks due at
 	// the circuit's RetryAt instead (see Circuits).
 	ReleaseLeases(ctx context.Context, owner string, deliveries []DeliveryKey) error
+	// DeferLeases gives up owner's leases as ReleaseLeases does, but each
+	// delivery is due no earlier than its NotBefore: for an endpoint that
+	// cannot take it sooner (its rate limit, or a Retry-After it sent), so
+	// that claims until then pass it by.
+	DeferLeases(ctx context.Context, owner string, deliveries []Deferral) error
 	// Resend schedules a manual attempt of a message to an endpoint now,
 	// creating the delivery if the message never went there. A leased
 	// delivery is left alone: its holder is about to attempt it, and a
@@ -135,7 +140,9 @@ type Queue interface {
 	// Expedite makes the endpoint's unfinished deliveries that wait for a
 	// later retry due at now, and returns how many. Leased rows are left to
 	// their owner. A `herald listen` session calls it when it reconnects, so
-	// its backlog flows at once instead of at the next retry.
+	// its backlog flows at once instead of at the next retry, and the
+	// engine when an endpoint's rate is raised past what its deliveries
+	// were paced at (DeferLeases).
 	Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
 	// Backlog counts deliveries that are not final.
 	Backlog(ctx context.Context) (int64, error)

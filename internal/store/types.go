@@ -51,6 +51,13 @@ type DeliveryKey struct {
 	EndpointID string
 }
 
+// Deferral is a leased delivery given back to be due no earlier than
+// NotBefore (see Queue.DeferLeases).
+type Deferral struct {
+	DeliveryKey
+	NotBefore time.Time
+}
+
 // Result is one attempt and its consequence for the delivery.
 type Result struct {
 	Attempt herald.Attempt

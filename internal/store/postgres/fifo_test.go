@@ -108,7 +108,7 @@ func TestUnorderingWaitsForAParkingInFlight(t *testing.T) {
 	if err := db.Publish(ctx, last, ds, "node", w.t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, releaseLeased, []string{last.ID}, []string{ep.ID}, []string{"node"}); err != nil {
+	if _, err := tx.Exec(ctx, releaseLeased, []string{last.ID}, []string{ep.ID}, []string{"node"}, []int64{0}); err != nil {
 		t.Fatal(err)
 	}
 	var xid string

@@ -321,6 +321,23 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, deliveries []stor
 	return nil
 }
 
+// DeferLeases releases owner's leases on the deliveries as ReleaseLeases
+// does, each due no earlier than its NotBefore; it shares the releases'
+// group commits.
+func (db *DB) DeferLeases(ctx context.Context, owner string, deliveries []store.Deferral) error {
+	if len(deliveries) == 0 {
+		return nil
+	}
+	op := &releaseOp{owner: owner, keys: make([]store.DeliveryKey, len(deliveries)), notBefore: make([]int64, len(deliveries))}
+	for i, d := range deliveries {
+		op.keys[i], op.notBefore[i] = d.DeliveryKey, ms(d.NotBefore)
+	}
+	if err := db.release.Do(ctx, op); err != nil {
+		return fmt.Errorf("defer leases: %w", err)
+	}
+	return nil
+}
+
 // Resend schedules a manual attempt of the message to the endpoint at now,
 // creating the delivery if the message never went there. A final delivery
 // starts over, pending with a fresh attempt count; a leased one is left to

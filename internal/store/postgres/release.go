@@ -13,8 +13,9 @@ import (
 // releaseOp is one ReleaseLeases of given deliveries waiting for its group
 // commit.
 type releaseOp struct {
-	owner string
-	keys  []store.DeliveryKey
+	owner     string
+	keys      []store.DeliveryKey
+	notBefore []int64 // per key, for DeferLeases; nil: due at once
 }
 
 // runRelease commits the releases of one group in one transaction (see
@@ -36,28 +37,36 @@ func (db *DB) runRelease(ctx context.Context, ops []*releaseOp) []error {
 // all of them per key. The owner and status are checked outside, where
 // OFFSET 0 keeps them. releaseLeased makes each row due again as of when
 // it was leased, or at its circuit's RetryAt, or parks it behind an earlier
-// delivery to its ordered endpoint (fifo.go).
+// delivery to its ordered endpoint (fifo.go), and a deferred row is not due
+// before its own time (0 for a plain release).
 const releaseLeased = orderedFrom + `$2` + orderedEnd + `UPDATE deliveries d SET lease_owner = NULL,
-		next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `, ` + waitingOrdered + `)
-	FROM unnest($1::text[], $2::text[], $3::text[]) AS k(msg_id, endpoint_id, owner),
+		next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `, ` + waitingOrdered + `,
+			k.not_before)
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS k(msg_id, endpoint_id, owner, not_before),
 		LATERAL (SELECT x.ctid, x.lease_owner, x.status FROM deliveries x
 			WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id OFFSET 0) AS x
 	WHERE d.ctid = x.ctid AND x.lease_owner = k.owner AND x.status IN (1, 3)`
 
 func (db *DB) releaseBatch(ctx context.Context, ops []*releaseOp) error {
 	var msgIDs, epIDs, owners []string
+	var notBefore []int64
 	for _, op := range ops {
-		for _, k := range op.keys {
+		for i, k := range op.keys {
 			msgIDs = append(msgIDs, k.MsgID)
 			epIDs = append(epIDs, k.EndpointID)
 			owners = append(owners, op.owner)
+			var t int64
+			if op.notBefore != nil {
+				t = op.notBefore[i]
+			}
+			notBefore = append(notBefore, t)
 		}
 	}
 	var n int64
 	b := &pgx.Batch{}
 	b.Queue(lockOrdered, epIDs) // endpoints before deliveries, as everywhere (fifo.go)
 	b.Queue(lockDeliveries, msgIDs, epIDs)
-	b.Queue(releaseLeased, msgIDs, epIDs, owners).Exec(func(tag pgconn.CommandTag) error {
+	b.Queue(releaseLeased, msgIDs, epIDs, owners, notBefore).Exec(func(tag pgconn.CommandTag) error {
 		n = tag.RowsAffected()
 		return nil
 	})

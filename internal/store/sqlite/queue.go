@@ -43,6 +43,9 @@ const (
 		WHERE lease_owner = ?`
 	sqlReleaseLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = ` + releasedDue + `
 		WHERE msg_id = ? AND endpoint_id = ? AND lease_owner = ?`
+	// A deferred row is released, due no earlier than ?4.
+	sqlDeferLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = MAX(` + releasedDue + `, ?4)
+		WHERE msg_id = ?1 AND endpoint_id = ?2 AND lease_owner = ?3`
 	releasedDue = `MAX(updated_at, COALESCE((SELECT e.circuit_retry_at FROM endpoints e
 		WHERE e.id = deliveries.endpoint_id AND e.circuit_state <> 0), 0), ` + parkedIfWaiting + `)`
 	sqlCancelEndpointDeliveries = `UPDATE deliveries SET status = 4, next_attempt_at = NULL,
@@ -267,6 +270,22 @@ func (db *DB) ReleaseLeases(ctx context.Context, owner string, keys []store.Deli
 		for _, k := range keys {
 			if _, err := w.exec(ctx, db.st.releaseLease, k.MsgID, k.EndpointID, owner); err != nil {
 				return mapErr("release leases", err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeferLeases releases owner's leases on the deliveries as ReleaseLeases
+// does, each due no earlier than its NotBefore.
+func (db *DB) DeferLeases(ctx context.Context, owner string, deliveries []store.Deferral) error {
+	if len(deliveries) == 0 {
+		return nil
+	}
+	return db.write(ctx, func(ctx context.Context, w *wtx) error {
+		for _, d := range deliveries {
+			if _, err := w.exec(ctx, db.st.deferLease, d.MsgID, d.EndpointID, owner, ms(d.NotBefore)); err != nil {
+				return mapErr("defer leases", err)
 			}
 		}
 		return nil

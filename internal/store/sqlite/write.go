@@ -130,7 +130,7 @@ type stmts struct {
 	insertAttempt, recordDelivery                                        *sql.Stmt
 	endpointHealthy, endpointFailing, endpointFailingAt, disableEndpoint *sql.Stmt
 	cancelEndpointDeliveries                                             *sql.Stmt
-	extendLease, releaseOwnerLeases, releaseLease                        *sql.Stmt
+	extendLease, releaseOwnerLeases, releaseLease, deferLease            *sql.Stmt
 	all                                                                  []*sql.Stmt
 }
 
@@ -168,6 +168,7 @@ func prepare(ctx context.Context, writer *sql.DB) (*stmts, error) {
 	p(&s.extendLease, sqlExtendLease)
 	p(&s.releaseOwnerLeases, sqlReleaseOwnerLeases)
 	p(&s.releaseLease, sqlReleaseLease)
+	p(&s.deferLease, sqlDeferLease)
 	if err != nil {
 		s.close()
 		return nil, err

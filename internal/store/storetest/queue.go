@@ -155,6 +155,49 @@ var queueTests = []test{
 			}
 		}
 	}},
+	// Deferred rows are given back like released ones, but are not due
+	// before their own time: claims until then pass them by.
+	{"DeferLeasesHoldsEachRowUntilItsTime", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m1 := f.publishLeased(a.ID, f.t0, "node-a", f.at(time.Hour), e.ID)
+		m2 := f.publishLeased(a.ID, f.t0, "node-a", f.at(time.Hour), e.ID)
+		early := f.publishLeased(a.ID, f.t0, "node-a", f.at(time.Hour), e.ID)
+		other := f.publishLeased(a.ID, f.t0, "node-z", f.at(time.Hour), e.ID)
+		f.noErr("defer", f.s.DeferLeases(f.ctx, "node-a", []store.Deferral{
+			{DeliveryKey: store.DeliveryKey{MsgID: m1.ID, EndpointID: e.ID}, NotBefore: f.at(10 * time.Second)},
+			{DeliveryKey: store.DeliveryKey{MsgID: m2.ID, EndpointID: e.ID}, NotBefore: f.at(20 * time.Second)},
+			// A time already past: due at once, as released.
+			{DeliveryKey: store.DeliveryKey{MsgID: early.ID, EndpointID: e.ID}, NotBefore: f.t0.Add(-time.Minute)},
+			// Not node-a's: left alone.
+			{DeliveryKey: store.DeliveryKey{MsgID: other.ID, EndpointID: e.ID}, NotBefore: f.at(time.Second)},
+		}))
+		wantDelivery(f, a.ID, e.ID, m1.ID, herald.StatusPending, f.at(10*time.Second))
+		wantDelivery(f, a.ID, e.ID, m2.ID, herald.StatusPending, f.at(20*time.Second))
+		if j := f.claimOne("node-b", f.at(time.Second)); j.Delivery.MsgID != early.ID || j.Delivery.Trigger != herald.TriggerScheduled {
+			f.Errorf("claim at +1s: got %s trigger %d, want %s scheduled", j.Delivery.MsgID, j.Delivery.Trigger, early.ID)
+		}
+		f.claimNone("node-b", f.at(10*time.Second-time.Millisecond))
+		if j := f.claimOne("node-b", f.at(10*time.Second)); j.Delivery.MsgID != m1.ID || j.Delivery.Trigger != herald.TriggerScheduled {
+			f.Errorf("claim at +10s: got %s trigger %d, want %s scheduled", j.Delivery.MsgID, j.Delivery.Trigger, m1.ID)
+		}
+		f.claimNone("node-b", f.at(20*time.Second-time.Millisecond))
+		if j := f.claimOne("node-b", f.at(20*time.Second)); j.Delivery.MsgID != m2.ID {
+			f.Errorf("claim at +20s: got %s, want %s", j.Delivery.MsgID, m2.ID)
+		}
+	}},
+	// A circuit's RetryAt later than the deferral wins, as for a release.
+	{"DeferLeasesWaitsForTheCircuit", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publishLeased(a.ID, f.t0, "node-a", f.at(time.Hour), e.ID)
+		_, err := f.s.OpenCircuit(f.ctx, e.ID, herald.CircuitClosed, f.t0, time.Minute)
+		f.noErr("open", err)
+		f.noErr("defer", f.s.DeferLeases(f.ctx, "node-a", []store.Deferral{
+			{DeliveryKey: store.DeliveryKey{MsgID: m.ID, EndpointID: e.ID}, NotBefore: f.at(10 * time.Second)},
+		}))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusPending, f.at(time.Minute))
+	}},
 	{"ClaimTakesOldestDueFirstUpToLimit", func(f *fixture) {
 		a := f.app()
 		e := f.endpoint(a.ID)

@@ -1,0 +1,209 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store/sqlite"
+)
+
+// claimsStillFlow publishes to an ordered endpoint of another application,
+// which only a claim sends, and fails unless it arrives while e holds the
+// deliveries it was given before: had they kept their room in MaxHeld,
+// the poller would claim nothing for anyone.
+func claimsStillFlow(t *testing.T, e *Engine, db *sqlite.DB, what string) {
+	t.Helper()
+	ctx := context.Background()
+	srv, got := sink(t, ok)
+	now := time.Now()
+	app := "app_" + herald.NewID("", now)
+	if err := db.CreateApplication(ctx, &herald.Application{ID: app, Name: "other", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatalf("create application: %v", err)
+	}
+	ordered := endpoint("ep_"+herald.NewID("", now), srv.URL)
+	ordered.AppID, ordered.Ordered, ordered.CreatedAt, ordered.UpdatedAt = app, true, now, now
+	if err := db.CreateEndpoint(ctx, &ordered); err != nil {
+		t.Fatalf("create endpoint: %v", err)
+	}
+	m := message("b", `{}`)
+	m.AppID = app
+	if err := e.Publish(ctx, m); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: the other application's endpoint got nothing: claims stopped with %d deliveries held (MaxHeld %d)",
+			what, e.disp.held.Load(), e.cfg.MaxHeld)
+	}
+}
+
+// TestSQLiteThrottledQueueLeavesRoomForClaims: an endpoint held to one
+// request a second keeps two seconds' worth in memory, and hands the rest
+// back paced at its rate: each due at its own second, so that claims meet
+// them no faster than the endpoint takes them, and none before.
+func TestSQLiteThrottledQueueLeavesRoomForClaims(t *testing.T) {
+	t.Parallel()
+	srv, _ := sink(t, ok)
+	slow := endpoint("ep_paced_slow", srv.URL)
+	slow.ThrottleRate = 1
+	db := openSQLite(t, slow)
+	e := startSQLiteEngine(t, db, Config{MaxHeld: 8, EndpointQueue: 50, EndpointConcurrency: 1})
+	ctx := context.Background()
+	start := time.Now()
+	var msgs []string
+	for range 30 {
+		m := message("a", `{}`)
+		if err := e.Publish(ctx, m); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		msgs = append(msgs, m.ID)
+	}
+	claimsStillFlow(t, e, db, "beside a throttled backlog")
+
+	next := nextAttempts(t, db, slow.ID)
+	var deferred []time.Time
+	held := 0
+	for _, id := range msgs {
+		switch at := next[id]; {
+		case at.Sub(start) > time.Minute: // leased until the lease ends
+			held++
+		case at.Sub(start) > 30*time.Second:
+			t.Errorf("delivery of %s due %v after the publishes, want within 30s at one a second", id, at.Sub(start))
+		case at.After(time.Now()):
+			deferred = append(deferred, at)
+		}
+	}
+	if held > 2 {
+		t.Errorf("deliveries held in memory: %d, want two seconds' worth at most", held)
+	}
+	// 30 published, two held, one a second: at least 25 still ahead.
+	if len(deferred) < 25 {
+		t.Fatalf("deliveries due ahead: %d, want at least 25 of 30 paced at one a second", len(deferred))
+	}
+	slices.SortFunc(deferred, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(deferred); i++ {
+		if gap := deferred[i].Sub(deferred[i-1]); gap != time.Second {
+			t.Fatalf("paced deliveries %d and %d are %v apart, want 1s: %v", i-1, i, gap, deferred)
+		}
+	}
+}
+
+// TestSQLiteBackedOffQueueLeavesRoomForClaims: an endpoint that answered
+// 429 with Retry-After keeps only what it sends first in memory during the
+// back-off, and hands the rest back due when the back-off ends.
+func TestSQLiteBackedOffQueueLeavesRoomForClaims(t *testing.T) {
+	t.Parallel()
+	firstIn := make(chan struct{})
+	answer := make(chan struct{})
+	srv, _ := sink(t, func(w http.ResponseWriter, n int) {
+		if n == 1 {
+			close(firstIn)
+			<-answer
+		}
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	busy := endpoint("ep_backed_off", srv.URL)
+	db := openSQLite(t, busy)
+	e := startSQLiteEngine(t, db, Config{MaxHeld: 8, EndpointQueue: 50, EndpointConcurrency: 1, CircuitFailures: -1,
+		Policy: herald.Policy{Schedule: []time.Duration{time.Hour}, Jitter: -1}})
+	ctx := context.Background()
+	first := message("a", `{}`)
+	if err := e.Publish(ctx, first); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	<-firstIn
+	var msgs []string
+	for range 20 {
+		m := message("a", `{}`)
+		if err := e.Publish(ctx, m); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		msgs = append(msgs, m.ID)
+	}
+	answered := time.Now()
+	close(answer)
+	waitStatus(t, db, first.ID, busy.ID, herald.StatusSending)
+	claimsStillFlow(t, e, db, "beside a backed-off endpoint")
+
+	next := nextAttempts(t, db, busy.ID)
+	atBackOffEnd := 0
+	for _, id := range msgs {
+		if d := next[id].Sub(answered); d >= 59*time.Second && d <= 70*time.Second {
+			atBackOffEnd++
+		}
+	}
+	// One stays in memory, to go first when the back-off ends.
+	if atBackOffEnd != len(msgs)-1 {
+		t.Errorf("deliveries due when the back-off ends: %d, want %d", atBackOffEnd, len(msgs)-1)
+	}
+}
+
+// TestSQLiteRaisedRateBringsPacedDeliveriesForward: once the endpoint may
+// go faster, what was paced at its old rate (the endpoint's or the
+// application's) is due at once instead of at the old rate's times.
+func TestSQLiteRaisedRateBringsPacedDeliveriesForward(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []string{"endpoint", "application"} {
+		t.Run(limit, func(t *testing.T) {
+			t.Parallel()
+			srv, got := sink(t, ok)
+			ep := endpoint("ep_paced_raised", srv.URL)
+			if limit == "endpoint" {
+				ep.ThrottleRate = 1
+			}
+			db := openSQLite(t, ep)
+			ctx := context.Background()
+			app, err := db.GetApplication(ctx, testApp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			setAppRate := func(perSec int) {
+				t.Helper()
+				app.ThrottleRate, app.UpdatedAt = perSec, time.Now()
+				if err := db.UpdateApplication(ctx, app); err != nil {
+					t.Fatalf("update application: %v", err)
+				}
+			}
+			if limit == "application" {
+				setAppRate(1)
+			}
+			e := startSQLiteEngine(t, db, Config{EndpointConcurrency: 1})
+			var msgs []string
+			for range 40 {
+				m := message("a", `{}`)
+				if err := e.Publish(ctx, m); err != nil {
+					t.Fatalf("Publish: %v", err)
+				}
+				msgs = append(msgs, m.ID)
+			}
+			<-got
+			if limit == "endpoint" {
+				if _, err := db.UpdateEndpoint(ctx, testApp, ep.ID, func(ep *herald.Endpoint) error {
+					ep.ThrottleRate, ep.UpdatedAt = 0, time.Now()
+					return nil
+				}); err != nil {
+					t.Fatalf("update endpoint: %v", err)
+				}
+				e.InvalidateEndpoints(testApp)
+			} else {
+				setAppRate(0)
+				e.InvalidateApplication(testApp)
+			}
+			// Paced at one a second, the last would be due 38s from now.
+			deadline := time.After(10 * time.Second)
+			for range len(msgs) - 1 {
+				select {
+				case <-got:
+				case <-deadline:
+					t.Fatalf("deliveries still paced at the old rate after it was lifted: %v", nextAttempts(t, db, ep.ID))
+				}
+			}
+		})
+	}
+}
