@@ -29,9 +29,10 @@ type call struct {
 	// message: the key's claim holds it, so a retry after a crash finds
 	// the message the first request may have stored (see idempotently).
 	msgID string
-	// resumed is set when the claim was taken over from a request that
-	// died: msgID is that request's, and its message may be stored.
-	resumed bool
+	// earlier are the msgIDs of the requests with the same key that held
+	// its claim before and died, oldest first: one of them may have
+	// stored its message.
+	earlier []string
 }
 
 // path returns a path parameter.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -75,7 +76,9 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 		return nil
 	}
 
-	c.msgID, c.resumed = claimed, claimed != note
+	if note != "" {
+		c.msgID, c.earlier = note, strings.Fields(strings.TrimSuffix(claimed, note))
+	}
 	resp := s.runIdempotent(c, h)
 	ctx, cancel := detached(c.ctx)
 	defer cancel()

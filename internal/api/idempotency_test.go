@@ -135,6 +135,41 @@ func TestIdempotencyRetryAfterACrashFindsThePublish(t *testing.T) {
 	}
 }
 
+// TestIdempotencyRetryAfterTwoCrashes: the first request died before its
+// publish, and the retry that took its claim over published under an ID of
+// its own and died too, before its answer was saved. The third request
+// finds that message rather than publishing a second one.
+func TestIdempotencyRetryAfterTwoCrashes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	app := b.createApp(t, "Acme", "acme")
+	ctx := context.Background()
+	k := storeKey("POST", "/api/v1/app/acme/msg", "died-twice")
+	first := time.Now().Add(-2*store.IdempotencyClaimTimeout - 2*time.Second)
+	if _, _, err := b.store.BeginIdempotent(ctx, k, first, first.Add(idempotencyTTL), herald.NewID(herald.PrefixMessage, first)); err != nil {
+		t.Fatalf("claim as the first process: %v", err)
+	}
+	second := first.Add(store.IdempotencyClaimTimeout + time.Second)
+	id := herald.NewID(herald.PrefixMessage, second)
+	if _, _, err := b.store.BeginIdempotent(ctx, k, second, second.Add(idempotencyTTL), id); err != nil {
+		t.Fatalf("take over as the second process: %v", err)
+	}
+	msg := &herald.Message{ID: id, AppID: app, EventType: "a", Payload: []byte(`{"n":1}`), CreatedAt: second, ExpiresAt: second.Add(time.Hour)}
+	if err := b.store.Publish(ctx, msg, nil, "", time.Time{}); err != nil {
+		t.Fatalf("the second process's publish: %v", err)
+	}
+	before, _, _ := b.pub.counts()
+
+	got := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a","payload":{"n":1}}`,
+		map[string][]string{"Idempotency-Key": {"died-twice"}}).want(t, 202).obj(t)
+	if got["id"] != id {
+		t.Errorf("retry: answered message %v, want the one the second request published, %s", got["id"], id)
+	}
+	if after, _, _ := b.pub.counts(); after != before {
+		t.Errorf("retry published again (%d publishes, want %d)", after, before)
+	}
+}
+
 // TestIdempotencyRetryAfterACrashBeforeThePublish: a process that died
 // before its publish left a claim noting an ID of its own time. The retry
 // that takes it over publishes once, under an ID of its own time, since

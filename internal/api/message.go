@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -105,22 +106,21 @@ func (s *Server) createMessage(c *call) error {
 			return err
 		}
 	}
-	id := c.msgID
-	if c.resumed {
-		done, err := s.store.GetMessage(c.ctx, app.ID, id)
+	// Earlier requests with this Idempotency-Key died before their answer
+	// was saved; one of them may have published. Otherwise publish under
+	// this request's ID, of now (IDs follow creation times, herald.IDFloor),
+	// which its claim already notes for the next retry to look for.
+	for _, earlier := range slices.Backward(c.earlier) {
+		done, err := s.store.GetMessage(c.ctx, app.ID, earlier)
 		switch {
 		case err == nil:
-			// An earlier request with this Idempotency-Key stored it, and
-			// died before its answer was saved.
 			writeRaw(c.w, http.StatusAccepted, appendMessageOut(nil, done, withContent))
 			return nil
 		case !errors.Is(err, herald.ErrNotFound):
 			return err
 		}
-		// It died before its publish: publish afresh, under an ID of now,
-		// since IDs follow creation times (herald.IDFloor).
-		id = ""
 	}
+	id := c.msgID
 	if id == "" {
 		id = herald.NewID(herald.PrefixMessage, c.now)
 	}

@@ -186,10 +186,11 @@ type Auth interface {
 	// not block its key until expires.
 	//
 	// note is kept with the claim, committed with it: what the request
-	// will do (a publish's message ID). The claim's note is returned: note
-	// itself, or, when the claim takes over one whose request died, that
-	// request's note, since its work may have committed before it died
-	// (the publish, but not the saved response).
+	// will do (a publish's message ID). The claim's notes are returned,
+	// separated by spaces, oldest first: note itself, or, when the claim
+	// takes over one whose request died, that request's notes followed by
+	// note, since each request that held the claim may have committed its
+	// work before it died (the publish, but not the saved response).
 	BeginIdempotent(ctx context.Context, key string, now, expires time.Time, note string) (saved *IdempotentResponse, claimed string, err error)
 	// FinishIdempotent saves the response for key, or forgets the key when
 	// resp is nil (the request failed and may be retried).

@@ -86,14 +86,16 @@ func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time
 // and its read.
 var errKeyGone = errors.New("idempotency key forgotten meanwhile")
 
-// beginIdempotent claims key, keeping the note of an abandoned claim it
-// takes over (body holds the note while the claim is in flight), or reads
-// the saved response.
+// beginIdempotent claims key, keeping the notes of an abandoned claim it
+// takes over (body holds them while the claim is in flight) before its
+// own, or reads the saved response.
 func (db *DB) beginIdempotent(ctx context.Context, key string, now, expires time.Time, note string) (*store.IdempotentResponse, string, error) {
 	var body []byte
 	err := db.pool.QueryRow(ctx, `INSERT INTO idempotency_keys AS k (key, created_at, expires_at, body) VALUES ($1, $2, $3, $5)
 		ON CONFLICT (key) DO UPDATE SET created_at = $2, expires_at = $3, status_code = NULL,
-			body = CASE WHEN k.expires_at > $2 THEN COALESCE(k.body, EXCLUDED.body) ELSE EXCLUDED.body END
+			body = CASE WHEN k.expires_at <= $2 OR k.body IS NULL THEN EXCLUDED.body
+				WHEN EXCLUDED.body IS NULL THEN k.body
+				ELSE k.body || '\x20'::bytea || EXCLUDED.body END
 		WHERE k.expires_at <= $2 OR (k.status_code IS NULL AND k.created_at <= $4)
 		RETURNING body`,
 		key, ms(now), ms(expires), ms(now.Add(-store.IdempotencyClaimTimeout)), noteBytes(note)).Scan(&body)

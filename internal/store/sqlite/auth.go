@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -74,7 +75,9 @@ func (db *DB) BeginIdempotent(ctx context.Context, key string, now, expires time
 			saved = &store.IdempotentResponse{StatusCode: int(code.Int64), Body: body}
 			return nil
 		case err == nil && exp > ms(now) && len(body) > 0:
-			claimed = string(body) // the abandoned claim's note (body holds it while in flight)
+			// The abandoned claim's notes (body holds them while in
+			// flight), then this one's.
+			claimed = strings.TrimSpace(string(body) + " " + note)
 		case err != nil && !errNoRows(err):
 			return mapErr("begin idempotent", err)
 		}

@@ -75,8 +75,9 @@ var authTests = []test{
 		// A claim keeps its request's note (a publish's message ID): the
 		// request may have committed its work and died before saving its
 		// response, so whoever takes the claim over gets that note, to
-		// look for the work, not its own. A key claimed afresh (expired,
-		// or never claimed) gets the caller's note.
+		// look for the work, then its own, which the next one to take it
+		// over must look for as well. A key claimed afresh (expired, or
+		// never claimed) gets the caller's note alone.
 		exp := f.at(24 * time.Hour)
 		_, claimed, err := f.s.BeginIdempotent(f.ctx, "noted", f.t0, exp, "msg_first")
 		if err != nil || claimed != "msg_first" {
@@ -84,12 +85,12 @@ var authTests = []test{
 		}
 		stale := f.at(store.IdempotencyClaimTimeout)
 		_, claimed, err = f.s.BeginIdempotent(f.ctx, "noted", stale, exp, "msg_second")
-		if err != nil || claimed != "msg_first" {
-			f.Errorf("take over an abandoned claim: got %q, %v, want the first request's msg_first", claimed, err)
+		if err != nil || claimed != "msg_first msg_second" {
+			f.Errorf("take over an abandoned claim: got %q, %v, want the first request's msg_first, then msg_second", claimed, err)
 		}
 		_, claimed, err = f.s.BeginIdempotent(f.ctx, "noted", stale.Add(store.IdempotencyClaimTimeout), exp, "msg_third")
-		if err != nil || claimed != "msg_first" {
-			f.Errorf("take over again: got %q, %v, want msg_first still", claimed, err)
+		if err != nil || claimed != "msg_first msg_second msg_third" {
+			f.Errorf("take over again: got %q, %v, want every note, oldest first", claimed, err)
 		}
 		f.noErr("finish", f.s.FinishIdempotent(f.ctx, "noted", &store.IdempotentResponse{StatusCode: 202, Body: []byte(`{}`)}))
 		_, claimed, err = f.s.BeginIdempotent(f.ctx, "noted", exp, f.at(48*time.Hour), "msg_fourth")
