@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -34,6 +35,12 @@ type appLimit struct {
 	loading  bool
 	limiter  *rate.Limiter
 	limit    rate.Limit
+
+	// pace places what the application's queues give back while its
+	// rate holds them: one rate for them all (hold.go), which queues
+	// (this node's queues of the application) split what they hold of.
+	pace   pacer
+	queues atomic.Int64
 }
 
 // appRateTTL is how long an application's rate is reused at least: every
@@ -135,6 +142,14 @@ func (l *appLimit) perSecond() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.perSec
+}
+
+// joined counts a queue of this node in (n 1) or out (-1) of the
+// application's.
+func (l *appLimit) joined(n int64) {
+	if l != nil {
+		l.queues.Add(n)
+	}
 }
 
 // reserve takes one request from this node's share of the application's

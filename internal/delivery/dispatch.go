@@ -98,8 +98,8 @@ func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) 
 			q.learnCircuit(job.Endpoint.Circuit)
 		}
 		now := d.e.now()
-		if q.sped(d.e.nodeShare(), now) {
-			d.e.poll.expedite(q.appID, q.id)
+		if until, ok := q.sped(d.e.nodeShare(), now); ok {
+			d.e.poll.expedite(q.appID, q.id, until)
 		}
 		fits = len(q.jobs)-q.head < d.holdLimit(q, now)
 		if fits {
@@ -108,7 +108,7 @@ func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) 
 		} else {
 			q.spilled = true
 			d.e.metrics.spilled.Inc()
-			notBefore = q.notBefore(d.e.nodeShare(), now)
+			notBefore = d.notBefore(q, now)
 		}
 		// Even a delivery turned away wakes the queue: one whose circuit
 		// holds it back may be due for its probe.
@@ -181,6 +181,7 @@ func (d *dispatcher) sweep() {
 		if q.active == 0 && len(q.jobs) == q.head && q.timer == nil && (q.circuit.State == herald.CircuitClosed || q.gone) {
 			q.dead = true
 			delete(d.queues, id)
+			q.app.joined(-1)
 		}
 		q.mu.Unlock()
 	}
@@ -206,8 +207,13 @@ func (d *dispatcher) serve(q *epQueue) {
 		app := d.e.apps.get(d.e.sendCtx, q.appID)
 		q.mu.Lock()
 		now := d.e.now()
-		if q.appPerSec = app.perSecond(); q.sped(d.e.nodeShare(), now) {
-			d.e.poll.expedite(q.appID, q.id)
+		if q.app != app {
+			q.app.joined(-1)
+			app.joined(1)
+			q.app = app
+		}
+		if until, ok := q.sped(d.e.nodeShare(), now); ok {
+			d.e.poll.expedite(q.appID, q.id, until)
 		}
 		if q.active > d.e.nodeShare().concurrency(d.perEP) {
 			// More nodes share the endpoint's cap than when this token
@@ -253,7 +259,9 @@ func (d *dispatcher) serve(q *epQueue) {
 		}
 		wait, probe := d.circuitGate(q, now)
 		if wait == 0 {
-			wait = throttle(q, app, ep, d.e.nodeShare(), now)
+			if wait = throttle(q, app, ep, d.e.nodeShare(), now); wait > 0 {
+				q.throttledAt = now
+			}
 		}
 		if wait > 0 {
 			// Held back by the circuit, or over the endpoint's or the

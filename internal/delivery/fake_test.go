@@ -25,6 +25,7 @@ type memStore struct {
 	deliveries map[store.DeliveryKey]*herald.Delivery
 	results    []store.Result
 	released   []store.DeliveryKey
+	deferred   []store.Deferral
 	claims     int
 }
 
@@ -229,18 +230,19 @@ func (s *memStore) DeferLeases(_ context.Context, owner string, deferrals []stor
 		if d := s.deliveries[df.DeliveryKey]; d != nil && d.LeaseOwner == owner {
 			d.LeaseOwner, d.NextAttemptAt = "", df.NotBefore
 		}
-		s.released = append(s.released, df.DeliveryKey)
+		s.deferred = append(s.deferred, df)
 	}
 	s.notify()
 	return nil
 }
 
-func (s *memStore) Expedite(_ context.Context, appID, endpointID string, now time.Time) (int, error) {
+func (s *memStore) Expedite(_ context.Context, appID, endpointID string, now, until time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, d := range s.deliveries {
-		if d.AppID == appID && d.EndpointID == endpointID && !d.Status.Final() && d.LeaseOwner == "" && d.NextAttemptAt.After(now) {
+		if d.AppID == appID && d.EndpointID == endpointID && !d.Status.Final() && d.LeaseOwner == "" && d.NextAttemptAt.After(now) &&
+			(until.IsZero() || !d.NextAttemptAt.After(until)) {
 			d.NextAttemptAt = now
 			n++
 		}

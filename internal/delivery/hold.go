@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -13,48 +14,65 @@ import (
 
 // What a queue holds in memory counts against MaxHeld, which every claim
 // needs room in. A queue that cannot send for a while (its circuit is
-// open, its endpoint asked it to back off, or it is held to a rate) and
-// kept its whole EndpointQueue would keep that room for as long: a few
-// such endpoints would stop the claims for every other. So such a queue
-// holds only what it can send soon, and gives the rest back to the
-// database, due when it can take them:
+// open, its endpoint asked it to back off, or its rate holds it) and kept
+// its whole EndpointQueue would keep that room for as long: a few such
+// endpoints would stop the claims for every other. So such a queue holds
+// only what it can send soon, and gives the rest back to the database,
+// due when it can take them:
 //
 //   - behind an open circuit, at the circuit's RetryAt (the store knows
 //     it);
 //   - behind a back-off, when the back-off ends;
-//   - at a rate, a second's worth at a time (paceStep), one after the
-//     other, so they come due no faster than the queue sends them and
-//     claims never meet them early.
+//   - held by a rate, paced at it: in batches of half what the queue
+//     holds, each due as the queue has sent the one before, so claims
+//     meet them no faster than the queue takes them, and never early.
 //
 // Given back due at once instead, they would sit at the head of the due
 // index, and every claim would take them again before anything due later.
+// A queue slower than its rate (slow answers, its concurrency cap) is not
+// held by it, and keeps its EndpointQueue like any other.
 
-// paceStep is how far apart the batches of a rate-limited queue's
-// deferred deliveries come due, each a paceStep's worth of its rate. The
-// queue holds two: one to send while the poller claims the next.
+// paceStep is how recently a queue must have waited for its rate to be
+// held by it (twice this), and how long a back-off must be for the queue
+// to give back what it holds.
 const paceStep = time.Second
 
-// drainRate is how many requests a second this node may send to q's
-// endpoint: its share of the endpoint's ThrottleRate and of the
-// application's, the lower of them; 0 when neither is set. q.mu is held.
-func (q *epQueue) drainRate(nodes share) float64 {
-	r := math.Inf(1)
+// binding returns the rate that holds q on this node: its share of the
+// endpoint's or the application's ThrottleRate, whichever is lower, with
+// that limit as set (across the nodes) and the pacer for it, the
+// application's one shared by all its queues. r is 0 when neither is set.
+// q.mu is held.
+func (q *epQueue) binding(nodes share) (r float64, perSec int, p *pacer) {
+	r, perSec, p, _ = q.bindingOf(nodes)
+	return r, perSec, p
+}
+
+// bindingOf is binding, and how many of this node's queues share the rate
+// r: those of the application when its rate binds, else q alone.
+func (q *epQueue) bindingOf(nodes share) (r float64, perSec int, p *pacer, sharing int) {
 	if q.ep != nil && q.ep.ThrottleRate > 0 {
-		r = float64(nodes.rate(q.ep.ThrottleRate))
+		r, perSec, p, sharing = float64(nodes.rate(q.ep.ThrottleRate)), q.ep.ThrottleRate, &q.pace, 1
 	}
-	if q.appPerSec > 0 {
-		r = min(r, float64(nodes.rate(q.appPerSec)))
+	if n := q.app.perSecond(); n > 0 {
+		if ar := float64(nodes.rate(n)); r == 0 || ar < r {
+			r, perSec, p, sharing = ar, n, &q.app.pace, max(1, int(q.app.queues.Load()))
+		}
 	}
-	if math.IsInf(r, 1) {
-		return 0
-	}
-	return r
+	return r, perSec, p, sharing
+}
+
+// rateBound reports whether q's rate is what holds it now: it waited for
+// it lately. q.mu is held.
+func (q *epQueue) rateBound(now time.Time) bool {
+	return !q.throttledAt.IsZero() && now.Sub(q.throttledAt) < 2*paceStep
 }
 
 // holdLimit is how many deliveries q may hold in memory now: the probe's
 // alone while its circuit blocks it, its share of the endpoint's
-// concurrency during a back-off longer than paceStep, two paceSteps' worth
-// at a rate, and queueCap otherwise. q.mu is held.
+// concurrency during a back-off longer than paceStep, two seconds' worth
+// (at least that share; its part of it when the application's rate binds
+// its queues) while its rate holds it, and queueCap otherwise. q.mu is
+// held.
 func (d *dispatcher) holdLimit(q *epQueue, now time.Time) int {
 	if q.circuit.State != herald.CircuitClosed {
 		return 1
@@ -62,8 +80,8 @@ func (d *dispatcher) holdLimit(q *epQueue, now time.Time) int {
 	nodes := d.e.nodeShare()
 	limit := d.queueCap
 	conc := nodes.concurrency(d.perEP)
-	if r := q.drainRate(nodes); r > 0 {
-		limit = min(limit, max(conc, int(math.Ceil(2*r*paceStep.Seconds()))))
+	if r, _, _, sharing := q.bindingOf(nodes); r > 0 && q.rateBound(now) {
+		limit = min(limit, max(conc, int(math.Ceil(2*r/float64(sharing)))))
 	}
 	if q.pausedUntil.Sub(now) > paceStep {
 		limit = min(limit, conc)
@@ -73,9 +91,9 @@ func (d *dispatcher) holdLimit(q *epQueue, now time.Time) int {
 
 // notBefore is when a delivery q turns away is due: zero for at once, or
 // while a circuit blocks (the store holds it at the circuit's RetryAt);
-// the end of a back-off; or, at a rate, the next free place in the
-// batches q gives back, after what q holds. q.mu is held.
-func (q *epQueue) notBefore(nodes share, now time.Time) time.Time {
+// the end of a back-off; or, while a rate holds q, its place in the
+// batches given back at that rate, after what q holds. q.mu is held.
+func (d *dispatcher) notBefore(q *epQueue, now time.Time) time.Time {
 	if q.circuit.State != herald.CircuitClosed {
 		return time.Time{}
 	}
@@ -83,45 +101,78 @@ func (q *epQueue) notBefore(nodes share, now time.Time) time.Time {
 	if q.paused(now) {
 		start = q.pausedUntil
 	}
-	r := q.drainRate(nodes)
-	if r <= 0 {
+	r, perSec, p := q.binding(d.e.nodeShare())
+	if r <= 0 || !q.rateBound(now) {
 		if start.Equal(now) {
 			return time.Time{}
 		}
 		return start
 	}
-	// The first batch is due when q has sent all but paceStep's worth of
-	// what it holds: room for a batch.
-	queued := float64(len(q.jobs) - q.head)
-	earliest := start.Add(time.Duration(queued/r*float64(time.Second)) - paceStep)
-	if earliest.Before(start) {
-		earliest = start
+	batch := max(1, d.holdLimit(q, now)/2)
+	step := seconds(float64(batch) / r)
+	// The first batch is due when what q holds is down to a batch, and
+	// never sooner than a step: never at once.
+	first := start.Add(max(step, seconds(float64(len(q.jobs)-q.head-batch)/r)))
+	at := p.next(start, first, batch, step)
+	if at.After(q.pacedUntil) {
+		q.pacedUntil = at
 	}
-	batch := max(1, int(r*paceStep.Seconds()))
-	if q.paceAt.Before(start) {
-		// The batches given back before are all due: start afresh.
-		q.paceAt, q.paceLeft, q.paceRate = earliest, batch, r
-	}
-	if q.paceLeft <= 0 {
-		q.paceAt, q.paceLeft = q.paceAt.Add(paceStep), batch
-	}
-	q.paceLeft--
-	return q.paceAt
+	q.pacedPerSec = perSec
+	return at
 }
 
-// sped reports whether q may now send faster than the deliveries it gave
-// back are paced (its rate was raised or lifted), and then forgets the
-// pacing: the caller has the poller expedite the endpoint, or they would
-// keep the old rate's times. q.mu is held.
-func (q *epQueue) sped(nodes share, now time.Time) bool {
-	if !q.paceAt.After(now) {
-		return false
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// pacer places deliveries given back at a rate: batch of them at at, the
+// next batch a step later.
+type pacer struct {
+	mu   sync.Mutex
+	at   time.Time
+	left int
+}
+
+// next places one delivery: in the batch being filled, or the next one.
+// Once every batch placed is due (at is before start), it starts afresh at
+// first.
+func (p *pacer) next(start, first time.Time, batch int, step time.Duration) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.at.Before(start) {
+		p.at, p.left = first, batch
 	}
-	if r := q.drainRate(nodes); r > 0 && r <= q.paceRate {
-		return false
+	if p.left <= 0 {
+		p.at, p.left = p.at.Add(step), batch
 	}
-	q.paceAt, q.paceLeft, q.paceRate = time.Time{}, 0, 0
-	return true
+	p.left--
+	return p.at
+}
+
+func (p *pacer) reset() {
+	p.mu.Lock()
+	p.at, p.left = time.Time{}, 0
+	p.mu.Unlock()
+}
+
+// sped reports whether q may now go faster than what it gave back was
+// paced at (its rate, or its application's, was raised or lifted) and
+// returns the last time it handed out: the caller has the poller expedite
+// what is due until then (Expedite), or it would keep the old rate's
+// times. Limits are compared as set, across the nodes: a node joining or
+// leaving changes only the shares. q.mu is held.
+func (q *epQueue) sped(nodes share, now time.Time) (until time.Time, ok bool) {
+	if !q.pacedUntil.After(now) {
+		return time.Time{}, false
+	}
+	if _, perSec, _ := q.binding(nodes); perSec > 0 && perSec <= q.pacedPerSec {
+		return time.Time{}, false
+	}
+	until = q.pacedUntil
+	q.pacedUntil, q.pacedPerSec = time.Time{}, 0
+	q.pace.reset()
+	if q.app != nil {
+		q.app.pace.reset()
+	}
+	return until, true
 }
 
 // givenBack is what a queue turned away: deliveries due at once, and
@@ -142,6 +193,20 @@ func (g *givenBack) add(job store.Job, notBefore time.Time) {
 
 func (g *givenBack) len() int { return len(g.released) + len(g.deferred) }
 
+// dueSoon reports whether any of g is due again within paceStep of now:
+// a claim now, or soon, would take it back.
+func (g *givenBack) dueSoon(now time.Time) bool {
+	if len(g.released) > 0 {
+		return true
+	}
+	for _, d := range g.deferred {
+		if d.NotBefore.Sub(now) < paceStep {
+			return true
+		}
+	}
+	return false
+}
+
 // shed takes from q the deliveries beyond its holdLimit, for the caller to
 // give back (giveBack) and take off the dispatcher's count. The first
 // stay: they go first. q.mu is held.
@@ -154,9 +219,8 @@ func (d *dispatcher) shed(q *epQueue, now time.Time) givenBack {
 	extra := q.jobs[keep:]
 	// A fresh slice, so the queue does not keep its cap's backing array.
 	q.jobs, q.head = slices.Clone(q.jobs[q.head:keep]), 0
-	nodes := d.e.nodeShare()
 	for _, j := range extra {
-		g.add(j, q.notBefore(nodes, now))
+		g.add(j, d.notBefore(q, now))
 	}
 	// Claim them back once the queue drains, as with a spill.
 	q.spilled = true
@@ -174,7 +238,8 @@ func (e *Engine) shedBack(g givenBack) {
 }
 
 // giveBack hands deliveries the queues turned away back to the database,
-// and has the poller claim when the deferred ones come due.
+// and has the poller claim when the first deferred ones come due; the
+// queues' own wake-ups (spilled) and the regular poll find the rest.
 func (e *Engine) giveBack(ctx context.Context, g givenBack, what string) {
 	e.release(ctx, g.released, what)
 	if len(g.deferred) == 0 {
@@ -184,11 +249,11 @@ func (e *Engine) giveBack(ctx context.Context, g givenBack, what string) {
 		e.log.Error("defer "+what+"; they are due when their lease runs out",
 			slog.Int("deliveries", len(g.deferred)), slog.Any("error", err))
 	}
-	var last time.Time
-	for _, d := range g.deferred {
-		if !d.NotBefore.Equal(last) {
-			e.poll.hint(d.NotBefore)
-			last = d.NotBefore
+	first := g.deferred[0].NotBefore
+	for _, d := range g.deferred[1:] {
+		if d.NotBefore.Before(first) {
+			first = d.NotBefore
 		}
 	}
+	e.poll.hint(first)
 }

@@ -2,12 +2,15 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -42,54 +45,68 @@ func claimsStillFlow(t *testing.T, e *Engine, db *sqlite.DB, what string) {
 	}
 }
 
-// TestSQLiteThrottledQueueLeavesRoomForClaims: an endpoint held to one
-// request a second keeps two seconds' worth in memory, and hands the rest
-// back paced at its rate: each due at its own second, so that claims meet
-// them no faster than the endpoint takes them, and none before.
+// TestSQLiteThrottledQueueLeavesRoomForClaims: an endpoint held to its
+// rate keeps two seconds' worth in memory, and hands the rest back paced
+// at its rate, this node's share of it: each due at its own time, so that
+// claims meet them no faster than the endpoint takes them, and none
+// before.
 func TestSQLiteThrottledQueueLeavesRoomForClaims(t *testing.T) {
 	t.Parallel()
-	srv, _ := sink(t, ok)
-	slow := endpoint("ep_paced_slow", srv.URL)
-	slow.ThrottleRate = 1
-	db := openSQLite(t, slow)
-	e := startSQLiteEngine(t, db, Config{MaxHeld: 8, EndpointQueue: 50, EndpointConcurrency: 1})
-	ctx := context.Background()
-	start := time.Now()
-	var msgs []string
-	for range 30 {
-		m := message("a", `{}`)
-		if err := e.Publish(ctx, m); err != nil {
-			t.Fatalf("Publish: %v", err)
-		}
-		msgs = append(msgs, m.ID)
-	}
-	claimsStillFlow(t, e, db, "beside a throttled backlog")
+	for _, c := range []struct {
+		perSec, nodes int
+		gap           time.Duration // between two paced deliveries
+		held          int           // two seconds' worth
+	}{
+		{perSec: 1, nodes: 1, gap: time.Second, held: 2},
+		{perSec: 1, nodes: 2, gap: 2 * time.Second, held: 1},
+		{perSec: 3, nodes: 2, gap: 2 * time.Second / 3, held: 3},
+	} {
+		t.Run(fmt.Sprintf("%d/s over %d nodes", c.perSec, c.nodes), func(t *testing.T) {
+			t.Parallel()
+			srv, _ := sink(t, ok)
+			slow := endpoint("ep_paced_slow", srv.URL)
+			slow.ThrottleRate = c.perSec
+			db := openSQLite(t, slow)
+			e := startSQLiteEngine(t, db, Config{MaxHeld: 8, EndpointQueue: 50, EndpointConcurrency: 1})
+			e.share.Store(&share{index: 0, count: c.nodes})
+			ctx := context.Background()
+			start := time.Now()
+			var msgs []string
+			for range 30 {
+				m := message("a", `{}`)
+				if err := e.Publish(ctx, m); err != nil {
+					t.Fatalf("Publish: %v", err)
+				}
+				msgs = append(msgs, m.ID)
+			}
+			claimsStillFlow(t, e, db, "beside a throttled backlog")
 
-	next := nextAttempts(t, db, slow.ID)
-	var deferred []time.Time
-	held := 0
-	for _, id := range msgs {
-		switch at := next[id]; {
-		case at.Sub(start) > time.Minute: // leased until the lease ends
-			held++
-		case at.Sub(start) > 30*time.Second:
-			t.Errorf("delivery of %s due %v after the publishes, want within 30s at one a second", id, at.Sub(start))
-		case at.After(time.Now()):
-			deferred = append(deferred, at)
-		}
-	}
-	if held > 2 {
-		t.Errorf("deliveries held in memory: %d, want two seconds' worth at most", held)
-	}
-	// 30 published, two held, one a second: at least 25 still ahead.
-	if len(deferred) < 25 {
-		t.Fatalf("deliveries due ahead: %d, want at least 25 of 30 paced at one a second", len(deferred))
-	}
-	slices.SortFunc(deferred, func(a, b time.Time) int { return a.Compare(b) })
-	for i := 1; i < len(deferred); i++ {
-		if gap := deferred[i].Sub(deferred[i-1]); gap != time.Second {
-			t.Fatalf("paced deliveries %d and %d are %v apart, want 1s: %v", i-1, i, gap, deferred)
-		}
+			next := nextAttempts(t, db, slow.ID)
+			var deferred []time.Time
+			held := 0
+			for _, id := range msgs {
+				switch at := next[id]; {
+				case at.Sub(start) > 2*time.Minute: // leased until the lease ends
+					held++
+				case at.After(time.Now()):
+					deferred = append(deferred, at)
+				}
+			}
+			if held > c.held {
+				t.Errorf("deliveries held in memory: %d, want two seconds' worth, %d", held, c.held)
+			}
+			// 30 published, a few held or sent: the rest paced.
+			if len(deferred) < 25 {
+				t.Fatalf("deliveries due ahead: %d, want at least 25 of 30 paced", len(deferred))
+			}
+			slices.SortFunc(deferred, func(a, b time.Time) int { return a.Compare(b) })
+			for i := 1; i < len(deferred); i++ {
+				// Times are stored in milliseconds.
+				if gap := deferred[i].Sub(deferred[i-1]); gap < c.gap-time.Millisecond || gap > c.gap+time.Millisecond {
+					t.Fatalf("paced deliveries %d and %d are %v apart, want %v: %v", i-1, i, gap, c.gap, deferred)
+				}
+			}
+		})
 	}
 }
 
@@ -205,5 +222,62 @@ func TestSQLiteRaisedRateBringsPacedDeliveriesForward(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// deferCount wraps a store and counts the deliveries given back deferred.
+type deferCount struct {
+	Store
+	deferred atomic.Int64
+}
+
+func (s *deferCount) DeferLeases(ctx context.Context, owner string, ds []store.Deferral) error {
+	s.deferred.Add(int64(len(ds)))
+	return s.Store.DeferLeases(ctx, owner, ds)
+}
+
+// TestSQLiteSlowEndpointUnderItsRateIsNotPaced: an endpoint slower than
+// its rate (here, one slow request at a time) is held by its answers, not
+// its rate: its queue spills as any full queue does, rather than pacing
+// its backlog at a rate it does not reach, which would only bring it back
+// due, to be claimed and deferred again.
+func TestSQLiteSlowEndpointUnderItsRateIsNotPaced(t *testing.T) {
+	t.Parallel()
+	gate := make(chan struct{})
+	srv, got := sink(t, func(w http.ResponseWriter, _ int) {
+		<-gate
+		w.WriteHeader(http.StatusNoContent)
+	})
+	defer close(gate)
+	ep := endpoint("ep_slow_under_rate", srv.URL)
+	ep.ThrottleRate = 1000
+	db := openSQLite(t, ep)
+	s := &deferCount{Store: recordSignal{Store: db, recorded: recorded(db)}}
+	e, err := New(Config{Store: s, AllowNetworks: loopback, PollInterval: time.Hour, EndpointQueue: 10, EndpointConcurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	ctx := context.Background()
+	for i := range 30 {
+		if err := e.Publish(ctx, message("a", `{}`)); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		if i == 0 {
+			<-got // in flight, and held there
+		}
+	}
+	if n := s.deferred.Load(); n != 0 {
+		t.Errorf("deliveries deferred: %d, want none: the endpoint's rate is not what holds it", n)
+	}
+	if held := e.disp.held.Load(); held != 11 {
+		t.Errorf("deliveries held: %d, want 11 (one in flight, a full queue of 10)", held)
 	}
 }

@@ -33,9 +33,9 @@ type poller struct {
 	hintC   chan struct{}
 	dirty   map[string]bool // applications whose endpoints changed
 	dirtyC  chan struct{}
-	// expedites are endpoints (to their application) whose paced
-	// deliveries may now go sooner (hold.go).
-	expedites map[string]string
+	// expedites are endpoints whose paced deliveries may now go sooner
+	// (hold.go).
+	expedites map[string]expedite
 }
 
 // maxHints bounds the retry times remembered; later ones are found by the
@@ -50,7 +50,7 @@ func newPoller(e *Engine) *poller {
 		hintC:     make(chan struct{}, 1),
 		dirty:     make(map[string]bool),
 		dirtyC:    make(chan struct{}, 1),
-		expedites: make(map[string]string),
+		expedites: make(map[string]expedite),
 	}
 }
 
@@ -86,10 +86,20 @@ func (p *poller) refreshApp(appID string) {
 	signal(p.dirtyC)
 }
 
-// expedite asks for the endpoint's waiting deliveries to be made due now.
-func (p *poller) expedite(appID, endpointID string) {
+// expedite is an endpoint's waiting deliveries to make due now: those due
+// by until.
+type expedite struct {
+	appID string
+	until time.Time
+}
+
+// expedite asks for the endpoint's deliveries waiting until until at the
+// latest to be made due now.
+func (p *poller) expedite(appID, endpointID string, until time.Time) {
 	p.mu.Lock()
-	p.expedites[endpointID] = appID
+	if x, ok := p.expedites[endpointID]; !ok || until.After(x.until) {
+		p.expedites[endpointID] = expedite{appID: appID, until: until}
+	}
 	p.mu.Unlock()
 	signal(p.dirtyC)
 }
@@ -198,9 +208,10 @@ func (p *poller) claim(ctx context.Context) {
 		}
 		spilled := e.disp.enqueue(jobs)
 		e.giveBack(ctx, spilled, "spilled deliveries")
-		if len(spilled.released) > 0 {
+		if spilled.dueSoon(e.now()) {
 			// Queues are full: claiming again now would only claim the
-			// same rows back. Deferred ones are not due again so soon.
+			// same rows back, or soon. Deferred ones paced further on
+			// are not due again before their turn.
 			p.full = true
 			return
 		}
@@ -269,15 +280,19 @@ func (p *poller) expediteAll(ctx context.Context) {
 	e := p.e
 	p.mu.Lock()
 	eps := p.expedites
-	p.expedites = make(map[string]string)
+	if len(eps) > 0 {
+		p.expedites = make(map[string]expedite)
+	}
 	p.mu.Unlock()
-	for ep, app := range eps {
-		if _, err := e.store.Expedite(ctx, app, ep, e.now()); err != nil && !errors.Is(err, herald.ErrNotFound) {
+	for ep, x := range eps {
+		if _, err := e.store.Expedite(ctx, x.appID, ep, e.now(), x.until); err != nil && !errors.Is(err, herald.ErrNotFound) {
 			if ctx.Err() == nil && e.errLimit.allow("expedite", e.now()) {
 				e.log.Error("expedite paced deliveries", slog.String("endpoint_id", ep), slog.Any("error", err))
 			}
 			p.mu.Lock()
-			p.expedites[ep] = app // at the next poll
+			if y, ok := p.expedites[ep]; !ok || x.until.After(y.until) {
+				p.expedites[ep] = x // at the next poll
+			}
 			p.mu.Unlock()
 		}
 	}
@@ -302,8 +317,8 @@ func (p *poller) reloadApp(ctx context.Context, appID string) error {
 		if resume {
 			p.e.disp.resume(q)
 		}
-		if expedite {
-			p.expedite(appID, q.id)
+		if !expedite.IsZero() {
+			p.expedite(appID, q.id, expedite)
 		}
 	}
 	return nil

@@ -149,7 +149,7 @@ func (e *Engine) dispatchFresh(ctx context.Context, msg *herald.Message, targets
 	if e.running() {
 		more := e.disp.enqueue(jobs)
 		spilled.released = append(spilled.released, more.released...)
-		spilled.deferred = more.deferred
+		spilled.deferred = append(spilled.deferred, more.deferred...)
 	} else {
 		for _, j := range jobs {
 			spilled.add(j, time.Time{})

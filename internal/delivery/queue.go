@@ -40,15 +40,18 @@ type epQueue struct {
 	// limiter enforces the endpoint's ThrottleRate; nil when unlimited.
 	limiter     *rate.Limiter
 	limiterRate rate.Limit
-	// appPerSec is the application's ThrottleRate as last seen; 0 when
-	// unlimited.
-	appPerSec int
+	// app is the application's limiter, as the last worker found it;
+	// nil until one did.
+	app *appLimit
 
-	// paceAt is the batch of deferred deliveries being filled, with room
-	// for paceLeft more, paced at paceRate a second (hold.go).
-	paceAt   time.Time
-	paceLeft int
-	paceRate float64
+	// What the queue gives back while its rate holds it (hold.go): when
+	// it last waited for its rate, the batches it places at its own
+	// rate, and the last time it handed out with the limit it paced at
+	// (requests a second across the nodes).
+	throttledAt time.Time
+	pace        pacer
+	pacedUntil  time.Time
+	pacedPerSec int
 
 	// What this node saw of the endpoint's health since its snapshot was
 	// taken: the last success, and the first failure after it.
@@ -174,18 +177,19 @@ func (q *epQueue) signerFor(ep *herald.Endpoint, now time.Time) (*webhook.Signer
 
 // setEndpoint updates q after the endpoint changed: ep nil means it is
 // disabled or deleted, so its queued deliveries get canceled. It reports
-// whether q's circuit was closed, so the caller resumes the queue, and
-// whether its rate was raised past what it paced deliveries at (sped).
-func (q *epQueue) setEndpoint(ep *herald.Endpoint, nodes share, now time.Time) (resume, expedite bool) {
+// whether q's circuit was closed, so the caller resumes the queue, and,
+// when its rate was raised past what it paced deliveries at, until when
+// to expedite them (sped; zero: none).
+func (q *epQueue) setEndpoint(ep *herald.Endpoint, nodes share, now time.Time) (resume bool, expedite time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if ep == nil || ep.Disabled {
 		q.gone = true
-		return false, false
+		return false, time.Time{}
 	}
 	q.gone = false
 	q.ep = ep
-	expedite = q.sped(nodes, now)
+	expedite, _ = q.sped(nodes, now)
 	if ep.Circuit.State == herald.CircuitClosed && q.circuit.State != herald.CircuitClosed && !q.probing {
 		// Closed in the store (an operator reset it): flow again.
 		q.closeCircuit()

@@ -138,12 +138,13 @@ type Queue interface {
 	// created in [since, until), and returns how many.
 	Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 	// Expedite makes the endpoint's unfinished deliveries that wait for a
-	// later retry due at now, and returns how many. Leased rows are left to
+	// later retry due at now, those due by until unless it is zero, and
+	// returns how many. Leased rows are left to
 	// their owner. A `herald listen` session calls it when it reconnects, so
 	// its backlog flows at once instead of at the next retry, and the
-	// engine when an endpoint's rate is raised past what its deliveries
-	// were paced at (DeferLeases).
-	Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
+	// engine, up to the last time it paced, when an endpoint's rate is
+	// raised past what its deliveries were paced at (DeferLeases).
+	Expedite(ctx context.Context, appID, endpointID string, now, until time.Time) (int, error)
 	// Backlog counts deliveries that are not final.
 	Backlog(ctx context.Context) (int64, error)
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,6 +51,9 @@ const releaseLeased = orderedFrom + `$2` + orderedEnd + `UPDATE deliveries d SET
 func (db *DB) releaseBatch(ctx context.Context, ops []*releaseOp) error {
 	var msgIDs, epIDs, owners []string
 	var notBefore []int64
+	// Deferred rows are not due yet: waking the other nodes for them would
+	// have them claim nothing.
+	now, notify := ms(time.Now()), false
 	for _, op := range ops {
 		for i, k := range op.keys {
 			msgIDs = append(msgIDs, k.MsgID)
@@ -60,6 +64,7 @@ func (db *DB) releaseBatch(ctx context.Context, ops []*releaseOp) error {
 				t = op.notBefore[i]
 			}
 			notBefore = append(notBefore, t)
+			notify = notify || t <= now
 		}
 	}
 	var n int64
@@ -72,7 +77,9 @@ func (db *DB) releaseBatch(ctx context.Context, ops []*releaseOp) error {
 	})
 	// Idle nodes claim what became due. A group whose rows had all
 	// finished meanwhile (rare) wakes them for nothing.
-	b.Queue(notifySQL, db.notifyPayload())
+	if notify {
+		b.Queue(notifySQL, db.notifyPayload())
+	}
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("release leases: %w", err)
 	}

@@ -2,13 +2,19 @@ package sqlite
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
-// Expedite makes the endpoint's waiting retries due at now, or at the
-// RetryAt of a circuit that blocks. Leased rows are left to their owner,
-// and parked ones to their turn (fifo.go).
-func (db *DB) Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error) {
+// Expedite makes the endpoint's waiting retries due at now (those due by
+// until, unless it is zero), or at the RetryAt of a circuit that blocks.
+// Leased rows are left to their owner, and parked ones to their turn
+// (fifo.go).
+func (db *DB) Expedite(ctx context.Context, appID, endpointID string, now, until time.Time) (int, error) {
+	last := int64(math.MaxInt64)
+	if !until.IsZero() {
+		last = ms(until)
+	}
 	var n int64
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
 		if err := exists(ctx, w.tx, "expedite: endpoint", `SELECT 1 FROM endpoints WHERE id = ? AND app_id = ?`, endpointID, appID); err != nil {
@@ -20,7 +26,8 @@ func (db *DB) Expedite(ctx context.Context, appID, endpointID string, now time.T
 		}
 		res, err := w.tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?1, updated_at = ?4
 			WHERE endpoint_id = ?2 AND app_id = ?3 AND status IN (1, 3)
-				AND lease_owner IS NULL AND next_attempt_at > ?1 AND next_attempt_at <> `+parked, due, endpointID, appID, ms(now))
+				AND lease_owner IS NULL AND next_attempt_at > ?1 AND next_attempt_at <= ?5
+				AND next_attempt_at <> `+parked, due, endpointID, appID, ms(now), last)
 		if err != nil {
 			return mapErr("expedite", err)
 		}

@@ -20,7 +20,7 @@ var expediteTests = []test{
 		f.publishLeased(a.ID, f.t0, "node-b", f.at(lease), e.ID)
 
 		now := f.at(2 * time.Second)
-		n, err := f.s.Expedite(f.ctx, a.ID, e.ID, now)
+		n, err := f.s.Expedite(f.ctx, a.ID, e.ID, now, time.Time{})
 		f.noErr("expedite", err)
 		if n != 1 {
 			f.Errorf("expedited: got %d, want 1", n)
@@ -36,9 +36,30 @@ var expediteTests = []test{
 		}
 		f.claimNone("node-c", f.at(lease-time.Millisecond)) // leased's lease still holds
 	}},
+	// With until, only what is due by then comes forward.
+	{"ExpediteUntilLeavesLaterRetries", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		soon, late := f.publish(a.ID, f.t0, e.ID), f.publish(a.ID, f.t0, e.ID)
+		for _, j := range f.claim("node-a", f.t0, 10) {
+			next := f.at(time.Minute)
+			if j.Delivery.MsgID == late.ID {
+				next = f.at(time.Hour)
+			}
+			f.record(result(j, f.at(time.Second), 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: next}))
+		}
+		now := f.at(2 * time.Second)
+		n, err := f.s.Expedite(f.ctx, a.ID, e.ID, now, f.at(time.Minute))
+		f.noErr("expedite", err)
+		if n != 1 {
+			f.Errorf("expedited: got %d, want 1", n)
+		}
+		wantDelivery(f, a.ID, e.ID, soon.ID, herald.StatusSending, now)
+		wantDelivery(f, a.ID, e.ID, late.ID, herald.StatusSending, f.at(time.Hour))
+	}},
 	{"ExpediteUnknownEndpointIsNotFound", func(f *fixture) {
 		a := f.app()
-		_, err := f.s.Expedite(f.ctx, a.ID, "ep_missing", f.t0)
+		_, err := f.s.Expedite(f.ctx, a.ID, "ep_missing", f.t0, time.Time{})
 		f.wantErr("expedite missing endpoint", err, herald.ErrNotFound)
 	}},
 }

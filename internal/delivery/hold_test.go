@@ -1,0 +1,100 @@
+package delivery
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// TestPacedTimesFollowTheRate: whatever the rate, fractional or above
+// what a queue holds, what queues held by it give back comes due no
+// faster than the rate (beyond one batch), not much slower, and never at
+// once; an application's rate is one for all its queues, which split
+// what they hold of it.
+func TestPacedTimesFollowTheRate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{EndpointQueue: 1000, EndpointConcurrency: 1})
+	d := b.engine.disp
+	for _, c := range []struct {
+		perSec, nodes int
+		app           bool // the application's rate, shared by two queues
+	}{
+		{perSec: 1, nodes: 2},
+		{perSec: 3, nodes: 2},
+		{perSec: 7, nodes: 1},
+		{perSec: 1000, nodes: 1},
+		{perSec: 5000, nodes: 3},
+		{perSec: 4, nodes: 1, app: true},
+		{perSec: 2000, nodes: 1, app: true},
+	} {
+		t.Run(fmt.Sprintf("%d/s over %d nodes, app %v", c.perSec, c.nodes, c.app), func(t *testing.T) {
+			b.engine.share.Store(&share{count: c.nodes})
+			defer b.engine.share.Store(nil)
+			now := time.Now()
+			app := &appLimit{}
+			queues := make([]*epQueue, 1)
+			if c.app {
+				app.perSec = c.perSec
+				queues = append(queues, nil)
+			}
+			for i := range queues {
+				q := &epQueue{id: fmt.Sprint("ep_", i), ep: &herald.Endpoint{}, throttledAt: now}
+				if !c.app {
+					q.ep.ThrottleRate = c.perSec
+				}
+				q.app = app
+				app.joined(1)
+				queues[i] = q
+			}
+			r := float64(c.perSec) / float64(c.nodes)
+			limit := d.holdLimit(queues[0], now)
+			want := min(1000, int(math.Ceil(2*r/float64(len(queues)))))
+			if limit != max(1, want) {
+				t.Fatalf("hold limit %d, want %d", limit, max(1, want))
+			}
+			var times []time.Time
+			for i := range 3000 {
+				q := queues[i%len(queues)]
+				q.jobs = make([]store.Job, limit) // full
+				times = append(times, d.notBefore(q, now))
+			}
+			slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+			if !times[0].After(now) {
+				t.Fatalf("first paced at %v, want after now", times[0].Sub(now))
+			}
+			batch := max(1, limit/2)
+			for i, at := range times {
+				if float64(i+1) > float64(len(queues)*batch)+r*at.Sub(times[0]).Seconds()+1e-3 { // steps are whole nanoseconds
+					t.Fatalf("%d due within %v: faster than %.2f/s", i+1, at.Sub(times[0]), r)
+				}
+			}
+			if span, most := times[len(times)-1].Sub(times[0]), seconds(float64(len(times))/r)+seconds(float64(batch)/r); span > most {
+				t.Errorf("3000 paced over %v, want at most %v at %.2f/s", span, most, r)
+			}
+		})
+	}
+}
+
+// TestSpedComparesLimitsNotShares: a node leaving raises this node's
+// share, not the endpoint's limit: what was paced keeps its times. A
+// raised limit has it expedited up to the last time paced.
+func TestSpedComparesLimitsNotShares(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	q := &epQueue{ep: &herald.Endpoint{ThrottleRate: 2}, pacedUntil: now.Add(time.Minute), pacedPerSec: 2}
+	if _, ok := q.sped(share{count: 1}, now); ok {
+		t.Fatal("sped after a node left, want the paced times kept")
+	}
+	q.ep = &herald.Endpoint{ThrottleRate: 4}
+	if until, ok := q.sped(share{count: 1}, now); !ok || !until.Equal(now.Add(time.Minute)) {
+		t.Fatalf("sped after the limit was raised: %v until %v, want true until the last paced time", ok, until)
+	}
+	if _, ok := q.sped(share{count: 1}, now); ok {
+		t.Error("sped again, want once")
+	}
+}
