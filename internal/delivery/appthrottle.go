@@ -38,7 +38,8 @@ type appLimit struct {
 
 	// pace places what the application's queues give back while its
 	// rate holds them: one rate for them all (hold.go), which queues
-	// (this node's queues of the application) split what they hold of.
+	// (this node's queues it holds with deliveries to send) split what
+	// they hold of.
 	pace   pacer
 	queues atomic.Int64
 }
@@ -113,7 +114,8 @@ func (a *appLimits) sweep(now time.Time) {
 	defer a.mu.Unlock()
 	for id, l := range a.m {
 		l.mu.Lock()
-		idle := !l.loading && now.Sub(l.loadedAt) > 3*a.ttl
+		// Queues its rate holds still use its pacer.
+		idle := !l.loading && now.Sub(l.loadedAt) > 3*a.ttl && l.queues.Load() == 0
 		l.mu.Unlock()
 		if idle {
 			delete(a.m, id)
@@ -144,8 +146,8 @@ func (l *appLimit) perSecond() int {
 	return l.perSec
 }
 
-// joined counts a queue of this node in (n 1) or out (-1) of the
-// application's.
+// joined counts a queue of this node in (n 1) or out (-1) of those the
+// application's rate holds.
 func (l *appLimit) joined(n int64) {
 	if l != nil {
 		l.queues.Add(n)

@@ -105,6 +105,7 @@ func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) 
 		if fits {
 			q.jobs = append(q.jobs, job)
 			d.held.Add(1)
+			q.noteSharing(d.e.nodeShare(), now)
 		} else {
 			q.spilled = true
 			d.e.metrics.spilled.Inc()
@@ -181,7 +182,7 @@ func (d *dispatcher) sweep() {
 		if q.active == 0 && len(q.jobs) == q.head && q.timer == nil && (q.circuit.State == herald.CircuitClosed || q.gone) {
 			q.dead = true
 			delete(d.queues, id)
-			q.app.joined(-1)
+			q.leaveApp()
 		}
 		q.mu.Unlock()
 	}
@@ -208,10 +209,10 @@ func (d *dispatcher) serve(q *epQueue) {
 		q.mu.Lock()
 		now := d.e.now()
 		if q.app != app {
-			q.app.joined(-1)
-			app.joined(1)
+			q.leaveApp()
 			q.app = app
 		}
+		q.noteSharing(d.e.nodeShare(), now)
 		if until, ok := q.sped(d.e.nodeShare(), now); ok {
 			d.e.poll.expedite(q.appID, q.id, until)
 		}
@@ -307,8 +308,12 @@ func (d *dispatcher) serve(q *epQueue) {
 			// Pause before the result is out, so nothing sent after it
 			// was recorded can slip past the back-off.
 			q.mu.Lock()
-			if until := d.e.now().Add(pause); until.After(q.pausedUntil) {
+			until := d.e.now().Add(pause)
+			if until.After(q.pausedUntil) {
 				q.pausedUntil = until
+			}
+			if until.After(q.backoffUntil) {
+				q.backoffUntil = until
 			}
 			q.mu.Unlock()
 		}

@@ -61,6 +61,33 @@ func (q *epQueue) bindingOf(nodes share) (r float64, perSec int, p *pacer, shari
 	return r, perSec, p, sharing
 }
 
+// noteSharing counts q among the queues its application's rate holds
+// while it does, with deliveries to send: they split what they hold of
+// it (bindingOf). q.mu is held.
+func (q *epQueue) noteSharing(nodes share, now time.Time) {
+	busy := false
+	if q.app != nil && len(q.jobs) > q.head && q.rateBound(now) {
+		_, _, p := q.binding(nodes)
+		busy = p == &q.app.pace
+	}
+	if busy != q.sharing {
+		q.sharing = busy
+		if busy {
+			q.app.joined(1)
+		} else {
+			q.app.joined(-1)
+		}
+	}
+}
+
+// leaveApp takes q out of its application's count. q.mu is held.
+func (q *epQueue) leaveApp() {
+	if q.sharing {
+		q.sharing = false
+		q.app.joined(-1)
+	}
+}
+
 // rateBound reports whether q's rate is what holds it now: it waited for
 // it lately. q.mu is held.
 func (q *epQueue) rateBound(now time.Time) bool {
@@ -83,7 +110,7 @@ func (d *dispatcher) holdLimit(q *epQueue, now time.Time) int {
 	if r, _, _, sharing := q.bindingOf(nodes); r > 0 && q.rateBound(now) {
 		limit = min(limit, max(conc, int(math.Ceil(2*r/float64(sharing)))))
 	}
-	if q.pausedUntil.Sub(now) > paceStep {
+	if q.backoffUntil.Sub(now) > paceStep {
 		limit = min(limit, conc)
 	}
 	return max(1, limit)
@@ -96,6 +123,12 @@ func (d *dispatcher) holdLimit(q *epQueue, now time.Time) int {
 func (d *dispatcher) notBefore(q *epQueue, now time.Time) time.Time {
 	if q.circuit.State != herald.CircuitClosed {
 		return time.Time{}
+	}
+	if q.backoffUntil.Sub(now) > paceStep {
+		// Due when the back-off ends, and not placed among the batches
+		// of a pacer the application's other queues share: they would
+		// all wait for it.
+		return q.backoffUntil
 	}
 	start := now
 	if q.paused(now) {
@@ -118,6 +151,7 @@ func (d *dispatcher) notBefore(q *epQueue, now time.Time) time.Time {
 		q.pacedUntil = at
 	}
 	q.pacedPerSec = perSec
+	q.pacedApp = q.pacedApp || p != &q.pace
 	return at
 }
 
@@ -167,11 +201,11 @@ func (q *epQueue) sped(nodes share, now time.Time) (until time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	until = q.pacedUntil
-	q.pacedUntil, q.pacedPerSec = time.Time{}, 0
 	q.pace.reset()
-	if q.app != nil {
+	if q.pacedApp && q.app != nil {
 		q.app.pace.reset()
 	}
+	q.pacedUntil, q.pacedPerSec, q.pacedApp = time.Time{}, 0, false
 	return until, true
 }
 
@@ -238,8 +272,9 @@ func (e *Engine) shedBack(g givenBack) {
 }
 
 // giveBack hands deliveries the queues turned away back to the database,
-// and has the poller claim when the first deferred ones come due; the
-// queues' own wake-ups (spilled) and the regular poll find the rest.
+// and has the poller claim when the first deferred ones come due, if
+// soon; the queues' own wake-ups (spilled) and the regular poll find the
+// rest. Hints of times far ahead would crowd out those of retries.
 func (e *Engine) giveBack(ctx context.Context, g givenBack, what string) {
 	e.release(ctx, g.released, what)
 	if len(g.deferred) == 0 {
@@ -255,5 +290,10 @@ func (e *Engine) giveBack(ctx context.Context, g givenBack, what string) {
 			first = d.NotBefore
 		}
 	}
-	e.poll.hint(first)
+	if first.Sub(e.now()) <= maxHintAhead {
+		e.poll.hint(first)
+	}
 }
+
+// maxHintAhead is how far ahead a deferral is hinted to the poller.
+const maxHintAhead = 10 * time.Second

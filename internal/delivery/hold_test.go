@@ -98,3 +98,79 @@ func TestSpedComparesLimitsNotShares(t *testing.T) {
 		t.Error("sped again, want once")
 	}
 }
+
+// TestBackOffStaysOutOfTheApplicationsPacer: an endpoint backed off for
+// an hour gives its backlog back due when the back-off ends, not placed
+// in the pacer its application's queues share, where the other endpoints'
+// deliveries would queue behind it.
+func TestBackOffStaysOutOfTheApplicationsPacer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{EndpointQueue: 1000, EndpointConcurrency: 1})
+	d := b.engine.disp
+	now := time.Now()
+	app := &appLimit{perSec: 4}
+	backedOff := &epQueue{ep: &herald.Endpoint{}, app: app, throttledAt: now, pausedUntil: now.Add(time.Hour), backoffUntil: now.Add(time.Hour)}
+	other := &epQueue{ep: &herald.Endpoint{}, app: app, throttledAt: now}
+	for _, q := range []*epQueue{backedOff, other} {
+		q.jobs = make([]store.Job, 100)
+		if at := d.notBefore(q, now); q == backedOff && !at.Equal(now.Add(time.Hour)) {
+			t.Errorf("backed-off queue: due in %v, want when its back-off ends", at.Sub(now))
+		}
+	}
+	if at := d.notBefore(other, now); at.Sub(now) > time.Minute {
+		t.Errorf("the other endpoint's delivery due in %v, behind the back-off", at.Sub(now))
+	}
+}
+
+// TestApplicationRateIsSplitBetweenBusyQueues: only the queues the
+// application's rate holds with deliveries to send split what they hold
+// of it; endpoints that sent lately and have nothing left do not.
+func TestApplicationRateIsSplitBetweenBusyQueues(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{EndpointQueue: 1000, EndpointConcurrency: 1})
+	d := b.engine.disp
+	now := time.Now()
+	app := &appLimit{perSec: 1000}
+	var busy *epQueue
+	for i := range 100 {
+		q := &epQueue{ep: &herald.Endpoint{}, app: app, throttledAt: now}
+		if i == 0 {
+			q.jobs, busy = make([]store.Job, 10), q
+		}
+		q.noteSharing(share{count: 1}, now)
+	}
+	if n := app.queues.Load(); n != 1 {
+		t.Fatalf("queues sharing the rate: %d, want the busy one", n)
+	}
+	if limit := d.holdLimit(busy, now); limit != 1000 {
+		t.Errorf("hold limit: %d, want two seconds' worth of 1000/s, up to the queue's 1000", limit)
+	}
+	busy.jobs = nil
+	busy.noteSharing(share{count: 1}, now)
+	if n := app.queues.Load(); n != 0 {
+		t.Errorf("queues sharing the rate once empty: %d, want 0", n)
+	}
+}
+
+// TestSweepKeepsALimiterQueuesShare: an application's limiter whose rate
+// holds queues is kept by the sweep even when stale (invalidated): a
+// second one would pace the same application again, twice as fast.
+func TestSweepKeepsALimiterQueuesShare(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{})
+	a := b.engine.apps
+	l := &appLimit{ready: make(chan struct{}), perSec: 5}
+	close(l.ready)
+	l.joined(1)
+	a.mu.Lock()
+	a.m["app_shared"] = l
+	a.mu.Unlock()
+	a.invalidate("app_shared")
+	a.sweep(time.Now())
+	a.mu.RLock()
+	kept := a.m["app_shared"] == l
+	a.mu.RUnlock()
+	if !kept {
+		t.Error("the sweep dropped a limiter that queues still share")
+	}
+}

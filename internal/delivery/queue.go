@@ -32,6 +32,10 @@ type epQueue struct {
 
 	pausedUntil time.Time
 	timer       *time.Timer
+	// backoffUntil is when the back-off the endpoint asked for (429 and
+	// the like, Retry-After) ends; pausedUntil also covers the waits for
+	// its rate and its circuit.
+	backoffUntil time.Time
 
 	signerKeys []string
 	signer     *webhook.Signer
@@ -41,8 +45,10 @@ type epQueue struct {
 	limiter     *rate.Limiter
 	limiterRate rate.Limit
 	// app is the application's limiter, as the last worker found it;
-	// nil until one did.
-	app *appLimit
+	// nil until one did. sharing is set while q counts among the queues
+	// its rate holds (appLimit.queues).
+	app     *appLimit
+	sharing bool
 
 	// What the queue gives back while its rate holds it (hold.go): when
 	// it last waited for its rate, the batches it places at its own
@@ -52,6 +58,7 @@ type epQueue struct {
 	pace        pacer
 	pacedUntil  time.Time
 	pacedPerSec int
+	pacedApp    bool // some were paced by the application's pacer
 
 	// What this node saw of the endpoint's health since its snapshot was
 	// taken: the last success, and the first failure after it.
