@@ -128,12 +128,13 @@ func (d *dispatcher) noteCircuit(q *epQueue, res store.Result, probe bool) (clos
 	return false
 }
 
-// closeCircuit forgets q's circuit and its failures, and ends its pause:
-// however it closed (a probe, an operator's reset, another node's probe),
-// opening it again takes CircuitFailures new failures. q.mu is held.
+// closeCircuit forgets q's circuit and its failures, and ends its pause
+// and back-off: however it closed (a probe, an operator's reset, another
+// node's probe), opening it again takes CircuitFailures new failures.
+// q.mu is held.
 func (q *epQueue) closeCircuit() {
 	q.circuit, q.probing, q.probeGranted, q.pausedUntil = herald.Circuit{}, false, false, time.Time{}
-	q.fails = 0
+	q.backoffUntil, q.fails = time.Time{}, 0
 }
 
 // learnCircuit adopts what a snapshot of the endpoint says about its
@@ -161,10 +162,8 @@ func (e *Engine) circuitError(what, endpointID string, err error) {
 // openCircuits counts the endpoints whose circuit this node sees open or
 // half-open, for the herald_circuits_open gauge.
 func (d *dispatcher) openCircuits() int {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
 	n := 0
-	for _, q := range d.queues {
+	for _, q := range d.all() {
 		q.mu.Lock()
 		if q.circuit.State != herald.CircuitClosed {
 			n++

@@ -157,13 +157,24 @@ func (d *dispatcher) queuesOf(appID string) []*epQueue {
 	defer d.mu.RUnlock()
 	var out []*epQueue
 	for _, q := range d.queues {
-		q.mu.Lock()
-		if q.ep != nil && q.ep.AppID == appID {
+		if q.appID == appID {
 			out = append(out, q)
 		}
-		q.mu.Unlock()
 	}
 	return out
+}
+
+// all returns the queues. Each is then read under its own lock only:
+// waiting for one with d.mu held (its holder may be waiting on the store,
+// for a circuit write) would stall every publish that looks up a queue.
+func (d *dispatcher) all() []*epQueue {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	queues := make([]*epQueue, 0, len(d.queues))
+	for _, q := range d.queues {
+		queues = append(queues, q)
+	}
+	return queues
 }
 
 // sweep forgets idle queues so the map does not grow with every endpoint

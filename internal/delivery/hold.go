@@ -63,10 +63,12 @@ func (q *epQueue) bindingOf(nodes share) (r float64, perSec int, p *pacer, shari
 
 // noteSharing counts q among the queues its application's rate holds
 // while it does, with deliveries to send: they split what they hold of
-// it (bindingOf). q.mu is held.
+// it (bindingOf). A queue behind its circuit or a back-off does not,
+// since it sends nothing. q.mu is held.
 func (q *epQueue) noteSharing(nodes share, now time.Time) {
 	busy := false
-	if q.app != nil && len(q.jobs) > q.head && q.rateBound(now) {
+	if q.app != nil && len(q.jobs) > q.head && q.rateBound(now) &&
+		q.circuit.State == herald.CircuitClosed && q.backoffUntil.Sub(now) <= paceStep {
 		_, _, p := q.binding(nodes)
 		busy = p == &q.app.pace
 	}

@@ -174,3 +174,54 @@ func TestSweepKeepsALimiterQueuesShare(t *testing.T) {
 		t.Error("the sweep dropped a limiter that queues still share")
 	}
 }
+
+// TestCircuitResetEndsTheBackOff: an operator's reset of the circuit
+// makes the queue flow at once, back-off included: it holds its whole
+// queue again, and what it turns away is due at once, not at the old
+// back-off's end.
+func TestCircuitResetEndsTheBackOff(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{EndpointQueue: 1000, EndpointConcurrency: 2})
+	d := b.engine.disp
+	now := time.Now()
+	q := &epQueue{id: "ep", ep: &herald.Endpoint{},
+		circuit:      herald.Circuit{State: herald.CircuitOpen, RetryAt: now.Add(30 * time.Second)},
+		pausedUntil:  now.Add(time.Minute),
+		backoffUntil: now.Add(time.Minute)}
+	resume, _ := q.setEndpoint(&herald.Endpoint{Circuit: herald.Circuit{State: herald.CircuitClosed}}, share{count: 1}, now)
+	if !resume || q.paused(now) {
+		t.Fatalf("after the reset: resume %v, paused %v; want it to flow", resume, q.paused(now))
+	}
+	q.jobs = make([]store.Job, 2)
+	if l := d.holdLimit(q, now); l != 1000 {
+		t.Errorf("hold limit after the reset: %d, want the queue's 1000", l)
+	}
+	if at := d.notBefore(q, now); !at.IsZero() {
+		t.Errorf("a delivery turned away after the reset is due in %v, want at once", at.Sub(now))
+	}
+}
+
+// TestBackedOffQueueLeavesTheSplit: a queue the application's rate held
+// that then backs off sends nothing: it stops counting among the queues
+// that split the rate, so the others hold their two seconds' worth.
+func TestBackedOffQueueLeavesTheSplit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{EndpointQueue: 1000, EndpointConcurrency: 1})
+	d := b.engine.disp
+	now := time.Now()
+	app := &appLimit{perSec: 100}
+	backedOff := &epQueue{ep: &herald.Endpoint{}, app: app, throttledAt: now, jobs: make([]store.Job, 10)}
+	other := &epQueue{ep: &herald.Endpoint{}, app: app, throttledAt: now, jobs: make([]store.Job, 10)}
+	backedOff.noteSharing(share{count: 1}, now)
+	other.noteSharing(share{count: 1}, now)
+	// A 429 with Retry-After: 60; serve notes the sharing again before it
+	// sheds and leaves the queue to its back-off.
+	backedOff.pausedUntil, backedOff.backoffUntil = now.Add(time.Minute), now.Add(time.Minute)
+	backedOff.noteSharing(share{count: 1}, now)
+	if n := app.queues.Load(); n != 1 {
+		t.Errorf("queues splitting the rate during the back-off: %d, want 1", n)
+	}
+	if l := d.holdLimit(other, now); l != 200 {
+		t.Errorf("the other queue's hold limit: %d, want two seconds of 100/s", l)
+	}
+}

@@ -63,14 +63,8 @@ func (f *inflight) appendTo(keys []store.DeliveryKey) []store.DeliveryKey {
 // but the one being read. A job moves from its queue to inflight under
 // the queue's lock, and inflight is read last, so none is missed.
 func (d *dispatcher) heldKeys() []store.DeliveryKey {
-	d.mu.RLock()
-	queues := make([]*epQueue, 0, len(d.queues))
-	for _, q := range d.queues {
-		queues = append(queues, q)
-	}
-	d.mu.RUnlock()
 	keys := make([]store.DeliveryKey, 0, max(d.held.Load(), 0))
-	for _, q := range queues {
+	for _, q := range d.all() {
 		q.mu.Lock()
 		for _, j := range q.jobs[q.head:] {
 			keys = append(keys, store.DeliveryKey{MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID})
