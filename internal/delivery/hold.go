@@ -109,8 +109,10 @@ func (d *dispatcher) holdLimit(q *epQueue, now time.Time) int {
 	nodes := d.e.nodeShare()
 	limit := d.queueCap
 	conc := nodes.concurrency(d.perEP)
-	if r, _, _, sharing := q.bindingOf(nodes); r > 0 && q.rateBound(now) {
-		limit = min(limit, max(conc, int(math.Ceil(2*r/float64(sharing)))))
+	if q.rateBound(now) { // first: binding reads the application's rate under its lock
+		if r, _, _, sharing := q.bindingOf(nodes); r > 0 {
+			limit = min(limit, max(conc, int(math.Ceil(2*r/float64(sharing)))))
+		}
 	}
 	if q.backoffUntil.Sub(now) > paceStep {
 		limit = min(limit, conc)
