@@ -95,16 +95,23 @@ func TestSQLiteThrottledQueueLeavesRoomForClaims(t *testing.T) {
 			if held > c.held {
 				t.Errorf("deliveries held in memory: %d, want two seconds' worth, %d", held, c.held)
 			}
-			// 30 published, a few held or sent: the rest paced.
-			if len(deferred) < 25 {
-				t.Fatalf("deliveries due ahead: %d, want at least 25 of 30 paced", len(deferred))
+			// 30 published, a few held or sent: the rest paced (fewer on a
+			// machine so slow that some came due while it published).
+			if len(deferred) < 20 {
+				t.Fatalf("deliveries due ahead: %d, want most of 30 paced", len(deferred))
 			}
 			slices.SortFunc(deferred, func(a, b time.Time) int { return a.Compare(b) })
 			for i := 1; i < len(deferred); i++ {
-				// Times are stored in milliseconds.
-				if gap := deferred[i].Sub(deferred[i-1]); gap < c.gap-time.Millisecond || gap > c.gap+time.Millisecond {
+				// Never faster than the rate (times are stored in
+				// milliseconds).
+				if gap := deferred[i].Sub(deferred[i-1]); gap < c.gap-time.Millisecond {
 					t.Fatalf("paced deliveries %d and %d are %v apart, want %v: %v", i-1, i, gap, c.gap, deferred)
 				}
+			}
+			// Nor slower, beyond a start afresh if the first batch came
+			// due while the machine was still publishing.
+			if span, most := deferred[len(deferred)-1].Sub(deferred[0]), time.Duration(len(deferred)-1)*c.gap+2*time.Second; span > most {
+				t.Errorf("%d paced over %v, want at most %v", len(deferred), span, most)
 			}
 		})
 	}
