@@ -27,7 +27,7 @@ type Store interface {
 	ExtendLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey, until time.Time) error
 	ReleaseLeases(ctx context.Context, owner string, deliveries []store.DeliveryKey) error
 	DeferLeases(ctx context.Context, owner string, deliveries []store.Deferral) error
-	Expedite(ctx context.Context, appID, endpointID string, now, until time.Time) (int, error)
+	ExpeditePaced(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
 	Backlog(ctx context.Context) (int64, error)
 	GetApplication(ctx context.Context, idOrUID string) (*herald.Application, error)
 	store.Circuits

@@ -98,8 +98,8 @@ func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) 
 			q.learnCircuit(job.Endpoint.Circuit)
 		}
 		now := d.e.now()
-		if until, ok := q.sped(d.e.nodeShare(), now); ok {
-			d.e.poll.expedite(q.appID, q.id, until)
+		if q.sped(d.e.nodeShare(), now) {
+			d.e.poll.expedite(q.appID, q.id)
 		}
 		fits = len(q.jobs)-q.head < d.holdLimit(q, now)
 		if fits {
@@ -224,8 +224,8 @@ func (d *dispatcher) serve(q *epQueue) {
 			q.app = app
 		}
 		q.noteSharing(d.e.nodeShare(), now)
-		if until, ok := q.sped(d.e.nodeShare(), now); ok {
-			d.e.poll.expedite(q.appID, q.id, until)
+		if q.sped(d.e.nodeShare(), now) {
+			d.e.poll.expedite(q.appID, q.id)
 		}
 		if q.active > d.e.nodeShare().concurrency(d.perEP) {
 			// More nodes share the endpoint's cap than when this token

@@ -236,13 +236,14 @@ func (s *memStore) DeferLeases(_ context.Context, owner string, deferrals []stor
 	return nil
 }
 
-func (s *memStore) Expedite(_ context.Context, appID, endpointID string, now, until time.Time) (int, error) {
+// ExpeditePaced makes every waiting delivery of the endpoint due: the fake
+// does not tell paced ones from retries.
+func (s *memStore) ExpeditePaced(_ context.Context, appID, endpointID string, now time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, d := range s.deliveries {
-		if d.AppID == appID && d.EndpointID == endpointID && !d.Status.Final() && d.LeaseOwner == "" && d.NextAttemptAt.After(now) &&
-			(until.IsZero() || !d.NextAttemptAt.After(until)) {
+		if d.AppID == appID && d.EndpointID == endpointID && !d.Status.Final() && d.LeaseOwner == "" && d.NextAttemptAt.After(now) {
 			d.NextAttemptAt = now
 			n++
 		}

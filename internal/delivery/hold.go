@@ -192,25 +192,24 @@ func (p *pacer) reset() {
 }
 
 // sped reports whether q may now go faster than what it gave back was
-// paced at (its rate, or its application's, was raised or lifted) and
-// returns the last time it handed out: the caller has the poller expedite
-// what is due until then (Expedite), or it would keep the old rate's
-// times. Limits are compared as set, across the nodes: a node joining or
-// leaving changes only the shares. q.mu is held.
-func (q *epQueue) sped(nodes share, now time.Time) (until time.Time, ok bool) {
+// paced at (its rate, or its application's, was raised or lifted): the
+// caller has the poller expedite the endpoint's paced deliveries
+// (ExpeditePaced), or they would keep the old rate's times. Limits are
+// compared as set, across the nodes: a node joining or leaving changes
+// only the shares. q.mu is held.
+func (q *epQueue) sped(nodes share, now time.Time) bool {
 	if !q.pacedUntil.After(now) {
-		return time.Time{}, false
+		return false
 	}
 	if _, perSec, _ := q.binding(nodes); perSec > 0 && perSec <= q.pacedPerSec {
-		return time.Time{}, false
+		return false
 	}
-	until = q.pacedUntil
 	q.pace.reset()
 	if q.pacedApp && q.app != nil {
 		q.app.pace.reset()
 	}
 	q.pacedUntil, q.pacedPerSec, q.pacedApp = time.Time{}, 0, false
-	return until, true
+	return true
 }
 
 // givenBack is what a queue turned away: deliveries due at once, and

@@ -170,7 +170,8 @@ func TestSQLiteBackedOffQueueLeavesRoomForClaims(t *testing.T) {
 
 // TestSQLiteRaisedRateBringsPacedDeliveriesForward: once the endpoint may
 // go faster, what was paced at its old rate (the endpoint's or the
-// application's) is due at once instead of at the old rate's times.
+// application's) is due at once instead of at the old rate's times. A
+// retry the endpoint has scheduled keeps its time.
 func TestSQLiteRaisedRateBringsPacedDeliveriesForward(t *testing.T) {
 	t.Parallel()
 	for _, limit := range []string{"endpoint", "application"} {
@@ -197,6 +198,7 @@ func TestSQLiteRaisedRateBringsPacedDeliveriesForward(t *testing.T) {
 			if limit == "application" {
 				setAppRate(1)
 			}
+			retry := scheduleRetry(t, db, ep.ID, time.Hour)
 			e := startSQLiteEngine(t, db, Config{EndpointConcurrency: 1})
 			var msgs []string
 			for range 40 {
@@ -227,6 +229,9 @@ func TestSQLiteRaisedRateBringsPacedDeliveriesForward(t *testing.T) {
 				case <-deadline:
 					t.Fatalf("deliveries still paced at the old rate after it was lifted: %v", nextAttempts(t, db, ep.ID))
 				}
+			}
+			if at := nextAttempts(t, db, ep.ID)[retry.ID]; !at.Equal(retry.at) {
+				t.Errorf("the scheduled retry is due at %v, want %v, as scheduled", at, retry.at)
 			}
 		})
 	}
@@ -287,4 +292,35 @@ func TestSQLiteSlowEndpointUnderItsRateIsNotPaced(t *testing.T) {
 	if held := e.disp.held.Load(); held != 11 {
 		t.Errorf("deliveries held: %d, want 11 (one in flight, a full queue of 10)", held)
 	}
+}
+
+// scheduled is a delivery waiting for its retry.
+type scheduled struct {
+	ID string
+	at time.Time
+}
+
+// scheduleRetry stores a message to the endpoint whose first attempt
+// failed, with its retry due in after.
+func scheduleRetry(t *testing.T, db *sqlite.DB, endpointID string, after time.Duration) scheduled {
+	t.Helper()
+	ctx := context.Background()
+	m := message("a", `{}`)
+	if err := db.Publish(ctx, m, []herald.Delivery{{MsgID: m.ID, EndpointID: endpointID, AppID: m.AppID}}, "", time.Time{}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	jobs, err := db.Claim(ctx, "node-before", m.CreatedAt, time.Minute, 1)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+	}
+	at := m.CreatedAt.Add(after).Truncate(time.Millisecond)
+	res := store.Result{
+		Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, m.CreatedAt), MsgID: m.ID, EndpointID: endpointID,
+			AppID: m.AppID, Status: herald.StatusFail, StatusCode: 500, CreatedAt: m.CreatedAt},
+		Outcome: herald.Outcome{Status: herald.StatusSending, NextAttemptAt: at},
+	}
+	if _, err := db.Record(ctx, []store.Result{res}); err != nil {
+		t.Fatalf("record: %v", err)
+	}
+	return scheduled{ID: m.ID, at: at}
 }

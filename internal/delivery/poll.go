@@ -33,9 +33,9 @@ type poller struct {
 	hintC   chan struct{}
 	dirty   map[string]bool // applications whose endpoints changed
 	dirtyC  chan struct{}
-	// expedites are endpoints whose paced deliveries may now go sooner
-	// (hold.go).
-	expedites map[string]expedite
+	// expedites are endpoints (to their application) whose paced
+	// deliveries may now go sooner (hold.go).
+	expedites map[string]string
 }
 
 // maxHints bounds the retry times remembered; later ones are found by the
@@ -50,7 +50,7 @@ func newPoller(e *Engine) *poller {
 		hintC:     make(chan struct{}, 1),
 		dirty:     make(map[string]bool),
 		dirtyC:    make(chan struct{}, 1),
-		expedites: make(map[string]expedite),
+		expedites: make(map[string]string),
 	}
 }
 
@@ -86,20 +86,10 @@ func (p *poller) refreshApp(appID string) {
 	signal(p.dirtyC)
 }
 
-// expedite is an endpoint's waiting deliveries to make due now: those due
-// by until.
-type expedite struct {
-	appID string
-	until time.Time
-}
-
-// expedite asks for the endpoint's deliveries waiting until until at the
-// latest to be made due now.
-func (p *poller) expedite(appID, endpointID string, until time.Time) {
+// expedite asks for the endpoint's paced deliveries to be made due now.
+func (p *poller) expedite(appID, endpointID string) {
 	p.mu.Lock()
-	if x, ok := p.expedites[endpointID]; !ok || until.After(x.until) {
-		p.expedites[endpointID] = expedite{appID: appID, until: until}
-	}
+	p.expedites[endpointID] = appID
 	p.mu.Unlock()
 	signal(p.dirtyC)
 }
@@ -281,18 +271,16 @@ func (p *poller) expediteAll(ctx context.Context) {
 	p.mu.Lock()
 	eps := p.expedites
 	if len(eps) > 0 {
-		p.expedites = make(map[string]expedite)
+		p.expedites = make(map[string]string)
 	}
 	p.mu.Unlock()
-	for ep, x := range eps {
-		if _, err := e.store.Expedite(ctx, x.appID, ep, e.now(), x.until); err != nil && !errors.Is(err, herald.ErrNotFound) {
+	for ep, app := range eps {
+		if _, err := e.store.ExpeditePaced(ctx, app, ep, e.now()); err != nil && !errors.Is(err, herald.ErrNotFound) {
 			if ctx.Err() == nil && e.errLimit.allow("expedite", e.now()) {
 				e.log.Error("expedite paced deliveries", slog.String("endpoint_id", ep), slog.Any("error", err))
 			}
 			p.mu.Lock()
-			if y, ok := p.expedites[ep]; !ok || x.until.After(y.until) {
-				p.expedites[ep] = x // at the next poll
-			}
+			p.expedites[ep] = app // at the next poll
 			p.mu.Unlock()
 		}
 	}
@@ -317,8 +305,8 @@ func (p *poller) reloadApp(ctx context.Context, appID string) error {
 		if resume {
 			p.e.disp.resume(q)
 		}
-		if !expedite.IsZero() {
-			p.expedite(appID, q.id, expedite)
+		if expedite {
+			p.expedite(appID, q.id)
 		}
 	}
 	return nil

@@ -184,19 +184,19 @@ func (q *epQueue) signerFor(ep *herald.Endpoint, now time.Time) (*webhook.Signer
 
 // setEndpoint updates q after the endpoint changed: ep nil means it is
 // disabled or deleted, so its queued deliveries get canceled. It reports
-// whether q's circuit was closed, so the caller resumes the queue, and,
-// when its rate was raised past what it paced deliveries at, until when
-// to expedite them (sped; zero: none).
-func (q *epQueue) setEndpoint(ep *herald.Endpoint, nodes share, now time.Time) (resume bool, expedite time.Time) {
+// whether q's circuit was closed, so the caller resumes the queue, and
+// whether its rate was raised past what it paced deliveries at, so the
+// caller expedites them (sped).
+func (q *epQueue) setEndpoint(ep *herald.Endpoint, nodes share, now time.Time) (resume, expedite bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if ep == nil || ep.Disabled {
 		q.gone = true
-		return false, time.Time{}
+		return false, false
 	}
 	q.gone = false
 	q.ep = ep
-	expedite, _ = q.sped(nodes, now)
+	expedite = q.sped(nodes, now)
 	if ep.Circuit.State == herald.CircuitClosed && q.circuit.State != herald.CircuitClosed && !q.probing {
 		// Closed in the store (an operator reset it): flow again.
 		q.closeCircuit()

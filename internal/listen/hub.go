@@ -24,7 +24,7 @@ type Store interface {
 	GetEndpoint(ctx context.Context, appID, idOrUID string) (*herald.Endpoint, error)
 	CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error
 	UpdateEndpoint(ctx context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error)
-	Expedite(ctx context.Context, appID, endpointID string, now, until time.Time) (int, error)
+	Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
 }
 
 // Engine is the part of the delivery engine a Hub tells about sessions.

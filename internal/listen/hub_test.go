@@ -38,7 +38,7 @@ func (f *fakeStore) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) err
 func (f *fakeStore) UpdateEndpoint(ctx context.Context, appID, id string, change func(*herald.Endpoint) error) (*herald.Endpoint, error) {
 	return f.update(ctx, appID, id, change)
 }
-func (f *fakeStore) Expedite(ctx context.Context, appID, endpointID string, now, _ time.Time) (int, error) {
+func (f *fakeStore) Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error) {
 	return f.expedite(ctx, appID, endpointID, now)
 }
 

@@ -170,7 +170,7 @@ func (h *Hub) ping(ctx context.Context, s *session) {
 // expedite makes the endpoint's waiting deliveries due and wakes the
 // engine, so a reconnecting CLI receives its backlog at once.
 func (h *Hub) expedite(ctx context.Context, log *slog.Logger, appID, endpointID string) {
-	n, err := h.store.Expedite(ctx, appID, endpointID, h.now(), time.Time{})
+	n, err := h.store.Expedite(ctx, appID, endpointID, h.now())
 	if err != nil {
 		log.Warn("listen: backlog waits for its next retry", slog.Any("error", err))
 	}

@@ -127,7 +127,8 @@ type Queue interface {
 	// DeferLeases gives up owner's leases as ReleaseLeases does, but each
 	// delivery is due no earlier than its NotBefore: for an endpoint that
 	// cannot take it sooner (its rate limit, or a Retry-After it sent), so
-	// that claims until then pass it by.
+	// that claims until then pass it by. A deferred delivery stays marked
+	// as such (ExpeditePaced) until an attempt of it is recorded.
 	DeferLeases(ctx context.Context, owner string, deliveries []Deferral) error
 	// Resend schedules a manual attempt of a message to an endpoint now,
 	// creating the delivery if the message never went there. A leased
@@ -138,13 +139,15 @@ type Queue interface {
 	// created in [since, until), and returns how many.
 	Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 	// Expedite makes the endpoint's unfinished deliveries that wait for a
-	// later retry due at now, those due by until unless it is zero, and
-	// returns how many. Leased rows are left to
+	// later retry due at now, and returns how many. Leased rows are left to
 	// their owner. A `herald listen` session calls it when it reconnects, so
-	// its backlog flows at once instead of at the next retry, and the
-	// engine, up to the last time it paced, when an endpoint's rate is
-	// raised past what its deliveries were paced at (DeferLeases).
-	Expedite(ctx context.Context, appID, endpointID string, now, until time.Time) (int, error)
+	// its backlog flows at once instead of at the next retry.
+	Expedite(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
+	// ExpeditePaced makes the endpoint's deliveries that wait where
+	// DeferLeases put them due at now, and returns how many; its retries
+	// keep their schedule. The engine calls it when the endpoint's rate,
+	// or its application's, was raised past what they were paced at.
+	ExpeditePaced(ctx context.Context, appID, endpointID string, now time.Time) (int, error)
 	// Backlog counts deliveries that are not final.
 	Backlog(ctx context.Context) (int64, error)
 }

@@ -82,7 +82,8 @@ const (
 	updateDeliveries = `UPDATE deliveries d SET
 		status = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN 4 ELSE u.status END,
 		next_attempt_at = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN NULL ELSE u.next_attempt_at END,
-		attempts = u.attempts, trigger = 0, lease_owner = NULL, leased_at = NULL, updated_at = u.updated_at
+		attempts = u.attempts, trigger = 0, lease_owner = NULL, leased_at = NULL, updated_at = u.updated_at,
+		paced = false
 	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::integer[], $5::bigint[], $6::bigint[])
 		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at),
 		LATERAL (SELECT k.ctid FROM deliveries k

@@ -39,10 +39,12 @@ func (db *DB) runRelease(ctx context.Context, ops []*releaseOp) []error {
 // OFFSET 0 keeps them. releaseLeased makes each row due again as of when
 // it was leased, or at its circuit's RetryAt, or parks it behind an earlier
 // delivery to its ordered endpoint (fifo.go), and a deferred row is not due
-// before its own time (0 for a plain release).
+// before its own time (0 for a plain release), and is marked for
+// ExpeditePaced.
 const releaseLeased = orderedFrom + `$2` + orderedEnd + `UPDATE deliveries d SET lease_owner = NULL,
 		next_attempt_at = GREATEST(COALESCE(d.leased_at, d.next_attempt_at), ` + circuitRetry + `, ` + waitingOrdered + `,
-			k.not_before)
+			k.not_before),
+		paced = d.paced OR k.not_before > 0
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS k(msg_id, endpoint_id, owner, not_before),
 		LATERAL (SELECT x.ctid, x.lease_owner, x.status FROM deliveries x
 			WHERE x.msg_id = k.msg_id AND x.endpoint_id = k.endpoint_id OFFSET 0) AS x

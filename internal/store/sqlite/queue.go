@@ -43,8 +43,9 @@ const (
 		WHERE lease_owner = ?`
 	sqlReleaseLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = ` + releasedDue + `
 		WHERE msg_id = ? AND endpoint_id = ? AND lease_owner = ?`
-	// A deferred row is released, due no earlier than ?4.
-	sqlDeferLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = MAX(` + releasedDue + `, ?4)
+	// A deferred row is released, due no earlier than ?4, and marked for
+	// ExpeditePaced.
+	sqlDeferLease = `UPDATE deliveries SET lease_owner = NULL, next_attempt_at = MAX(` + releasedDue + `, ?4), paced = 1
 		WHERE msg_id = ?1 AND endpoint_id = ?2 AND lease_owner = ?3`
 	releasedDue = `MAX(updated_at, COALESCE((SELECT e.circuit_retry_at FROM endpoints e
 		WHERE e.id = deliveries.endpoint_id AND e.circuit_state <> 0), 0), ` + parkedIfWaiting + `)`

@@ -23,7 +23,7 @@ const (
 				(SELECT 1 FROM endpoints WHERE id = ?2 AND disabled = 0) THEN 4 ELSE ?3 END,
 			next_attempt_at = CASE WHEN ?3 IN (1, 3) AND NOT EXISTS
 				(SELECT 1 FROM endpoints WHERE id = ?2 AND disabled = 0) THEN NULL ELSE ?5 END,
-			attempts = ?4, trigger = 0, lease_owner = NULL, updated_at = ?6
+			attempts = ?4, trigger = 0, lease_owner = NULL, updated_at = ?6, paced = 0
 		WHERE msg_id = ?1 AND endpoint_id = ?2`
 	sqlEndpointHealthy = `UPDATE endpoints SET failing_since = NULL
 		WHERE id = ? AND failing_since IS NOT NULL`

@@ -158,7 +158,7 @@ var controlTests = []test{
 		}
 		// Expediting the endpoint, or resending a later message, does not
 		// let the waiting ones pass the one in flight.
-		_, err := f.s.Expedite(f.ctx, a.ID, ord.ID, now, time.Time{})
+		_, err := f.s.Expedite(f.ctx, a.ID, ord.ID, now)
 		f.noErr("expedite", err)
 		f.noErr("resend", f.s.Resend(f.ctx, a.ID, msgs[3].ID, ord.ID, now))
 		f.claimNone("node-b", now)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 var expediteTests = []test{
@@ -20,7 +21,7 @@ var expediteTests = []test{
 		f.publishLeased(a.ID, f.t0, "node-b", f.at(lease), e.ID)
 
 		now := f.at(2 * time.Second)
-		n, err := f.s.Expedite(f.ctx, a.ID, e.ID, now, time.Time{})
+		n, err := f.s.Expedite(f.ctx, a.ID, e.ID, now)
 		f.noErr("expedite", err)
 		if n != 1 {
 			f.Errorf("expedited: got %d, want 1", n)
@@ -36,30 +37,40 @@ var expediteTests = []test{
 		}
 		f.claimNone("node-c", f.at(lease-time.Millisecond)) // leased's lease still holds
 	}},
-	// With until, only what is due by then comes forward.
-	{"ExpediteUntilLeavesLaterRetries", func(f *fixture) {
+	// ExpeditePaced brings forward what DeferLeases put back and nothing
+	// else: not a retry, nor a deferred delivery whose attempt was
+	// recorded since.
+	{"ExpeditePacedLeavesRetries", func(f *fixture) {
 		a := f.app()
 		e := f.endpoint(a.ID)
-		soon, late := f.publish(a.ID, f.t0, e.ID), f.publish(a.ID, f.t0, e.ID)
-		for _, j := range f.claim("node-a", f.t0, 10) {
-			next := f.at(time.Minute)
-			if j.Delivery.MsgID == late.ID {
-				next = f.at(time.Hour)
-			}
-			f.record(result(j, f.at(time.Second), 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: next}))
+		retry := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node-a", f.t0)
+		f.record(result(j, f.at(time.Second), 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Hour)}))
+		paced := f.publishLeased(a.ID, f.at(time.Second), "node-a", f.at(time.Hour), e.ID)
+		tried := f.publishLeased(a.ID, f.at(time.Second), "node-a", f.at(time.Hour), e.ID)
+		f.noErr("defer", f.s.DeferLeases(f.ctx, "node-a", []store.Deferral{
+			{DeliveryKey: store.DeliveryKey{MsgID: paced.ID, EndpointID: e.ID}, NotBefore: f.at(time.Minute)},
+			{DeliveryKey: store.DeliveryKey{MsgID: tried.ID, EndpointID: e.ID}, NotBefore: f.at(2 * time.Second)},
+		}))
+		j = f.claimOne("node-a", f.at(2*time.Second))
+		if j.Delivery.MsgID != tried.ID {
+			f.Fatalf("claim at +2s: got %s, want %s", j.Delivery.MsgID, tried.ID)
 		}
-		now := f.at(2 * time.Second)
-		n, err := f.s.Expedite(f.ctx, a.ID, e.ID, now, f.at(time.Minute))
-		f.noErr("expedite", err)
+		f.record(result(j, f.at(3*time.Second), 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Hour)}))
+
+		now := f.at(4 * time.Second)
+		n, err := f.s.ExpeditePaced(f.ctx, a.ID, e.ID, now)
+		f.noErr("expedite paced", err)
 		if n != 1 {
 			f.Errorf("expedited: got %d, want 1", n)
 		}
-		wantDelivery(f, a.ID, e.ID, soon.ID, herald.StatusSending, now)
-		wantDelivery(f, a.ID, e.ID, late.ID, herald.StatusSending, f.at(time.Hour))
+		wantDelivery(f, a.ID, e.ID, paced.ID, herald.StatusPending, now)
+		wantDelivery(f, a.ID, e.ID, retry.ID, herald.StatusSending, f.at(time.Hour))
+		wantDelivery(f, a.ID, e.ID, tried.ID, herald.StatusSending, f.at(time.Hour))
 	}},
 	{"ExpediteUnknownEndpointIsNotFound", func(f *fixture) {
 		a := f.app()
-		_, err := f.s.Expedite(f.ctx, a.ID, "ep_missing", f.t0, time.Time{})
+		_, err := f.s.Expedite(f.ctx, a.ID, "ep_missing", f.t0)
 		f.wantErr("expedite missing endpoint", err, herald.ErrNotFound)
 	}},
 }

@@ -110,7 +110,7 @@ var holdTests = []test{
 		if n != 1 {
 			f.Errorf("recover: %d, want 1", n)
 		}
-		_, err = f.s.Expedite(f.ctx, a.ID, e.ID, f.at(time.Second), time.Time{})
+		_, err = f.s.Expedite(f.ctx, a.ID, e.ID, f.at(time.Second))
 		f.noErr("expedite", err)
 		wantNext(f, a.ID, e.ID, []string{m.ID, w.ID}, c.RetryAt)
 
