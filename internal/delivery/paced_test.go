@@ -265,18 +265,7 @@ func TestSQLiteSlowEndpointUnderItsRateIsNotPaced(t *testing.T) {
 	ep.ThrottleRate = 1000
 	db := openSQLite(t, ep)
 	s := &deferCount{Store: recordSignal{Store: db, recorded: recorded(db)}}
-	e, err := New(Config{Store: s, AllowNetworks: loopback, PollInterval: time.Hour, EndpointQueue: 10, EndpointConcurrency: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
-	})
+	e := startEngine2(t, Config{Store: s, EndpointQueue: 10, EndpointConcurrency: 1})
 	ctx := context.Background()
 	for i := range 30 {
 		if err := e.Publish(ctx, message("a", `{}`)); err != nil {
