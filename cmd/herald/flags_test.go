@@ -83,3 +83,25 @@ func TestFlagsRefuseOutOfRangeNumbers(t *testing.T) {
 		t.Errorf("version extra: got %v, want an error naming the argument", err)
 	}
 }
+
+// TestExitCodes: help asked for is not an error; a missing command is a
+// usage error.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"help"}, 0},
+		{[]string{"verify", "-h"}, 0},
+		{[]string{"send", "--help"}, 0},
+		{nil, 2},
+		{[]string{"nope"}, 1},
+		{[]string{"verify"}, 1},
+	} {
+		if got := exitCode(Main(t.Context(), tt.args, env)); got != tt.want {
+			t.Errorf("herald %v: exit code %d, want %d", tt.args, got, tt.want)
+		}
+	}
+}

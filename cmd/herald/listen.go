@@ -30,8 +30,16 @@ func runListen(ctx context.Context, args []string, env Env) error {
 	name := fs.String("name", "", "session name; reconnecting with the same name resumes its backlog (default: <hostname>-<app>)")
 	printSecret := fs.Bool("print-secret", false, "print the signing secret to verify deliveries with")
 	maxBackoff := fs.Duration("max-backoff", 30*time.Second, "longest wait between reconnects")
-	if err := parseFlags(fs, args, env); err != nil {
+	given, err := parseFlagsGiven(fs, args, env)
+	if err != nil {
 		return err
+	}
+	// HERALD_APP (set for herald send, say) must not refuse a --source
+	// given here, nor HERALD_SOURCE an --app.
+	if given["app"] && !given["source"] {
+		*source = ""
+	} else if given["source"] && !given["app"] {
+		*app = ""
 	}
 	switch {
 	case *app == "" && *source == "":

@@ -300,9 +300,12 @@ func TestListenToASource(t *testing.T) {
 	}, &src); err != nil {
 		t.Fatal(err)
 	}
+	// HERALD_APP, as set for herald send, does not override --source.
 	l := startListener(t, ctx, []string{"listen", "--server", ts.URL, "--token", ts.Token, "--source", "gh",
 		"--forward-to", snk.URL, "--name", "gh-dev", "--print-secret"}, func(out io.Writer) Env {
-		return Env{Stdout: out, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+		return Env{Stdout: out, Stderr: io.Discard, Getenv: func(k string) string {
+			return map[string]string{"HERALD_APP": "elsewhere"}[k]
+		}}
 	})
 	l.waitLine(t, ctx, "Ready: ")
 	secret := l.waitLine(t, ctx, "Secret: ")
@@ -372,5 +375,25 @@ func TestListenRefusesInvalidEventTypes(t *testing.T) {
 		Env{Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }})
 	if err == nil || !strings.Contains(err.Error(), `event type "x y" may contain only letters, digits`) {
 		t.Errorf("herald listen --events 'x y': got %v, want a refusal naming the event type", err)
+	}
+}
+
+// TestListenAppOrSource: --app and --source exclude each other when both
+// come from the command line, or both from the environment.
+func TestListenAppOrSource(t *testing.T) {
+	t.Parallel()
+	base := []string{"listen", "--server", "http://127.0.0.1:1", "--token", "t", "--forward-to", "http://127.0.0.1:1"}
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--app", "a", "--source", "s"}, nil},
+		{nil, map[string]string{"HERALD_APP": "a", "HERALD_SOURCE": "s"}},
+	} {
+		err := Main(t.Context(), append(base, tt.args...), Env{Stdout: io.Discard, Stderr: io.Discard,
+			Getenv: func(k string) string { return tt.env[k] }})
+		if err == nil || err.Error() != "give --app or --source, not both" {
+			t.Errorf("listen %v with %v: got %v, want both refused", tt.args, tt.env, err)
+		}
 	}
 }

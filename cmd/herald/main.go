@@ -55,11 +55,9 @@ func main() {
 	env := Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	err := Main(ctx, os.Args[1:], env)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "herald:", err)
-		}
-		os.Exit(exitCode(err))
+	if code := exitCode(err); code != 0 {
+		fmt.Fprintln(os.Stderr, "herald:", err)
+		os.Exit(code)
 	}
 }
 
@@ -97,8 +95,13 @@ func Main(ctx context.Context, args []string, env Env) error {
 
 var errUsage = errors.New("a command is required")
 
+// exitCode is 0 for success and for help asked for (-h), 2 for a command
+// missing, and 1 for any other error.
 func exitCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
 		return 2
 	}
 	return 1
@@ -137,10 +140,18 @@ func parseArgs(fs *flag.FlagSet, args []string, env Env) error {
 // arguments besides flags, so one left over is refused: flag parsing stops
 // at the first, and would silently drop every flag after it.
 func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
+	_, err := parseFlagsGiven(fs, args, env)
+	return err
+}
+
+// parseFlagsGiven is parseFlags, and also reports which flags the command
+// line gave, for commands whose flags exclude each other: one given there
+// overrides the other's environment variable.
+func parseFlagsGiven(fs *flag.FlagSet, args []string, env Env) (given map[string]bool, err error) {
 	if err := parseArgs(fs, args, env); err != nil {
-		return err
+		return nil, err
 	}
-	given := make(map[string]bool)
+	given = make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -160,7 +171,7 @@ func parseFlags(fs *flag.FlagSet, args []string, env Env) error {
 			}
 		}
 	})
-	return envErr
+	return given, envErr
 }
 
 // listFlag is a repeatable string flag.

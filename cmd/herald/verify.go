@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/inbound"
 	"github.com/heraldhq/herald/webhook"
@@ -59,7 +61,13 @@ func runVerify(_ context.Context, args []string, env Env) error {
 		return err
 	}
 	if *provider != "" {
-		return verifyProvider(env, *provider, secrets, *reqURL, h, body)
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "tolerance" })
+		var tol *time.Duration
+		if given {
+			tol = tolerance
+		}
+		return verifyProvider(env, *provider, secrets, *reqURL, tol, h, body)
 	}
 	v, err := webhook.NewVerifier(secrets...)
 	if err != nil {
@@ -77,15 +85,27 @@ func runVerify(_ context.Context, args []string, env Env) error {
 }
 
 // verifyProvider checks a request with one of the inbound presets, the
-// same code that guards Herald's source URLs.
-func verifyProvider(env Env, provider string, secrets []string, reqURL string, h http.Header, body []byte) error {
-	v, err := inbound.NewVerifier(inbound.VerifierConfig{Type: provider, Secrets: secrets}, nil)
+// same code that guards Herald's source URLs. tolerance is --tolerance if
+// given; otherwise the preset's own applies.
+func verifyProvider(env Env, provider string, secrets []string, reqURL string, tolerance *time.Duration, h http.Header, body []byte) error {
+	cfg := inbound.VerifierConfig{Type: provider, Secrets: secrets}
+	if tolerance != nil {
+		if !inbound.SignsTimestamp(provider) {
+			return fmt.Errorf("verify: --tolerance does not apply to %s: its requests carry no signed timestamp", provider)
+		}
+		// A preset has no "skip"; 0 is "its default". 68 years is as good.
+		cfg.ToleranceSeconds = math.MaxInt32
+		if *tolerance > 0 {
+			cfg.ToleranceSeconds = int(math.Ceil(tolerance.Seconds()))
+		}
+	}
+	v, err := inbound.NewVerifier(cfg, nil)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	res, err := v.Verify(&inbound.Request{Method: http.MethodPost, URL: reqURL, Header: h, Body: body})
 	if err != nil {
-		return fmt.Errorf("signature invalid: %w", err)
+		return fmt.Errorf("signature invalid: %w%s", err, verifyHint(err))
 	}
 	_, err = fmt.Fprintf(env.Stdout, "signature valid (event type %q, id %q)\n", res.EventType, res.DedupeKey)
 	return err
@@ -125,7 +145,7 @@ func verifyHint(err error) string {
 	switch {
 	case errors.Is(err, webhook.ErrNoMatch):
 		return "\n(check the secret, and that the body is byte for byte what was sent: a trailing newline counts)"
-	case errors.Is(err, webhook.ErrTimestamp):
+	case errors.Is(err, webhook.ErrTimestamp), errors.Is(err, inbound.ErrStale):
 		return "\n(to check an old message, pass --tolerance 0)"
 	case errors.Is(err, webhook.ErrMissingHeaders):
 		return "\n(give --id, --timestamp and --signature, or --header \"webhook-id: ...\" and so on)"

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"os"
@@ -224,5 +227,43 @@ func TestVerifyProvider(t *testing.T) {
 	}
 	if r := runVerifyCmd(t, "", nil, "--provider", "nope", "--secret", "x", "--body", good); r.err == nil {
 		t.Error("unknown provider: got no error")
+	}
+}
+
+// TestVerifyProviderTolerance: --tolerance applies to a provider's signed
+// timestamp as to a Standard Webhooks one, and 0 skips the check.
+func TestVerifyProviderTolerance(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_stripe_test"
+	body := []byte(`{"id":"evt_1","type":"invoice.paid"}`)
+	ts := strconv.FormatInt(time.Now().Add(-2*time.Hour).Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts + "." + string(body)))
+	path := filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--provider", "stripe", "--secret", secret, "--body", path,
+		"--header", "Stripe-Signature: t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))}
+	for _, tt := range []struct {
+		tolerance []string
+		valid     bool
+	}{
+		{nil, false}, // Stripe's 5 minutes
+		{[]string{"--tolerance", "0"}, true},
+		{[]string{"--tolerance", "3h"}, true},
+		{[]string{"--tolerance", "1h"}, false},
+	} {
+		r := runVerifyCmd(t, "", nil, append(args, tt.tolerance...)...)
+		switch {
+		case tt.valid && r.err != nil:
+			t.Errorf("a Stripe event signed 2h ago, %v: got %v, want valid", tt.tolerance, r.err)
+		case !tt.valid && (r.err == nil || !strings.Contains(r.err.Error(), "--tolerance 0")):
+			t.Errorf("a Stripe event signed 2h ago, %v: got %v, want stale, with the --tolerance hint", tt.tolerance, r.err)
+		}
+	}
+	r := runVerifyCmd(t, "", nil, "--provider", "github", "--secret", "s", "--body", path, "--tolerance", "1h")
+	if r.err == nil || !strings.Contains(r.err.Error(), "--tolerance does not apply to github") {
+		t.Errorf("--tolerance with github: got %v, want it refused", r.err)
 	}
 }

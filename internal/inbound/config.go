@@ -286,6 +286,10 @@ func (c VerifierConfig) validateHMAC() error {
 	return nil
 }
 
+// SignsTimestamp reports whether typ's requests carry a signed timestamp,
+// which ToleranceSeconds bounds. For hmac, only with a timestampHeader.
+func SignsTimestamp(typ string) bool { return defaultTolerance(typ) > 0 }
+
 // defaultTolerance is the preset's tolerance in seconds, or 0 when its
 // requests carry no signed timestamp.
 func defaultTolerance(typ string) int {
