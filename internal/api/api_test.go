@@ -295,6 +295,7 @@ func (b *bundle) attemptAll(t *testing.T, code int) {
 			},
 			Outcome:  herald.Outcome{Status: status},
 			Attempts: j.Delivery.Attempts + 1,
+			Owner:    j.Delivery.LeaseOwner,
 		})
 	}
 	if _, err := b.store.Record(ctx, results); err != nil {

@@ -58,6 +58,7 @@ func goneAll(t *testing.T, st store.Store) {
 			},
 			Outcome:  herald.Outcome{Status: herald.StatusFail, DisableEndpoint: true},
 			Attempts: j.Delivery.Attempts + 1,
+			Owner:    j.Delivery.LeaseOwner,
 		})
 	}
 	if _, err := st.Record(ctx, results); err != nil {

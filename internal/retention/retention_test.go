@@ -263,7 +263,7 @@ func TestRunOnceAgainstSQLite(t *testing.T) {
 		if _, err := db.Record(ctx, []store.Result{{
 			Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, t0), MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID,
 				AppID: app.ID, URL: j.Endpoint.URL, Status: herald.StatusSuccess, StatusCode: 200, CreatedAt: t0},
-			Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1,
+			Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1, Owner: j.Delivery.LeaseOwner,
 		}}); err != nil {
 			t.Fatalf("record: %v", err)
 		}

@@ -64,6 +64,13 @@ type Result struct {
 	Outcome herald.Outcome
 	// Attempts is the delivery's attempt count including this one.
 	Attempts int
+	// Owner is the node whose lease the attempt was made under, or ""
+	// when the caller held none. The attempt is always logged; the
+	// delivery takes the outcome only while it is still held so (or was
+	// canceled meanwhile) with Attempts-1 attempts made. Otherwise a late
+	// result, from a node whose lease lapsed and was claimed by another,
+	// or a retried batch that had committed, would clear a live lease.
+	Owner string
 	// Ordered says the delivery's endpoint was ordered (strict FIFO) as
 	// the sender last saw it: a final result then makes the next delivery
 	// to the endpoint due in the same transaction (ParkedMS). A turn a

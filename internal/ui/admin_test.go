@@ -224,7 +224,7 @@ func TestRetryAndRecover(t *testing.T) {
 	for _, j := range jobs {
 		_, err := b.db.Record(b.ctx, []store.Result{{Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, b.now),
 			MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID, AppID: j.Delivery.AppID, URL: j.Endpoint.URL,
-			Status: herald.StatusFail, StatusCode: 502, CreatedAt: b.now}, Outcome: herald.Outcome{Status: herald.StatusFail}, Attempts: 2}})
+			Status: herald.StatusFail, StatusCode: 502, CreatedAt: b.now}, Outcome: herald.Outcome{Status: herald.StatusFail}, Attempts: j.Delivery.Attempts + 1, Owner: j.Delivery.LeaseOwner}})
 		must(t, "record", err)
 	}
 	if got := deliveryStatus(t, b, b.b.ID, b.mB.ID); got != herald.StatusFail {

@@ -92,7 +92,7 @@ func (b *bundle) failMany(t *testing.T, app *herald.Application, ep *herald.Endp
 			results = append(results, store.Result{Attempt: herald.Attempt{
 				ID: herald.NewID(herald.PrefixAttempt, b.now), MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID,
 				AppID: j.Delivery.AppID, URL: j.Endpoint.URL, Status: herald.StatusFail, StatusCode: 500, CreatedAt: b.now,
-			}, Outcome: herald.Outcome{Status: herald.StatusFail}, Attempts: 1})
+			}, Outcome: herald.Outcome{Status: herald.StatusFail}, Attempts: j.Delivery.Attempts + 1, Owner: j.Delivery.LeaseOwner})
 		}
 		_, err = b.db.Record(b.ctx, results)
 		must(t, "record", err)

@@ -147,7 +147,7 @@ func failTo(t *testing.T, b *bundle, ep *herald.Endpoint) *herald.Message {
 	_, err = b.db.Record(b.ctx, []store.Result{{Attempt: herald.Attempt{
 		ID: herald.NewID(herald.PrefixAttempt, now), MsgID: m.ID, EndpointID: ep.ID, AppID: ep.AppID,
 		URL: ep.URL, Status: herald.StatusFail, CreatedAt: now,
-	}, Outcome: herald.Outcome{Status: herald.StatusFail}, Attempts: j.Delivery.Attempts + 1}})
+	}, Outcome: herald.Outcome{Status: herald.StatusFail}, Attempts: j.Delivery.Attempts + 1, Owner: j.Delivery.LeaseOwner}})
 	must(t, "record", err)
 	return m
 }

@@ -22,5 +22,5 @@ func seedResult(j store.Job, at time.Time, code int, out herald.Outcome) store.R
 		ResponseHeaders: map[string]string{"Content-Type": "application/json"},
 		RequestHeaders:  map[string]string{"webhook-id": j.Delivery.MsgID, "content-type": "application/json"},
 		Duration:        time.Duration(40+len(j.Delivery.MsgID)%60) * time.Millisecond, CreatedAt: at,
-	}, Outcome: out, Attempts: j.Delivery.Attempts + 1}
+	}, Outcome: out, Attempts: j.Delivery.Attempts + 1, Owner: j.Delivery.LeaseOwner}
 }

@@ -148,7 +148,7 @@ func (b *bundle) seed(t *testing.T) {
 			AppID: j.Delivery.AppID, URL: j.Endpoint.URL, Status: herald.StatusFail, StatusCode: 500,
 			ResponseBody: "upstream broke", RequestHeaders: map[string]string{"webhook-id": j.Delivery.MsgID},
 			Duration: 12 * time.Millisecond, CreatedAt: now,
-		}, Outcome: herald.Outcome{Status: herald.StatusFail}, Attempts: 1})
+		}, Outcome: herald.Outcome{Status: herald.StatusFail}, Attempts: j.Delivery.Attempts + 1, Owner: j.Delivery.LeaseOwner})
 	}
 	_, err = b.db.Record(b.ctx, results)
 	must(t, "record", err)

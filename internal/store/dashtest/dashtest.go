@@ -112,7 +112,7 @@ func setup(t *testing.T, s Store) *world {
 			ID: herald.NewID(herald.PrefixAttempt, at.Add(time.Duration(i)*time.Millisecond)), MsgID: j.Delivery.MsgID,
 			EndpointID: j.Delivery.EndpointID, AppID: j.Delivery.AppID, URL: j.Endpoint.URL, Status: st,
 			StatusCode: code, ErrorClass: class, Duration: time.Millisecond, CreatedAt: at,
-		}, Outcome: out, Attempts: 2})
+		}, Outcome: out, Attempts: j.Delivery.Attempts + 1, Owner: j.Delivery.LeaseOwner})
 	}
 	_, err = s.Record(ctx, results)
 	must(t, "record", err)
@@ -216,7 +216,7 @@ func testFailed(t *testing.T, w *world) {
 	}
 	first := all[0]
 	if first.Delivery.MsgID != w.m[2].ID || first.Delivery.EndpointID != w.b1.ID || first.AppName != "Globex" ||
-		first.EndpointURL != w.b1.URL || first.LastStatusCode != 410 || first.EventType != "user.created" || first.Delivery.Attempts != 2 {
+		first.EndpointURL != w.b1.URL || first.LastStatusCode != 410 || first.EventType != "user.created" || first.Delivery.Attempts != 1 {
 		t.Errorf("newest failed: got %+v, want m3 to b1 (Globex), 410, user.created, 2 attempts", first)
 	}
 	if all[1].Delivery.MsgID != w.m[1].ID || all[1].LastStatusCode != 0 || all[1].LastError != string(herald.ErrClassTimeout) {

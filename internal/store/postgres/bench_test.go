@@ -66,6 +66,7 @@ func BenchmarkPublishRecord(b *testing.B) {
 					RequestHeaders: sent, ResponseHeaders: received, Duration: time.Millisecond, CreatedAt: now},
 				Outcome:  herald.Outcome{Status: herald.StatusSuccess},
 				Attempts: 1,
+				Owner:    "bench-node",
 			}}
 			if _, err := db.Record(ctx, res); err != nil {
 				b.Error(err)

@@ -26,7 +26,7 @@ func TestDashboardViews(t *testing.T) {
 		at := w.t0.Add(time.Minute + time.Duration(i)*time.Second)
 		r := store.Result{Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, at), MsgID: j.Delivery.MsgID,
 			EndpointID: j.Delivery.EndpointID, AppID: w.app.ID, URL: j.Endpoint.URL, Status: herald.StatusSuccess,
-			StatusCode: 200, CreatedAt: at}, Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1}
+			StatusCode: 200, CreatedAt: at}, Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1, Owner: j.Delivery.LeaseOwner}
 		if j.Delivery.MsgID == failed.ID {
 			r.Attempt.Status, r.Attempt.StatusCode, r.Outcome.Status = herald.StatusFail, 500, herald.StatusFail
 		}

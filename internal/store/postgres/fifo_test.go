@@ -166,6 +166,7 @@ func success(j store.Job, at time.Time) store.Result {
 		Outcome:  herald.Outcome{Status: herald.StatusSuccess},
 		Attempts: j.Delivery.Attempts + 1,
 		Ordered:  j.Endpoint.Ordered,
+		Owner:    j.Delivery.LeaseOwner,
 	}
 }
 

@@ -310,7 +310,7 @@ func TestConcurrentRecordsAndLeaseExtensions(t *testing.T) {
 						results[i] = store.Result{Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, now),
 							MsgID: j.Delivery.MsgID, EndpointID: j.Delivery.EndpointID, AppID: j.Delivery.AppID,
 							URL: j.Endpoint.URL, Status: herald.StatusSuccess, StatusCode: 200, CreatedAt: now},
-							Outcome: out, Attempts: 1}
+							Outcome: out, Attempts: 1, Owner: owner}
 					}
 					if _, err := db.Record(ctx, results); err != nil {
 						errs <- err
@@ -358,7 +358,7 @@ func TestRecordIsolatesAFailingCall(t *testing.T) {
 	result := func(j store.Job, url string) []store.Result {
 		return []store.Result{{Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, w.t0), MsgID: j.Delivery.MsgID,
 			EndpointID: j.Delivery.EndpointID, AppID: w.app.ID, URL: url, Status: herald.StatusSuccess, StatusCode: 204,
-			CreatedAt: w.t0}, Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1}}
+			CreatedAt: w.t0}, Outcome: herald.Outcome{Status: herald.StatusSuccess}, Attempts: 1, Owner: "node"}}
 	}
 	var wg sync.WaitGroup
 	var badErr, okErr error

@@ -75,8 +75,10 @@ const (
 	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = u.msg_id OFFSET 0)
 	ON CONFLICT (id) DO NOTHING`
 
-	// A delivery that would go on but whose endpoint is gone or disabled is
-	// canceled instead. Each row is found by key and updated by its ctid,
+	// A delivery takes its result only while held as the attempt was made
+	// (store.Result.Owner). One that would go on but whose endpoint is gone
+	// or disabled is canceled instead. Each row is found by key and updated
+	// by its ctid,
 	// which lockDeliveries has made safe: the rows are locked by this
 	// transaction, so none has a newer version than this statement sees.
 	updateDeliveries = `UPDATE deliveries d SET
@@ -84,10 +86,13 @@ const (
 		next_attempt_at = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN NULL ELSE u.next_attempt_at END,
 		attempts = u.attempts, trigger = 0, lease_owner = NULL, leased_at = NULL, updated_at = u.updated_at,
 		paced = false
-	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::integer[], $5::bigint[], $6::bigint[])
-		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at),
+	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::integer[], $5::bigint[], $6::bigint[],
+			$7::text[], $8::integer[])
+		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at, owner, before),
 		LATERAL (SELECT k.ctid FROM deliveries k
-			WHERE k.msg_id = u.msg_id AND k.endpoint_id = u.endpoint_id OFFSET 0) AS k,
+			WHERE k.msg_id = u.msg_id AND k.endpoint_id = u.endpoint_id
+				AND (k.lease_owner IS NOT DISTINCT FROM u.owner OR k.status = 4) AND k.attempts = u.before
+			OFFSET 0) AS k,
 		LATERAL (SELECT EXISTS (SELECT 1 FROM endpoints x
 			WHERE x.id = u.endpoint_id AND NOT x.disabled OFFSET 0) AS enabled) AS e
 	WHERE d.ctid = k.ctid`
@@ -137,7 +142,7 @@ func (db *DB) recordBatch(ctx context.Context, ops []*recordOp) error {
 	b.Queue(lockDeliveries, d.msgID, d.endpointID)
 	b.Queue(insertAttempts, a.id, a.msgID, a.endpointID, a.appID, a.url, a.status, a.statusCode,
 		a.body, a.respHeaders, a.reqHeaders, a.duration, a.errorClass, a.trigger, a.createdAt)
-	b.Queue(updateDeliveries, d.msgID, d.endpointID, d.status, d.attempts, d.next, d.updated)
+	b.Queue(updateDeliveries, d.msgID, d.endpointID, d.status, d.attempts, d.next, d.updated, d.owner, d.before)
 	b.Queue(updateHealth, epIDs, h.resets(epIDs), h.failingSinces(epIDs))
 	if len(next) > 0 {
 		b.Queue(unparkNext, nextAt, next) // fifo.go
@@ -189,14 +194,16 @@ func (c *attemptColumns) add(a *herald.Attempt, headers [2]string) {
 }
 
 // deliveryUpdates holds the new state of each delivery in a group; when a
-// delivery has several results, the last one wins.
+// delivery has several results, the last one wins, if the first one would
+// apply (its owner and attempt count).
 type deliveryUpdates struct {
 	index             map[store.DeliveryKey]int
 	msgID, endpointID []string
 	status            []int16
-	attempts          []int32
+	attempts, before  []int32
 	next              []*int64
 	updated           []int64
+	owner             []*string
 }
 
 func (c *deliveryUpdates) add(r store.Result) {
@@ -222,8 +229,14 @@ func (c *deliveryUpdates) add(r store.Result) {
 	c.endpointID = append(c.endpointID, key.EndpointID)
 	c.status = append(c.status, int16(r.Outcome.Status))
 	c.attempts = append(c.attempts, int32(r.Attempts))
+	c.before = append(c.before, int32(r.Attempts-1))
 	c.next = append(c.next, next)
 	c.updated = append(c.updated, ms(r.Attempt.CreatedAt))
+	var owner *string
+	if r.Owner != "" {
+		owner = &r.Owner
+	}
+	c.owner = append(c.owner, owner)
 }
 
 // endpointHealth is what a group's results, taken in order, do to one

@@ -74,6 +74,7 @@ func BenchmarkPublishRecord(b *testing.B) {
 				},
 				Outcome:  herald.Outcome{Status: herald.StatusSuccess},
 				Attempts: 1,
+				Owner:    "node",
 			}}
 			if _, err := db.Record(ctx, res); err != nil {
 				b.Error(err)
@@ -182,6 +183,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 				},
 				Outcome:  herald.Outcome{Status: herald.StatusSuccess},
 				Attempts: j.Delivery.Attempts + 1,
+				Owner:    j.Delivery.LeaseOwner,
 			})
 		}
 		if _, err := db.Record(ctx, results); err != nil {

@@ -15,7 +15,8 @@ const (
 		 request_headers, duration_us, error_class, trigger, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING` // recorded by an earlier try of the same batch
-	// sqlRecordDelivery moves a delivery to its next state. A delivery that
+	// sqlRecordDelivery moves a delivery to its next state, if it is still
+	// held as the attempt was made (store.Result.Owner). A delivery that
 	// would go on but whose endpoint is gone or disabled is canceled, with
 	// no next attempt.
 	sqlRecordDelivery = `UPDATE deliveries SET
@@ -24,7 +25,7 @@ const (
 			next_attempt_at = CASE WHEN ?3 IN (1, 3) AND NOT EXISTS
 				(SELECT 1 FROM endpoints WHERE id = ?2 AND disabled = 0) THEN NULL ELSE ?5 END,
 			attempts = ?4, trigger = 0, lease_owner = NULL, updated_at = ?6, paced = 0
-		WHERE msg_id = ?1 AND endpoint_id = ?2`
+		WHERE msg_id = ?1 AND endpoint_id = ?2 AND (lease_owner IS ?7 OR status = 4) AND attempts = ?4 - 1`
 	sqlEndpointHealthy = `UPDATE endpoints SET failing_since = NULL
 		WHERE id = ? AND failing_since IS NOT NULL`
 	sqlEndpointFailing = `UPDATE endpoints SET failing_since = ?
@@ -127,7 +128,7 @@ func (db *DB) record(ctx context.Context, w *wtx, r *store.Result, headers [2]sq
 			next = sql.NullInt64{Int64: at, Valid: true}
 		}
 	}
-	_, err = w.exec(ctx, db.st.recordDelivery, a.MsgID, a.EndpointID, int(status), r.Attempts, next, at)
+	_, err = w.exec(ctx, db.st.recordDelivery, a.MsgID, a.EndpointID, int(status), r.Attempts, next, at, nullString(r.Owner))
 	if err != nil {
 		return false, mapErr("record delivery", err)
 	}

@@ -47,6 +47,48 @@ var recordTests = []test{
 		}
 		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSuccess, time.Time{})
 	}},
+	// A node whose lease lapsed, and was claimed by another, records its
+	// attempt late: the attempt is logged, but the delivery stays with the
+	// node holding it now, which no third node may claim meanwhile.
+	{"ALateResultLeavesTheNewHoldersLease", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publishLeased(a.ID, f.t0, "node-a", f.at(time.Minute), e.ID)
+		late := store.Job{Delivery: herald.Delivery{MsgID: m.ID, EndpointID: e.ID, AppID: a.ID, LeaseOwner: "node-a"}, Message: m, Endpoint: e}
+		b := f.claimOne("node-b", f.at(2*time.Minute))
+		f.record(result(late, f.at(2*time.Minute+time.Second), 500,
+			herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(2*time.Minute + 5*time.Second)}))
+		f.claimNone("node-c", f.at(2*time.Minute+10*time.Second))
+		atts, err := f.s.ListAttempts(f.ctx, a.ID, store.AttemptFilter{Page: page(10, ""), MsgID: m.ID})
+		f.noErr("list attempts", err)
+		if len(atts) != 1 {
+			f.Errorf("attempts after the late result: %d, want it logged", len(atts))
+		}
+		// node-b's own result applies.
+		f.record(result(b, f.at(2*time.Minute+20*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSuccess, time.Time{})
+		// The late one, recorded again (a retried batch), changes nothing.
+		f.record(result(late, f.at(2*time.Minute+time.Second), 500,
+			herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(2*time.Minute + 5*time.Second)}))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSuccess, time.Time{})
+	}},
+	// A batch retried after its commit had gone through, once the node has
+	// claimed the delivery again, leaves the new lease alone.
+	{"ARetriedBatchLeavesTheNextLease", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node", f.t0)
+		r := result(j, f.at(time.Second), 503, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(5 * time.Second)})
+		f.record(r)
+		again := f.claimOne("node", f.at(5*time.Second))
+		f.record(r)
+		if again.Delivery.Attempts != 1 {
+			f.Fatalf("second claim: %d attempts, want 1", again.Delivery.Attempts)
+		}
+		f.claimNone("other", f.at(6*time.Second))
+		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSending, f.at(5*time.Second+lease))
+	}},
 	// A result that would schedule another attempt, for an endpoint
 	// disabled meanwhile, cancels the delivery: no next attempt is shown.
 	{"DisabledEndpointCancelsWithNoNextAttempt", func(f *fixture) {
@@ -225,8 +267,10 @@ var recordTests = []test{
 				results = append(results, result(gone, at, 200, herald.Outcome{Status: herald.StatusSuccess}))
 			}
 		}
-		// The first delivery fails, then succeeds, in the same call.
+		// The first delivery fails, then succeeds, in the same call: its
+		// second attempt follows on the first, which released the lease.
 		first := jobs[0]
+		results[0].Attempts, results[0].Owner = 2, ""
 		results = slices.Insert(results, 0, result(first, at, 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: retryAt}))
 		f.record(results...)
 

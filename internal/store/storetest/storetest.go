@@ -228,6 +228,7 @@ func result(j store.Job, at time.Time, code int, out herald.Outcome) store.Resul
 		Outcome:  out,
 		Attempts: j.Delivery.Attempts + 1,
 		Ordered:  j.Endpoint.Ordered,
+		Owner:    j.Delivery.LeaseOwner,
 	}
 }
 

@@ -43,7 +43,7 @@ var viewTests = []test{
 		f.noErr("resend", f.s.Resend(f.ctx, a.ID, m.ID, e.ID, f.at(time.Second)))
 		f.claimNone("node_b", f.at(2*time.Second))
 		// Once the holder has recorded its attempt, a resend goes ahead.
-		f.record(result(store.Job{Delivery: herald.Delivery{MsgID: m.ID, EndpointID: e.ID, AppID: a.ID}, Message: m, Endpoint: e},
+		f.record(result(store.Job{Delivery: herald.Delivery{MsgID: m.ID, EndpointID: e.ID, AppID: a.ID, LeaseOwner: "node_a"}, Message: m, Endpoint: e},
 			f.at(3*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
 		f.noErr("resend after the attempt", f.s.Resend(f.ctx, a.ID, m.ID, e.ID, f.at(4*time.Second)))
 		if jobs := f.claim("node_b", f.at(4*time.Second), 10); len(jobs) != 1 || jobs[0].Delivery.Trigger != herald.TriggerManual {
