@@ -41,8 +41,16 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 
 	attempts := d.Attempts + 1
 	r := herald.Response{StatusCode: resp.statusCode, RetryAfter: resp.retryAfter}
-	done := e.now()
-	out := e.policy.Decide(attempts, r, done, plan.failingSince, e.cfg.Rand())
+	done, rnd := e.now(), e.cfg.Rand()
+	out := e.policy.Decide(attempts, r, done, plan.failingSince, rnd)
+	if out.DisableEndpoint && r.StatusCode != http.StatusGone {
+		// Failing for too long, as this node saw it. Another node may
+		// have seen a success since, or an operator re-enabled the
+		// endpoint: disabling is rare, so ask the store first.
+		if since, ok := e.storedFailingSince(d.AppID, ep.ID); ok {
+			out = e.policy.Decide(attempts, r, done, since, rnd)
+		}
+	}
 	if r.StatusCode == http.StatusGone && IsListenURL(ep.URL) {
 		// The developer's local app is done with this message, not the
 		// session with the endpoint: disabled, it would silently stop
@@ -72,6 +80,7 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		},
 		Outcome:  out,
 		Attempts: attempts,
+		Owner:    e.cfg.NodeID,
 		// The job's own snapshot too: the queue's may be older, if the
 		// node that last changed the endpoint has a clock ahead of ours.
 		Ordered: ep.Ordered || job.Endpoint != nil && job.Endpoint.Ordered,
@@ -81,6 +90,24 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		pause = max(e.cfg.ThrottleBackoff, min(resp.retryAfter, maxThrottleBackoff))
 	}
 	return res, true, pause
+}
+
+// storedFailingSince is when the store says the endpoint began failing:
+// zero if it has not, or is no longer active. ok is false if the store
+// could not say.
+func (e *Engine) storedFailingSince(appID, endpointID string) (since time.Time, ok bool) {
+	ctx, cancel := context.WithTimeout(e.sendCtx, 5*time.Second)
+	defer cancel()
+	eps, err := e.endpts.reload(ctx, appID)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for i := range eps {
+		if eps[i].ID == endpointID {
+			return eps[i].FailingSince, true
+		}
+	}
+	return time.Time{}, true
 }
 
 // observe updates metrics and logs one attempt.

@@ -93,7 +93,9 @@ func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) 
 				q.ep = job.Endpoint
 				// Re-enabled since this node saw it go (through another
 				// node's API, which only that node's cache hears of).
-				q.gone = q.gone && job.Endpoint.Disabled
+				if !job.Endpoint.Disabled {
+					q.revive()
+				}
 			}
 			q.learnCircuit(job.Endpoint.Circuit)
 		}

@@ -569,3 +569,50 @@ func TestSweepPassesOverABusyQueue(t *testing.T) {
 		t.Error("the busy queue was swept")
 	}
 }
+
+// TestReenabledEndpointStartsAfresh: an operator re-enabled an endpoint
+// disabled for failing; its next failure must not disable it again from
+// the failures this node saw before.
+func TestReenabledEndpointStartsAfresh(t *testing.T) {
+	t.Parallel()
+	srv, _ := sink(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(http.StatusInternalServerError) })
+	ep := endpoint("ep_reenabled", srv.URL)
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	b := setup(t, Config{Now: clock.Now, CircuitFailures: -1,
+		Policy: herald.Policy{Schedule: []time.Duration{}, DisableAfter: time.Hour}}, ep)
+	b.waitFinal(t, b.publish(t, message("a", `{}`)).ID, ep.ID)
+	clock.Advance(2 * time.Hour)
+	if res := b.waitFinal(t, b.publish(t, message("a", `{}`)).ID, ep.ID); !res[0].Outcome.DisableEndpoint {
+		t.Fatalf("failing for two hours: outcome %+v, want the endpoint disabled", res[0].Outcome)
+	}
+	b.store.mu.Lock()
+	e := b.store.endpoints[ep.ID]
+	e.Disabled, e.FailingSince, e.UpdatedAt = false, time.Time{}, clock.Now()
+	b.store.mu.Unlock()
+	b.engine.InvalidateEndpoints(testApp)
+	waitQueue(t, b.engine, ep.ID, func(q *epQueue) bool { return !q.gone })
+	if res := b.waitFinal(t, b.publish(t, message("a", `{}`)).ID, ep.ID); res[0].Outcome.DisableEndpoint {
+		t.Errorf("the first failure after re-enabling disabled the endpoint again")
+	}
+}
+
+// TestSuccessElsewhereKeepsTheEndpoint: another node's success cleared the
+// stored FailingSince; this node's older view must not disable the
+// endpoint at its next failure.
+func TestSuccessElsewhereKeepsTheEndpoint(t *testing.T) {
+	t.Parallel()
+	srv, _ := sink(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(http.StatusInternalServerError) })
+	ep := endpoint("ep_flaky", srv.URL)
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	ep.FailingSince = clock.Now().Add(-50 * time.Minute)
+	b := setup(t, Config{Now: clock.Now, CircuitFailures: -1,
+		Policy: herald.Policy{Schedule: []time.Duration{}, DisableAfter: time.Hour}}, ep)
+	b.waitFinal(t, b.publish(t, message("a", `{}`)).ID, ep.ID)
+	b.store.mu.Lock()
+	b.store.endpoints[ep.ID].FailingSince = time.Time{} // another node's success
+	b.store.mu.Unlock()
+	clock.Advance(15 * time.Minute)
+	if res := b.waitFinal(t, b.publish(t, message("a", `{}`)).ID, ep.ID); res[0].Outcome.DisableEndpoint {
+		t.Errorf("disabled after another node's success, by this node's view of when it began failing")
+	}
+}

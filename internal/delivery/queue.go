@@ -152,6 +152,15 @@ func (q *epQueue) noteHealth(res store.Result) {
 	}
 }
 
+// revive marks q's endpoint active. Re-enabled after it was disabled, it
+// starts afresh: the failures this node saw before would count towards
+// disabling it again. q.mu is held.
+func (q *epQueue) revive() {
+	if q.gone {
+		q.gone, q.okAt, q.failStart, q.fails = false, time.Time{}, time.Time{}, 0
+	}
+}
+
 // takeAll empties q and returns the keys of what it held. q.mu is held.
 func (q *epQueue) takeAll() []store.DeliveryKey {
 	keys := make([]store.DeliveryKey, 0, len(q.jobs)-q.head)
@@ -194,7 +203,7 @@ func (q *epQueue) setEndpoint(ep *herald.Endpoint, nodes share, now time.Time) (
 		q.gone = true
 		return false, false
 	}
-	q.gone = false
+	q.revive()
 	q.ep = ep
 	expedite = q.sped(nodes, now)
 	if ep.Circuit.State == herald.CircuitClosed && q.circuit.State != herald.CircuitClosed && !q.probing {
