@@ -41,6 +41,7 @@ type Engine struct {
 	poll     *poller
 	errLimit *logLimiter
 	share    atomic.Pointer[share] // this node's part of per-endpoint limits
+	offset   atomic.Int64          // the store's clock minus cfg.Now, in ns (clock.go)
 
 	mu      sync.Mutex
 	state   int // stateNew, stateRunning, stateStopped
@@ -69,11 +70,11 @@ func New(cfg Config) (*Engine, error) {
 		cfg:      cfg,
 		store:    cfg.Store,
 		log:      cfg.Logger,
-		now:      cfg.Now,
 		policy:   cfg.Policy,
 		errLimit: newLogLimiter(10 * time.Second),
 		stopped:  make(chan struct{}),
 	}
+	e.now = e.storeTime
 	e.metrics = newMetrics(e)
 	if cfg.Registry != nil {
 		if err := e.metrics.register(cfg.Registry); err != nil {
@@ -104,6 +105,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	case stateStopped:
 		return ErrStopped
 	}
+	e.syncClock(ctx) // before the first lease: publishes may come at once
 	base := context.WithoutCancel(ctx)
 	e.pollCtx, e.pollCancel = context.WithCancelCause(base)
 	e.sendCtx, e.sendCancel = context.WithCancelCause(base)

@@ -120,3 +120,44 @@ func startEngine2(t *testing.T, cfg Config) *Engine {
 	})
 	return e
 }
+
+// TestPostgresNodeKeepsTheDatabasesTime: a node whose clock is an hour
+// behind writes leases by the database's time, so another node does not
+// find the delivery it is sending already expired, and claim it too.
+func TestPostgresNodeKeepsTheDatabasesTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := pgtest.NewSchema(t)
+	dbA, dbB := openPostgres(t, schema), openPostgres(t, schema)
+	if err := dbA.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	url, got, release := hanging(t)
+	ep := endpoint("ep_skew", url)
+	now := time.Now()
+	ep.CreatedAt, ep.UpdatedAt = now, now
+	if err := dbA.CreateApplication(ctx, &herald.Application{ID: testApp, Name: "test", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbA.CreateEndpoint(ctx, &ep); err != nil {
+		t.Fatal(err)
+	}
+	behind := func() time.Time { return time.Now().Add(-time.Hour) }
+	nodeB := startEngine2(t, Config{NodeID: "node_b", LeaseDuration: time.Minute, Now: behind, Store: dbB})
+	if off := time.Until(nodeB.now()); off.Abs() > time.Second {
+		t.Fatalf("node b's time is %v from the database's after Start, want within a second", off)
+	}
+	msg := message("a", `{}`)
+	if err := nodeB.Publish(ctx, msg); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	<-got // node b is sending it, under its lease
+	jobs, err := dbA.Claim(ctx, "node_a", time.Now(), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 0 {
+		t.Errorf("another node claimed the delivery node b is sending: its lease was written an hour in the past")
+	}
+	release()
+}

@@ -47,6 +47,7 @@ func (e *Engine) nodeShare() share {
 // share the limits. Stores that serve one node only (none do today) may
 // skip store.Nodes.
 func (e *Engine) beatNode(ctx context.Context) {
+	e.syncClock(ctx)
 	n, ok := e.store.(store.Nodes)
 	if !ok {
 		return

@@ -15,3 +15,11 @@ type Nodes interface {
 	// ForgetNode removes nodeID, when it shuts down.
 	ForgetNode(ctx context.Context, nodeID string) error
 }
+
+// Clock is a store with a clock of its own, shared by nodes that may run
+// on other machines (PostgreSQL). Leases are written by one node's clock
+// and compared by another's, so each node measures how far its clock is
+// from the store's and keeps the store's time.
+type Clock interface {
+	Now(ctx context.Context) (time.Time, error)
+}

@@ -43,3 +43,17 @@ func (db *DB) ForgetNode(ctx context.Context, nodeID string) error {
 	}
 	return nil
 }
+
+var _ store.Clock = (*DB)(nil)
+
+// Now returns the database server's time.
+func (db *DB) Now(ctx context.Context) (time.Time, error) {
+	ctx, cancel := db.callCtx(ctx)
+	defer cancel()
+	var us int64
+	err := db.pool.QueryRow(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`).Scan(&us)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("database time: %w", db.mapCallErr(ctx, err))
+	}
+	return time.UnixMicro(us), nil
+}
