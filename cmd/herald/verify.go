@@ -93,10 +93,10 @@ func verifyProvider(env Env, provider string, secrets []string, reqURL string, t
 		if !inbound.SignsTimestamp(provider) {
 			return fmt.Errorf("verify: --tolerance does not apply to %s: its requests carry no signed timestamp", provider)
 		}
-		// A preset has no "skip"; 0 is "its default". 68 years is as good.
-		cfg.ToleranceSeconds = math.MaxInt32
+		// A preset has no "skip"; 0 is "its default". Its longest will do.
+		cfg.ToleranceSeconds = inbound.MaxToleranceSeconds
 		if *tolerance > 0 {
-			cfg.ToleranceSeconds = int(math.Ceil(tolerance.Seconds()))
+			cfg.ToleranceSeconds = min(inbound.MaxToleranceSeconds, int(math.Ceil(tolerance.Seconds())))
 		}
 	}
 	v, err := inbound.NewVerifier(cfg, nil)

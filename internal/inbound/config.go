@@ -176,8 +176,8 @@ func (c VerifierConfig) validate() error {
 	if err := c.validateApplicable(); err != nil {
 		return err
 	}
-	if c.ToleranceSeconds < 0 {
-		return fmt.Errorf("toleranceSeconds must not be negative, got %d", c.ToleranceSeconds)
+	if c.ToleranceSeconds < 0 || c.ToleranceSeconds > MaxToleranceSeconds {
+		return fmt.Errorf("toleranceSeconds must be between 0 and %d (ten years), got %d", MaxToleranceSeconds, c.ToleranceSeconds)
 	}
 	if c.Type == TypeHMAC {
 		if err := c.validateHMAC(); err != nil {
@@ -277,6 +277,9 @@ func (c VerifierConfig) validateHMAC() error {
 	if err != nil {
 		return err
 	}
+	if !tmpl.signsBody() {
+		return fmt.Errorf("template must include {body}: a signature that does not cover the body can be reused with any body")
+	}
 	if tmpl.usesTimestamp() && c.TimestampHeader == "" {
 		return fmt.Errorf("template uses {timestamp} but timestampHeader is not set")
 	}
@@ -285,6 +288,10 @@ func (c VerifierConfig) validateHMAC() error {
 	}
 	return nil
 }
+
+// MaxToleranceSeconds bounds ToleranceSeconds: ten years, as good as no
+// check, and far from what a duration can hold.
+const MaxToleranceSeconds = 10 * 365 * 24 * 60 * 60
 
 // SignsTimestamp reports whether typ's requests carry a signed timestamp,
 // which ToleranceSeconds bounds. For hmac, only with a timestampHeader.

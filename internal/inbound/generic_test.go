@@ -89,6 +89,8 @@ func TestHMACTemplates(t *testing.T) {
 			req: Request{URL: u + "&y=2", Header: headers("X-Sig", hexMAC256(secret, u, body)), Body: []byte(body)}, want: ErrBadSignature},
 		{name: "prefix is matched regardless of case", cfg: hmacCfg(func(c *VerifierConfig) { c.Prefix = "sha256=" }), req: req("SHA256=" + hexMAC256(secret, body)), wantType: "ping"},
 		{name: "prefix missing", cfg: hmacCfg(func(c *VerifierConfig) { c.Prefix = "sha256=" }), req: req(hexMAC256(secret, body)), want: ErrMalformedSignature},
+		{name: "a value of another scheme beside the signature", cfg: hmacCfg(func(c *VerifierConfig) { c.Prefix = "sha256=" }),
+			req: req("sha1=deadbeef", "X-Sig", "sha256="+hexMAC256(secret, body)), wantType: "ping"},
 		{name: "uppercase hex", cfg: hmacCfg(func(*VerifierConfig) {}), req: req(strings.ToUpper(hexMAC256(secret, body))), wantType: "ping"},
 		{name: "unpadded url-safe base64", cfg: hmacCfg(func(c *VerifierConfig) { c.Encoding = "base64" }),
 			req: req(base64.RawURLEncoding.EncodeToString(mac(sha256.New, secret, body))), wantType: "ping"},

@@ -159,7 +159,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var bad *badVerifierError
 	switch {
 	case errors.As(err, &bad):
-		h.log.Error("source has an unusable verifier", slog.String("source_id", cached.src.ID), slog.Any("error", err))
+		if h.limit.allow(cached.src.ID+"/verifier", h.now()) {
+			h.log.Error("source has an unusable verifier", slog.String("source_id", cached.src.ID), slog.Any("error", err))
+		}
 		writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "The source's verifier is not usable")
 		return
 	case err != nil:
@@ -265,8 +267,13 @@ func (h *Handler) storeError(w http.ResponseWriter, err error, what, source stri
 		}
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, herald.EUNAVAILABLE, "The event could not be stored; retry later")
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+		writeError(w, http.StatusServiceUnavailable, herald.EUNAVAILABLE, "The request was canceled")
 	default:
-		h.log.Error(what, slog.String("source_id", source), slog.Any("error", err))
+		if h.limit.allow("error/"+what, h.now()) {
+			h.log.Error(what, slog.String("source_id", source), slog.Any("error", err))
+		}
 		writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "The event could not be stored")
 	}
 }
@@ -366,7 +373,8 @@ func remoteAddr(r *http.Request) netip.Addr {
 	if err != nil {
 		return netip.Addr{}
 	}
-	return addr.Unmap()
+	// A zone (fe80::1%eth0) would keep the address out of every prefix.
+	return addr.Unmap().WithZone("")
 }
 
 // allowed reports whether addr is in one of the CIDRs; an empty list

@@ -413,3 +413,30 @@ func TestHandlerNamesThatAreNoSource(t *testing.T) {
 		t.Errorf("log: got %q, want nothing", logs.String())
 	}
 }
+
+// TestZonedPeerMatchesAllowedIPs: a link-local peer carries its zone
+// (fe80::1%eth0), which no prefix contains.
+func TestZonedPeerMatchesAllowedIPs(t *testing.T) {
+	t.Parallel()
+	b := newHandlerBundle(t, func(s *store.Source) { s.AllowedIPs = []string{"fe80::/10"} })
+	r := stripeRequest("stripe", t0, stripeBody)
+	r.RemoteAddr = "[fe80::1%eth0]:40000"
+	if w := b.serve(r); w.Code != http.StatusOK {
+		t.Errorf("from fe80::1%%eth0 with fe80::/10 allowed: got %d %s, want 200", w.Code, w.Body)
+	}
+}
+
+// TestUnusableVerifierLogsOnce: every request to a source whose verifier
+// no longer loads fails; the log says so once, not once per request.
+func TestUnusableVerifierLogsOnce(t *testing.T) {
+	t.Parallel()
+	b := newHandlerBundle(t, func(s *store.Source) { s.Verifier = json.RawMessage(`{"type":"nope","secrets":["x"]}`) })
+	for range 20 {
+		if w := b.serve(stripeRequest("stripe", t0, stripeBody)); w.Code != http.StatusInternalServerError {
+			t.Fatalf("unusable verifier: got %d, want 500", w.Code)
+		}
+	}
+	if n := strings.Count(b.logs.String(), "unusable verifier"); n != 1 {
+		t.Errorf("20 requests logged %d errors, want 1", n)
+	}
+}

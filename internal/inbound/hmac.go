@@ -9,7 +9,8 @@ import (
 // newHMAC builds the generic HMAC verifier: the signature in cfg.Header,
 // after cfg.Prefix, encoded with cfg.Encoding, is the HMAC (cfg.Algorithm,
 // keyed with a secret's bytes) of cfg.Template rendered for the request.
-// Each value of the header, when sent several times, is tried. With
+// Each value of the header, when sent several times, is tried; values in
+// another form (an older scheme beside the current one) are passed over. With
 // cfg.TimestampHeader set the timestamp is required and checked.
 //
 // Unless configured, the event type is the body's "type", "event_type" or
@@ -41,16 +42,22 @@ func newHMAC(cfg VerifierConfig, tolerance time.Duration) (preset, error) {
 			}
 		}
 		var sigs [][]byte
+		var bad error
 		for _, v := range values {
 			enc, ok := cutPrefixFold(strings.TrimSpace(v), cfg.Prefix)
 			if !ok {
-				return malformed("%s does not start with %q", name, cfg.Prefix)
+				bad = malformed("%s does not start with %q", name, cfg.Prefix)
+				continue
 			}
 			sig, err := decode(enc)
 			if err != nil {
-				return malformed("%s is not %s", name, encodingName(cfg.Encoding))
+				bad = malformed("%s is not %s", name, encodingName(cfg.Encoding))
+				continue
 			}
 			sigs = append(sigs, sig)
+		}
+		if len(sigs) == 0 {
+			return bad
 		}
 		if !anyEqual(sigs, keys.sums(newHash, tmpl.render(m, ts)...)) {
 			return mismatch("%s does not match the source's secrets", name)

@@ -87,6 +87,17 @@ func validHeaderName(s string) bool {
 	return true
 }
 
+// signsBody reports whether the template covers the body: without it,
+// one captured signature would carry any body.
+func (t template) signsBody() bool {
+	for _, p := range t {
+		if p.kind == partBody {
+			return true
+		}
+	}
+	return false
+}
+
 func (t template) usesTimestamp() bool {
 	for _, p := range t {
 		if p.kind == partTimestamp {
