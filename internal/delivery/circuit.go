@@ -150,8 +150,12 @@ func (q *epQueue) learnCircuit(c herald.Circuit) {
 }
 
 // probeHold is how long a probe keeps the circuit half-open before another
-// node may send one: long enough for the request and its recording.
-func (e *Engine) probeHold() time.Duration { return 2*e.cfg.Timeout + 5*time.Second }
+// node may send one: longer than a send may last (a wait for a connection
+// and for the response headers, connWaitLimit+1 timeouts, then one for the
+// body), and its recording.
+func (e *Engine) probeHold() time.Duration {
+	return (connWaitLimit+2)*e.cfg.Timeout + 5*time.Second
+}
 
 func (e *Engine) circuitError(what, endpointID string, err error) {
 	if e.errLimit.allow(what, e.now()) {

@@ -306,7 +306,9 @@ func scheduleRetry(t *testing.T, db *sqlite.DB, endpointID string, after time.Du
 	res := store.Result{
 		Attempt: herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, m.CreatedAt), MsgID: m.ID, EndpointID: endpointID,
 			AppID: m.AppID, Status: herald.StatusFail, StatusCode: 500, CreatedAt: m.CreatedAt},
-		Outcome: herald.Outcome{Status: herald.StatusSending, NextAttemptAt: at},
+		Outcome:  herald.Outcome{Status: herald.StatusSending, NextAttemptAt: at},
+		Attempts: 1,
+		Owner:    "node-before",
 	}
 	if _, err := db.Record(ctx, []store.Result{res}); err != nil {
 		t.Fatalf("record: %v", err)

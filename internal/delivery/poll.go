@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // poller claims due deliveries from the store: when woken (Wake, the
 // store's wake-ups, the earliest retry this node scheduled) or every
 // PollInterval. It also keeps this node's leases alive and refreshes the
-// endpoints of queued deliveries after the API changed them.
+// endpoints of queued deliveries after the API changed them, on this node
+// or (syncEndpoints) on another.
 type poller struct {
 	e      *Engine
 	wakeC  chan struct{}
@@ -36,7 +38,20 @@ type poller struct {
 	// expedites are endpoints (to their application) whose paced
 	// deliveries may now go sooner (hold.go).
 	expedites map[string]string
+
+	// synced is when the endpoints of each application this node holds
+	// deliveries for were last reloaded (syncEndpoints); only the poll
+	// loop uses it.
+	synced    map[string]time.Time
+	syncEvery time.Duration
 }
+
+// Bounds on syncEndpoints: each busy application is reloaded at most every
+// endpointSyncEvery, and at most endpointSyncBatch of them a poll.
+const (
+	endpointSyncEvery = 5 * time.Second
+	endpointSyncBatch = 32
+)
 
 // maxHints bounds the retry times remembered; later ones are found by the
 // regular poll.
@@ -51,6 +66,8 @@ func newPoller(e *Engine) *poller {
 		dirty:     make(map[string]bool),
 		dirtyC:    make(chan struct{}, 1),
 		expedites: make(map[string]string),
+		synced:    make(map[string]time.Time),
+		syncEvery: endpointSyncEvery,
 	}
 }
 
@@ -144,6 +161,7 @@ func (p *poller) run(ctx context.Context) {
 			}
 		case <-tick.C:
 			p.refresh(ctx)
+			p.syncEndpoints(ctx)
 		case <-retry.C:
 			continue // armRetry finds them due and claims
 		case <-p.hintC:
@@ -309,7 +327,58 @@ func (p *poller) reloadApp(ctx context.Context, appID string) error {
 			p.expedite(appID, q.id)
 		}
 	}
+	if _, ok := p.synced[appID]; ok {
+		p.synced[appID] = p.e.now()
+	}
 	return nil
+}
+
+// syncEndpoints reloads the endpoints of the applications this node holds
+// queued deliveries for, when other nodes share the database: a change
+// made through another node's API is only heard of there, and a disabled
+// endpoint gets no new jobs whose snapshot would tell this node, so its
+// queue would keep sending until it drained. A lone node hears of every
+// change from its own API and queries nothing here. Each application is
+// reloaded at most every syncEvery, at most endpointSyncBatch a poll, the
+// least recently synced first, so many busy applications cost a steady
+// trickle of queries.
+func (p *poller) syncEndpoints(ctx context.Context) {
+	e := p.e
+	if e.nodeShare().count <= 1 {
+		clear(p.synced)
+		return
+	}
+	now := e.now()
+	busy := e.disp.busyApps()
+	// Forget the applications with nothing queued any more.
+	for app := range p.synced {
+		if !busy[app] {
+			delete(p.synced, app)
+		}
+	}
+	var due []string
+	for app := range busy {
+		at, ok := p.synced[app]
+		if !ok {
+			// Newly busy: its jobs brought fresh snapshots of its
+			// endpoints, so it waits a full interval too.
+			p.synced[app] = now
+			continue
+		}
+		if now.Sub(at) >= p.syncEvery {
+			due = append(due, app)
+		}
+	}
+	slices.SortFunc(due, func(a, b string) int { return p.synced[a].Compare(p.synced[b]) })
+	for _, app := range due[:min(len(due), endpointSyncBatch)] {
+		// On success reloadApp notes the time; on failure it is tried
+		// again at the next poll.
+		if err := p.reloadApp(ctx, app); err != nil {
+			if ctx.Err() == nil && e.errLimit.allow("sync endpoints", e.now()) {
+				e.log.Error("reload endpoints", slog.String("app_id", app), slog.Any("error", err))
+			}
+		}
+	}
 }
 
 // timeHeap is a min-heap of times.
@@ -324,4 +393,18 @@ func (h *timeHeap) Pop() any {
 	t := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return t
+}
+
+// busyApps returns the applications with deliveries queued on this node.
+// Each queue is read under its own lock only, as heldKeys does.
+func (d *dispatcher) busyApps() map[string]bool {
+	apps := make(map[string]bool)
+	for _, q := range d.all() {
+		q.mu.Lock()
+		if len(q.jobs) > q.head {
+			apps[q.appID] = true
+		}
+		q.mu.Unlock()
+	}
+	return apps
 }
