@@ -75,6 +75,12 @@ type Config struct {
 	// MaxHeld caps the deliveries held in memory that claims may add to;
 	// default 4×Workers, at least 4096.
 	MaxHeld int
+	// MaxHeldBytes caps the payload bytes held in memory, counted once per
+	// delivery, fresh or claimed; default 256 MiB. Past it, deliveries go
+	// back to the database, to be claimed as the queues drain. Without it,
+	// slow endpoints, each holding its EndpointQueue of large payloads,
+	// could take any amount of memory.
+	MaxHeldBytes int
 	// EndpointCacheTTL is how long publish reuses an application's endpoint
 	// list; default 1 second. InvalidateEndpoints drops it at once.
 	EndpointCacheTTL time.Duration
@@ -131,6 +137,7 @@ const (
 	DefaultHostConnections     = 64
 	DefaultEndpointQueue       = 1000
 	DefaultPollInterval        = time.Second
+	DefaultMaxHeldBytes        = 256 << 20
 	DefaultClaimBatch          = 256
 	DefaultEndpointCacheTTL    = time.Second
 	DefaultThrottleBackoff     = time.Second
@@ -178,6 +185,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.PollInterval, DefaultPollInterval)
 	setDefault(&c.ClaimBatch, DefaultClaimBatch)
 	setDefault(&c.MaxHeld, max(4*c.Workers, 4096))
+	setDefault(&c.MaxHeldBytes, DefaultMaxHeldBytes)
 	setDefault(&c.EndpointCacheTTL, DefaultEndpointCacheTTL)
 	setDefault(&c.ThrottleBackoff, DefaultThrottleBackoff)
 	if c.CircuitFailures == 0 {

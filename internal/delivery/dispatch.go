@@ -26,6 +26,7 @@ type dispatcher struct {
 
 	run      runQueue
 	held     atomic.Int64 // deliveries in memory, queued or in flight
+	bytes    atomic.Int64 // their payloads' bytes while queued (MaxHeldBytes)
 	stopping atomic.Bool
 	workers  sync.WaitGroup
 
@@ -103,9 +104,13 @@ func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) 
 		if q.sped(d.e.nodeShare(), now) {
 			d.e.poll.expedite(q.appID, q.id)
 		}
-		fits = len(q.jobs)-q.head < d.holdLimit(q, now)
+		size := payloadSize(job)
+		fits = len(q.jobs)-q.head < d.holdLimit(q, now) &&
+			(len(q.jobs) == q.head || d.bytes.Load()+size <= int64(d.e.cfg.MaxHeldBytes))
 		if fits {
 			q.jobs = append(q.jobs, job)
+			q.bytes += size
+			d.bytes.Add(size)
 			d.held.Add(1)
 			q.noteSharing(d.e.nodeShare(), now)
 		} else {
@@ -260,9 +265,8 @@ func (d *dispatcher) serve(q *epQueue) {
 			return
 		}
 		if q.gone || (q.ep == nil && q.jobs[q.head].Endpoint == nil) {
-			keys := q.takeAll()
+			keys := d.takeAll(q)
 			q.mu.Unlock()
-			d.held.Add(-int64(len(keys)))
 			d.e.dropGone(keys)
 			continue
 		}
@@ -288,6 +292,9 @@ func (d *dispatcher) serve(q *epQueue) {
 			q.mu.Unlock()
 			continue
 		}
+		size := payloadSize(job)
+		q.bytes -= size
+		d.bytes.Add(-size)
 		q.jobs[q.head] = store.Job{}
 		q.head++
 		d.inflight.add(store.DeliveryKey{MsgID: job.Delivery.MsgID, EndpointID: job.Delivery.EndpointID})
@@ -413,10 +420,26 @@ func (d *dispatcher) takeQueued() []store.DeliveryKey {
 			q.timer.Stop()
 			q.timer = nil
 		}
-		taken := q.takeAll()
-		d.held.Add(-int64(len(taken)))
-		keys = append(keys, taken...)
+		keys = append(keys, d.takeAll(q)...)
 		q.mu.Unlock()
 	}
 	return keys
+}
+
+// takeAll empties q, takes what it held off the dispatcher's counts, and
+// returns the keys. q.mu is held.
+func (d *dispatcher) takeAll(q *epQueue) []store.DeliveryKey {
+	keys := q.takeAll()
+	d.held.Add(-int64(len(keys)))
+	d.bytes.Add(-q.bytes)
+	q.bytes = 0
+	return keys
+}
+
+// payloadSize is what job counts against MaxHeldBytes.
+func payloadSize(job store.Job) int64 {
+	if job.Message == nil {
+		return 0
+	}
+	return int64(len(job.Message.Payload))
 }

@@ -258,6 +258,9 @@ func (d *dispatcher) shed(q *epQueue, now time.Time) givenBack {
 	q.jobs, q.head = slices.Clone(q.jobs[q.head:keep]), 0
 	for _, j := range extra {
 		g.add(j, d.notBefore(q, now))
+		size := payloadSize(j)
+		q.bytes -= size
+		d.bytes.Add(-size)
 	}
 	// Claim them back once the queue drains, as with a spill.
 	q.spilled = true

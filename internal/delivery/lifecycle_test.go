@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -614,5 +615,38 @@ func TestSuccessElsewhereKeepsTheEndpoint(t *testing.T) {
 	clock.Advance(15 * time.Minute)
 	if res := b.waitFinal(t, b.publish(t, message("a", `{}`)).ID, ep.ID); res[0].Outcome.DisableEndpoint {
 		t.Errorf("disabled after another node's success, by this node's view of when it began failing")
+	}
+}
+
+// TestHeldPayloadBytesAreCapped: a slow endpoint's queue holds payloads up
+// to MaxHeldBytes; the rest go back to the database, and are sent once
+// the queue drains.
+func TestHeldPayloadBytesAreCapped(t *testing.T) {
+	t.Parallel()
+	url, got, release := hanging(t)
+	ep := endpoint("ep_big_payloads", url)
+	const budget = 8 << 10
+	b := setup(t, Config{EndpointConcurrency: 1, MaxHeldBytes: budget, PollInterval: 20 * time.Millisecond}, ep)
+	payload := `{"pad":"` + strings.Repeat("x", 1000) + `"}`
+	var msgs []*herald.Message
+	for range 30 {
+		msgs = append(msgs, b.publish(t, message("a", payload)))
+	}
+	<-got
+	if held := b.engine.disp.bytes.Load(); held > budget {
+		t.Errorf("queued payload bytes: %d, want at most %d", held, budget)
+	}
+	b.store.mu.Lock()
+	released := len(b.store.released)
+	b.store.mu.Unlock()
+	if released < 30-budget/len(payload)-1 {
+		t.Errorf("%d deliveries given back to the database, want those past the budget", released)
+	}
+	release()
+	for _, m := range msgs {
+		b.waitFinal(t, m.ID, ep.ID)
+	}
+	if held := b.engine.disp.bytes.Load(); held != 0 {
+		t.Errorf("queued payload bytes once all were sent: %d, want 0", held)
 	}
 }

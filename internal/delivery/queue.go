@@ -20,6 +20,7 @@ type epQueue struct {
 	mu     sync.Mutex
 	jobs   []store.Job // FIFO from head
 	head   int
+	bytes  int64 // the payload bytes of jobs[head:] (MaxHeldBytes)
 	active int // workers serving this queue, or tokens for it in the run queue
 	ep     *herald.Endpoint
 	gone   bool // disabled or deleted: cancel instead of sending
