@@ -108,7 +108,7 @@ func newApplication(in *applicationIn, rate int, now time.Time) *herald.Applicat
 }
 
 func (s *Server) listApps(c *call) error {
-	p, err := parsePage(c.r.URL.Query())
+	p, err := parseOrderedPage(c.r.URL.Query(), false)
 	if err != nil {
 		return err
 	}

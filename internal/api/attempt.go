@@ -67,10 +67,6 @@ func parseAttemptFilter(q url.Values) (pageQuery, store.AttemptFilter, bool, err
 	if err != nil {
 		return p, f, false, err
 	}
-	if p.prev {
-		return p, f, false, invalidQuery("iterator", "This list pages forwards only")
-	}
-	f.Page = p.storePage()
 	if f.Status, err = parseStatus(q); err != nil {
 		return p, f, false, err
 	}
@@ -85,10 +81,11 @@ func parseAttemptFilter(q url.Values) (pageQuery, store.AttemptFilter, bool, err
 			f.StatusCodeClass = n
 		}
 	}
-	l, err := parseListQuery(q)
+	l, err := parseListQuery(q, &p)
 	if err != nil {
 		return p, f, false, err
 	}
+	f.Page = p.storePage()
 	f.Channel, f.EventTypes, f.Before, f.After = l.channel, l.eventTypes, l.before, l.after
 	return p, f, l.withContent, nil
 }
@@ -113,7 +110,7 @@ func (s *Server) listAttempts(c *call, f store.AttemptFilter, p pageQuery, withC
 		return err
 	}
 	out := func(a *herald.Attempt) messageAttemptOut { return toAttemptOut(a, withContent) }
-	return c.json(http.StatusOK, listPage(p, atts, func(a *herald.Attempt) string { return a.ID }, out, false))
+	return c.json(http.StatusOK, listPage(p, atts, func(a *herald.Attempt) string { return a.ID }, out, true))
 }
 
 func (s *Server) listAttemptsByMsg(c *call) error {
@@ -214,14 +211,14 @@ func toMessageEndpointOut(d *store.MessageDestination) messageEndpointOut {
 	}
 }
 
-// listAttemptedDestinations lists the endpoints a message went to.
+// listAttemptedDestinations lists the endpoints a message went to, by
+// endpoint ID, oldest first as Svix's list_attempted_destinations does
+// since deliveries left its messagedestination table (before, it went
+// newest first).
 func (s *Server) listAttemptedDestinations(c *call) error {
 	p, err := parsePage(c.r.URL.Query())
 	if err != nil {
 		return err
-	}
-	if p.prev {
-		return invalidQuery("iterator", "This list pages forwards only")
 	}
 	msg, err := s.message(c)
 	if err != nil {
@@ -231,7 +228,7 @@ func (s *Server) listAttemptedDestinations(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, listPage(p, dests, func(d *store.MessageDestination) string { return d.Endpoint.ID }, toMessageEndpointOut, false))
+	return c.json(http.StatusOK, listPage(p, dests, func(d *store.MessageDestination) string { return d.Endpoint.ID }, toMessageEndpointOut, true))
 }
 
 func nextAttempt(t time.Time) *time.Time {
@@ -284,5 +281,5 @@ func (s *Server) listAttemptedMessages(c *call) error {
 	out := func(m *store.EndpointMessage) endpointMessageOut {
 		return endpointMessageOut{m: m, withContent: withContent}
 	}
-	return c.json(http.StatusOK, listPage(p, msgs, func(m *store.EndpointMessage) string { return m.Message.ID }, out, false))
+	return c.json(http.StatusOK, listPage(p, msgs, func(m *store.EndpointMessage) string { return m.Message.ID }, out, true))
 }

@@ -168,7 +168,7 @@ func setDisabled(ep *herald.Endpoint, disabled bool) {
 }
 
 // checkEventTypes validates an endpoint's event type filter: null, or 1+
-// unique names of event types that exist.
+// unique names of event types that exist and are not archived.
 func (s *Server) checkEventTypes(c *call, field string, types []string) error {
 	if types == nil {
 		return nil
@@ -177,11 +177,17 @@ func (s *Server) checkEventTypes(c *call, field string, types []string) error {
 		return err
 	}
 	for _, t := range types {
-		if _, err := s.store.GetEventType(c.ctx, t); err != nil {
-			if errors.Is(err, herald.ErrNotFound) {
-				return invalidBody(field, "Event type %q does not exist", t)
-			}
+		et, err := s.store.GetEventType(c.ctx, t)
+		if errors.Is(err, herald.ErrNotFound) {
+			return invalidBody(field, "Event type %q does not exist", t)
+		}
+		if err != nil {
 			return err
+		}
+		// Svix's validate_event_types skips archived types: an endpoint
+		// that filtered on one before keeps it, but none may start to.
+		if et.Archived {
+			return invalidBody(field, "Event type %q is archived", t)
 		}
 	}
 	return nil
@@ -197,8 +203,11 @@ func (s *Server) endpoint(c *call) (*herald.Endpoint, error) {
 	return ep, err
 }
 
+// listEndpoints lists the application's endpoints, newest first unless
+// order=ascending: Svix's list_endpoints defaults to descending (unlike
+// its application list).
 func (s *Server) listEndpoints(c *call) error {
-	p, err := parsePage(c.r.URL.Query())
+	p, err := parseOrderedPage(c.r.URL.Query(), true)
 	if err != nil {
 		return err
 	}

@@ -8,13 +8,17 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
+// codeMissingPayload is Svix's 400 code for a resend of a message whose
+// payload was expunged or has expired.
+const codeMissingPayload = "missing_payload"
+
 // statusOf maps an error code to its HTTP status. It is the only place
 // where that mapping is made.
 func statusOf(code string) int {
 	switch code {
 	case herald.EINVALID:
 		return http.StatusUnprocessableEntity
-	case herald.EBADREQUEST:
+	case herald.EBADREQUEST, codeMissingPayload:
 		return http.StatusBadRequest
 	case herald.ENOTFOUND:
 		return http.StatusNotFound

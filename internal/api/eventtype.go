@@ -112,7 +112,7 @@ func (in *eventTypeIn) apply(et *herald.EventType) error {
 
 func (s *Server) listEventTypes(c *call) error {
 	q := c.r.URL.Query()
-	p, err := parsePage(q)
+	p, err := parseOrderedPage(q, false)
 	if err != nil {
 		return err
 	}
@@ -144,13 +144,39 @@ func (s *Server) createEventType(c *call) error {
 	if err := in.apply(et); err != nil {
 		return err
 	}
-	if err := s.store.CreateEventType(c.ctx, et); err != nil {
-		if errors.Is(err, herald.ErrConflict) {
-			return herald.Errorf(herald.ECONFLICT, "An event type named %q already exists", et.Name)
-		}
+	err := s.store.CreateEventType(c.ctx, et)
+	if errors.Is(err, herald.ErrConflict) {
+		et, err = s.unarchiveEventType(c, &in)
+	}
+	if err != nil {
 		return err
 	}
 	return c.json(http.StatusCreated, toEventTypeOut(et, true))
+}
+
+// unarchiveEventType is a create of a name that exists. Svix's create is
+// "create new or unarchive existing": an archived event type takes the
+// new description and schemas and is unarchived (unless the body sets
+// archived again), 201; one that is not archived is a conflict.
+func (s *Server) unarchiveEventType(c *call, in *eventTypeIn) (*herald.EventType, error) {
+	et, err := s.store.GetEventType(c.ctx, in.Name)
+	if errors.Is(err, herald.ErrNotFound) {
+		return nil, herald.Errorf(herald.ECONFLICT, "The event type %q changed during the request; retry", in.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !et.Archived {
+		return nil, herald.Errorf(herald.ECONFLICT, "An event type named %q already exists", in.Name)
+	}
+	if err := in.apply(et); err != nil {
+		return nil, err
+	}
+	et.UpdatedAt = c.now
+	if err := s.store.UpdateEventType(c.ctx, et); err != nil {
+		return nil, err
+	}
+	return et, nil
 }
 
 func (s *Server) getEventType(c *call) error {

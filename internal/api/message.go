@@ -219,7 +219,7 @@ func (s *Server) listMessages(c *call) error {
 		return err
 	}
 	out := func(m *herald.Message) messageOut { return messageOut{m: m, withContent: withContent} }
-	return c.json(http.StatusOK, listPage(p, msgs, func(m *herald.Message) string { return m.ID }, out, false))
+	return c.json(http.StatusOK, listPage(p, msgs, func(m *herald.Message) string { return m.ID }, out, true))
 }
 
 // parseMessageFilter reads the query of message lists.
@@ -229,14 +229,11 @@ func parseMessageFilter(q map[string][]string) (pageQuery, store.MessageFilter, 
 	if err != nil {
 		return p, f, false, err
 	}
-	if p.prev {
-		return p, f, false, invalidQuery("iterator", "This list pages forwards only")
-	}
-	f.Page = p.storePage()
-	l, err := parseListQuery(q)
+	l, err := parseListQuery(q, &p)
 	if err != nil {
 		return p, f, false, err
 	}
+	f.Page = p.storePage()
 	f.Channel, f.EventTypes, f.Before, f.After = l.channel, l.eventTypes, l.before, l.after
 	return p, f, l.withContent, nil
 }

@@ -215,8 +215,9 @@ func TestMessageListsAndAttempts(t *testing.T) {
 			CreatedAt   string   `json:"createdAt"`
 			UpdatedAt   string   `json:"updatedAt"`
 		} `json:"data"`
-		Iterator *string `json:"iterator"`
-		Done     bool    `json:"done"`
+		Iterator     *string `json:"iterator"`
+		PrevIterator *string `json:"prevIterator"`
+		Done         bool    `json:"done"`
 	}
 	if err := jsonStrict(dest.raw, &dests); err != nil || len(dests.Data) != 1 || dests.Data[0].ID != ep || dests.Data[0].Status != 0 {
 		t.Errorf("got destinations %s (%v), want %s delivered", dest.raw, err, ep)
@@ -233,8 +234,9 @@ func TestMessageListsAndAttempts(t *testing.T) {
 			NextAttempt *string        `json:"nextAttempt"`
 			Timestamp   string         `json:"timestamp"`
 		} `json:"data"`
-		Iterator *string `json:"iterator"`
-		Done     bool    `json:"done"`
+		Iterator     *string `json:"iterator"`
+		PrevIterator *string `json:"prevIterator"`
+		Done         bool    `json:"done"`
 	}
 	if err := jsonStrict(msgs.raw, &em); err != nil || len(em.Data) != 3 {
 		t.Errorf("got attempted messages %s (%v), want 3", msgs.raw, err)

@@ -178,11 +178,16 @@ func (s *Server) recoverEndpoint(c *call) error {
 	})
 }
 
-// resend schedules a manual attempt of a message to an endpoint now.
+// resend schedules a manual attempt of a message to an endpoint now, and
+// answers Svix's EmptyResponse. A message whose payload was expunged has
+// nothing to send: Svix refuses it with 400 missing_payload.
 func (s *Server) resend(c *call) error {
 	msg, err := s.message(c)
 	if err != nil {
 		return err
+	}
+	if msg.Payload == nil {
+		return herald.Errorf(codeMissingPayload, "Unable to resend message. Payload is missing (probably expired).")
 	}
 	ep, err := s.sendingEndpoint(c)
 	if err != nil {
@@ -192,7 +197,7 @@ func (s *Server) resend(c *call) error {
 		return err
 	}
 	s.pub.Wake()
-	return c.noContent(http.StatusAccepted)
+	return c.json(http.StatusAccepted, struct{}{})
 }
 
 // sendingEndpoint is s.endpoint for routes that send to it: a polling

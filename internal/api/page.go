@@ -23,7 +23,9 @@ type pageQuery struct {
 	desc     bool // order=descending
 }
 
-// parsePage reads limit, iterator and order from q.
+// parsePage reads limit and iterator from q. Lists without an order
+// parameter (messages, attempts) ignore one, as Svix ignores unknown
+// query parameters.
 func parsePage(q url.Values) (pageQuery, error) {
 	p := pageQuery{limit: defaultLimit}
 	if v := q.Get("limit"); v != "" {
@@ -42,8 +44,20 @@ func parsePage(q url.Values) (pageQuery, error) {
 		}
 		p.iterator = it
 	}
+	return p, nil
+}
+
+// parseOrderedPage is parsePage for the lists the spec gives an order
+// parameter (applications, endpoints, event types); desc is the default.
+func parseOrderedPage(q url.Values, desc bool) (pageQuery, error) {
+	p, err := parsePage(q)
+	if err != nil {
+		return p, err
+	}
 	switch q.Get("order") {
-	case "", "ascending":
+	case "":
+		p.desc = desc
+	case "ascending":
 	case "descending":
 		p.desc = true
 	default:
@@ -126,23 +140,29 @@ func parseBool(q url.Values, name string, def bool) (bool, error) {
 const maxEventTypesFilter = 100
 
 // parseEventTypes reads event_types, given repeated or comma-separated,
-// without repeats.
+// without repeats. Like Svix's EventTypesQuery it also takes the keys
+// event_types[] and event_types[N] that some clients send for arrays.
 func parseEventTypes(q url.Values) ([]string, error) {
 	var out []string
 	seen := make(map[string]bool)
-	for _, v := range q["event_types"] {
-		for t := range strings.SplitSeq(v, ",") {
-			if t == "" || seen[t] {
-				continue
+	for key, vs := range q {
+		if key != "event_types" && !(strings.HasPrefix(key, "event_types[") && strings.HasSuffix(key, "]")) {
+			continue
+		}
+		for _, v := range vs {
+			for t := range strings.SplitSeq(v, ",") {
+				if t == "" || seen[t] {
+					continue
+				}
+				if err := checkName("event_types", t, 256); err != nil {
+					return nil, invalidQuery("event_types", "event_types may contain only letters, digits, '-', '_' and '.'")
+				}
+				if len(out) == maxEventTypesFilter {
+					return nil, invalidQuery("event_types", "event_types may name at most %d distinct event types", maxEventTypesFilter)
+				}
+				seen[t] = true
+				out = append(out, t)
 			}
-			if err := checkName("event_types", t, 256); err != nil {
-				return nil, invalidQuery("event_types", "event_types may contain only letters, digits, '-', '_' and '.'")
-			}
-			if len(out) == maxEventTypesFilter {
-				return nil, invalidQuery("event_types", "event_types may name at most %d distinct event types", maxEventTypesFilter)
-			}
-			seen[t] = true
-			out = append(out, t)
 		}
 	}
 	return out, nil
@@ -170,8 +190,13 @@ type listQuery struct {
 }
 
 // parseListQuery reads channel, event_types, before, after and
-// with_content.
-func parseListQuery(q url.Values) (l listQuery, err error) {
+// with_content, and applies before and after to p as Svix's
+// iterator_from_before_or_after does: both are ignored beside an
+// iterator, and after alone pages backwards from after, so that the page
+// holds the first items after it (newest first, with prevIterator to go
+// on forwards in time). Svix says not to send both; given both, Herald
+// keeps both as bounds of a newest-first page (Svix would drop after).
+func parseListQuery(q url.Values, p *pageQuery) (l listQuery, err error) {
 	if l.channel, err = parseChannel(q); err != nil {
 		return l, err
 	}
@@ -183,6 +208,12 @@ func parseListQuery(q url.Values) (l listQuery, err error) {
 	}
 	if l.after, err = parseTime(q, "after"); err != nil {
 		return l, err
+	}
+	switch {
+	case p.iterator != "":
+		l.before, l.after = time.Time{}, time.Time{}
+	case l.before.IsZero() && !l.after.IsZero():
+		p.prev = true
 	}
 	l.withContent, err = parseBool(q, "with_content", true)
 	return l, err

@@ -81,7 +81,7 @@ type replayOut struct {
 }
 
 func (s *Server) listSources(c *call) error {
-	p, err := parsePage(c.r.URL.Query())
+	p, err := parseOrderedPage(c.r.URL.Query(), false)
 	if err != nil {
 		return err
 	}

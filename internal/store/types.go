@@ -7,7 +7,8 @@ import (
 )
 
 // Page selects one page of a list ordered by ID. Iterator is the last ID of
-// the previous page (exclusive); lists run oldest first unless Desc.
+// the previous page (exclusive); lists run oldest first unless Desc. Desc
+// on a newest-first list (messages, attempts) reverses it to oldest first.
 type Page struct {
 	Limit    int // 1..250; callers validate
 	Iterator string

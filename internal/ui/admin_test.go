@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -210,6 +211,16 @@ func TestRetryAndRecover(t *testing.T) {
 	r = c.post(t, "/ui/apps/"+b.a.ID+"/messages/"+b.mA.ID+"/retry", url.Values{"_csrf": {token}, "endpoint": {b.b1.ID}})
 	if r.status != http.StatusNotFound {
 		t.Errorf("retry to Globex's endpoint: got %d, want 404", r.status)
+	}
+	// A message whose content was deleted has nothing to send.
+	gone := &herald.Message{ID: herald.NewID(herald.PrefixMessage, b.now), AppID: b.a.ID, EventType: "invoice.paid",
+		Payload: []byte(`{"n":1}`), CreatedAt: b.now, ExpiresAt: b.now.Add(time.Hour)}
+	must(t, "publish", b.db.Publish(b.ctx, gone, []herald.Delivery{{MsgID: gone.ID, EndpointID: b.a1.ID, AppID: b.a.ID,
+		Status: herald.StatusPending, NextAttemptAt: b.now, CreatedAt: b.now, UpdatedAt: b.now}}, "", time.Time{}))
+	must(t, "expunge", b.db.ExpungeMessageContent(b.ctx, b.a.ID, gone.ID))
+	r = c.post(t, "/ui/apps/"+b.a.ID+"/messages/"+gone.ID+"/retry", url.Values{"_csrf": {token}, "endpoint": {b.a1.ID}})
+	if r.status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(r.body), "has no content any more") {
+		t.Errorf("retry of an expunged message: got %d, want 400 with the reason", r.status)
 	}
 	// A back link off the site is ignored.
 	r = c.post(t, "/ui/apps/"+b.b.ID+"/messages/"+b.mB.ID+"/retry",

@@ -151,17 +151,21 @@ func (s *Server) eventTypeNames(ctx context.Context) ([]string, error) {
 
 // checkEventTypes refuses an event-type filter naming a type that is not
 // declared, as the API does for an endpoint's filterTypes: the endpoint
-// would silently receive nothing. Archived types are declared.
+// would silently receive nothing. Archived types are refused too, as
+// Svix's API refuses them.
 func (s *Server) checkEventTypes(ctx context.Context, types []string) error {
 	for _, t := range types {
 		if !herald.ValidName(t, 256) {
 			return herald.Errorf(herald.EINVALID, "%q is not an event type name: 1 to 256 letters, digits, '-', '_' or '.'", short(40, t))
 		}
-		if _, err := s.store.GetEventType(ctx, t); err != nil {
-			if errors.Is(err, herald.ErrNotFound) {
-				return herald.Errorf(herald.EINVALID, "Event type %q does not exist", t)
-			}
+		et, err := s.store.GetEventType(ctx, t)
+		switch {
+		case errors.Is(err, herald.ErrNotFound):
+			return herald.Errorf(herald.EINVALID, "Event type %q does not exist", t)
+		case err != nil:
 			return err
+		case et.Archived:
+			return herald.Errorf(herald.EINVALID, "Event type %q is archived", t)
 		}
 	}
 	return nil
@@ -212,6 +216,9 @@ func (s *Server) retryDelivery(ctx context.Context, appID, msgID, endpointID str
 	}
 	if err := checkSends(ep); err != nil {
 		return err
+	}
+	if msg.Payload == nil {
+		return herald.Errorf(herald.EINVALID, "Message %q has no content any more (it was deleted): there is nothing to send", msg.ID)
 	}
 	if err := s.store.Resend(ctx, appID, msg.ID, ep.ID, s.now()); err != nil {
 		return err

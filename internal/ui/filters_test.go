@@ -16,11 +16,12 @@ import (
 // filterTypes do: a name that is invalid or undeclared would leave the
 // endpoint silently receiving nothing, so every form that sets a filter
 // refuses it with the reason and stores nothing. An archived type is
-// still declared.
+// refused too, as Svix's API refuses it.
 func TestEventTypeFiltersMustBeDeclared(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	must(t, "create event type", b.db.CreateEventType(b.ctx, &herald.EventType{Name: "user.gone", Archived: true, CreatedAt: b.now, UpdatedAt: b.now}))
+	must(t, "create event type", b.db.CreateEventType(b.ctx, &herald.EventType{Name: "user.here", CreatedAt: b.now, UpdatedAt: b.now}))
 	c, token := b.login(t)
 	portal, ptoken := b.portal(t, b.a)
 	base := "/ui/apps/" + b.a.ID
@@ -30,6 +31,7 @@ func TestEventTypeFiltersMustBeDeclared(t *testing.T) {
 	}{
 		{[]string{"invoice.paid", "no.such.type"}, `Event type "no.such.type" does not exist`},
 		{[]string{"<b>x</b> y"}, `"<b>x</b> y" is not an event type name`},
+		{[]string{"invoice.paid", "user.gone"}, `Event type "user.gone" is archived`},
 	}
 	forms := []struct {
 		name string
@@ -66,7 +68,7 @@ func TestEventTypeFiltersMustBeDeclared(t *testing.T) {
 	}
 
 	for _, f := range forms {
-		form := url.Values{"eventType": {"invoice.paid", "user.gone"}}
+		form := url.Values{"eventType": {"invoice.paid", "user.here"}}
 		for k, v := range f.form {
 			form[k] = v
 		}
@@ -80,8 +82,8 @@ func TestEventTypeFiltersMustBeDeclared(t *testing.T) {
 		t.Errorf("endpoints: got %d, want the 2 seeded, the poller and the portal's new one", len(eps))
 	}
 	for _, ep := range eps {
-		if !slices.Equal(ep.EventTypes, []string{"invoice.paid", "user.gone"}) {
-			t.Errorf("endpoint %s: got filter %q, want invoice.paid and user.gone", ep.URL, ep.EventTypes)
+		if !slices.Equal(ep.EventTypes, []string{"invoice.paid", "user.here"}) {
+			t.Errorf("endpoint %s: got filter %q, want invoice.paid and user.here", ep.URL, ep.EventTypes)
 		}
 	}
 }

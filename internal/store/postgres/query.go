@@ -29,10 +29,11 @@ func (q *query) add(fragments ...string) {
 }
 
 // page appends the iterator bound, the order and the limit of p on column
-// col (a unique, sortable ID). Lists run oldest first unless p.Desc or
-// newestFirst (messages and attempts always come newest first).
+// col (a unique, sortable ID). Lists run oldest first, or newest first
+// with newestFirst (messages and attempts); p.Desc reverses either, which
+// is how a newest-first list pages back from a prevIterator.
 func (q *query) page(col string, p store.Page, newestFirst bool) {
-	desc := p.Desc || newestFirst
+	desc := p.Desc != newestFirst
 	if p.Iterator != "" {
 		if desc {
 			q.add(" AND ", col, " < ", q.arg(p.Iterator))

@@ -400,7 +400,8 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 }
 
 // Recover schedules a new attempt at now for the endpoint's failed and
-// canceled deliveries created in [since, until), and returns how many; each
+// canceled deliveries created in [since, until), except of messages whose
+// payload was expunged, and returns how many; each
 // starts over, pending with a fresh attempt count. Zero bounds are open.
 // ErrNotFound if the endpoint is not the app's.
 func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
@@ -412,8 +413,11 @@ func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, unti
 	var q query
 	q.add(`UPDATE deliveries d SET status = 1, attempts = 0, next_attempt_at = GREATEST(`, q.arg(ms(now)),
 		`::bigint, `+circuitRetry+`), trigger = 2, lease_owner = NULL, leased_at = NULL, updated_at = `, q.arg(ms(now)),
-		` WHERE endpoint_id = `, q.arg(endpointID), ` AND app_id = `, q.arg(appID), ` AND status IN (2, 4)`)
-	q.timeRange("", since, until)
+		` WHERE endpoint_id = `, q.arg(endpointID), ` AND app_id = `, q.arg(appID), ` AND status IN (2, 4)`,
+		// An expunged message has nothing to send (Svix's worker drops
+		// it), so its delivery stays failed.
+		` AND EXISTS (SELECT 1 FROM messages m WHERE m.id = d.msg_id AND m.payload IS NOT NULL)`)
+	q.timeRange("d.", since, until)
 	n, err := db.changeNotify(ctx, func(tx pgx.Tx) (int64, error) {
 		ordered, err := endpointOrdered(ctx, tx, endpointID, "FOR SHARE")
 		if err != nil {

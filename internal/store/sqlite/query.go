@@ -31,7 +31,8 @@ func (w *where) in(col string, vals []string) {
 }
 
 // page adds the cursor condition of p on col and returns the ORDER BY and
-// LIMIT clause. newestFirst flips the default order.
+// LIMIT clause. newestFirst flips the default order, and p.Desc reverses
+// either (a newest-first list paging back from a prevIterator).
 func (w *where) page(col string, p store.Page, newestFirst bool) string {
 	desc := p.Desc != newestFirst
 	if p.Iterator != "" {

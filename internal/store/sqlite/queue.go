@@ -328,7 +328,8 @@ func (db *DB) Resend(ctx context.Context, appID, msgID, endpointID string, now t
 }
 
 // Recover schedules a new attempt at now for the endpoint's failed or
-// canceled deliveries created in [since, until), and returns how many.
+// canceled deliveries created in [since, until), except of messages whose
+// payload was expunged, and returns how many.
 func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	var n int64
 	err := db.write(ctx, func(ctx context.Context, w *wtx) error {
@@ -339,6 +340,9 @@ func (db *DB) Recover(ctx context.Context, appID, endpointID string, since, unti
 		c.add("endpoint_id = ?", endpointID)
 		c.add("app_id = ?", appID)
 		c.add("status IN (2, 4)")
+		// An expunged message has nothing to send (Svix's worker drops
+		// it), so its delivery stays failed.
+		c.add("EXISTS (SELECT 1 FROM messages m WHERE m.id = deliveries.msg_id AND m.payload IS NOT NULL)")
 		timeRange(&c, "created_at", since, until)
 		due, err := dueAt(ctx, w.tx, endpointID, now)
 		if err != nil {

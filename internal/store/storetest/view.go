@@ -89,6 +89,54 @@ var viewTests = []test{
 		_, err = f.s.Recover(f.ctx, a.ID, "ep_missing", f.t0, f.at(time.Hour), f.at(time.Hour))
 		f.wantErr("recover missing endpoint", err, herald.ErrNotFound)
 	}},
+	{"RecoverLeavesExpungedMessages", func(f *fixture) {
+		// An expunged message has nothing to send: recover leaves its
+		// failed delivery alone.
+		a := f.app()
+		e := f.endpoint(a.ID)
+		gone, kept := f.publish(a.ID, f.t0, e.ID), f.publish(a.ID, f.t0, e.ID)
+		for _, j := range f.claim("node", f.at(time.Minute), 10) {
+			f.record(result(j, f.at(time.Minute), 500, herald.Outcome{Status: herald.StatusFail}))
+		}
+		f.noErr("expunge", f.s.ExpungeMessageContent(f.ctx, a.ID, gone.ID))
+		n, err := f.s.Recover(f.ctx, a.ID, e.ID, f.t0, f.at(time.Hour), f.at(time.Hour))
+		f.noErr("recover", err)
+		if n != 1 {
+			f.Errorf("recover: got %d, want 1", n)
+		}
+		if jobs := f.claim("node", f.at(time.Hour), 10); len(jobs) != 1 || jobs[0].Delivery.MsgID != kept.ID {
+			f.Errorf("claim after recover: got %+v, want only %s", jobs, kept.ID)
+		}
+	}},
+	{"NewestFirstListsPageBack", func(f *fixture) {
+		// Desc reverses a newest-first list: the API pages back from a
+		// prevIterator so.
+		a := f.app()
+		e := f.endpoint(a.ID)
+		var ids []string
+		for i := range 3 {
+			ids = append(ids, f.publish(a.ID, f.at(time.Duration(i)*time.Second), e.ID).ID)
+		}
+		back := store.Page{Limit: 10, Iterator: ids[0], Desc: true}
+		msgs, err := f.s.ListMessages(f.ctx, a.ID, store.MessageFilter{Page: back})
+		f.noErr("list messages", err)
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.ID)
+		}
+		if !slices.Equal(got, ids[1:]) {
+			f.Errorf("messages back from the oldest: got %v, want %v", got, ids[1:])
+		}
+		ems, err := f.s.ListEndpointMessages(f.ctx, a.ID, e.ID, store.MessageFilter{Page: back})
+		f.noErr("list endpoint messages", err)
+		got = got[:0]
+		for _, m := range ems {
+			got = append(got, m.Message.ID)
+		}
+		if !slices.Equal(got, ids[1:]) {
+			f.Errorf("endpoint messages back from the oldest: got %v, want %v", got, ids[1:])
+		}
+	}},
 	{"EndpointStatsCountByStatusInRange", func(f *fixture) {
 		a := f.app()
 		e := f.endpoint(a.ID)
@@ -238,6 +286,7 @@ var viewTests = []test{
 			{"event type", store.AttemptFilter{EndpointID: e1.ID, EventTypes: []string{"order.shipped"}, StatusCodeClass: 500}, []string{ids[0]}},
 			{"before", store.AttemptFilter{MsgID: m.ID, EndpointID: e1.ID, Before: f.at(2 * time.Minute)}, []string{ids[0]}},
 			{"after", store.AttemptFilter{MsgID: m.ID, EndpointID: e1.ID, After: f.at(2 * time.Minute)}, []string{ids[2]}},
+			{"back from the oldest (Desc reverses)", store.AttemptFilter{Page: store.Page{Limit: 10, Iterator: ids[0], Desc: true}, MsgID: m.ID, EndpointID: e1.ID}, []string{ids[1], ids[2]}},
 		}
 		for _, c := range cases {
 			if got := list(c.flt); !slices.Equal(got, c.want) {
