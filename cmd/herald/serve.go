@@ -170,8 +170,13 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 
 	// herald listen sessions: the hub carries their deliveries over
 	// WebSockets, and is told by the engine's side when to wake it.
-	hub := listen.NewHub(listen.Config{Store: st, Logger: logger, Events: endpointEvents})
-	engine, err := delivery.New(delivery.Config{
+	// Every part keeps the engine's clock: on PostgreSQL, the database's
+	// (delivery/clock.go), so the times the API writes (a resend's, a
+	// recover's) agree with those the engine's claims compare.
+	var engine *delivery.Engine
+	now := func() time.Time { return engine.Now() }
+	hub := listen.NewHub(listen.Config{Store: st, Logger: logger, Events: endpointEvents, Now: now})
+	engine, err = delivery.New(delivery.Config{
 		Listen:              hub,
 		Store:               st,
 		NodeID:              nodeID,
@@ -222,6 +227,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		RateBurst:    cfg.apiRateBurst,
 		Logger:       logger,
 		Registry:     reg,
+		Now:          now,
 	})
 	sessionSecret, err := secretFile(cfg.dataDir, "session-secret", cfg.sessionSecret)
 	if err != nil {
@@ -234,6 +240,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		TrustedProxies: trusted,
 		Logger:         logger,
 		Registry:       reg,
+		Now:            now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -248,6 +255,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		TrustedProxies: trusted,
 		Events:         endpointEvents,
 		Logger:         logger,
+		Now:            now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)

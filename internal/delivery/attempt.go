@@ -12,9 +12,10 @@ import (
 
 // attempt makes one attempt of job as planned. It returns the result to
 // record (ok false: nothing to record, the send was cut off by Stop and the
-// lease is released instead) and how long the endpoint's queue should
-// pause (0: no throttling).
-func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok bool, pause time.Duration) {
+// lease is released instead), how long the endpoint's queue should pause
+// (0: no throttling), and, when it asked the store when the endpoint began
+// failing, the answer (stored), for the queue to adopt.
+func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok bool, pause time.Duration, stored *time.Time) {
 	d, ep := &job.Delivery, plan.ep
 	now := e.now()
 	if plan.signerErr != nil && e.errLimit.allow("signer:"+ep.ID, now) {
@@ -36,7 +37,7 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 	e.metrics.inflight.Dec()
 	if resp.interrupted {
 		e.disp.abort(store.DeliveryKey{MsgID: d.MsgID, EndpointID: d.EndpointID})
-		return res, false, 0
+		return res, false, 0, nil
 	}
 
 	attempts := d.Attempts + 1
@@ -49,6 +50,7 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		// endpoint: disabling is rare, so ask the store first.
 		if since, ok := e.storedFailingSince(d.AppID, ep.ID); ok {
 			out = e.policy.Decide(attempts, r, done, since, rnd)
+			stored = &since
 		}
 	}
 	if r.StatusCode == http.StatusGone && IsListenURL(ep.URL) {
@@ -89,7 +91,7 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 	if out.Throttled {
 		pause = max(e.cfg.ThrottleBackoff, min(resp.retryAfter, maxThrottleBackoff))
 	}
-	return res, true, pause
+	return res, true, pause, stored
 }
 
 // storedFailingSince is when the store says the endpoint began failing:

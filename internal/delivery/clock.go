@@ -28,6 +28,10 @@ const (
 	warnClockOffset = time.Second
 )
 
+// Now is the engine's clock, for the parts of Herald that write times its
+// claims compare: the store's time where the store has a clock.
+func (e *Engine) Now() time.Time { return e.now() }
+
 // storeTime is the engine's clock: cfg.Now, corrected by the offset to
 // the store's clock.
 func (e *Engine) storeTime() time.Time {

@@ -24,11 +24,16 @@ type dispatcher struct {
 	mu     sync.RWMutex
 	queues map[string]*epQueue
 
-	run      runQueue
-	held     atomic.Int64 // deliveries in memory, queued or in flight
-	bytes    atomic.Int64 // their payloads' bytes while queued (MaxHeldBytes)
-	stopping atomic.Bool
-	workers  sync.WaitGroup
+	run   runQueue
+	held  atomic.Int64 // deliveries in memory, queued or in flight
+	bytes atomic.Int64 // their payloads' bytes while queued (MaxHeldBytes)
+	// avgPayload is a running average of payload sizes, to size claims
+	// by the bytes left; bytesFull is set when a delivery was turned
+	// away for bytes, until the queues have drained to half of them.
+	avgPayload atomic.Int64
+	bytesFull  atomic.Bool
+	stopping   atomic.Bool
+	workers    sync.WaitGroup
 
 	abortedMu sync.Mutex
 	aborted   []store.DeliveryKey // sends Stop cut off: released, not recorded
@@ -105,8 +110,9 @@ func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) 
 			d.e.poll.expedite(q.appID, q.id)
 		}
 		size := payloadSize(job)
-		fits = len(q.jobs)-q.head < d.holdLimit(q, now) &&
-			(len(q.jobs) == q.head || d.bytes.Load()+size <= int64(d.e.cfg.MaxHeldBytes))
+		roomy := len(q.jobs)-q.head < d.holdLimit(q, now)
+		fits = roomy && (len(q.jobs) == q.head || d.bytes.Load()+size <= int64(d.e.cfg.MaxHeldBytes))
+		d.notePayload(size)
 		if fits {
 			q.jobs = append(q.jobs, job)
 			q.bytes += size
@@ -114,7 +120,13 @@ func (d *dispatcher) enqueueOne(job store.Job) (fits bool, notBefore time.Time) 
 			d.held.Add(1)
 			q.noteSharing(d.e.nodeShare(), now)
 		} else {
-			q.spilled = true
+			if roomy {
+				// Over MaxHeldBytes: claimed back once the node's
+				// queues have drained (dropBytes), not this queue.
+				d.bytesFull.Store(true)
+			} else {
+				q.spilled = true
+			}
 			d.e.metrics.spilled.Inc()
 			notBefore = d.notBefore(q, now)
 		}
@@ -294,7 +306,7 @@ func (d *dispatcher) serve(q *epQueue) {
 		}
 		size := payloadSize(job)
 		q.bytes -= size
-		d.bytes.Add(-size)
+		d.dropBytes(size)
 		q.jobs[q.head] = store.Job{}
 		q.head++
 		d.inflight.add(store.DeliveryKey{MsgID: job.Delivery.MsgID, EndpointID: job.Delivery.EndpointID})
@@ -311,9 +323,12 @@ func (d *dispatcher) serve(q *epQueue) {
 		plan.signer, plan.signerErr = q.signerFor(ep, now)
 		q.mu.Unlock()
 
-		res, record, pause := d.e.attempt(job, plan)
+		res, record, pause, stored := d.e.attempt(job, plan)
 		if record && res.Attempt.ID != "" {
 			q.mu.Lock()
+			if stored != nil {
+				q.adoptFailingSince(*stored, res.Attempt.CreatedAt)
+			}
 			q.noteHealth(res)
 			closed := d.noteCircuit(q, res, plan.probe)
 			q.mu.Unlock()
@@ -431,9 +446,37 @@ func (d *dispatcher) takeQueued() []store.DeliveryKey {
 func (d *dispatcher) takeAll(q *epQueue) []store.DeliveryKey {
 	keys := q.takeAll()
 	d.held.Add(-int64(len(keys)))
-	d.bytes.Add(-q.bytes)
+	d.dropBytes(q.bytes)
 	q.bytes = 0
 	return keys
+}
+
+// dropBytes takes size bytes off the count, and wakes the poller once the
+// queues hold half of MaxHeldBytes or less after deliveries were turned
+// away for bytes. Waking sooner would claim rows only to give them back.
+func (d *dispatcher) dropBytes(size int64) {
+	if d.bytes.Add(-size) <= int64(d.e.cfg.MaxHeldBytes)/2 && d.bytesFull.CompareAndSwap(true, false) {
+		d.e.poll.wake()
+	}
+}
+
+// notePayload adds size to the running average of payload sizes.
+func (d *dispatcher) notePayload(size int64) {
+	avg := d.avgPayload.Load()
+	d.avgPayload.Store(avg + (size-avg)/16)
+}
+
+// claimLimit bounds a claim of limit deliveries by the payload bytes the
+// queues may still take: 0 when they hold MaxHeldBytes.
+func (d *dispatcher) claimLimit(limit int) int {
+	left := int64(d.e.cfg.MaxHeldBytes) - d.bytes.Load()
+	if left <= 0 {
+		return 0
+	}
+	if avg := d.avgPayload.Load(); avg > 0 {
+		limit = int(min(int64(limit), max(1, left/avg)))
+	}
+	return limit
 }
 
 // payloadSize is what job counts against MaxHeldBytes.

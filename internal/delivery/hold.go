@@ -260,7 +260,7 @@ func (d *dispatcher) shed(q *epQueue, now time.Time) givenBack {
 		g.add(j, d.notBefore(q, now))
 		size := payloadSize(j)
 		q.bytes -= size
-		d.bytes.Add(-size)
+		d.dropBytes(size)
 	}
 	// Claim them back once the queue drains, as with a spill.
 	q.spilled = true

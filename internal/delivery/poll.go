@@ -203,8 +203,8 @@ func (p *poller) claim(ctx context.Context) {
 	p.full = false
 	for ctx.Err() == nil {
 		room := e.cfg.MaxHeld - int(e.disp.held.Load())
-		limit := min(room, e.cfg.ClaimBatch)
-		if limit <= 0 || e.disp.bytes.Load() >= int64(e.cfg.MaxHeldBytes) {
+		limit := e.disp.claimLimit(min(room, e.cfg.ClaimBatch))
+		if limit <= 0 {
 			return
 		}
 		jobs, err := e.store.Claim(ctx, e.cfg.NodeID, e.now(), e.cfg.LeaseDuration, limit)

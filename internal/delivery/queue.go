@@ -21,7 +21,7 @@ type epQueue struct {
 	jobs   []store.Job // FIFO from head
 	head   int
 	bytes  int64 // the payload bytes of jobs[head:] (MaxHeldBytes)
-	active int // workers serving this queue, or tokens for it in the run queue
+	active int   // workers serving this queue, or tokens for it in the run queue
 	ep     *herald.Endpoint
 	gone   bool // disabled or deleted: cancel instead of sending
 	dead   bool // removed from the dispatcher's map; look it up again
@@ -139,6 +139,18 @@ func (q *epQueue) failingSince(snapshot, latest *herald.Endpoint) time.Time {
 		fs = q.failStart
 	}
 	return fs
+}
+
+// adoptFailingSince takes the store's word (asked at) for when the
+// endpoint began failing, zero for not: another node's success, or an
+// operator's re-enabling, makes this node's older view wrong, and it would
+// ask the store again at every failure. q.mu is held.
+func (q *epQueue) adoptFailingSince(since, at time.Time) {
+	if since.IsZero() {
+		q.okAt, q.failStart = at, time.Time{}
+		return
+	}
+	q.okAt, q.failStart = since.Add(-time.Nanosecond), since
 }
 
 // noteHealth remembers what an attempt says about the endpoint's health.

@@ -139,10 +139,12 @@ func (db *DB) recordBatch(ctx context.Context, ops []*recordOp) error {
 	epIDs := h.sortedIDs()
 	b := &pgx.Batch{}
 	b.Queue(lockEndpoints, epIDs)
-	b.Queue(lockDeliveries, d.msgID, d.endpointID)
+	b.Queue(lockDeliveries, d.rounds[0].msgID, d.rounds[0].endpointID) // every delivery is in the first round
 	b.Queue(insertAttempts, a.id, a.msgID, a.endpointID, a.appID, a.url, a.status, a.statusCode,
 		a.body, a.respHeaders, a.reqHeaders, a.duration, a.errorClass, a.trigger, a.createdAt)
-	b.Queue(updateDeliveries, d.msgID, d.endpointID, d.status, d.attempts, d.next, d.updated, d.owner, d.before)
+	for _, c := range d.rounds {
+		b.Queue(updateDeliveries, c.msgID, c.endpointID, c.status, c.attempts, c.next, c.updated, c.owner, c.before)
+	}
 	b.Queue(updateHealth, epIDs, h.resets(epIDs), h.failingSinces(epIDs))
 	if len(next) > 0 {
 		b.Queue(unparkNext, nextAt, next) // fifo.go
@@ -193,11 +195,18 @@ func (c *attemptColumns) add(a *herald.Attempt, headers [2]string) {
 	c.createdAt = append(c.createdAt, ms(a.CreatedAt))
 }
 
-// deliveryUpdates holds the new state of each delivery in a group; when a
-// delivery has several results, the last one wins, if the first one would
-// apply (its owner and attempt count).
+// deliveryUpdates holds the new state of each delivery in a group. A
+// delivery's nth result in the group goes in rounds[n], and the rounds are
+// applied in order, one statement each: as if applied one by one, each
+// result's guard (store.Result.Owner) sees the row the one before left.
 type deliveryUpdates struct {
-	index             map[store.DeliveryKey]int
+	seen   map[store.DeliveryKey]int
+	rounds []resultColumns
+}
+
+// resultColumns holds one round's deliveries column by column, for
+// unnest; a delivery appears in it at most once.
+type resultColumns struct {
 	msgID, endpointID []string
 	status            []int16
 	attempts, before  []int32
@@ -206,8 +215,17 @@ type deliveryUpdates struct {
 	owner             []*string
 }
 
-func (c *deliveryUpdates) add(r store.Result) {
+func (u *deliveryUpdates) add(r store.Result) {
 	key := store.DeliveryKey{MsgID: r.Attempt.MsgID, EndpointID: r.Attempt.EndpointID}
+	if u.seen == nil {
+		u.seen = make(map[store.DeliveryKey]int)
+	}
+	n := u.seen[key]
+	u.seen[key] = n + 1
+	if n == len(u.rounds) {
+		u.rounds = append(u.rounds, resultColumns{})
+	}
+	c := &u.rounds[n]
 	var next *int64
 	if !r.Outcome.Status.Final() {
 		at := r.Outcome.NextAttemptAt
@@ -216,15 +234,10 @@ func (c *deliveryUpdates) add(r store.Result) {
 		}
 		next = nullMS(at)
 	}
-	if c.index == nil {
-		c.index = make(map[store.DeliveryKey]int)
+	var owner *string
+	if r.Owner != "" {
+		owner = &r.Owner
 	}
-	if i, ok := c.index[key]; ok {
-		c.status[i], c.attempts[i], c.next[i] = int16(r.Outcome.Status), int32(r.Attempts), next
-		c.updated[i] = ms(r.Attempt.CreatedAt)
-		return
-	}
-	c.index[key] = len(c.msgID)
 	c.msgID = append(c.msgID, key.MsgID)
 	c.endpointID = append(c.endpointID, key.EndpointID)
 	c.status = append(c.status, int16(r.Outcome.Status))
@@ -232,10 +245,6 @@ func (c *deliveryUpdates) add(r store.Result) {
 	c.before = append(c.before, int32(r.Attempts-1))
 	c.next = append(c.next, next)
 	c.updated = append(c.updated, ms(r.Attempt.CreatedAt))
-	var owner *string
-	if r.Owner != "" {
-		owner = &r.Owner
-	}
 	c.owner = append(c.owner, owner)
 }
 

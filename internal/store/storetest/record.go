@@ -89,6 +89,27 @@ var recordTests = []test{
 		f.claimNone("other", f.at(6*time.Second))
 		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSending, f.at(5*time.Second+lease))
 	}},
+	// A retried batch and the next attempt's result, recorded in one call
+	// (a group commit may join them), in either order: the next attempt's
+	// result wins.
+	{"ARetriedBatchBesideTheNextResult", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		for _, retriedFirst := range []bool{true, false} {
+			m := f.publish(a.ID, f.t0, e.ID)
+			j := f.claimOne("node", f.t0)
+			r1 := result(j, f.at(time.Second), 503, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(5 * time.Second)})
+			f.record(r1)
+			again := f.claimOne("node", f.at(5*time.Second))
+			r2 := result(again, f.at(6*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess})
+			if retriedFirst {
+				f.record(r1, r2)
+			} else {
+				f.record(r2, r1)
+			}
+			wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSuccess, time.Time{})
+		}
+	}},
 	// A result that would schedule another attempt, for an endpoint
 	// disabled meanwhile, cancels the delivery: no next attempt is shown.
 	{"DisabledEndpointCancelsWithNoNextAttempt", func(f *fixture) {
