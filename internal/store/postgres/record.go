@@ -76,7 +76,8 @@ const (
 	ON CONFLICT (id) DO NOTHING`
 
 	// A delivery takes its result only while held as the attempt was made
-	// (store.Result.Owner). One that would go on but whose endpoint is gone
+	// (store.Result.Owner), or, canceled meanwhile, a final one: a retry
+	// must not revive it. One that would go on but whose endpoint is gone
 	// or disabled is canceled instead. Each row is found by key and updated
 	// by its ctid,
 	// which lockDeliveries has made safe: the rows are locked by this
@@ -91,7 +92,8 @@ const (
 		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at, owner, before),
 		LATERAL (SELECT k.ctid FROM deliveries k
 			WHERE k.msg_id = u.msg_id AND k.endpoint_id = u.endpoint_id
-				AND (k.lease_owner IS NOT DISTINCT FROM u.owner OR k.status = 4) AND k.attempts = u.before
+				AND (k.lease_owner IS NOT DISTINCT FROM u.owner OR k.status = 4 AND u.status IN (0, 2))
+				AND k.attempts = u.before
 			OFFSET 0) AS k,
 		LATERAL (SELECT EXISTS (SELECT 1 FROM endpoints x
 			WHERE x.id = u.endpoint_id AND NOT x.disabled OFFSET 0) AS enabled) AS e

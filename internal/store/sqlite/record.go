@@ -16,7 +16,9 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING` // recorded by an earlier try of the same batch
 	// sqlRecordDelivery moves a delivery to its next state, if it is still
-	// held as the attempt was made (store.Result.Owner). A delivery that
+	// held as the attempt was made (store.Result.Owner); one canceled
+	// meanwhile takes a final outcome only, so a retry cannot revive it
+	// (its endpoint may have been re-enabled since). A delivery that
 	// would go on but whose endpoint is gone or disabled is canceled, with
 	// no next attempt.
 	sqlRecordDelivery = `UPDATE deliveries SET
@@ -25,7 +27,8 @@ const (
 			next_attempt_at = CASE WHEN ?3 IN (1, 3) AND NOT EXISTS
 				(SELECT 1 FROM endpoints WHERE id = ?2 AND disabled = 0) THEN NULL ELSE ?5 END,
 			attempts = ?4, trigger = 0, lease_owner = NULL, updated_at = ?6, paced = 0
-		WHERE msg_id = ?1 AND endpoint_id = ?2 AND (lease_owner IS ?7 OR status = 4) AND attempts = ?4 - 1`
+		WHERE msg_id = ?1 AND endpoint_id = ?2 AND (lease_owner IS ?7 OR status = 4 AND ?3 IN (0, 2))
+			AND attempts = ?4 - 1`
 	sqlEndpointHealthy = `UPDATE endpoints SET failing_since = NULL
 		WHERE id = ? AND failing_since IS NOT NULL`
 	sqlEndpointFailing = `UPDATE endpoints SET failing_since = ?

@@ -89,6 +89,27 @@ var recordTests = []test{
 		f.claimNone("other", f.at(6*time.Second))
 		wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSending, f.at(5*time.Second+lease))
 	}},
+	// A delivery canceled while its attempt was out (its endpoint was
+	// disabled) takes a final result, which is what happened, but not a
+	// retry, even once the endpoint is enabled again.
+	{"ACanceledDeliveryTakesNoRetry", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		retried, done := f.publish(a.ID, f.t0, e.ID), f.publish(a.ID, f.t0, e.ID)
+		jobs := f.claim("node", f.t0, 10)
+		f.update(a.ID, e.ID, func(e *herald.Endpoint) { e.Disabled, e.UpdatedAt = true, f.at(time.Second) })
+		f.update(a.ID, e.ID, func(e *herald.Endpoint) { e.Disabled, e.UpdatedAt = false, f.at(2*time.Second) })
+		for _, j := range jobs {
+			out := herald.Outcome{Status: herald.StatusSuccess}
+			if j.Delivery.MsgID == retried.ID {
+				out = herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Minute)}
+			}
+			f.record(result(j, f.at(3*time.Second), 200, out))
+		}
+		wantDelivery(f, a.ID, e.ID, retried.ID, herald.StatusCanceled, time.Time{})
+		wantDelivery(f, a.ID, e.ID, done.ID, herald.StatusSuccess, time.Time{})
+		f.claimNone("node", f.at(2*time.Minute))
+	}},
 	// A retried batch and the next attempt's result, recorded in one call
 	// (a group commit may join them), in either order: the next attempt's
 	// result wins.
