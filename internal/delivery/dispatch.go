@@ -471,6 +471,11 @@ func (d *dispatcher) notePayload(size int64) {
 func (d *dispatcher) claimLimit(limit int) int {
 	left := int64(d.e.cfg.MaxHeldBytes) - d.bytes.Load()
 	if left <= 0 {
+		// Claimed back once the queues have drained, as for deliveries
+		// turned away (dropBytes); a drain before the flag was set
+		// would not wake the poller, so look again.
+		d.bytesFull.Store(true)
+		d.dropBytes(0)
 		return 0
 	}
 	if avg := d.avgPayload.Load(); avg > 0 {

@@ -678,3 +678,22 @@ func TestBytesCapDoesNotChurnClaims(t *testing.T) {
 		t.Errorf("%d deliveries given back for %d messages, want each at most about once", released, n)
 	}
 }
+
+// TestBytesCapWakesClaims: claims that stopped because the queues hold
+// MaxHeldBytes start again as they drain, not at the next poll.
+func TestBytesCapWakesClaims(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{1100, 2048} {
+		srv, _ := sink(t, ok)
+		ep := endpoint(fmt.Sprintf("ep_bytes_wake_%d", size), srv.URL)
+		b := setup(t, Config{EndpointConcurrency: 1, MaxHeldBytes: 8 << 10, PollInterval: time.Hour}, ep)
+		payload := `{"pad":"` + strings.Repeat("x", size-10) + `"}`
+		var msgs []*herald.Message
+		for range 60 {
+			msgs = append(msgs, b.publish(t, message("a", payload)))
+		}
+		for _, m := range msgs {
+			b.waitFinal(t, m.ID, ep.ID)
+		}
+	}
+}

@@ -146,6 +146,9 @@ func (q *epQueue) failingSince(snapshot, latest *herald.Endpoint) time.Time {
 // operator's re-enabling, makes this node's older view wrong, and it would
 // ask the store again at every failure. q.mu is held.
 func (q *epQueue) adoptFailingSince(since, at time.Time) {
+	if q.okAt.After(at) {
+		return // another worker saw a success since: it says more
+	}
 	if since.IsZero() {
 		q.okAt, q.failStart = at, time.Time{}
 		return
