@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
-	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 )
@@ -27,44 +26,16 @@ type syncNodes struct {
 // applications' endpoints every 100 ms, so the test is quick.
 func startSyncNode(t *testing.T, cfg Config) *Engine {
 	t.Helper()
-	cfg.AllowNetworks = loopback
 	cfg.PollInterval = 20 * time.Millisecond
 	cfg.EndpointConcurrency = 1
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.poll.syncEvery = 100 * time.Millisecond
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
-	})
-	return e
+	return startEngine2(t, cfg, func(e *Engine) { e.poll.syncEvery = 100 * time.Millisecond })
 }
 
 // newSyncNodes creates the endpoint at url and starts both nodes, c
 // knowing of a.
 func newSyncNodes(t *testing.T, epID, url string) *syncNodes {
 	t.Helper()
-	ctx := context.Background()
-	schema := pgtest.NewSchema(t)
-	dbA, dbC := openPostgres(t, schema), openPostgres(t, schema)
-	if err := dbA.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	ep := endpoint(epID, url)
-	now := time.Now()
-	ep.CreatedAt, ep.UpdatedAt = now, now
-	if err := dbA.CreateApplication(ctx, &herald.Application{ID: testApp, Name: "test", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbA.CreateEndpoint(ctx, &ep); err != nil {
-		t.Fatal(err)
-	}
+	dbA, dbC, ep := twoNodes(t, epID, url)
 	a := startSyncNode(t, Config{NodeID: "node_a", Store: dbA})
 	waitFor(t, "node a to join the nodes", func() bool { return a.share.Load() != nil })
 	c := startSyncNode(t, Config{NodeID: "node_c", Store: dbC})
@@ -174,6 +145,31 @@ func TestPostgresEndpointURLChangedOnOtherNode(t *testing.T) {
 	}
 }
 
+// startFakeSyncNode starts an engine on a fake store that polls every 5 ms
+// and may reload a busy application's endpoints at every poll, as one of
+// nodes if given. release lets the endpoint's requests go before it stops.
+func startFakeSyncNode(t *testing.T, s Store, nodes *share, release func()) *Engine {
+	t.Helper()
+	e, err := New(Config{Store: s, AllowNetworks: loopback, PollInterval: 5 * time.Millisecond, EndpointConcurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nodes != nil {
+		e.share.Store(nodes)
+	}
+	e.poll.syncEvery = time.Millisecond
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		release()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+	})
+	return e
+}
+
 // countEndpoints counts the queries for an application's endpoints.
 type countEndpoints struct {
 	*memStore
@@ -194,20 +190,7 @@ func TestEndpointSyncSingleNode(t *testing.T) {
 	mem := newMemStore()
 	mem.addEndpoint(endpoint("ep_alone", url))
 	s := &countEndpoints{memStore: mem}
-	e, err := New(Config{Store: s, AllowNetworks: loopback, PollInterval: 5 * time.Millisecond, EndpointConcurrency: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.poll.syncEvery = time.Millisecond
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		release()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
-	})
+	e := startFakeSyncNode(t, s, nil, release)
 	for i := range 5 {
 		if err := e.Publish(context.Background(), message("a", `{}`)); err != nil {
 			t.Fatalf("Publish: %v", err)
@@ -265,21 +248,7 @@ func TestEndpointSyncBounded(t *testing.T) {
 		mem.addEndpoint(ep)
 	}
 	s := &syncLog{memStore: mem}
-	e, err := New(Config{Store: s, AllowNetworks: loopback, PollInterval: 5 * time.Millisecond, EndpointConcurrency: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.share.Store(&share{index: 0, count: 2}) // the fake has no node list
-	e.poll.syncEvery = time.Millisecond
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		release()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.Stop(ctx)
-	})
+	e := startFakeSyncNode(t, s, &share{index: 0, count: 2}, release) // the fake has no node list
 	for i := range apps {
 		for range 2 { // one in flight, one queued
 			m := message("a", `{}`)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
-	"github.com/heraldhq/herald/internal/pgtest"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -20,11 +19,6 @@ import (
 func TestPostgresCircuitAcrossNodes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	schema := pgtest.NewSchema(t)
-	dbA, dbB := openPostgres(t, schema), openPostgres(t, schema)
-	if err := dbA.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
 	var (
 		healthy atomic.Bool
 		hold    = make(chan struct{})
@@ -42,15 +36,7 @@ func TestPostgresCircuitAcrossNodes(t *testing.T) {
 	})
 	release := func() { once.Do(func() { close(hold) }) }
 	t.Cleanup(release)
-	ep := endpoint("ep_pg_circuit", srv.URL)
-	now := time.Now()
-	ep.CreatedAt, ep.UpdatedAt = now, now
-	if err := dbA.CreateApplication(ctx, &herald.Application{ID: testApp, Name: "test", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbA.CreateEndpoint(ctx, &ep); err != nil {
-		t.Fatal(err)
-	}
+	dbA, dbB, ep := twoNodes(t, "ep_pg_circuit", srv.URL)
 	const cooldown = time.Second
 	cfg := func(node string, db Store) Config {
 		return Config{NodeID: node, Store: db, EndpointConcurrency: 2, CircuitCooldown: cooldown,

@@ -22,6 +22,28 @@ func openPostgres(t *testing.T, schema string) *postgres.DB {
 	return db
 }
 
+// twoNodes opens two connections to a fresh schema, and creates the test
+// application and an endpoint epID at url through the first.
+func twoNodes(t *testing.T, epID, url string) (dbA, dbB *postgres.DB, ep herald.Endpoint) {
+	t.Helper()
+	ctx := context.Background()
+	schema := pgtest.NewSchema(t)
+	dbA, dbB = openPostgres(t, schema), openPostgres(t, schema)
+	if err := dbA.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	ep = endpoint(epID, url)
+	now := time.Now()
+	ep.CreatedAt, ep.UpdatedAt = now, now
+	if err := dbA.CreateApplication(ctx, &herald.Application{ID: testApp, Name: "test", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbA.CreateEndpoint(ctx, &ep); err != nil {
+		t.Fatal(err)
+	}
+	return dbA, dbB, ep
+}
+
 // pgStore is a node's store with a signal after every Record, and the
 // database's wake-ups passed through (embedding an interface would hide
 // them).
@@ -38,21 +60,8 @@ func (s pgStore) Wakeups() <-chan struct{} { return s.db.Wakeups() }
 func TestPostgresOtherNodeTakesOver(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	schema := pgtest.NewSchema(t)
-	dbA, dbB := openPostgres(t, schema), openPostgres(t, schema)
-	if err := dbA.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
 	url, got, release := hanging(t)
-	ep := endpoint("ep_pg", url)
-	now := time.Now()
-	ep.CreatedAt, ep.UpdatedAt = now, now
-	if err := dbA.CreateApplication(ctx, &herald.Application{ID: testApp, Name: "test", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbA.CreateEndpoint(ctx, &ep); err != nil {
-		t.Fatal(err)
-	}
+	dbA, dbB, _ := twoNodes(t, "ep_pg", url)
 
 	recordedB := make(chan struct{}, 1)
 	startEngine2(t, Config{NodeID: "node_b",
@@ -98,9 +107,10 @@ func TestPostgresOtherNodeTakesOver(t *testing.T) {
 	}
 }
 
-// startEngine2 starts an engine on cfg.Store that may reach loopback and
-// polls only when woken.
-func startEngine2(t *testing.T, cfg Config) *Engine {
+// startEngine2 starts an engine on cfg.Store that may reach loopback and,
+// unless cfg says otherwise, polls only when woken. before runs between
+// New and Start.
+func startEngine2(t *testing.T, cfg Config, before ...func(*Engine)) *Engine {
 	t.Helper()
 	cfg.AllowNetworks = loopback
 	if cfg.PollInterval == 0 {
@@ -109,6 +119,9 @@ func startEngine2(t *testing.T, cfg Config) *Engine {
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range before {
+		f(e)
 	}
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -127,21 +140,8 @@ func startEngine2(t *testing.T, cfg Config) *Engine {
 func TestPostgresNodeKeepsTheDatabasesTime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	schema := pgtest.NewSchema(t)
-	dbA, dbB := openPostgres(t, schema), openPostgres(t, schema)
-	if err := dbA.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
 	url, got, release := hanging(t)
-	ep := endpoint("ep_skew", url)
-	now := time.Now()
-	ep.CreatedAt, ep.UpdatedAt = now, now
-	if err := dbA.CreateApplication(ctx, &herald.Application{ID: testApp, Name: "test", CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dbA.CreateEndpoint(ctx, &ep); err != nil {
-		t.Fatal(err)
-	}
+	dbA, dbB, _ := twoNodes(t, "ep_skew", url)
 	behind := func() time.Time { return time.Now().Add(-time.Hour) }
 	nodeB := startEngine2(t, Config{NodeID: "node_b", LeaseDuration: time.Minute, Now: behind, Store: dbB})
 	if off := time.Until(nodeB.now()); off.Abs() > time.Second {
