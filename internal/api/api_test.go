@@ -65,6 +65,9 @@ type fakePublisher struct {
 	fail error
 	// before, when set, runs at the start of Publish.
 	before func()
+	// lost, when set, is returned by Publish after storing the message:
+	// the commit went through, but its answer was lost.
+	lost error
 
 	mu          sync.Mutex
 	published   []*herald.Message
@@ -92,7 +95,10 @@ func (p *fakePublisher) Publish(ctx context.Context, msg *herald.Message) error 
 			targets = append(targets, ep)
 		}
 	}
-	return p.storeMessage(ctx, msg, targets)
+	if err := p.storeMessage(ctx, msg, targets); err != nil {
+		return err
+	}
+	return p.lost
 }
 
 func (p *fakePublisher) PublishTo(ctx context.Context, msg *herald.Message, endpointID string) error {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -266,4 +267,27 @@ func TestIdempotencyReplayedRefusalIsUnchanged(t *testing.T) {
 	if again.header.Get("Idempotent-Replayed") != "true" || string(again.raw) != string(first.raw) {
 		t.Errorf("replay: got %s (replayed %q), want %s", again.raw, again.header.Get("Idempotent-Replayed"), first.raw)
 	}
+}
+
+// TestPublishWhoseAnswerWasLost: the store committed the publish but the
+// node heard an error (the connection broke at the commit). The client is
+// answered with the message, not an error its retry would publish again.
+func TestPublishWhoseAnswerWasLost(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, "Acme", "acme")
+	b.pub.lost = fmt.Errorf("commit: %w", herald.ErrUnavailable)
+	key := map[string][]string{"Idempotency-Key": {"lost"}}
+	got := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a","payload":{"n":1}}`, key).want(t, 202).obj(t)
+	b.pub.lost = nil
+	again := b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a","payload":{"n":1}}`, key).want(t, 202).obj(t)
+	if again["id"] != got["id"] {
+		t.Errorf("retry: message %v, want the stored %v", again["id"], got["id"])
+	}
+	if n, _, _ := b.pub.counts(); n != 1 {
+		t.Errorf("%d publishes, want 1", n)
+	}
+	// A publish refused before anything was written still fails.
+	b.pub.fail = fmt.Errorf("down: %w", herald.ErrUnavailable)
+	b.callAs(t, adminToken, "POST", "/api/v1/app/acme/msg", `{"eventType":"a","payload":{"n":2}}`, nil).want(t, 503)
 }

@@ -137,10 +137,30 @@ func (s *Server) createMessage(c *call) error {
 		msg.EventID = *in.EventID
 	}
 	if err := s.pub.Publish(c.ctx, msg); err != nil {
+		if s.publishedAnyway(c, msg, err) {
+			writeRaw(c.w, http.StatusAccepted, appendMessageOut(nil, msg, withContent))
+			return nil
+		}
 		return publishError(err, msg)
 	}
 	writeRaw(c.w, http.StatusAccepted, appendMessageOut(make([]byte, 0, 256+len(msg.Payload)), msg, withContent))
 	return nil
+}
+
+// publishedAnyway reports whether a publish that failed with a server-side
+// error is stored all the same: the commit went through but the answer was
+// lost with the connection. Answered as an error, the client's retry would
+// publish it again, even under the same Idempotency-Key, whose claim an
+// error releases. Its deliveries are sent once their lease, held by no
+// queue, runs out.
+func (s *Server) publishedAnyway(c *call, msg *herald.Message, err error) bool {
+	if code := herald.ErrorCode(err); code != herald.EUNAVAILABLE && code != herald.EINTERNAL {
+		return false // refused: nothing was written
+	}
+	ctx, cancel := detached(c.ctx)
+	defer cancel()
+	_, err = s.store.GetMessage(ctx, msg.AppID, msg.ID)
+	return err == nil
 }
 
 // createMessageApp creates the application named by the path when the

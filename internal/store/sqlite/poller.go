@@ -100,23 +100,19 @@ func (p prefixScanner) Scan(dest ...any) error {
 }
 
 // PollPosition returns the position just before the application's first
-// message created at or after at.
+// message created at or after at, or, if there is none yet, after every
+// message committed so far. One statement, so one snapshot: read apart, a
+// message committed between the two reads would be behind the position
+// and never polled.
 func (db *DB) PollPosition(ctx context.Context, appID string, at time.Time) (int64, error) {
-	var seq sql.NullInt64
-	err := db.reader.QueryRowContext(ctx, `SELECT MIN(seq) FROM messages
-		WHERE app_id = ? AND created_at >= ? AND seq IS NOT NULL`, appID, ms(at)).Scan(&seq)
+	var seq int64
+	err := db.reader.QueryRowContext(ctx, `SELECT COALESCE(
+		(SELECT MIN(seq) - 1 FROM messages WHERE app_id = ?1 AND created_at >= ?2 AND seq IS NOT NULL),
+		(SELECT MAX(seq) FROM messages), 0)`, appID, ms(at)).Scan(&seq)
 	if err != nil {
 		return 0, mapErr("poll position", err)
 	}
-	if seq.Valid {
-		return seq.Int64 - 1, nil
-	}
-	// Nothing yet: start after every message committed so far.
-	err = db.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM messages`).Scan(&seq)
-	if err != nil {
-		return 0, mapErr("poll position", err)
-	}
-	return seq.Int64, nil
+	return seq, nil
 }
 
 // ConsumerPosition returns a consumer's stored position.
