@@ -21,8 +21,8 @@ type apiClient struct {
 }
 
 func newAPIClient(server, token string) (*apiClient, error) {
-	if server == "" {
-		return nil, errors.New("--server (or HERALD_SERVER) is required, e.g. http://localhost:8080")
+	if err := checkServer(server); err != nil {
+		return nil, err
 	}
 	if token == "" {
 		return nil, errors.New("--token (or HERALD_TOKEN) is required")
@@ -32,6 +32,19 @@ func newAPIClient(server, token string) (*apiClient, error) {
 		token:  token,
 		http:   &http.Client{Timeout: 30 * time.Second},
 	}, nil
+}
+
+// checkServer refuses a --server that is missing or has no http(s)
+// scheme: "localhost:8080", as curl takes it, would fail later as an
+// "unsupported protocol scheme".
+func checkServer(server string) error {
+	switch {
+	case server == "":
+		return errors.New("--server (or HERALD_SERVER) is required, e.g. http://localhost:8080")
+	case !strings.HasPrefix(server, "http://") && !strings.HasPrefix(server, "https://"):
+		return fmt.Errorf("--server %q must start with http:// or https://, e.g. http://%s", server, server)
+	}
+	return nil
 }
 
 // apiError is an error answer from the server, with its Svix-style body.

@@ -38,7 +38,7 @@ func lockDataDir(dataDir string) (unlock func(), err error) {
 			}
 		}
 		f.Close()
-		return nil, fmt.Errorf("data directory %s is in use by another herald serve%s; give each node its own --data-dir", dataDir, holder)
+		return nil, fmt.Errorf("data directory %s is in use by another herald serve%s", dataDir, holder)
 	}
 	if err != nil {
 		f.Close()

@@ -47,6 +47,12 @@ func TestSecondServeOnSameDataDirIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start after the first stopped: %v", err)
 	}
+	// A rebuild of the file would stall the running server's writer.
+	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+	err = Main(t.Context(), []string{"migrate", "--data-dir", dataDir, "--vacuum"}, env)
+	if err == nil || !strings.Contains(err.Error(), "--vacuum needs Herald stopped") {
+		t.Errorf("migrate --vacuum while serving: got %v, want it refused", err)
+	}
 	if err := again.stop(); err != nil {
 		t.Error(err)
 	}

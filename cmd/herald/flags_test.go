@@ -105,3 +105,20 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestBadEnvironmentValueIsNamed: a wrong value in a HERALD_ variable says
+// which value, which variable and which flag, as a wrong flag does.
+func TestBadEnvironmentValueIsNamed(t *testing.T) {
+	t.Parallel()
+	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+		return map[string]string{"HERALD_TIMEOUT": "abc"}[k]
+	}}
+	err := Main(t.Context(), []string{"serve", "--data-dir", t.TempDir()}, env)
+	if err == nil || !strings.Contains(err.Error(), `invalid value "abc" for HERALD_TIMEOUT (--timeout)`) {
+		t.Errorf("HERALD_TIMEOUT=abc: got %v, want the value, the variable and the flag named", err)
+	}
+	err = Main(t.Context(), []string{"send", "--server", "localhost:8080", "--token", "t", "--app", "a", "--type", "x"}, env)
+	if err == nil || !strings.Contains(err.Error(), "must start with http:// or https://") {
+		t.Errorf("send --server localhost:8080: got %v, want the scheme asked for", err)
+	}
+}

@@ -48,8 +48,8 @@ func runListen(ctx context.Context, args []string, env Env) error {
 		return errors.New("give --app or --source, not both")
 	case *forwardTo == "":
 		return errors.New("--forward-to is required, e.g. http://localhost:3000/webhooks")
-	case *server == "":
-		return errors.New("--server (or HERALD_SERVER) is required, e.g. http://localhost:8080")
+	case checkServer(*server) != nil:
+		return checkServer(*server)
 	case *token == "":
 		return errors.New("--token (or HERALD_TOKEN) is required")
 	}

@@ -166,7 +166,7 @@ func parseFlagsGiven(fs *flag.FlagSet, args []string, env Env) (given map[string
 		}
 		for _, p := range parts {
 			if err := fs.Set(f.Name, strings.TrimSpace(p)); err != nil {
-				envErr = fmt.Errorf("%s: %w", name, err)
+				envErr = fmt.Errorf("invalid value %q for %s (--%s): %w", p, name, f.Name, err)
 				return
 			}
 		}

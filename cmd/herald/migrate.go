@@ -37,6 +37,15 @@ func runMigrate(ctx context.Context, args []string, env Env) error {
 	if *vacuum && cfg.database != "" {
 		return errors.New("--vacuum is for SQLite; PostgreSQL's autovacuum reuses freed space")
 	}
+	if *vacuum {
+		// A rebuild holds the writer for as long as it takes: a running
+		// Herald would stall, so it must be stopped, as its lock shows.
+		unlock, err := lockDataDir(cfg.dataDir)
+		if err != nil {
+			return fmt.Errorf("--vacuum needs Herald stopped: %w", err)
+		}
+		defer unlock()
+	}
 	st, err := openStore(ctx, cfg, keys, logger)
 	if err != nil {
 		return err

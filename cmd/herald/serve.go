@@ -115,18 +115,12 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	if keys == nil {
-		logger.Warn("endpoint and source secrets are stored unencrypted; set --encryption-key (generate one with `herald keygen`)")
-	} else {
-		// The id names the key in sealed values; it reveals nothing of it.
-		logger.Info("secrets at rest are encrypted", "encryption_key_id", keys.PrimaryID())
-	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	unlock, err := lockDataDir(cfg.dataDir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w; give each node its own --data-dir", err)
 	}
 	undo = append(undo, unlock)
 	token, err := adminToken(cfg, env)
@@ -145,6 +139,12 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	undo = append(undo, func() { st.Close() })
 	if err := checkSecretKeys(ctx, st, keys, logger); err != nil {
 		return nil, err
+	}
+	if keys == nil {
+		logger.Warn("endpoint and source secrets are stored unencrypted; set --encryption-key (generate one with `herald keygen`)")
+	} else {
+		// The id names the key in sealed values; it reveals nothing of it.
+		logger.Info("secrets at rest are encrypted", "encryption_key_id", keys.PrimaryID())
 	}
 	// Deliveries this node held when it last stopped (or crashed) are due
 	// again at once, rather than when their lease expires.

@@ -28,6 +28,14 @@ type sourceIn struct {
 	DedupeWindow *int64                  `json:"dedupeWindow"` // seconds; 0 turns deduplication off
 	AllowedIPs   []string                `json:"allowedIps"`
 	MaxBodyBytes *int64                  `json:"maxBodyBytes"`
+
+	// A source as read (sourceOut) can be written back: its appId stands
+	// for app, and its read-only fields are taken and ignored.
+	AppID     string          `json:"appId"`
+	ID        json.RawMessage `json:"id"`
+	IngestURL json.RawMessage `json:"ingestUrl"`
+	CreatedAt json.RawMessage `json:"createdAt"`
+	UpdatedAt json.RawMessage `json:"updatedAt"`
 }
 
 // sourceOut is a source as the API shows it: its verifier's secrets are
@@ -296,6 +304,12 @@ func (s *Server) applySource(c *call, in *sourceIn, src *store.Source) error {
 			return invalidBody("uid", "uid must not start with %q, which source IDs use", herald.PrefixSource)
 		}
 		src.UID = *in.UID
+	}
+	switch {
+	case in.App == "":
+		in.App = in.AppID
+	case in.AppID != "" && in.AppID != in.App:
+		return invalidBody("appId", "appId %q and app %q differ; give one", in.AppID, in.App)
 	}
 	if in.App == "" {
 		return invalidBody("app", "app is required: the application, by ID or uid, whose endpoints receive the events")

@@ -256,6 +256,15 @@ func TestSourceSecretsSurviveARoundTrip(t *testing.T) {
 		t.Fatalf("after a GET and PUT round trip: secrets %q, want [whsec_old]", s)
 	}
 
+	// The whole source as read, written back with a new name.
+	got["name"] = "Stripe, as read"
+	b.call(t, "PUT", "/api/v1/source/"+id, got).want(t, 200)
+	if s := secrets(); len(s) != 1 || s[0] != "whsec_old" {
+		t.Fatalf("after writing back the source as read: secrets %q, want [whsec_old]", s)
+	}
+	got["app"] = "another"
+	b.call(t, "PUT", "/api/v1/source/"+id, got).want(t, 422)
+
 	b.call(t, "PATCH", "/api/v1/source/"+id, map[string]any{"verifier": stripe("whsec_new", "whsec_****")}).want(t, 200)
 	if s := secrets(); len(s) != 2 || s[0] != "whsec_new" || s[1] != "whsec_old" {
 		t.Fatalf("after a rotation beside the mask: secrets %q, want [whsec_new whsec_old]", s)
