@@ -163,7 +163,9 @@ func (q *epQueue) noteHealth(res store.Result) {
 		q.okAt, q.failStart = res.Attempt.CreatedAt, time.Time{}
 		return
 	}
-	if q.failStart.IsZero() {
+	// A failure of an attempt begun before the last success (a slow one,
+	// recorded after it) does not start a failing spell.
+	if q.failStart.IsZero() && res.Attempt.CreatedAt.After(q.okAt) {
 		q.failStart = res.Attempt.CreatedAt
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -100,10 +101,18 @@ const (
 	WHERE d.ctid = k.ctid`
 
 	// The endpoints too are updated by ctid, after lockEndpoints.
+	// A failure marks the endpoint failing since its attempt began, unless
+	// an attempt begun later succeeded: results are recorded as they
+	// finish, and a slow failure may come after a quick success sent after
+	// it. IDs are never older than their attempt's start, so u.later
+	// bounds the scan to the attempts begun later.
 	updateHealth = `UPDATE endpoints e SET
-		failing_since = CASE WHEN u.reset THEN u.failing_since ELSE COALESCE(e.failing_since, u.failing_since) END
-	FROM unnest($1::text[], $2::boolean[], $3::bigint[]) AS u(id, reset, failing_since),
-		LATERAL (SELECT k.ctid FROM endpoints k WHERE k.id = u.id OFFSET 0) AS k
+		failing_since = CASE WHEN u.reset THEN c.since ELSE COALESCE(e.failing_since, c.since) END
+	FROM unnest($1::text[], $2::boolean[], $3::bigint[], $4::text[]) AS u(id, reset, failing_since, later),
+		LATERAL (SELECT k.ctid FROM endpoints k WHERE k.id = u.id OFFSET 0) AS k,
+		LATERAL (SELECT CASE WHEN u.failing_since IS NOT NULL AND EXISTS (SELECT 1 FROM attempts a
+			WHERE a.endpoint_id = u.id AND a.id >= u.later AND a.created_at > u.failing_since AND a.status = 0)
+			THEN NULL ELSE u.failing_since END AS since) AS c
 	WHERE e.ctid = k.ctid`
 
 	disableEndpoints = `WITH dis AS (
@@ -147,7 +156,8 @@ func (db *DB) recordBatch(ctx context.Context, ops []*recordOp) error {
 	for _, c := range d.rounds {
 		b.Queue(updateDeliveries, c.msgID, c.endpointID, c.status, c.attempts, c.next, c.updated, c.owner, c.before)
 	}
-	b.Queue(updateHealth, epIDs, h.resets(epIDs), h.failingSinces(epIDs))
+	since := h.failingSinces(epIDs)
+	b.Queue(updateHealth, epIDs, h.resets(epIDs), since, laterAttempts(since))
 	if len(next) > 0 {
 		b.Queue(unparkNext, nextAt, next) // fifo.go
 	}
@@ -305,6 +315,18 @@ func (h *healthUpdates) failingSinces(ids []string) []*int64 {
 	out := make([]*int64, len(ids))
 	for i, id := range ids {
 		out[i] = h.byID[id].failingSince
+	}
+	return out
+}
+
+// laterAttempts is, for each time (ms), the lowest ID of an attempt begun
+// after it ("" for none).
+func laterAttempts(since []*int64) []string {
+	out := make([]string, len(since))
+	for i, at := range since {
+		if at != nil {
+			out[i] = herald.IDFloor(herald.PrefixAttempt, time.UnixMilli(*at+1))
+		}
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -31,10 +32,17 @@ const (
 			AND attempts = ?4 - 1`
 	sqlEndpointHealthy = `UPDATE endpoints SET failing_since = NULL
 		WHERE id = ? AND failing_since IS NOT NULL`
-	sqlEndpointFailing = `UPDATE endpoints SET failing_since = ?
-		WHERE id = ? AND failing_since IS NULL`
-	sqlEndpointFailingAt = `UPDATE endpoints SET failing_since = ? WHERE id = ?`
-	sqlDisableEndpoint   = `UPDATE endpoints SET disabled = 1, updated_at = ?
+	// A failure marks the endpoint failing since its attempt began (?1),
+	// unless an attempt begun later succeeded: results are recorded as they
+	// finish, and a slow failure may come after a quick success sent after
+	// it. IDs are never older than their attempt's start, so ?3 bounds the
+	// scan to the attempts begun later.
+	sqlEndpointFailing = `UPDATE endpoints SET failing_since = ?1
+		WHERE id = ?2 AND failing_since IS NULL AND NOT EXISTS ` + succeededSince
+	sqlEndpointFailingAt = `UPDATE endpoints SET failing_since = CASE WHEN EXISTS ` + succeededSince + ` THEN NULL ELSE ?1 END
+		WHERE id = ?2`
+	succeededSince     = `(SELECT 1 FROM attempts WHERE endpoint_id = ?2 AND id >= ?3 AND created_at > ?1 AND status = 0)`
+	sqlDisableEndpoint = `UPDATE endpoints SET disabled = 1, updated_at = ?
 		WHERE id = ? AND disabled = 0 RETURNING id`
 )
 
@@ -186,13 +194,18 @@ func (h *endpointHealth) write(ctx context.Context, db *DB, w *wtx) error {
 		case c.healthy:
 			_, err = w.exec(ctx, db.st.endpointHealthy, id)
 		case c.cleared:
-			_, err = w.exec(ctx, db.st.endpointFailingAt, c.failingAt, id)
+			_, err = w.exec(ctx, db.st.endpointFailingAt, c.failingAt, id, laterAttempts(c.failingAt))
 		default:
-			_, err = w.exec(ctx, db.st.endpointFailing, c.failingAt, id)
+			_, err = w.exec(ctx, db.st.endpointFailing, c.failingAt, id, laterAttempts(c.failingAt))
 		}
 		if err != nil {
 			return mapErr("record endpoint health", err)
 		}
 	}
 	return nil
+}
+
+// laterAttempts is the lowest ID of an attempt begun after at (ms).
+func laterAttempts(at int64) string {
+	return herald.IDFloor(herald.PrefixAttempt, time.UnixMilli(at+1))
 }

@@ -110,6 +110,39 @@ var recordTests = []test{
 		wantDelivery(f, a.ID, e.ID, done.ID, herald.StatusSuccess, time.Time{})
 		f.claimNone("node", f.at(2*time.Minute))
 	}},
+	// Results are recorded as they finish: a slow failure recorded after a
+	// quick success sent after it does not mark the endpoint failing,
+	// whether they come in one call or two. A failure begun after the
+	// success does.
+	{"ASlowFailureAfterAQuickSuccessLeavesTheEndpointHealthy", func(f *fixture) {
+		a := f.app()
+		for _, oneCall := range []bool{false, true} {
+			e := f.endpoint(a.ID)
+			f.publish(a.ID, f.t0, e.ID)
+			f.publish(a.ID, f.t0, e.ID)
+			jobs := f.claim("node", f.t0, 10)
+			if len(jobs) != 2 {
+				f.Fatalf("claim: %d jobs, want 2", len(jobs))
+			}
+			ok := result(jobs[1], f.at(2*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess})
+			slow := result(jobs[0], f.at(time.Second), 0, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Minute)})
+			if oneCall {
+				f.record(ok, slow)
+			} else {
+				f.record(ok)
+				f.record(slow)
+			}
+			if ep := f.getEndpoint(a.ID, e.ID); !ep.FailingSince.IsZero() {
+				f.Errorf("one call %v: failing since %v after a failure begun before a success, want healthy", oneCall, ep.FailingSince)
+			}
+			// A failure begun after the success starts a failing spell.
+			again := f.claimOne("node", f.at(time.Minute))
+			f.record(result(again, f.at(time.Minute), 500, herald.Outcome{Status: herald.StatusFail}))
+			if ep := f.getEndpoint(a.ID, e.ID); !ep.FailingSince.Equal(f.at(time.Minute)) {
+				f.Errorf("one call %v: failing since %v, want %v", oneCall, ep.FailingSince, f.at(time.Minute))
+			}
+		}
+	}},
 	// A retried batch and the next attempt's result, recorded in one call
 	// (a group commit may join them), in either order: the next attempt's
 	// result wins.

@@ -135,6 +135,16 @@ func (f *fixture) update(appID, id string, change func(*herald.Endpoint)) *heral
 	return ep
 }
 
+// getEndpoint reads an endpoint back.
+func (f *fixture) getEndpoint(appID, id string) *herald.Endpoint {
+	f.Helper()
+	ep, err := f.s.GetEndpoint(f.ctx, appID, id)
+	if err != nil {
+		f.Fatalf("get endpoint: %v", err)
+	}
+	return ep
+}
+
 // message builds an unsaved message of appID created at at.
 func (f *fixture) message(appID string, at time.Time, mods ...func(*herald.Message)) *herald.Message {
 	m := &herald.Message{
