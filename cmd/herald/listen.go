@@ -41,6 +41,9 @@ func runListen(ctx context.Context, args []string, env Env) error {
 	} else if given["source"] && !given["app"] {
 		*app = ""
 	}
+	if err := checkServer(*server); err != nil {
+		return err
+	}
 	switch {
 	case *app == "" && *source == "":
 		return errors.New("--app or --source is required")
@@ -48,8 +51,6 @@ func runListen(ctx context.Context, args []string, env Env) error {
 		return errors.New("give --app or --source, not both")
 	case *forwardTo == "":
 		return errors.New("--forward-to is required, e.g. http://localhost:3000/webhooks")
-	case checkServer(*server) != nil:
-		return checkServer(*server)
 	case *token == "":
 		return errors.New("--token (or HERALD_TOKEN) is required")
 	}
