@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strconv"
 	"strings"
@@ -131,13 +132,12 @@ func (s *sender) send(ctx context.Context, r *request) response {
 	defer cancel(nil)
 	deadline := time.AfterFunc(limit, func() { cancel(context.DeadlineExceeded) })
 	defer deadline.Stop()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, nil)
+	timer := connTimer{start: start}
+	req, err := http.NewRequestWithContext(timer.watch(ctx), http.MethodPost, r.url, bytes.NewReader(r.payload))
 	if err != nil {
 		out.err, out.errClass = err, herald.ErrClassConnection
 		return out
 	}
-	reqBody := newTimedBody(r.payload, start)
-	reqBody.attach(req)
 	h := req.Header
 	for k, v := range r.headers {
 		ck := http.CanonicalHeaderKey(k)
@@ -160,7 +160,7 @@ func (s *sender) send(ctx context.Context, r *request) response {
 
 	resp, err := s.client.Do(req)
 	if err != nil {
-		out.duration = reqBody.elapsed()
+		out.duration = timer.elapsed()
 		out.err = err
 		out.errClass = classify(err)
 		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
@@ -174,7 +174,7 @@ func (s *sender) send(ctx context.Context, r *request) response {
 	// Read a little more so the connection can be reused, then give up.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
-	out.duration = reqBody.elapsed()
+	out.duration = timer.elapsed()
 	out.statusCode = resp.StatusCode
 	out.body = string(body)
 	out.headers = make(map[string]string, len(resp.Header))
@@ -187,55 +187,31 @@ func (s *sender) send(ctx context.Context, r *request) response {
 	return out
 }
 
-// timedBody is a request body that notes when the transport first reads
-// it: by then the request has its connection and is being written. An
-// attempt's duration is counted from there, so it is the endpoint's time
-// and not also the send's wait for one of the host's connections.
-type timedBody struct {
-	payload []byte
-	r       bytes.Reader // not embedded: the transport must call Read, not WriteTo
-	start   time.Time
-	// sent is time.Since(start) at the first Read, plus one so that zero
-	// means unread. The transport reads on its own goroutine.
-	sent atomic.Int64
+// connTimer notes when a send gets its connection. An attempt's duration
+// is counted from there, so it is the endpoint's time and not also the
+// send's wait for one of the host's connections. (A body the transport
+// does not know to be in memory would do as a probe too, but then it
+// writes the headers and the body with two syscalls.)
+type connTimer struct {
+	start time.Time
+	// got is time.Since(start) when the connection came, plus one so that
+	// zero means none yet.
+	got atomic.Int64
 }
 
-func newTimedBody(payload []byte, start time.Time) *timedBody {
-	b := &timedBody{payload: payload, start: start}
-	b.r.Reset(payload)
-	return b
+// watch returns ctx carrying a trace that notes the connection in t.
+func (t *connTimer) watch(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { t.got.CompareAndSwap(0, int64(time.Since(t.start))+1) },
+	})
 }
 
-func (b *timedBody) Read(p []byte) (int, error) {
-	if b.sent.Load() == 0 {
-		b.sent.Store(int64(time.Since(b.start)) + 1)
-	}
-	return b.r.Read(p)
-}
-
-func (b *timedBody) Close() error { return nil }
-
-// attach makes b req's body. An empty payload has none to read, so its
-// attempt is timed from the start of the send.
-func (b *timedBody) attach(req *http.Request) {
-	if len(b.payload) == 0 {
-		req.Body = http.NoBody
-		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
-		return
-	}
-	req.ContentLength = int64(len(b.payload))
-	req.Body = b
-	// A request the transport sends again (HTTP/2, after GOAWAY) reads a
-	// fresh copy, timed from the first.
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b.payload)), nil }
-}
-
-// elapsed is the send's duration from the first read of its body, or from
-// its start if the body was never read.
-func (b *timedBody) elapsed() time.Duration {
-	d := time.Since(b.start)
-	if sent := b.sent.Load(); sent > 0 {
-		d -= time.Duration(sent - 1)
+// elapsed is the send's duration from when it got its connection, or from
+// its start if it got none (a listen session's, or a failed dial).
+func (t *connTimer) elapsed() time.Duration {
+	d := time.Since(t.start)
+	if got := t.got.Load(); got > 0 {
+		d -= time.Duration(got - 1)
 	}
 	return d
 }
