@@ -10,12 +10,17 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// ErrClassInterrupted is the error class of an attempt cut off by the
+// sending node's stop. The request may have reached the endpoint, so the
+// attempt is logged; the delivery is due again at once, and the endpoint's
+// health is left as it was.
+const ErrClassInterrupted herald.ErrorClass = "interrupted"
+
 // attempt makes one attempt of job as planned. It returns the result to
-// record (ok false: nothing to record, the send was cut off by Stop and the
-// lease is released instead), how long the endpoint's queue should pause
-// (0: no throttling), and, when it asked the store when the endpoint began
-// failing, the answer (stored), for the queue to adopt.
-func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok bool, pause time.Duration, stored *time.Time) {
+// record, how long the endpoint's queue should pause (0: no throttling),
+// and, when it asked the store when the endpoint began failing, the answer
+// (stored), for the queue to adopt.
+func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, pause time.Duration, stored *time.Time) {
 	d, ep := &job.Delivery, plan.ep
 	now := e.now()
 	if plan.signerErr != nil && e.errLimit.allow("signer:"+ep.ID, now) {
@@ -35,15 +40,17 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		listen:  ListenInfo{MsgID: d.MsgID, EventType: job.Message.EventType, Attempt: d.Attempts + 1},
 	})
 	e.metrics.inflight.Dec()
-	if resp.interrupted {
-		e.disp.abort(store.DeliveryKey{MsgID: d.MsgID, EndpointID: d.EndpointID})
-		return res, false, 0, nil
-	}
 
 	attempts := d.Attempts + 1
 	r := herald.Response{StatusCode: resp.statusCode, RetryAfter: resp.retryAfter}
 	done, rnd := e.now(), e.cfg.Rand()
-	out := e.policy.Decide(attempts, r, done, plan.failingSince, rnd)
+	var out herald.Outcome
+	if resp.interrupted {
+		resp.errClass = ErrClassInterrupted
+		out = herald.Outcome{Status: herald.StatusSending, NextAttemptAt: done}
+	} else {
+		out = e.policy.Decide(attempts, r, done, plan.failingSince, rnd)
+	}
 	if out.DisableEndpoint && r.StatusCode != http.StatusGone {
 		// Failing for too long, as this node saw it. Another node may
 		// have seen a success since, or an operator re-enabled the
@@ -85,13 +92,14 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, ok boo
 		Owner:    e.cfg.NodeID,
 		// The job's own snapshot too: the queue's may be older, if the
 		// node that last changed the endpoint has a clock ahead of ours.
-		Ordered: ep.Ordered || job.Endpoint != nil && job.Endpoint.Ordered,
+		Ordered:     ep.Ordered || job.Endpoint != nil && job.Endpoint.Ordered,
+		Interrupted: resp.interrupted,
 	}
 	e.observe(job, ep, resp, out, attempts, done)
 	if out.Throttled {
 		pause = max(e.cfg.ThrottleBackoff, min(resp.retryAfter, maxThrottleBackoff))
 	}
-	return res, true, pause, stored
+	return res, pause, stored
 }
 
 // storedFailingSince is when the store says the endpoint began failing:

@@ -35,9 +35,6 @@ type dispatcher struct {
 	stopping   atomic.Bool
 	workers    sync.WaitGroup
 
-	abortedMu sync.Mutex
-	aborted   []store.DeliveryKey // sends Stop cut off: released, not recorded
-
 	inflight inflight // taken from the queues, not recorded yet (release.go)
 }
 
@@ -323,8 +320,8 @@ func (d *dispatcher) serve(q *epQueue) {
 		plan.signer, plan.signerErr = q.signerFor(ep, now)
 		q.mu.Unlock()
 
-		res, record, pause, stored := d.e.attempt(job, plan)
-		if record && res.Attempt.ID != "" {
+		res, pause, stored := d.e.attempt(job, plan)
+		if !res.Interrupted {
 			q.mu.Lock()
 			if stored != nil {
 				q.adoptFailingSince(*stored, res.Attempt.CreatedAt)
@@ -352,9 +349,7 @@ func (d *dispatcher) serve(q *epQueue) {
 			}
 			q.mu.Unlock()
 		}
-		if record {
-			d.e.rec.add(res)
-		}
+		d.e.rec.add(res)
 		d.held.Add(-1)
 	}
 }
@@ -389,14 +384,6 @@ func (d *dispatcher) resume(q *epQueue) {
 	}
 }
 
-// abort notes a delivery whose send Stop cut off, so its lease is released
-// rather than an attempt recorded against the endpoint.
-func (d *dispatcher) abort(key store.DeliveryKey) {
-	d.abortedMu.Lock()
-	d.aborted = append(d.aborted, key)
-	d.abortedMu.Unlock()
-}
-
 // beginStop makes workers stop taking deliveries; the ones they are
 // sending finish.
 func (d *dispatcher) beginStop() {
@@ -425,10 +412,7 @@ func (d *dispatcher) waitWorkers(ctx context.Context) bool {
 func (d *dispatcher) takeQueued() []store.DeliveryKey {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.abortedMu.Lock()
-	keys := d.aborted
-	d.aborted = nil
-	d.abortedMu.Unlock()
+	var keys []store.DeliveryKey
 	for _, q := range d.queues {
 		q.mu.Lock()
 		if q.timer != nil {

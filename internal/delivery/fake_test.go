@@ -179,7 +179,7 @@ func (s *memStore) Record(_ context.Context, results []store.Result) ([]string, 
 		d.Status, d.Attempts, d.LeaseOwner = r.Outcome.Status, r.Attempts, ""
 		d.NextAttemptAt = r.Outcome.NextAttemptAt
 		ep := s.endpoints[r.Attempt.EndpointID]
-		if ep == nil {
+		if ep == nil || r.Interrupted {
 			continue
 		}
 		switch {

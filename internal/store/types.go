@@ -77,6 +77,11 @@ type Result struct {
 	// to the endpoint due in the same transaction (ParkedMS). A turn a
 	// stale snapshot misses waits for the claims' sweep (UnparkSweep).
 	Ordered bool
+	// Interrupted says the send was cut off by the sending node's stop,
+	// not ended by the endpoint. The attempt is logged, since the request
+	// may have reached the endpoint, but it says nothing of the
+	// endpoint's health.
+	Interrupted bool
 }
 
 // EndpointMessage is a message as seen from one endpoint.

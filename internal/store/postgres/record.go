@@ -275,6 +275,9 @@ type healthUpdates struct {
 }
 
 func (h *healthUpdates) add(op int, r store.Result) {
+	if r.Interrupted {
+		return
+	}
 	if h.byID == nil {
 		h.byID = make(map[string]*endpointHealth)
 	}

@@ -114,7 +114,9 @@ func (db *DB) record(ctx context.Context, w *wtx, r *store.Result, headers [2]sq
 		return false, err
 	}
 
-	health.note(a.EndpointID, r.Outcome.Status == herald.StatusSuccess, at)
+	if !r.Interrupted {
+		health.note(a.EndpointID, r.Outcome.Status == herald.StatusSuccess, at)
+	}
 
 	off := false
 	if r.Outcome.DisableEndpoint {

@@ -143,6 +143,39 @@ var recordTests = []test{
 			}
 		}
 	}},
+	// A send cut off by its node's stop is logged and due again, but it
+	// neither starts a failing spell nor ends one.
+	{"AnInterruptedAttemptLeavesTheEndpointsHealth", func(f *fixture) {
+		a := f.app()
+		for _, failing := range []bool{false, true} {
+			e := f.endpoint(a.ID)
+			m := f.publish(a.ID, f.t0, e.ID)
+			var since time.Time
+			if failing {
+				j := f.claimOne("node", f.t0)
+				f.record(result(j, f.t0, 500, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(time.Second)}))
+				since = f.t0
+			}
+			j := f.claimOne("node", f.at(time.Second))
+			cut := result(j, f.at(2*time.Second), 0, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(3 * time.Second)})
+			cut.Attempt.Status, cut.Attempt.ErrorClass, cut.Interrupted = herald.StatusFail, "interrupted", true
+			f.record(cut)
+			if ep := f.getEndpoint(a.ID, e.ID); !ep.FailingSince.Equal(since) {
+				f.Errorf("failing %v: failing since %v after an interrupted attempt, want %v", failing, ep.FailingSince, since)
+			}
+			wantDelivery(f, a.ID, e.ID, m.ID, herald.StatusSending, f.at(3*time.Second))
+			got, err := f.s.GetAttempt(f.ctx, a.ID, m.ID, cut.Attempt.ID)
+			f.noErr("get attempt", err)
+			if got.ErrorClass != "interrupted" {
+				f.Errorf("failing %v: attempt error class %q, want interrupted", failing, got.ErrorClass)
+			}
+			again := f.claimOne("node", f.at(3*time.Second))
+			if again.Delivery.Attempts != cut.Attempts {
+				f.Errorf("failing %v: claimed with %d attempts made, want %d", failing, again.Delivery.Attempts, cut.Attempts)
+			}
+			f.record(result(again, f.at(4*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+		}
+	}},
 	// A retried batch and the next attempt's result, recorded in one call
 	// (a group commit may join them), in either order: the next attempt's
 	// result wins.
