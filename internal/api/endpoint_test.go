@@ -229,8 +229,8 @@ func TestEndpointStatsRecoverSendExample(t *testing.T) {
 
 	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	rec := b.call(t, "POST", base+"/recover", map[string]any{"since": since}).want(t, 202).obj(t)
-	if !strings.HasPrefix(rec["id"].(string), "qtask_") || rec["status"] != "finished" || rec["task"] != "endpoint.recover" {
-		t.Errorf("got %v, want a finished endpoint.recover task", rec)
+	if !strings.HasPrefix(rec["id"].(string), "qtask_") || rec["status"] != "running" || rec["task"] != "endpoint.recover" {
+		t.Errorf("got %v, want a running endpoint.recover task", rec)
 	}
 	if _, wakes, _ := b.pub.counts(); wakes != 1 {
 		t.Errorf("got %d wakes, want 1 after recover", wakes)

@@ -146,8 +146,8 @@ type recoverOut struct {
 }
 
 // recoverEndpoint schedules a new attempt for the endpoint's failed
-// deliveries in [since, until). The work is done when this returns, so the
-// task is reported finished.
+// deliveries in [since, until). The task is reported running, the one
+// status Svix's RecoverOut has: the attempts it queued are still to come.
 func (s *Server) recoverEndpoint(c *call) error {
 	var in recoverIn
 	if err := c.body(&in); err != nil {
@@ -173,7 +173,7 @@ func (s *Server) recoverEndpoint(c *call) error {
 	s.pub.Wake()
 	return c.json(http.StatusAccepted, recoverOut{
 		ID:     herald.NewID(herald.PrefixTask, c.now),
-		Status: "finished",
+		Status: "running",
 		Task:   "endpoint.recover",
 	})
 }

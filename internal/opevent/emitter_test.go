@@ -235,6 +235,31 @@ func TestEndpointEvents(t *testing.T) {
 	}
 }
 
+// Svix requires failSince in endpoint.disabled. An endpoint disabled by
+// hand while healthy reports when it was disabled; with no such time
+// either, the clock's.
+func TestManualDisableAlwaysHasFailSince(t *testing.T) {
+	t.Parallel()
+	e, err := New(Config{AppID: opsApp, Lookup: lookup{}, Registry: prometheus.NewRegistry(), Now: func() time.Time { return at.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &herald.Application{ID: "app_1"}
+	e.EndpointUpdated(app, &herald.Endpoint{ID: "ep_1", UpdatedAt: at}, true)
+	e.EndpointUpdated(app, &herald.Endpoint{ID: "ep_2"}, true)
+	pub := &publisher{}
+	run(t, e, pub)
+	want := []string{
+		`{"type":"endpoint.updated","data":{"appId":"app_1","endpointId":"ep_1"}}`,
+		`{"type":"endpoint.disabled","data":{"appId":"app_1","endpointId":"ep_1","failSince":"2026-05-01T12:00:00.123456789Z","trigger":"manual"}}`,
+		`{"type":"endpoint.updated","data":{"appId":"app_1","endpointId":"ep_2"}}`,
+		`{"type":"endpoint.disabled","data":{"appId":"app_1","endpointId":"ep_2","failSince":"2026-05-01T13:00:00.123456789Z","trigger":"manual"}}`,
+	}
+	if got := pub.bodies(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("published:\n%v\nwant:\n%v", got, want)
+	}
+}
+
 func TestEmitterRetriesWhileStoreUnavailable(t *testing.T) {
 	t.Parallel()
 	lookups := 0

@@ -25,6 +25,19 @@ func (e *Emitter) EndpointUpdated(app *herald.Application, ep *herald.Endpoint, 
 	}
 }
 
+// disabledSince is the failSince of a manual endpoint.disabled, which Svix
+// requires: when the endpoint began failing or, if it was not failing,
+// when it was disabled.
+func (e *Emitter) disabledSince(ep *herald.Endpoint) time.Time {
+	switch {
+	case !ep.FailingSince.IsZero():
+		return ep.FailingSince
+	case !ep.UpdatedAt.IsZero():
+		return ep.UpdatedAt
+	}
+	return e.cfg.Now()
+}
+
 // EndpointDeleted emits endpoint.deleted.
 func (e *Emitter) EndpointDeleted(app *herald.Application, ep *herald.Endpoint) {
 	e.endpointEvent(EndpointDeleted, app, ep)
@@ -34,16 +47,19 @@ func (e *Emitter) endpointEvent(typ string, app *herald.Application, ep *herald.
 	if app.ID == e.cfg.AppID {
 		return
 	}
-	e.emit(event{
+	ev := event{
 		typ:         typ,
 		appID:       app.ID,
 		appUID:      app.UID,
 		endpointID:  ep.ID,
 		endpointUID: ep.UID,
-		failSince:   ep.FailingSince,
 		trigger:     TriggerManual,
 		resolved:    true,
-	})
+	}
+	if typ == EndpointDisabled {
+		ev.failSince = e.disabledSince(ep)
+	}
+	e.emit(ev)
 }
 
 // Recorded implements delivery.Events: from a committed batch of attempt
