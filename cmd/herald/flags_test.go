@@ -51,14 +51,20 @@ func TestFlagsWinOverTheEnvironment(t *testing.T) {
 
 func TestRedactURLHidesCredentials(t *testing.T) {
 	t.Parallel()
-	got := redactURL("https://ops:OpsPassw0rd@ops.example.com/hook?token=QueryS3cret&x=1")
-	for _, secret := range []string{"OpsPassw0rd", "QueryS3cret"} {
-		if strings.Contains(got, secret) {
-			t.Errorf("redactURL kept %q: %s", secret, got)
+	for _, u := range []string{
+		"https://ops:OpsPassw0rd@ops.example.com:8443/hook?token=QueryS3cret&x=1",
+		"https://ghp_UserT0ken@ops.example.com:8443/hook",
+		"https://ops.example.com:8443/services/T000/B000/PathS3cret#Fr4g",
+	} {
+		got := redactURL(u)
+		for _, secret := range []string{"OpsPassw0rd", "QueryS3cret", "ghp_UserT0ken", "PathS3cret", "Fr4g"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("redactURL(%s) kept %q: %s", u, secret, got)
+			}
 		}
-	}
-	if !strings.Contains(got, "ops.example.com/hook") {
-		t.Errorf("redactURL lost the host and path: %s", got)
+		if got != "https://ops.example.com:8443" {
+			t.Errorf("redactURL(%s) = %s, want the scheme and host", u, got)
+		}
 	}
 }
 
