@@ -83,6 +83,11 @@ func newSender(cfg Config) *sender {
 		TLSHandshakeTimeout:   cfg.Timeout,
 		ResponseHeaderTimeout: cfg.Timeout,
 		ExpectContinueTimeout: time.Second,
+		// An attempt keeps its response's headers, so an endpoint must
+		// not make Herald hold and store megabytes of them (Go's default
+		// allows 10 MiB): past this, the attempt fails as a connection
+		// error.
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 	registerListen(transport, cfg.Listen)
 	s := &sender{
@@ -110,6 +115,10 @@ func newSender(cfg Config) *sender {
 func (s *sender) close() { s.client.CloseIdleConnections() }
 
 var contentTypeJSON = []string{"application/json"}
+
+// maxResponseHeaderBytes bounds a response's headers, like
+// DefaultMaxResponseBody bounds the body an attempt keeps.
+const maxResponseHeaderBytes = 64 << 10
 
 // send posts r and reports what came back. ctx ends the request early
 // (Stop); the per-request timeout is the sender's own.

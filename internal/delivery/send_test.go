@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +163,38 @@ func TestSendWritesTheBodyWithItsLength(t *testing.T) {
 		if g.body != payload || g.length != int64(len(payload)) || len(g.transferEncoding) != 0 {
 			t.Errorf("send %q: endpoint got %q, Content-Length %d, Transfer-Encoding %v", payload, g.body, g.length, g.transferEncoding)
 		}
+	}
+}
+
+// TestResponseHeadersAreBounded: an endpoint that answers with megabytes
+// of headers fails its attempt instead of having them held and stored;
+// ordinary headers are kept.
+func TestResponseHeadersAreBounded(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/huge" {
+			for i := range 200 {
+				w.Header().Set(fmt.Sprintf("X-Filler-%d", i), strings.Repeat("a", 4000))
+			}
+		}
+		w.Header().Set("X-Request-Id", "req_1")
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	cfg, err := Config{Store: newMemStore(), AllowNetworks: loopback}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSender(cfg)
+	t.Cleanup(s.close)
+
+	resp := s.send(t.Context(), &request{url: srv.URL + "/huge", msgID: "msg_1", payload: []byte(`{}`), now: time.Now()})
+	if resp.err == nil || resp.errClass != herald.ErrClassConnection || len(resp.headers) != 0 {
+		t.Errorf("800 KB of headers: status %d, error %v (%s), %d headers kept; want a connection error and none kept",
+			resp.statusCode, resp.err, resp.errClass, len(resp.headers))
+	}
+	resp = s.send(t.Context(), &request{url: srv.URL, msgID: "msg_2", payload: []byte(`{}`), now: time.Now()})
+	if resp.err != nil || resp.statusCode != http.StatusOK || resp.headers["X-Request-Id"] != "req_1" {
+		t.Errorf("ordinary headers: status %d, error %v, headers %v; want 200 with X-Request-Id kept", resp.statusCode, resp.err, resp.headers)
 	}
 }
