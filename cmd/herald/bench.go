@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/bench"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // benchConfig is what `herald bench` runs.
@@ -182,6 +183,7 @@ type benchResult struct {
 	peakRSS      int64
 	errors       int64
 	undelivered  int64
+	unrecorded   int64   // acknowledged deliveries whose successful attempt is not on record
 	eventsPerSec float64 // messages delivered to all their endpoints per second
 }
 
@@ -192,8 +194,9 @@ func (r *benchResult) print(w io.Writer, base *benchResult) {
 	}
 	fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%.0f\t%s\t%s\t%.2f\t%d\t%s\n", r.name, r.published,
 		ms(r.pubP50), ms(r.pubP99), r.delivered, ms(r.delayP50), ms(r.delayP99), r.cores, r.peakRSS>>20, ratio)
-	if r.errors > 0 || r.undelivered > 0 {
-		fmt.Fprintf(w, "  %d publish errors, %d acknowledged deliveries missing at the end\n", r.errors, r.undelivered)
+	if r.errors > 0 || r.undelivered > 0 || r.unrecorded > 0 {
+		fmt.Fprintf(w, "  %d publish errors, %d acknowledged deliveries missing at the end, %d without their attempt on record\n",
+			r.errors, r.undelivered, r.unrecorded)
 	}
 }
 
@@ -212,7 +215,7 @@ func benchBaseline(ctx context.Context, c benchConfig, sink *bench.Sink, body []
 	}
 	defer b.Close()
 	load := bench.Load{URL: b.URL + "/msg", Body: body, Rate: c.rate, Duration: c.duration, Concurrency: c.concurrency}
-	return measure(ctx, "baseline (no storage)", load, sink, c.endpoints)
+	return measure(ctx, "baseline (no storage)", load, sink, c.endpoints, nil)
 }
 
 func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []byte) (*benchResult, error) {
@@ -242,7 +245,7 @@ func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []by
 		if c.nodes > 1 {
 			name = fmt.Sprintf("herald (%s, %d nodes)", storeName(c.database), c.nodes)
 		}
-		return measure(ctx, name, load, sink, c.endpoints)
+		return measure(ctx, name, load, sink, c.endpoints, h.succeeded)
 	}
 
 	// Isolation: a second application whose endpoint fails takes a share of
@@ -272,13 +275,17 @@ func benchHerald(ctx context.Context, c benchConfig, sink *bench.Sink, body []by
 	}
 	done := make(chan bench.LoadResult, 1)
 	go func() { done <- failing.Run(ctx) }()
-	res, err := measure(ctx, fmt.Sprintf("herald, %.0f%% to a failing endpoint (healthy share)", c.failingShare*100), load, sink, c.endpoints)
+	res, err := measure(ctx, fmt.Sprintf("herald, %.0f%% to a failing endpoint (healthy share)", c.failingShare*100), load, sink, c.endpoints, h.succeeded)
 	<-done
 	return res, err
 }
 
 // measure runs load, waits for its deliveries, and computes the figures.
-func measure(ctx context.Context, name string, load bench.Load, sink *bench.Sink, fanout int) (*benchResult, error) {
+// With succeeded (Herald's runs), the run ends only once every delivery's
+// successful attempt is on record too: the sink sees a request before its
+// result is committed.
+func measure(ctx context.Context, name string, load bench.Load, sink *bench.Sink, fanout int,
+	succeeded func(ctx context.Context, since time.Time) (int64, error)) (*benchResult, error) {
 	bench.ResetPeakRSS()
 	u0 := bench.ReadUsage()
 	start := time.Now()
@@ -296,6 +303,17 @@ func measure(ctx context.Context, name string, load bench.Load, sink *bench.Sink
 	end := lastChange
 	if sink.Delivered() >= want {
 		end = time.Now()
+	}
+	var unrecorded int64
+	if succeeded != nil {
+		n, at, err := waitRecorded(ctx, succeeded, start, want)
+		if err != nil {
+			return nil, err
+		}
+		unrecorded = want - n
+		if at.After(end) {
+			end = at
+		}
 	}
 	u1 := bench.ReadUsage()
 	elapsed := end.Sub(start)
@@ -319,7 +337,29 @@ func measure(ctx context.Context, name string, load bench.Load, sink *bench.Sink
 		peakRSS:      u1.HWM,
 		errors:       lr.Errors,
 		undelivered:  want - got,
+		unrecorded:   unrecorded,
 	}, nil
+}
+
+// waitRecorded polls succeeded until it counts want deliveries, for up to
+// a minute, and returns the count and when it got there (or last grew).
+func waitRecorded(ctx context.Context, succeeded func(context.Context, time.Time) (int64, error), since time.Time, want int64) (int64, time.Time, error) {
+	deadline := time.Now().Add(time.Minute)
+	var n int64
+	at := time.Now()
+	for {
+		got, err := succeeded(ctx, since)
+		if err != nil {
+			return 0, at, fmt.Errorf("count recorded deliveries: %w", err)
+		}
+		if got != n {
+			n, at = got, time.Now()
+		}
+		if n >= want || time.Now().After(deadline) || ctx.Err() != nil {
+			return n, at, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // benchServer is a Herald started in-process for a benchmark.
@@ -352,6 +392,18 @@ func startBenchServer(ctx context.Context, c benchConfig, token string) (*benchS
 		return nil, err
 	}
 	return &benchServer{server: s, url: "http://" + s.addr, token: token}, nil
+}
+
+// succeeded counts the deliveries created since then that succeeded: each
+// with its successful attempt on record, since a result moves its delivery
+// in the transaction that logs the attempt.
+func (b *benchServer) succeeded(ctx context.Context, since time.Time) (int64, error) {
+	d, ok := b.store.(store.Dashboard)
+	if !ok {
+		return 0, fmt.Errorf("the %T store cannot count deliveries", b.store)
+	}
+	st, err := d.DeliveryStats(ctx, since.Add(-time.Second), time.Now().Add(time.Hour))
+	return st.Success, err
 }
 
 func (b *benchServer) stop() {
