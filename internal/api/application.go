@@ -27,19 +27,22 @@ type applicationPatch struct {
 	RateLimit    optional[int]               `json:"rateLimit"`
 }
 
-// applicationOut is Svix's ApplicationOut, with the field names the Svix
-// SDKs decode.
+// applicationOut is Svix's ApplicationOut. throttleRate, the reference's
+// name, is repeated under the older rateLimit, which the legacy Svix Go
+// SDKs decode; for legacyGoSDK, which rejects throttleRate, ThrottleRate
+// is left empty.
 type applicationOut struct {
-	ID        string            `json:"id"`
-	UID       *string           `json:"uid,omitempty"`
-	Name      string            `json:"name"`
-	RateLimit *int              `json:"rateLimit,omitempty"`
-	Metadata  map[string]string `json:"metadata"`
-	CreatedAt time.Time         `json:"createdAt"`
-	UpdatedAt time.Time         `json:"updatedAt"`
+	ID           string            `json:"id"`
+	UID          *string           `json:"uid,omitempty"`
+	Name         string            `json:"name"`
+	RateLimit    *int              `json:"rateLimit,omitempty"`
+	ThrottleRate *int              `json:"throttleRate,omitempty"`
+	Metadata     map[string]string `json:"metadata"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
 }
 
-func toApplicationOut(a *herald.Application) applicationOut {
+func toApplicationOut(a *herald.Application, legacyGoSDK bool) applicationOut {
 	out := applicationOut{
 		ID:        a.ID,
 		Name:      a.Name,
@@ -57,6 +60,9 @@ func toApplicationOut(a *herald.Application) applicationOut {
 	if a.ThrottleRate > 0 {
 		r := a.ThrottleRate
 		out.RateLimit = &r
+		if !legacyGoSDK {
+			out.ThrottleRate = &r
+		}
 	}
 	return out
 }
@@ -116,7 +122,9 @@ func (s *Server) listApps(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, listPage(p, apps, func(a *herald.Application) string { return a.ID }, toApplicationOut, true))
+	legacy := c.legacyGoSDK()
+	out := func(a *herald.Application) applicationOut { return toApplicationOut(a, legacy) }
+	return c.json(http.StatusOK, listPage(p, apps, func(a *herald.Application) string { return a.ID }, out, true))
 }
 
 func (s *Server) createApp(c *call) error {
@@ -135,7 +143,7 @@ func (s *Server) createApp(c *call) error {
 	if getIfExists && in.UID != nil {
 		app, err := s.store.GetApplication(c.ctx, *in.UID)
 		if err == nil {
-			return c.json(http.StatusOK, toApplicationOut(app))
+			return c.json(http.StatusOK, toApplicationOut(app, c.legacyGoSDK()))
 		}
 		if !errors.Is(err, herald.ErrNotFound) {
 			return err
@@ -146,16 +154,16 @@ func (s *Server) createApp(c *call) error {
 		if getIfExists && in.UID != nil && errors.Is(err, herald.ErrConflict) {
 			// Another request created it since the lookup above.
 			if got, gerr := s.store.GetApplication(c.ctx, *in.UID); gerr == nil {
-				return c.json(http.StatusOK, toApplicationOut(got))
+				return c.json(http.StatusOK, toApplicationOut(got, c.legacyGoSDK()))
 			}
 		}
 		return conflictUID(err, "application", app.UID)
 	}
-	return c.json(http.StatusCreated, toApplicationOut(app))
+	return c.json(http.StatusCreated, toApplicationOut(app, c.legacyGoSDK()))
 }
 
 func (s *Server) getApp(c *call) error {
-	return c.json(http.StatusOK, toApplicationOut(c.app))
+	return c.json(http.StatusOK, toApplicationOut(c.app, c.legacyGoSDK()))
 }
 
 // updateApp replaces an application, creating it (with the path as its
@@ -183,7 +191,7 @@ func (s *Server) updateApp(c *call) error {
 		app = newApplication(&created, rate, c.now)
 		err = s.store.CreateApplication(c.ctx, app)
 		if err == nil {
-			return c.json(http.StatusCreated, toApplicationOut(app))
+			return c.json(http.StatusCreated, toApplicationOut(app, c.legacyGoSDK()))
 		}
 		if !errors.Is(err, herald.ErrConflict) {
 			return err
@@ -264,7 +272,7 @@ func (s *Server) saveApp(c *call, app *herald.Application) error {
 	}
 	s.apps.forget(app.ID)
 	s.pub.InvalidateApplication(app.ID)
-	return c.json(http.StatusOK, toApplicationOut(app))
+	return c.json(http.StatusOK, toApplicationOut(app, c.legacyGoSDK()))
 }
 
 func (s *Server) deleteApp(c *call) error {

@@ -21,11 +21,12 @@ type messageAttemptOut struct {
 	ResponseStatusCode int       `json:"responseStatusCode"`
 	ResponseDurationMs int64     `json:"responseDurationMs"`
 	Status             int       `json:"status"`
+	StatusText         string    `json:"statusText,omitempty"` // empty for legacyGoSDK
 	TriggerType        int       `json:"triggerType"`
 	Timestamp          time.Time `json:"timestamp"`
 }
 
-func toAttemptOut(a *herald.Attempt, withContent bool) messageAttemptOut {
+func toAttemptOut(a *herald.Attempt, withContent, legacyGoSDK bool) messageAttemptOut {
 	out := messageAttemptOut{
 		ID:                 a.ID,
 		MsgID:              a.MsgID,
@@ -36,6 +37,9 @@ func toAttemptOut(a *herald.Attempt, withContent bool) messageAttemptOut {
 		Status:             svixStatus(a.Status),
 		TriggerType:        svixTrigger(a.Trigger),
 		Timestamp:          a.CreatedAt.UTC(),
+	}
+	if !legacyGoSDK {
+		out.StatusText = svixStatusText(a.Status)
 	}
 	if withContent {
 		out.Response = a.ResponseBody
@@ -49,6 +53,11 @@ func svixStatus(s herald.MessageStatus) int {
 		return int(herald.StatusFail)
 	}
 	return int(s)
+}
+
+// svixStatusText names svixStatus(s), as Svix's statusText does.
+func svixStatusText(s herald.MessageStatus) string {
+	return herald.MessageStatus(svixStatus(s)).String()
 }
 
 // svixTrigger maps a trigger to the two Svix knows: recovery attempts are
@@ -109,7 +118,8 @@ func (s *Server) listAttempts(c *call, f store.AttemptFilter, p pageQuery, withC
 	if err != nil {
 		return err
 	}
-	out := func(a *herald.Attempt) messageAttemptOut { return toAttemptOut(a, withContent) }
+	legacy := c.legacyGoSDK()
+	out := func(a *herald.Attempt) messageAttemptOut { return toAttemptOut(a, withContent, legacy) }
 	return c.json(http.StatusOK, listPage(p, atts, func(a *herald.Attempt) string { return a.ID }, out, true))
 }
 
@@ -168,7 +178,7 @@ func (s *Server) getAttempt(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, toAttemptOut(a, true))
+	return c.json(http.StatusOK, toAttemptOut(a, true, c.legacyGoSDK()))
 }
 
 func (s *Server) expungeAttempt(c *call) error {
@@ -186,29 +196,39 @@ func (s *Server) expungeAttempt(c *call) error {
 // its metadata, which that shape lacks) and the state of one message's
 // delivery to it.
 type messageEndpointOut struct {
-	ID          string     `json:"id"`
-	UID         *string    `json:"uid,omitempty"`
-	URL         string     `json:"url"`
-	Version     int        `json:"version"`
-	Description string     `json:"description"`
-	Disabled    bool       `json:"disabled"`
-	FilterTypes []string   `json:"filterTypes,omitempty"`
-	Channels    []string   `json:"channels,omitempty"`
-	RateLimit   *int       `json:"rateLimit,omitempty"`
-	Status      int        `json:"status"`
-	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time  `json:"updatedAt"`
+	ID          string   `json:"id"`
+	UID         *string  `json:"uid,omitempty"`
+	URL         string   `json:"url"`
+	Version     int      `json:"version"`
+	Description string   `json:"description"`
+	Disabled    bool     `json:"disabled"`
+	FilterTypes []string `json:"filterTypes,omitempty"`
+	// EventTypes, ThrottleRate and StatusText are left empty for
+	// legacyGoSDK, as in endpointOut.
+	EventTypes   []string   `json:"eventTypes,omitempty"`
+	Channels     []string   `json:"channels,omitempty"`
+	RateLimit    *int       `json:"rateLimit,omitempty"`
+	ThrottleRate *int       `json:"throttleRate,omitempty"`
+	Status       int        `json:"status"`
+	StatusText   string     `json:"statusText,omitempty"`
+	NextAttempt  *time.Time `json:"nextAttempt,omitempty"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	UpdatedAt    time.Time  `json:"updatedAt"`
 }
 
-func toMessageEndpointOut(d *store.MessageDestination) messageEndpointOut {
-	e := toEndpointOut(&d.Endpoint)
-	return messageEndpointOut{
+func toMessageEndpointOut(d *store.MessageDestination, legacyGoSDK bool) messageEndpointOut {
+	e := toEndpointOut(&d.Endpoint, legacyGoSDK)
+	out := messageEndpointOut{
 		ID: e.ID, UID: e.UID, URL: e.URL, Version: e.Version, Description: e.Description,
-		Disabled: e.Disabled, FilterTypes: e.FilterTypes, Channels: e.Channels, RateLimit: e.RateLimit,
+		Disabled: e.Disabled, FilterTypes: e.FilterTypes, EventTypes: e.EventTypes, Channels: e.Channels,
+		RateLimit: e.RateLimit, ThrottleRate: e.ThrottleRate,
 		Status: svixStatus(d.Status), NextAttempt: nextAttempt(d.NextAttemptAt),
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
 	}
+	if !legacyGoSDK {
+		out.StatusText = svixStatusText(d.Status)
+	}
+	return out
 }
 
 // listAttemptedDestinations lists the endpoints a message went to, by
@@ -228,7 +248,9 @@ func (s *Server) listAttemptedDestinations(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, listPage(p, dests, func(d *store.MessageDestination) string { return d.Endpoint.ID }, toMessageEndpointOut, true))
+	legacy := c.legacyGoSDK()
+	out := func(d *store.MessageDestination) messageEndpointOut { return toMessageEndpointOut(d, legacy) }
+	return c.json(http.StatusOK, listPage(p, dests, func(d *store.MessageDestination) string { return d.Endpoint.ID }, out, true))
 }
 
 func nextAttempt(t time.Time) *time.Time {
@@ -244,6 +266,7 @@ func nextAttempt(t time.Time) *time.Time {
 type endpointMessageOut struct {
 	m           *store.EndpointMessage
 	withContent bool
+	legacyGoSDK bool // leaves statusText out
 }
 
 // MarshalJSON encodes the message by hand, like messageOut.
@@ -253,6 +276,11 @@ func (o endpointMessageOut) MarshalJSON() ([]byte, error) {
 	b = appendMessageFields(b, &o.m.Message, o.withContent)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(svixStatus(o.m.Status)), 10)
+	if !o.legacyGoSDK {
+		b = append(b, `,"statusText":"`...)
+		b = append(b, svixStatusText(o.m.Status)...)
+		b = append(b, '"')
+	}
 	if !o.m.NextAttemptAt.IsZero() {
 		b = append(b, `,"nextAttempt":`...)
 		b = appendTime(b, o.m.NextAttemptAt)
@@ -278,8 +306,9 @@ func (s *Server) listAttemptedMessages(c *call) error {
 	if err != nil {
 		return err
 	}
+	legacy := c.legacyGoSDK()
 	out := func(m *store.EndpointMessage) endpointMessageOut {
-		return endpointMessageOut{m: m, withContent: withContent}
+		return endpointMessageOut{m: m, withContent: withContent, legacyGoSDK: legacy}
 	}
 	return c.json(http.StatusOK, listPage(p, msgs, func(m *store.EndpointMessage) string { return m.Message.ID }, out, true))
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
@@ -48,6 +50,31 @@ func BenchmarkMessageCreate(b *testing.B) {
 		h.ServeHTTP(w, req)
 		if w.Code != http.StatusAccepted {
 			b.Fatalf("got %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkEndpointMessageEncode measures encoding a page of 50 of an
+// endpoint's attempted messages, the hand-written encoder's list.
+func BenchmarkEndpointMessageEncode(b *testing.B) {
+	now := time.Now()
+	page := make([]endpointMessageOut, 50)
+	for i := range page {
+		m := &store.EndpointMessage{
+			Message: herald.Message{
+				ID: herald.NewID(herald.PrefixMessage, now), EventID: "evt-1", EventType: "user.signup",
+				Channels: []string{"project_1"}, Payload: []byte(`{"id":"usr_123","email":"ada@example.com","plan":"pro","seats":12}`),
+				CreatedAt: now,
+			},
+			Status:        herald.StatusSending,
+			NextAttemptAt: now.Add(time.Minute),
+		}
+		page[i] = endpointMessageOut{m: m, withContent: true}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(listOut[endpointMessageOut]{Data: page, Done: true}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

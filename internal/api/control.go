@@ -8,8 +8,8 @@ import (
 )
 
 // Herald's delivery controls of an endpoint: its circuit breaker and strict
-// FIFO ordering. They have routes of their own because the Svix SDKs reject
-// unknown fields in an endpoint's JSON.
+// FIFO ordering. They have routes of their own because some Svix Go SDKs
+// reject unknown fields in an endpoint's JSON (see legacysdk.go).
 
 // circuitOut is an endpoint's circuit breaker.
 type circuitOut struct {

@@ -5,10 +5,11 @@
 // handler returns an error instead of writing one; writeError maps the
 // error's herald.ErrorCode to an HTTP status in exactly one place.
 //
-// Wire shapes follow what the official Svix SDKs decode. The Go SDK rejects
-// unknown fields, so outputs use the names it knows: filterTypes for an
-// endpoint's event types and rateLimit for its throttle rate. Inputs accept
-// both those names and the newer eventTypes and throttleRate.
+// Wire shapes are the Svix server reference's. Outputs also repeat
+// eventTypes and throttleRate under their older names, filterTypes and
+// rateLimit, and inputs accept either name. The Svix Go SDKs 1.39 to 1.56
+// reject fields their models lack, so they get answers without the newer
+// fields (legacysdk.go).
 //
 // Authorization is a bearer token: the configured admin token may do
 // anything; a token from app-portal-access is scoped to one application. An

@@ -46,24 +46,29 @@ type endpointPatch struct {
 	FIFO         optional[bool]              `json:"fifo"` // Herald's; null turns it off
 }
 
-// endpointOut is Svix's EndpointOut with the field names both the Go SDK
-// (which rejects unknown fields) and the JavaScript SDK decode.
+// endpointOut is Svix's EndpointOut. eventTypes and throttleRate, the
+// reference's names, are repeated under the older filterTypes and
+// rateLimit, which Svix Go SDKs read: current ones filterTypes, legacy
+// ones both. For legacyGoSDK, which rejects the newer names, EventTypes
+// and ThrottleRate are left empty.
 type endpointOut struct {
-	ID          string            `json:"id"`
-	UID         *string           `json:"uid,omitempty"`
-	URL         string            `json:"url"`
-	Version     int               `json:"version"`
-	Description string            `json:"description"`
-	Disabled    bool              `json:"disabled"`
-	FilterTypes []string          `json:"filterTypes,omitempty"`
-	Channels    []string          `json:"channels,omitempty"`
-	RateLimit   *int              `json:"rateLimit,omitempty"`
-	Metadata    map[string]string `json:"metadata"`
-	CreatedAt   time.Time         `json:"createdAt"`
-	UpdatedAt   time.Time         `json:"updatedAt"`
+	ID           string            `json:"id"`
+	UID          *string           `json:"uid,omitempty"`
+	URL          string            `json:"url"`
+	Version      int               `json:"version"`
+	Description  string            `json:"description"`
+	Disabled     bool              `json:"disabled"`
+	FilterTypes  []string          `json:"filterTypes,omitempty"`
+	EventTypes   []string          `json:"eventTypes,omitempty"`
+	Channels     []string          `json:"channels,omitempty"`
+	RateLimit    *int              `json:"rateLimit,omitempty"`
+	ThrottleRate *int              `json:"throttleRate,omitempty"`
+	Metadata     map[string]string `json:"metadata"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	UpdatedAt    time.Time         `json:"updatedAt"`
 }
 
-func toEndpointOut(e *herald.Endpoint) endpointOut {
+func toEndpointOut(e *herald.Endpoint, legacyGoSDK bool) endpointOut {
 	out := endpointOut{
 		ID:          e.ID,
 		URL:         e.URL,
@@ -76,6 +81,9 @@ func toEndpointOut(e *herald.Endpoint) endpointOut {
 		CreatedAt:   e.CreatedAt.UTC(),
 		UpdatedAt:   e.UpdatedAt.UTC(),
 	}
+	if !legacyGoSDK {
+		out.EventTypes = e.EventTypes
+	}
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
 	}
@@ -86,6 +94,9 @@ func toEndpointOut(e *herald.Endpoint) endpointOut {
 	if e.ThrottleRate > 0 {
 		r := e.ThrottleRate
 		out.RateLimit = &r
+		if !legacyGoSDK {
+			out.ThrottleRate = &r
+		}
 	}
 	return out
 }
@@ -215,7 +226,9 @@ func (s *Server) listEndpoints(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, listPage(p, eps, func(e *herald.Endpoint) string { return e.ID }, toEndpointOut, true))
+	legacy := c.legacyGoSDK()
+	out := func(e *herald.Endpoint) endpointOut { return toEndpointOut(e, legacy) }
+	return c.json(http.StatusOK, listPage(p, eps, func(e *herald.Endpoint) string { return e.ID }, out, true))
 }
 
 func (s *Server) createEndpoint(c *call) error {
@@ -243,7 +256,7 @@ func (s *Server) insertEndpoint(c *call, in *endpointIn) error {
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
 	s.events.EndpointCreated(c.app, ep)
-	return c.json(http.StatusCreated, toEndpointOut(ep))
+	return c.json(http.StatusCreated, toEndpointOut(ep, c.legacyGoSDK()))
 }
 
 func (s *Server) getEndpoint(c *call) error {
@@ -251,7 +264,7 @@ func (s *Server) getEndpoint(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, toEndpointOut(ep))
+	return c.json(http.StatusOK, toEndpointOut(ep, c.legacyGoSDK()))
 }
 
 // updateEndpoint replaces an endpoint, creating it when it does not exist.
@@ -403,7 +416,7 @@ func (s *Server) saveEndpoint(c *call, id string, change func(*herald.Endpoint))
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
 	s.events.EndpointUpdated(c.app, ep, ep.Disabled && !wasDisabled)
-	return c.json(http.StatusOK, toEndpointOut(ep))
+	return c.json(http.StatusOK, toEndpointOut(ep, c.legacyGoSDK()))
 }
 
 func (s *Server) deleteEndpoint(c *call) error {

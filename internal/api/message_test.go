@@ -151,8 +151,8 @@ func TestMessageListsAndAttempts(t *testing.T) {
 		t.Errorf("got %s, want payloads omitted", nc.raw)
 	}
 
-	// Attempts by message, in the SDK's strict shape.
-	r := b.call(t, "GET", "/api/v1/app/acme/attempt/msg/"+ids[0], nil).want(t, 200)
+	// Attempts by message, in the legacy Go SDK's strict shape.
+	r := b.callAs(t, b.token, "GET", "/api/v1/app/acme/attempt/msg/"+ids[0], nil, legacyGoSDKHeader).want(t, 200)
 	var atts struct {
 		Data []struct {
 			ID                 string `json:"id"`
@@ -197,8 +197,8 @@ func TestMessageListsAndAttempts(t *testing.T) {
 		t.Errorf("got response %v after expunge, want empty", got["response"])
 	}
 
-	// Attempted destinations and attempted messages.
-	dest := b.call(t, "GET", "/api/v1/app/acme/msg/"+ids[0]+"/endpoint", nil).want(t, 200)
+	// Attempted destinations and attempted messages, in the same shape.
+	dest := b.callAs(t, b.token, "GET", "/api/v1/app/acme/msg/"+ids[0]+"/endpoint", nil, legacyGoSDKHeader).want(t, 200)
 	var dests struct {
 		Data []struct {
 			ID          string   `json:"id"`
@@ -222,7 +222,7 @@ func TestMessageListsAndAttempts(t *testing.T) {
 	if err := jsonStrict(dest.raw, &dests); err != nil || len(dests.Data) != 1 || dests.Data[0].ID != ep || dests.Data[0].Status != 0 {
 		t.Errorf("got destinations %s (%v), want %s delivered", dest.raw, err, ep)
 	}
-	msgs := b.call(t, "GET", "/api/v1/app/acme/endpoint/"+ep+"/msg?status=0", nil).want(t, 200)
+	msgs := b.callAs(t, b.token, "GET", "/api/v1/app/acme/endpoint/"+ep+"/msg?status=0", nil, legacyGoSDKHeader).want(t, 200)
 	var em struct {
 		Data []struct {
 			ID          string         `json:"id"`

@@ -10,13 +10,15 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-// endpointStatsOut is Svix's EndpointStats. Canceled deliveries count as
-// fail, as everywhere in the Svix API.
+// endpointStatsOut is Svix's EndpointStats, which counts canceled
+// deliveries apart from failed ones. For legacyGoSDK, which has no
+// canceled, Canceled is nil and canceled deliveries count as fail.
 type endpointStatsOut struct {
-	Success int64 `json:"success"`
-	Pending int64 `json:"pending"`
-	Sending int64 `json:"sending"`
-	Fail    int64 `json:"fail"`
+	Success  int64  `json:"success"`
+	Pending  int64  `json:"pending"`
+	Sending  int64  `json:"sending"`
+	Fail     int64  `json:"fail"`
+	Canceled *int64 `json:"canceled,omitempty"`
 }
 
 // endpointStats counts the endpoint's deliveries created in [since, until);
@@ -48,7 +50,13 @@ func (s *Server) endpointStats(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, endpointStatsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail + st.Canceled})
+	out := endpointStatsOut{Success: st.Success, Pending: st.Pending, Sending: st.Sending, Fail: st.Fail}
+	if c.legacyGoSDK() {
+		out.Fail += st.Canceled
+	} else {
+		out.Canceled = &st.Canceled
+	}
+	return c.json(http.StatusOK, out)
 }
 
 type eventExampleIn struct {
@@ -138,11 +146,13 @@ type recoverIn struct {
 	Until *time.Time `json:"until"`
 }
 
-// recoverOut is Svix's RecoverOut.
+// recoverOut is Svix's RecoverOut. UpdatedAt is zero, and left out, for
+// legacyGoSDK.
 type recoverOut struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Task   string `json:"task"`
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	Task      string    `json:"task"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
 // recoverEndpoint schedules a new attempt for the endpoint's failed
@@ -171,11 +181,11 @@ func (s *Server) recoverEndpoint(c *call) error {
 		return err
 	}
 	s.pub.Wake()
-	return c.json(http.StatusAccepted, recoverOut{
-		ID:     herald.NewID(herald.PrefixTask, c.now),
-		Status: "running",
-		Task:   "endpoint.recover",
-	})
+	out := recoverOut{ID: herald.NewID(herald.PrefixTask, c.now), Status: "running", Task: "endpoint.recover"}
+	if !c.legacyGoSDK() {
+		out.UpdatedAt = c.now.UTC()
+	}
+	return c.json(http.StatusAccepted, out)
 }
 
 // resend schedules a manual attempt of a message to an endpoint now, and

@@ -121,7 +121,7 @@ func (s *Server) createPoller(c *call) error {
 	}
 	s.pub.InvalidateEndpoints(c.app.ID)
 	s.events.EndpointCreated(c.app, ep) // it is an endpoint like any other
-	return c.json(http.StatusCreated, toEndpointOut(ep))
+	return c.json(http.StatusCreated, toEndpointOut(ep, c.legacyGoSDK()))
 }
 
 // sink loads the polling endpoint named by {sink_id}.
