@@ -203,6 +203,7 @@ func (h *childHerald) metrics(ctx context.Context) map[string]float64 {
 	if err != nil {
 		return out
 	}
+	req.Header.Set("Authorization", "Bearer "+h.token) // /metrics takes the admin token
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return out

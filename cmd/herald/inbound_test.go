@@ -206,7 +206,7 @@ func testReceive(t *testing.T, ts *testServer) {
 		t.Errorf("sink: got %d requests, want the original and the replay (the duplicate never forwarded)", len(reqs))
 	}
 
-	metrics := get(t, ts.URL+"/metrics")
+	_, metrics := scrape(t, ts.URL+"/metrics", ts.Token)
 	for _, want := range []string{`herald_inbound_refused_total{reason="bad_signature",source="` + src.ID + `"} 2`,
 		`herald_inbound_refused_total{reason="missing_signature",source="` + src.ID + `"} 1`} {
 		if !strings.Contains(metrics, want) {

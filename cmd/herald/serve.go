@@ -17,9 +17,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/authlimit"
+	"github.com/heraldhq/herald/internal/clientip"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/inbound"
@@ -63,6 +64,12 @@ type server struct {
 	cfg    serveConfig
 	served chan error
 	unlock func() // releases the data directory lock
+
+	// metrics serves /metrics on --metrics-addr (metricsAddr, the address
+	// actually listened on); nil without it.
+	metrics       *http.Server
+	metricsAddr   string
+	metricsServed chan error
 
 	// httpGrace bounds how long stop waits for HTTP requests in progress
 	// before it drops their connections.
@@ -207,6 +214,13 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	}
 	undo = append(undo, func() { ln.Close() })
 	addr := ln.Addr().String()
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			return nil, fmt.Errorf("listen on --metrics-addr: %w", err)
+		}
+		undo = append(undo, func() { metricsLn.Close() })
+	}
 	publicURL := cfg.publicURL
 	if publicURL == "" {
 		scheme := "http://"
@@ -215,19 +229,24 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		}
 		publicURL = scheme + strings.Replace(addr, "[::]", "localhost", 1)
 	}
+	// One budget of failed authentications per client for the admin
+	// token, wherever it is tried: the API, the dashboard's login, /metrics.
+	failures := authlimit.New(authlimit.Config{})
 	apiServer := api.New(api.Config{
-		Store:        st,
-		Publisher:    engine,
-		Events:       endpointEvents,
-		Listener:     hub,
-		AdminToken:   token,
-		PortalURL:    strings.TrimRight(publicURL, "/") + "/ui/portal",
-		MaxBodyBytes: cfg.maxBodyBytes,
-		RateLimit:    cfg.apiRateLimit,
-		RateBurst:    cfg.apiRateBurst,
-		Logger:       logger,
-		Registry:     reg,
-		Now:          now,
+		Store:          st,
+		Publisher:      engine,
+		Events:         endpointEvents,
+		Listener:       hub,
+		AdminToken:     token,
+		PortalURL:      strings.TrimRight(publicURL, "/") + "/ui/portal",
+		MaxBodyBytes:   cfg.maxBodyBytes,
+		RateLimit:      cfg.apiRateLimit,
+		RateBurst:      cfg.apiRateBurst,
+		AuthFailures:   failures,
+		TrustedProxies: trusted,
+		Logger:         logger,
+		Registry:       reg,
+		Now:            now,
 	})
 	sessionSecret, err := secretFile(cfg.dataDir, "session-secret", cfg.sessionSecret)
 	if err != nil {
@@ -253,6 +272,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		SessionSecret:  []byte(sessionSecret),
 		SecureCookies:  cfg.secureCookies,
 		TrustedProxies: trusted,
+		LoginFailures:  failures,
 		Events:         endpointEvents,
 		Logger:         logger,
 		Now:            now,
@@ -260,13 +280,21 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
+	guard := metricsGuard{failures: failures, proxies: clientip.NewProxies(trusted), now: now, log: logger}
+	guard.token, guard.scope = metricsToken(cfg, token)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiServer.Handler())
 	mux.Handle("/in/", ingest)
 	mux.Handle("/ui/", dashboard.Handler())
 	mux.Handle("/ui", dashboard.Handler())
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	var metricsMux *http.ServeMux
+	if metricsLn != nil {
+		metricsMux = http.NewServeMux()
+		metricsMux.Handle("GET /metrics", guard.handler(reg))
+	} else {
+		mux.Handle("GET /metrics", guard.handler(reg))
+	}
 
 	var expiry *retention.Job
 	if cfg.retention > 0 {
@@ -298,17 +326,7 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 		served:    make(chan error, 1),
 		unlock:    unlock,
 		httpGrace: stepTimeout,
-		http: &http.Server{
-			Handler: mux,
-			// Slow clients cannot hold connections open: headers must
-			// arrive within --read-header-timeout, the whole request
-			// within a minute, and headers are capped at 64 KiB (431).
-			ReadHeaderTimeout: cfg.headerTimeout,
-			ReadTimeout:       60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		},
+		http:      newHTTPServer(mux, cfg, logger),
 	}
 	if cfg.tlsCert != "" {
 		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12}
@@ -316,18 +334,37 @@ func startServer(ctx context.Context, cfg serveConfig, env Env, logger *slog.Log
 	}
 	go func() { s.served <- s.http.Serve(ln) }()
 	logger.Info("herald listening", "addr", addr, "version", version, "store", storeKind(cfg))
+	if metricsLn != nil {
+		s.startMetrics(metricsLn, metricsMux)
+		logger.Info("metrics listening", "addr", s.metricsAddr, "token", guard.token != "")
+	}
 	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 { // -1 reads it
 		logger.Info("soft memory limit", "mib", limit>>20)
 	}
 	return s, nil
 }
 
-// stop shuts down in order: stop accepting HTTP, stop retention, stop the
-// engine (which stops claiming, lets in-flight sends finish, cancels,
-// releases leases), publish the operational events the API and the engine
-// emitted until then, close the store, then release the data directory.
-// Each step has its own deadline. Calling stop again returns the first
-// call's result.
+// newHTTPServer returns the server of a listener. Slow clients cannot
+// hold connections open: headers must arrive within --read-header-timeout,
+// the whole request within a minute, and headers are capped at 64 KiB
+// (431).
+func newHTTPServer(h http.Handler, cfg serveConfig, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.headerTimeout,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// stop shuts down in order: stop accepting HTTP (and the metrics
+// listener), stop retention, stop the engine (which stops claiming, lets
+// in-flight sends finish, cancels, releases leases), publish the
+// operational events the API and the engine emitted until then, close the
+// store, then release the data directory. Each step has its own deadline.
+// Calling stop again returns the first call's result.
 func (s *server) stop() error {
 	s.stopOnce.Do(func() { s.stopErr = s.shutdown() })
 	return s.stopErr
@@ -348,6 +385,9 @@ func (s *server) shutdown() error {
 	cancel()
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("serve: %w", err))
+	}
+	if err := s.stopMetrics(); err != nil {
+		errs = append(errs, err)
 	}
 	if s.expiry != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)

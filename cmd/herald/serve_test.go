@@ -146,8 +146,8 @@ func TestServePublishDeliverVerify(t *testing.T) {
 		t.Errorf("attempts: got %+v, want one successful attempt with status code 204", attempts.Data)
 	}
 
-	// Metrics and health answer.
-	metrics := get(t, ts.URL+"/metrics")
+	// Metrics (which take the admin token) and health answer.
+	_, metrics := scrape(t, ts.URL+"/metrics", ts.Token)
 	for _, name := range []string{"herald_messages_published_total", "herald_attempts_total", "herald_delivery_latency_seconds", "herald_backlog"} {
 		if !strings.Contains(metrics, name) {
 			t.Errorf("/metrics lacks %s", name)

@@ -51,6 +51,8 @@ type serveConfig struct {
 	circuitFailures int
 	circuitCooldown time.Duration
 	circuitMaxCool  time.Duration
+	metricsToken    string
+	metricsAddr     string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -72,7 +74,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.pgStmtTimeout, "pg-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
 	fs.StringVar(&c.sessionSecret, "session-secret", "", "key that signs dashboard sessions; nodes behind one load balancer must share it (default: generated in --data-dir)")
 	fs.BoolVar(&c.secureCookies, "secure-cookies", false, "mark dashboard cookies Secure (behind a TLS-terminating proxy)")
-	fs.Var(&c.trustedProxies, "trusted-proxies", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client, for dashboard login limits and sources' allowedIps behind them (repeatable; default none)")
+	fs.Var(&c.trustedProxies, "trusted-proxies", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client, for the limits on failed logins and authentications and sources' allowedIps behind them (repeatable; default none)")
 	fs.Float64Var(&c.apiRateLimit, "api-rate-limit", 0, "API requests per second allowed per token, answered 429 with Retry-After beyond it; 0 means no limit")
 	fs.IntVar(&c.apiRateBurst, "api-rate-burst", 0, "API requests a token may make at once (default twice --api-rate-limit)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
@@ -87,6 +89,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.circuitFailures, "circuit-failures", delivery.DefaultCircuitFailures, "consecutive failed attempts that open an endpoint's circuit, holding its deliveries back until a probe succeeds; 0 disables")
 	fs.DurationVar(&c.circuitCooldown, "circuit-cooldown", delivery.DefaultCircuitCooldown, "how long an open circuit waits before its probe; doubles after each failed probe")
 	fs.DurationVar(&c.circuitMaxCool, "circuit-max-cooldown", delivery.DefaultCircuitMaxCooldown, "the longest an open circuit waits before its probe (at least --circuit-cooldown)")
+	fs.StringVar(&c.metricsToken, "metrics-token", "", "bearer token /metrics requires (default: the admin token on the public listener, none on --metrics-addr)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (plain HTTP, for a private network) instead of on --addr")
 }
 
 func flagSet(cfg *serveConfig) *flag.FlagSet {

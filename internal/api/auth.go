@@ -7,9 +7,13 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/heraldhq/herald/internal/authlimit"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -47,6 +51,45 @@ func readOnlyAllows(r *http.Request) bool {
 	return r.Pattern == "POST /api/v1/auth/logout"
 }
 
+// errInvalidToken refuses a bearer token that is neither the admin token
+// nor a stored one: a guess, which authenticateLimited counts.
+var errInvalidToken = herald.Errorf(herald.EUNAUTHORIZED, "Invalid token")
+
+// authenticateLimited is authenticate behind the limit on failed
+// authentications per client (the peer, or behind a trusted proxy the
+// client it forwards), so that an admin token a person chose cannot be
+// guessed at network speed: a client that failed too often is answered
+// 429 with Retry-After before its token is even read, so the answer never
+// tells a right guess from a wrong one. Only a token that matches none
+// (errInvalidToken) spends the budget: successful calls, and refusals that
+// guess nothing (no or a malformed Authorization header, an expired token,
+// a read-only token writing, a store error), spend nothing, and correct
+// clients never wait on one another (authlimit.Limiter.Allow). Wrong
+// tokens are logged, rate-limited, never with the token.
+func (s *Server) authenticateLimited(c *call) (principal, error) {
+	client := s.proxies.Client(c.r)
+	key := authlimit.ClientKey("", client)
+	if wait, ok := s.failures.Allow(key, c.now); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		if s.failures.Log(key, c.now) {
+			s.log.LogAttrs(c.ctx, slog.LevelWarn, "api: too many failed authentications",
+				slog.String("client", client.String()), slog.String("remote", c.r.RemoteAddr), slog.Int("retry_after", secs))
+		}
+		c.w.Header().Set("Retry-After", strconv.Itoa(secs))
+		return principal{}, herald.Errorf(herald.ERATELIMIT, "Too many failed authentications from this address; retry in %d s", secs)
+	}
+	who, err := s.authenticate(c.ctx, c.r)
+	if !errors.Is(err, errInvalidToken) {
+		return who, err
+	}
+	s.failures.Fail(key, c.now)
+	if s.failures.Log(key, c.now) {
+		s.log.LogAttrs(c.ctx, slog.LevelWarn, "api: failed authentication",
+			slog.String("client", client.String()), slog.String("remote", c.r.RemoteAddr), slog.String("route", c.route))
+	}
+	return who, err
+}
+
 // authenticate checks the bearer token of r.
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, error) {
 	h := r.Header.Get("Authorization")
@@ -65,7 +108,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 	t, err := s.store.GetToken(ctx, sum[:])
 	switch {
 	case errors.Is(err, herald.ErrNotFound):
-		return principal{}, herald.Errorf(herald.EUNAUTHORIZED, "Invalid token")
+		return principal{}, errInvalidToken
 	case err != nil:
 		return principal{}, err
 	}

@@ -59,7 +59,7 @@ func (s *Server) serve(c *call, a access, h func(*call) error) error {
 	if a&public != 0 {
 		return h(c)
 	}
-	who, err := s.authenticate(c.ctx, c.r)
+	who, err := s.authenticateLimited(c)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/internal/authlimit"
+	"github.com/heraldhq/herald/internal/clientip"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -67,6 +70,14 @@ type Config struct {
 	// AppCacheTTL is how long a looked-up application is reused by the
 	// publish path; 0 means 2 seconds, negative disables the cache.
 	AppCacheTTL time.Duration
+	// AuthFailures limits failed authentications per client (see
+	// authenticateLimited). Share the dashboard's, which takes the same
+	// admin token. Nil: a limiter of its own with authlimit's defaults.
+	AuthFailures *authlimit.Limiter
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for the limit on failed authentications. Empty: none;
+	// every client is the address it connects from.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP API.
@@ -84,6 +95,8 @@ type Server struct {
 	apps       *appCache
 	listener   Listener
 	limits     *tokenLimits // nil: no per-token limit
+	failures   *authlimit.Limiter
+	proxies    clientip.Proxies
 	mux        *http.ServeMux
 	table      []route // every registered route, in table order
 }
@@ -126,6 +139,10 @@ func New(cfg Config) *Server {
 	}
 	s.apps = newAppCache(ttl, s.now)
 	s.limits = newTokenLimits(cfg.RateLimit, cfg.RateBurst)
+	s.failures, s.proxies = cfg.AuthFailures, clientip.NewProxies(cfg.TrustedProxies)
+	if s.failures == nil {
+		s.failures = authlimit.New(authlimit.Config{})
+	}
 	s.metrics = newMetrics(cfg.Registry)
 	s.mux = http.NewServeMux()
 	s.routes()

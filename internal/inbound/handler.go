@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/internal/authlimit"
 	"github.com/heraldhq/herald/internal/clientip"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -76,6 +79,7 @@ type Handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	limit     *logLimit
+	failures  *authlimit.Limiter
 	refused   *prometheus.CounterVec
 	refusals  refusals
 	events    *prometheus.CounterVec
@@ -93,6 +97,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		limit:     newLogLimit(10 * time.Second),
+		failures:  authlimit.New(authlimit.Config{}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_inbound_refused_total",
 			Help: "Inbound requests refused, by source and reason; nothing of them is stored.",
@@ -131,6 +136,9 @@ const (
 	reasonStale     = "stale"
 	reasonIP        = "ip_not_allowed"
 	reasonTooLarge  = "too_large"
+	// reasonTooManyFailures: the client failed verification too often
+	// for this source lately, and was refused before being verified.
+	reasonTooManyFailures = "too_many_failures"
 )
 
 // ingestResponse is the body of a 200 answer.
@@ -174,6 +182,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, src, reasonIP, from, http.StatusForbidden, herald.EFORBIDDEN, "This address may not post to this source")
 		return
 	}
+	// A client that keeps failing verification is refused before its
+	// request is read, so a source's secret (an api-key, basic-auth or
+	// gitlab token a person chose) cannot be guessed at network speed. The
+	// budget is per source and client: a source whose secret is wrong
+	// does not hold back a provider's events to the others. Only a
+	// credential or signature that matches none of the source's secrets
+	// (ErrBadSignature) spends it: a missing or malformed one, or a stale
+	// timestamp, tells nothing about the secrets.
+	key := authlimit.ClientKey(src.ID, from.client)
+	if wait, ok := h.failures.Allow(key, h.now()); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		h.refuse(w, src, reasonTooManyFailures, from, http.StatusTooManyRequests, herald.ERATELIMIT,
+			fmt.Sprintf("Too many requests from this address failed verification; retry in %d s", secs))
+		return
+	}
 	body, err := readBody(w, r, src.MaxBodyBytes)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -195,6 +219,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "Could not verify the request")
 			return
+		}
+		if errors.Is(err, ErrBadSignature) {
+			h.failures.Fail(key, h.now())
 		}
 		h.refuse(w, src, refusalReason(err), from, http.StatusUnauthorized, herald.EUNAUTHORIZED, err.Error())
 		return

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,6 +39,9 @@ func TestHandlerTwilioUnparseableHost(t *testing.T) {
 	for i := range n {
 		r := httptest.NewRequest(http.MethodPost, "/in/tw", strings.NewReader("a=b"))
 		r.Host = "["
+		// One client each: a client's repeated failures are limited
+		// (429), which is not what this test is about.
+		r.RemoteAddr = "192.0.2." + strconv.Itoa(i+1) + ":40000"
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Header.Set("X-Twilio-Signature", "AAAA")
 		w := httptest.NewRecorder()

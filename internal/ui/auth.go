@@ -2,10 +2,15 @@ package ui
 
 import (
 	"crypto/subtle"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/authlimit"
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // handler is an operator or portal page: it gets the caller's session and
@@ -37,9 +42,15 @@ func (s *Server) admin(h handler) http.HandlerFunc {
 			return
 		}
 		c := &ctx{sess: sess, view: view{CSRF: s.csrfToken(sess), Flash: flashes[r.URL.Query().Get("done")]}}
-		if r.Method != http.MethodGet && !s.checkCSRF(r, sess) {
-			s.fail(w, r, c.view, errForbidden)
-			return
+		if r.Method != http.MethodGet {
+			if err := parseForm(w, r, 0); err != nil {
+				s.fail(w, r, c.view, err)
+				return
+			}
+			if !s.checkCSRF(r, sess) {
+				s.fail(w, r, c.view, errForbidden)
+				return
+			}
 		}
 		if err := h(w, r, c); err != nil {
 			s.fail(w, r, c.view, err)
@@ -76,6 +87,10 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, p
 // CSRF token must match the login cookie (double submit), so another site
 // cannot log a browser into its own session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r, maxOpenFormBytes); err != nil {
+		s.showLogin(w, r, statusOf(err), herald.ErrorDetail(err))
+		return
+	}
 	c, err := r.Cookie(loginCookie)
 	form := r.PostFormValue(csrfField)
 	if err != nil || form == "" || !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
@@ -85,11 +100,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// The attempt is spent before the token is compared, and a limited
 	// client is refused even with the right token: otherwise the answer
 	// would tell a right guess from a wrong one whatever the limit. Only
-	// this client's budget is spent (see loginLimiter), so others can still
-	// log in; behind a trusted proxy, the client is the one it forwards.
+	// this client's budget is spent (see authlimit.Limiter), so others can
+	// still log in; behind a trusted proxy, the client is the one it
+	// forwards. The budget is the one the API's bearer tokens spend too.
 	client := s.proxies.Client(r)
-	key := clientKey(client, r.RemoteAddr)
-	if !s.logins.take(key, s.now()) {
+	key := authlimit.ClientKey("", client)
+	if wait, ok := s.logins.Take(key, s.now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		s.showLogin(w, r, http.StatusTooManyRequests, "Too many failed attempts; wait a few seconds.")
 		return
 	}
@@ -99,7 +116,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusUnauthorized, "That token is not the admin token.")
 		return
 	}
-	s.logins.refund(key, s.now())
+	s.logins.Refund(key, s.now())
 	sess := session{Kind: kindAdmin, TokenHash: s.adminBinding, Expires: s.now().Add(s.ttl), Nonce: newNonce()}
 	s.setCookie(w, r, adminCookie, s.encode(sess), sess.Expires)
 	s.setCookie(w, r, loginCookie, "", time.Time{})

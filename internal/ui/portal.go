@@ -73,9 +73,15 @@ func (s *Server) portal(h portalHandler) http.HandlerFunc {
 			s.fail(w, r, c.view, errPortalReadOnly)
 			return
 		}
-		if r.Method != http.MethodGet && !s.checkCSRF(r, sess) {
-			s.fail(w, r, c.view, errForbidden)
-			return
+		if r.Method != http.MethodGet {
+			if err := parseForm(w, r, 0); err != nil {
+				s.fail(w, r, c.view, err)
+				return
+			}
+			if !s.checkCSRF(r, sess) {
+				s.fail(w, r, c.view, errForbidden)
+				return
+			}
 		}
 		if err := h(w, r, c); err != nil {
 			s.fail(w, r, c.view, err)
@@ -139,6 +145,10 @@ func (s *Server) portalEntry(w http.ResponseWriter, r *http.Request) {
 // is the credential, so no CSRF token exists yet; the request must still
 // come from this site.
 func (s *Server) portalSession(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(w, r, maxOpenFormBytes); err != nil {
+		http.Error(w, herald.ErrorDetail(err), statusOf(err))
+		return
+	}
 	token := strings.TrimSpace(r.PostFormValue("key"))
 	if !sameOrigin(r) || !strings.HasPrefix(token, portalTokenPrefix) {
 		http.Error(w, "Invalid portal link", http.StatusUnauthorized)

@@ -106,6 +106,8 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case herald.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case herald.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }

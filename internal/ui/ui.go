@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/heraldhq/herald/internal/authlimit"
 	"github.com/heraldhq/herald/internal/clientip"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -57,6 +58,11 @@ type Config struct {
 	// client is the address it connects from and its headers are ignored,
 	// and behind a proxy all clients share the proxy's login budget.
 	TrustedProxies []netip.Prefix
+	// LoginFailures limits failed logins per client. Share one with the
+	// API, which takes the same admin token, so that a client has one
+	// budget of guesses wherever it tries them. Nil: a limiter of its own
+	// with authlimit's defaults (10 failures, then one a second).
+	LoginFailures *authlimit.Limiter
 	// RefreshInterval is how often live lists refresh in the browser.
 	// Default 2 seconds.
 	RefreshInterval time.Duration
@@ -88,7 +94,7 @@ type Server struct {
 	patterns   []string // every registered route, in table order
 	// logins limits login attempts per client, so the admin token cannot
 	// be guessed at network speed and one client cannot lock out another.
-	logins *loginLimiter
+	logins *authlimit.Limiter
 	// proxies tell a client behind a trusted proxy from the proxy.
 	proxies clientip.Proxies
 	// secureCookies is Config.SecureCookies.
@@ -117,12 +123,15 @@ func New(cfg Config) (*Server, error) {
 		refresh:       cfg.RefreshInterval,
 		log:           cfg.Logger,
 		now:           cfg.Now,
-		logins:        newLoginLimiter(time.Second, 10, 1<<16),
+		logins:        cfg.LoginFailures,
 		proxies:       clientip.NewProxies(cfg.TrustedProxies),
 		secureCookies: cfg.SecureCookies,
 	}
 	if s.events == nil {
 		s.events = herald.NoEndpointEvents{}
+	}
+	if s.logins == nil {
+		s.logins = authlimit.New(authlimit.Config{})
 	}
 	if len(s.secret) == 0 {
 		s.secret = make([]byte, 32)
@@ -159,7 +168,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves everything under /ui/ (and redirects /ui to /ui/).
+// Handler serves everything under /ui/ (and redirects /ui to /ui/). A
+// request with a body must be a URL-encoded form, of limited size (see
+// limitBody).
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -167,6 +178,8 @@ func (s *Server) Handler() http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-		s.mux.ServeHTTP(w, r)
+		if s.limitBody(w, r) {
+			s.mux.ServeHTTP(w, r)
+		}
 	})
 }
