@@ -17,10 +17,12 @@ import (
 // keeps the store's time.
 
 const (
-	// minClockOffset is the offset below which a node keeps its own
-	// clock: too small to matter to a lease, and within what one
-	// measurement can tell.
-	minClockOffset = 100 * time.Millisecond
+	// clockStep is the least change in the measured offset a node
+	// adopts: smaller ones are too small to matter to a lease and within
+	// what one measurement can tell, and adopting them would step the
+	// node's clock back and forth by a few milliseconds at every
+	// heartbeat. So a node within it of the store keeps its own clock.
+	clockStep = 100 * time.Millisecond
 	// maxClockRoundTrip bounds the round trip a measurement may take to
 	// count; a slower answer says little about the offset.
 	maxClockRoundTrip = 500 * time.Millisecond
@@ -51,10 +53,11 @@ func (e *Engine) syncClock(ctx context.Context) {
 		return // the heartbeat reports the store's errors
 	}
 	off := at.Sub(before.Add(rtt / 2))
-	if off.Abs() < minClockOffset {
-		off = 0
+	old := time.Duration(e.offset.Load())
+	if (off - old).Abs() < clockStep {
+		return
 	}
-	old := time.Duration(e.offset.Swap(int64(off)))
+	e.offset.Store(int64(off))
 	switch {
 	case off.Abs() >= warnClockOffset && (off-old).Abs() >= warnClockOffset:
 		e.log.Warn("this node's clock differs from the database's; leases use the database's time: check the node's time synchronisation (NTP)",
