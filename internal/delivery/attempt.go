@@ -12,8 +12,8 @@ import (
 
 // ErrClassInterrupted is the error class of an attempt cut off by the
 // sending node's stop. The request may have reached the endpoint, so the
-// attempt is logged; the delivery is due again at once, and the endpoint's
-// health is left as it was.
+// attempt is logged; the delivery is due again at once, without counting
+// it among its attempts, and the endpoint's health is left as it was.
 const ErrClassInterrupted herald.ErrorClass = "interrupted"
 
 // attempt makes one attempt of job as planned. It returns the result to
@@ -46,6 +46,9 @@ func (e *Engine) attempt(job store.Job, plan sendPlan) (res store.Result, pause 
 	done, rnd := e.now(), e.cfg.Rand()
 	var out herald.Outcome
 	if resp.interrupted {
+		// Not the endpoint's doing: the delivery is due again at once,
+		// with the attempts it had.
+		attempts--
 		resp.errClass = ErrClassInterrupted
 		out = herald.Outcome{Status: herald.StatusSending, NextAttemptAt: done}
 	} else {

@@ -67,9 +67,9 @@ func TestStopReleasesQueuedDeliveries(t *testing.T) {
 		t.Fatalf("recorded %d results, want the cut-off send's", len(b.store.results))
 	}
 	cut := b.store.results[0]
-	if cut.Attempt.MsgID != msgs[0].ID || cut.Attempt.ErrorClass != ErrClassInterrupted || !cut.Interrupted ||
+	if cut.Attempt.MsgID != msgs[0].ID || cut.Attempt.ErrorClass != ErrClassInterrupted || !cut.Interrupted || cut.Attempts != 0 ||
 		cut.Outcome.Status != herald.StatusSending || cut.Outcome.NextAttemptAt.After(time.Now()) || cut.Outcome.DisableEndpoint {
-		t.Errorf("cut-off send recorded as %+v, want an interrupted attempt of %s, due again now", cut, msgs[0].ID)
+		t.Errorf("cut-off send recorded as %+v, want an interrupted attempt of %s, due again now, counting no attempt", cut, msgs[0].ID)
 	}
 	if d := b.store.deliveries[keyOf(msgs[0], ep)]; d.LeaseOwner != "" || d.Status != herald.StatusSending {
 		t.Errorf("cut-off delivery: %v leased to %q, want sending and unleased", d.Status, d.LeaseOwner)

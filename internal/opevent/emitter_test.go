@@ -139,6 +139,12 @@ func result(appID, epID string, attempts, code int, status herald.MessageStatus)
 	}
 }
 
+// interrupted marks r as a send its node's stop cut off.
+func interrupted(r store.Result) store.Result {
+	r.Interrupted = true
+	return r
+}
+
 func TestRecordedSendsSvixAttemptEvents(t *testing.T) {
 	t.Parallel()
 	l := lookup{
@@ -161,6 +167,7 @@ func TestRecordedSendsSvixAttemptEvents(t *testing.T) {
 			`{"type":"message.attempt.failing","data":{"appId":"app_1","appUid":"acme","msgId":"msg_1","msgEventId":"order-1","endpointId":"ep_1","lastAttempt":{"id":"atmpt_4","timestamp":"2026-05-01T12:00:00.123Z","responseStatusCode":500}}}`,
 		}},
 		{"fifth failure", []store.Result{result("app_1", "ep_1", 5, 0, herald.StatusSending)}, nil, nil},
+		{"a send cut off by a stop", []store.Result{interrupted(result("app_1", "ep_1", 4, 0, herald.StatusSending))}, nil, nil},
 		{"last failure", []store.Result{result("app_1", "ep_1", 8, 0, herald.StatusFail)}, nil, []string{
 			`{"type":"message.attempt.exhausted","data":{"appId":"app_1","appUid":"acme","msgId":"msg_1","msgEventId":"order-1","endpointId":"ep_1","lastAttempt":{"id":"atmpt_8","timestamp":"2026-05-01T12:00:00.123Z","responseStatusCode":0}}}`,
 		}},

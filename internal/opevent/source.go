@@ -71,7 +71,8 @@ func (e *Emitter) endpointEvent(typ string, app *herald.Application, ep *herald.
 func (e *Emitter) Recorded(batch []store.Result, disabled []string) {
 	for i := range batch {
 		r := &batch[i]
-		if r.Attempt.AppID == e.cfg.AppID {
+		// A send cut off by a node's stop says nothing of the endpoint.
+		if r.Attempt.AppID == e.cfg.AppID || r.Interrupted {
 			continue
 		}
 		var typ string

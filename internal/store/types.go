@@ -63,7 +63,8 @@ type Deferral struct {
 type Result struct {
 	Attempt herald.Attempt
 	Outcome herald.Outcome
-	// Attempts is the delivery's attempt count including this one.
+	// Attempts is the delivery's attempt count including this one, or
+	// without it for an Interrupted send, which does not count.
 	Attempts int
 	// Owner is the node whose lease the attempt was made under, or ""
 	// when the caller held none. The attempt is always logged; the
@@ -80,8 +81,18 @@ type Result struct {
 	// Interrupted says the send was cut off by the sending node's stop,
 	// not ended by the endpoint. The attempt is logged, since the request
 	// may have reached the endpoint, but it says nothing of the
-	// endpoint's health.
+	// endpoint's health, takes none of the delivery's scheduled attempts,
+	// and leaves its trigger (a manual resend stays one).
 	Interrupted bool
+}
+
+// Before is the attempt count the delivery has when the result applies:
+// one less than Attempts, or Attempts itself for an interrupted send.
+func (r *Result) Before() int {
+	if r.Interrupted {
+		return r.Attempts
+	}
+	return r.Attempts - 1
 }
 
 // EndpointMessage is a message as seen from one endpoint.

@@ -86,11 +86,11 @@ const (
 	updateDeliveries = `UPDATE deliveries d SET
 		status = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN 4 ELSE u.status END,
 		next_attempt_at = CASE WHEN u.status IN (1, 3) AND NOT e.enabled THEN NULL ELSE u.next_attempt_at END,
-		attempts = u.attempts, trigger = 0, lease_owner = NULL, leased_at = NULL, updated_at = u.updated_at,
-		paced = false
+		attempts = u.attempts, trigger = CASE WHEN u.interrupted THEN d.trigger ELSE 0 END,
+		lease_owner = NULL, leased_at = NULL, updated_at = u.updated_at, paced = false
 	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::integer[], $5::bigint[], $6::bigint[],
-			$7::text[], $8::integer[])
-		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at, owner, before),
+			$7::text[], $8::integer[], $9::boolean[])
+		AS u(msg_id, endpoint_id, status, attempts, next_attempt_at, updated_at, owner, before, interrupted),
 		LATERAL (SELECT k.ctid FROM deliveries k
 			WHERE k.msg_id = u.msg_id AND k.endpoint_id = u.endpoint_id
 				AND (k.lease_owner IS NOT DISTINCT FROM u.owner OR k.status = 4 AND u.status IN (0, 2))
@@ -154,7 +154,7 @@ func (db *DB) recordBatch(ctx context.Context, ops []*recordOp) error {
 	b.Queue(insertAttempts, a.id, a.msgID, a.endpointID, a.appID, a.url, a.status, a.statusCode,
 		a.body, a.respHeaders, a.reqHeaders, a.duration, a.errorClass, a.trigger, a.createdAt)
 	for _, c := range d.rounds {
-		b.Queue(updateDeliveries, c.msgID, c.endpointID, c.status, c.attempts, c.next, c.updated, c.owner, c.before)
+		b.Queue(updateDeliveries, c.msgID, c.endpointID, c.status, c.attempts, c.next, c.updated, c.owner, c.before, c.interrupted)
 	}
 	since := h.failingSinces(epIDs)
 	b.Queue(updateHealth, epIDs, h.resets(epIDs), since, laterAttempts(since))
@@ -225,6 +225,7 @@ type resultColumns struct {
 	next              []*int64
 	updated           []int64
 	owner             []*string
+	interrupted       []bool
 }
 
 func (u *deliveryUpdates) add(r store.Result) {
@@ -254,7 +255,8 @@ func (u *deliveryUpdates) add(r store.Result) {
 	c.endpointID = append(c.endpointID, key.EndpointID)
 	c.status = append(c.status, int16(r.Outcome.Status))
 	c.attempts = append(c.attempts, int32(r.Attempts))
-	c.before = append(c.before, int32(r.Attempts-1))
+	c.before = append(c.before, int32(r.Before()))
+	c.interrupted = append(c.interrupted, r.Interrupted)
 	c.next = append(c.next, next)
 	c.updated = append(c.updated, ms(r.Attempt.CreatedAt))
 	c.owner = append(c.owner, owner)

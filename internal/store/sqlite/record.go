@@ -27,9 +27,9 @@ const (
 				(SELECT 1 FROM endpoints WHERE id = ?2 AND disabled = 0) THEN 4 ELSE ?3 END,
 			next_attempt_at = CASE WHEN ?3 IN (1, 3) AND NOT EXISTS
 				(SELECT 1 FROM endpoints WHERE id = ?2 AND disabled = 0) THEN NULL ELSE ?5 END,
-			attempts = ?4, trigger = 0, lease_owner = NULL, updated_at = ?6, paced = 0
+			attempts = ?4, trigger = CASE WHEN ?9 THEN trigger ELSE 0 END, lease_owner = NULL, updated_at = ?6, paced = 0
 		WHERE msg_id = ?1 AND endpoint_id = ?2 AND (lease_owner IS ?7 OR status = 4 AND ?3 IN (0, 2))
-			AND attempts = ?4 - 1`
+			AND attempts = ?8`
 	sqlEndpointHealthy = `UPDATE endpoints SET failing_since = NULL
 		WHERE id = ? AND failing_since IS NOT NULL`
 	// A failure marks the endpoint failing since its attempt began (?1),
@@ -141,7 +141,8 @@ func (db *DB) record(ctx context.Context, w *wtx, r *store.Result, headers [2]sq
 			next = sql.NullInt64{Int64: at, Valid: true}
 		}
 	}
-	_, err = w.exec(ctx, db.st.recordDelivery, a.MsgID, a.EndpointID, int(status), r.Attempts, next, at, nullString(r.Owner))
+	_, err = w.exec(ctx, db.st.recordDelivery, a.MsgID, a.EndpointID, int(status), r.Attempts, next, at, nullString(r.Owner),
+		r.Before(), r.Interrupted)
 	if err != nil {
 		return false, mapErr("record delivery", err)
 	}

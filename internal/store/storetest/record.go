@@ -159,7 +159,9 @@ var recordTests = []test{
 			j := f.claimOne("node", f.at(time.Second))
 			cut := result(j, f.at(2*time.Second), 0, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(3 * time.Second)})
 			cut.Attempt.Status, cut.Attempt.ErrorClass, cut.Interrupted = herald.StatusFail, "interrupted", true
+			cut.Attempts = j.Delivery.Attempts // it takes none of the delivery's attempts
 			f.record(cut)
+			f.record(cut) // a retried batch changes nothing
 			if ep := f.getEndpoint(a.ID, e.ID); !ep.FailingSince.Equal(since) {
 				f.Errorf("failing %v: failing since %v after an interrupted attempt, want %v", failing, ep.FailingSince, since)
 			}
@@ -170,10 +172,29 @@ var recordTests = []test{
 				f.Errorf("failing %v: attempt error class %q, want interrupted", failing, got.ErrorClass)
 			}
 			again := f.claimOne("node", f.at(3*time.Second))
-			if again.Delivery.Attempts != cut.Attempts {
-				f.Errorf("failing %v: claimed with %d attempts made, want %d", failing, again.Delivery.Attempts, cut.Attempts)
+			if again.Delivery.Attempts != j.Delivery.Attempts {
+				f.Errorf("failing %v: claimed with %d attempts made, want %d as before the cut", failing, again.Delivery.Attempts, j.Delivery.Attempts)
 			}
 			f.record(result(again, f.at(4*time.Second), 200, herald.Outcome{Status: herald.StatusSuccess}))
+		}
+	}},
+	// A manual resend cut off by its node's stop is still a manual resend
+	// when it is claimed again.
+	{"AnInterruptedResendStaysManual", func(f *fixture) {
+		a := f.app()
+		e := f.endpoint(a.ID)
+		m := f.publish(a.ID, f.t0, e.ID)
+		j := f.claimOne("node", f.t0)
+		f.record(result(j, f.at(time.Second), 500, herald.Outcome{Status: herald.StatusFail}))
+		f.noErr("resend", f.s.Resend(f.ctx, a.ID, m.ID, e.ID, f.at(2*time.Second)))
+		manual := f.claimOne("node", f.at(2*time.Second))
+		cut := result(manual, f.at(3*time.Second), 0, herald.Outcome{Status: herald.StatusSending, NextAttemptAt: f.at(3 * time.Second)})
+		cut.Interrupted, cut.Attempts = true, manual.Delivery.Attempts
+		f.record(cut)
+		again := f.claimOne("node", f.at(3*time.Second))
+		if again.Delivery.Trigger != herald.TriggerManual || again.Delivery.Attempts != manual.Delivery.Attempts {
+			f.Errorf("claimed after an interrupted resend: trigger %v with %d attempts, want manual with %d",
+				again.Delivery.Trigger, again.Delivery.Attempts, manual.Delivery.Attempts)
 		}
 	}},
 	// A retried batch and the next attempt's result, recorded in one call
