@@ -67,6 +67,9 @@ func (s *Server) idempotently(c *call, h func(*call) error) error {
 		if err != nil {
 			return err
 		}
+		if c.legacyGoSDK() {
+			body = legacyReplay(body)
+		}
 		c.w.Header().Set("Idempotent-Replayed", "true")
 		if len(body) == 0 {
 			c.w.WriteHeader(saved.StatusCode)
@@ -113,6 +116,33 @@ func (s *Server) replayBody(c *call, resp *store.IdempotentResponse) ([]byte, er
 	}
 	out["payload"] = json.RawMessage(`{}`)
 	return json.Marshal(out)
+}
+
+// legacyReplay drops from a saved answer the fields a legacy Go SDK
+// rejects (legacysdk.go): the answer was saved for whichever client sent
+// the key first, and a client may retry with another SDK version. The
+// answers a key can save are those of POST routes: an application or
+// endpoint (eventTypes, throttleRate) or a recover task (updatedAt).
+func legacyReplay(body []byte) []byte {
+	var out map[string]json.RawMessage
+	if json.Unmarshal(body, &out) != nil {
+		return body
+	}
+	drop := []string{"eventTypes", "throttleRate"}
+	if _, task := out["task"]; task {
+		drop = append(drop, "updatedAt")
+	}
+	n := len(out)
+	for _, k := range drop {
+		delete(out, k)
+	}
+	if len(out) == n {
+		return body
+	}
+	if b, err := json.Marshal(out); err == nil {
+		return b
+	}
+	return body
 }
 
 // runIdempotent runs h within idempotentRunLimit and answers. It returns

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -190,6 +191,42 @@ func checkRepeatedFields(t *testing.T, what string, o map[string]any) {
 	if st, ok := o["status"].(float64); ok && o["statusText"] != nil {
 		if want := [...]string{"success", "pending", "fail", "sending"}[int(st)]; o["statusText"] != want {
 			t.Errorf("%s: got statusText %v for status %v, want %s", what, o["statusText"], st, want)
+		}
+	}
+}
+
+// TestIdempotentReplayFollowsUserAgent: an answer saved for one SDK and
+// replayed to a legacy Go SDK (a client retrying after an upgrade or a
+// rollback) leaves out the fields that SDK rejects.
+func TestIdempotentReplayFollowsUserAgent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	h := http.Header{"Idempotency-Key": {"k1"}, "User-Agent": {"svix-libs/1.60.0/go"}}
+	body := map[string]any{"name": "Acme", "throttleRate": 10}
+	first := b.callAs(t, b.token, "POST", "/api/v1/app", body, h).want(t, http.StatusCreated)
+	if !strings.Contains(string(first.raw), `"throttleRate"`) {
+		t.Fatalf("first answer %s lacks throttleRate", first.raw)
+	}
+	h.Set("User-Agent", "svix-libs/1.44.0/go")
+	again := b.callAs(t, b.token, "POST", "/api/v1/app", body, h).want(t, http.StatusCreated)
+	if again.header.Get("Idempotent-Replayed") != "true" || strings.Contains(string(again.raw), `"throttleRate"`) ||
+		!strings.Contains(string(again.raw), `"updatedAt"`) {
+		t.Errorf("replay to a legacy Go SDK: %s (replayed %q), want the saved answer without throttleRate",
+			again.raw, again.header.Get("Idempotent-Replayed"))
+	}
+}
+
+func TestLegacyReplayDropsOnlyWhatItMust(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{`{"id":"app_1","throttleRate":10,"rateLimit":10,"updatedAt":"t"}`, `{"id":"app_1","rateLimit":10,"updatedAt":"t"}`},
+		{`{"id":"ep_1","eventTypes":["a"],"filterTypes":["a"]}`, `{"filterTypes":["a"],"id":"ep_1"}`},
+		{`{"id":"qtask_1","status":"running","task":"endpoint.recover","updatedAt":"t"}`, `{"id":"qtask_1","status":"running","task":"endpoint.recover"}`},
+		{`{"id":"msg_1","payload":{"throttleRate":1}}`, `{"id":"msg_1","payload":{"throttleRate":1}}`},
+		{`not json`, `not json`},
+	} {
+		if got := string(legacyReplay([]byte(tt.in))); got != tt.want {
+			t.Errorf("legacyReplay(%s) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }
