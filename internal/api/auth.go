@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/authlimit"
 	"github.com/heraldhq/herald/internal/herald"
@@ -66,28 +68,49 @@ var errInvalidToken = herald.Errorf(herald.EUNAUTHORIZED, "Invalid token")
 // a read-only token writing, a store error), spend nothing, and correct
 // clients never wait on one another (authlimit.Limiter.Allow). Wrong
 // tokens are logged, rate-limited, never with the token.
+//
+// The budget is checked again once authenticate returns, before its
+// answer is given: it may have waited on the store, and wrong tokens sent
+// at once would all have passed the first check while waiting, each
+// answered, and left a debt that holds back a correct client behind the
+// same address. Between the second check and the charge nothing waits.
 func (s *Server) authenticateLimited(c *call) (principal, error) {
 	client := s.proxies.Client(c.r)
 	key := authlimit.ClientKey("", client)
-	if wait, ok := s.failures.Allow(key, c.now); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		if s.failures.Log(key, c.now) {
-			s.log.LogAttrs(c.ctx, slog.LevelWarn, "api: too many failed authentications",
-				slog.String("client", client.String()), slog.String("remote", c.r.RemoteAddr), slog.Int("retry_after", secs))
-		}
-		c.w.Header().Set("Retry-After", strconv.Itoa(secs))
-		return principal{}, herald.Errorf(herald.ERATELIMIT, "Too many failed authentications from this address; retry in %d s", secs)
+	if err := s.checkFailures(c, key, client, c.now); err != nil {
+		return principal{}, err
 	}
 	who, err := s.authenticate(c.ctx, c.r)
+	now := s.now()
+	if err := s.checkFailures(c, key, client, now); err != nil {
+		return principal{}, err
+	}
 	if !errors.Is(err, errInvalidToken) {
 		return who, err
 	}
-	s.failures.Fail(key, c.now)
-	if s.failures.Log(key, c.now) {
+	s.failures.Fail(key, now)
+	if s.failures.Log(key, now) {
 		s.log.LogAttrs(c.ctx, slog.LevelWarn, "api: failed authentication",
 			slog.String("client", client.String()), slog.String("remote", c.r.RemoteAddr), slog.String("route", c.route))
 	}
 	return who, err
+}
+
+// checkFailures refuses a client whose failed authentications have spent
+// its budget: 429 with Retry-After, logged at most once per client every
+// few seconds.
+func (s *Server) checkFailures(c *call, key authlimit.Key, client netip.Addr, now time.Time) error {
+	wait, ok := s.failures.Allow(key, now)
+	if ok {
+		return nil
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	if s.failures.Log(key, now) {
+		s.log.LogAttrs(c.ctx, slog.LevelWarn, "api: too many failed authentications",
+			slog.String("client", client.String()), slog.String("remote", c.r.RemoteAddr), slog.Int("retry_after", secs))
+	}
+	c.w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return herald.Errorf(herald.ERATELIMIT, "Too many failed authentications from this address; retry in %d s", secs)
 }
 
 // authenticate checks the bearer token of r.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/authlimit"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // stepClock is a clock a test moves by hand.
@@ -224,4 +228,80 @@ func TestConcurrentCallsAreNeverLimited(t *testing.T) {
 			t.Errorf("one of 64 concurrent calls with the right token: got %s, want 200", r)
 		}
 	}
+}
+
+// slowTokenStore holds every token lookup until release is closed,
+// telling arrived of each.
+type slowTokenStore struct {
+	store.Store
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (s *slowTokenStore) GetToken(ctx context.Context, hash []byte) (*store.Token, error) {
+	s.arrived <- struct{}{}
+	<-s.release
+	return s.Store.GetToken(ctx, hash)
+}
+
+// TestSlowLookupsBuildNoDebt: wrong tokens sent at once all wait on the
+// store together, having passed the check before it. Only as many as the
+// budget allows are answered 401, the others 429, and they build no debt:
+// once the budget has refilled, the right token from the same address
+// gets in.
+func TestSlowLookupsBuildNoDebt(t *testing.T) {
+	t.Parallel()
+	const n = 64
+	clock := &stepClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	slow := &slowTokenStore{arrived: make(chan struct{}, n), release: make(chan struct{})}
+	b := setup(t, func(c *Config) {
+		c.Now = clock.now
+		slow.Store = c.Store
+		c.Store = slow
+	})
+	c := b.from(t, "127.0.0.8")
+	statuses := make(chan int, n)
+	for i := range n {
+		go func() {
+			req, err := http.NewRequest(http.MethodGet, b.url+"/api/v1/app", nil)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			req.Header.Set("Authorization", fmt.Sprintf("Bearer wrong-%d", i))
+			resp, err := c.http.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			_ = resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(slow.release) }) })
+	for waiting := 0; waiting < n; {
+		select {
+		case <-slow.arrived:
+			waiting++
+		case status := <-statuses:
+			t.Fatalf("a wrong token was answered %d before its lookup", status)
+		}
+	}
+	release.Do(func() { close(slow.release) })
+	answered := 0
+	for range n {
+		switch status := <-statuses; status {
+		case http.StatusUnauthorized:
+			answered++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("wrong token: got %d, want 401 or 429", status)
+		}
+	}
+	if answered > 2*authlimit.DefaultBurst {
+		t.Errorf("wrong tokens answered 401 of %d sent at once: got %d, want at most about the budget (%d)", n, answered, authlimit.DefaultBurst)
+	}
+	clock.add(2 * authlimit.DefaultBurst * authlimit.DefaultEvery)
+	c.callAs(t, b.token, "GET", "/api/v1/app", nil, nil).want(t, http.StatusOK)
 }

@@ -2,7 +2,8 @@
 // credential a person chose (an admin token, a source's shared secret)
 // cannot be guessed at network speed, and one client's failures never lock
 // out another. The dashboard's login, the API's bearer tokens, /metrics
-// and the ingest URLs all use it; it is standard library only.
+// and the ingest URLs of sources whose requests carry their secret as is
+// all use it; it is standard library only.
 package authlimit
 
 import (
@@ -47,11 +48,16 @@ type Config struct {
 // briefly hold attempts too, so it suits a rare action (a login). Allow
 // only checks, and Fail charges a failure afterwards: correct clients
 // never wait on one another, so it suits paths they call often and
-// concurrently (API calls, ingest). There, guesses sent at once all pass
-// Allow and drive the budget below zero, and the client waits until it is
-// paid back: concurrency buys no extra attempts over time. The debt is
-// capped at an hour of refill (maxDebt), so one burst cannot lock an
-// address out for longer.
+// concurrently (API calls, ingest). Such a caller calls Allow just before
+// it tells a right credential from a wrong one, with nothing that waits
+// (a body to read, a store lookup) between that check and Fail: requests
+// sent at once then pass together only when they race on different CPUs,
+// and their failures drive the budget a little below zero, a debt the
+// client pays back before its next attempt, so concurrency buys no extra
+// attempts over time. A caller that must wait checks again after the
+// wait. The debt is capped at two minutes of refill (maxDebt), far more
+// than such races build, so that no burst can hold an address back for
+// longer.
 //
 // There is deliberately no global ceiling. One that a right credential
 // bypassed would be an oracle (refused means wrong, let in means right);
@@ -78,7 +84,7 @@ type Limiter struct {
 
 // maxDebt is the most a client's failures beyond its budget can make it
 // wait.
-const maxDebt = time.Hour
+const maxDebt = 2 * time.Minute
 
 // bucket is one client's attempts left, as of at.
 type bucket struct {
@@ -230,12 +236,14 @@ func (l *Limiter) check(b *bucket, now time.Time) (time.Duration, bool) {
 	return 0, true
 }
 
-// refill brings b up to now.
+// refill brings b up to now. A time before b's, which a caller racing
+// another may pass, leaves it alone: moving b back would refill the
+// interval twice.
 func (l *Limiter) refill(b *bucket, now time.Time) {
 	if d := now.Sub(b.at); d > 0 {
 		b.tokens = min(l.burst, b.tokens+float64(d)/float64(l.every))
+		b.at = now
 	}
-	b.at = now
 }
 
 // refillTime is how long an empty bucket takes to fill.

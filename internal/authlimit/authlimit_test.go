@@ -108,9 +108,9 @@ func TestLog(t *testing.T) {
 	}
 }
 
-// Allow spends nothing; Fail charges after the fact, so failures sent at
-// once all pass Allow, drive the budget below zero, and are paid back
-// before the next attempt; the debt is capped at an hour.
+// Allow spends nothing; Fail charges after the fact, so failures that
+// passed Allow together drive the budget below zero, and are paid back
+// before the next attempt; the debt is capped at two minutes.
 func TestAllowAndFail(t *testing.T) {
 	t.Parallel()
 	l := New(Config{Every: time.Second, Burst: 3})
@@ -132,10 +132,26 @@ func TestAllowAndFail(t *testing.T) {
 	if _, ok := l.Allow(a, t0.Add(3*time.Second)); !ok {
 		t.Errorf("once the debt is paid: refused")
 	}
+	later := t0.Add(3 * time.Second)
 	for range 100_000 {
-		l.Fail(a, t0)
+		l.Fail(a, later)
 	}
-	if wait, _ := l.Allow(a, t0); wait > time.Hour+time.Second {
-		t.Errorf("after 100000 failures: wait %s, want at most about an hour", wait)
+	if wait, _ := l.Allow(a, later); wait != maxDebt+time.Second {
+		t.Errorf("after 100000 failures: wait %s, want %s (the debt's cap, and one attempt)", wait, maxDebt+time.Second)
+	}
+}
+
+// A caller that read the clock before another, and reaches the limiter
+// after it, refills nothing twice.
+func TestEarlierTimeRefillsNothing(t *testing.T) {
+	t.Parallel()
+	l := New(Config{Every: time.Second, Burst: 3})
+	a := ClientKey("", addr("192.0.2.1"))
+	for range 3 {
+		l.Fail(a, t0.Add(10*time.Second))
+	}
+	l.Fail(a, t0) // read the clock 10 s before the others
+	if wait, ok := l.Allow(a, t0.Add(10*time.Second)); ok || wait != 2*time.Second {
+		t.Errorf("after 4 failures with a burst of 3: got ok=%v wait %s, want refused for 2s", ok, wait)
 	}
 }

@@ -43,5 +43,5 @@ func newAPIKey(secrets []string, header, prefix string) preset {
 		}
 		return missing("no %s header", locations[0].header)
 	}
-	return preset{verify: verify, eventType: genericEventType, dedupeKey: genericDedupeKey}
+	return preset{verify: verify, eventType: genericEventType, dedupeKey: genericDedupeKey, plainSecret: true}
 }

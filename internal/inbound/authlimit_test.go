@@ -1,8 +1,8 @@
 package inbound
 
 import (
+	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald/internal/authlimit"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -71,6 +72,13 @@ type ingestServer struct {
 
 func newIngestServer(t *testing.T, sources ...*store.Source) *ingestServer {
 	t.Helper()
+	return newWrappedIngestServer(t, nil, sources...)
+}
+
+// newWrappedIngestServer is newIngestServer with the handler wrapped by
+// wrap, when it is not nil.
+func newWrappedIngestServer(t *testing.T, wrap func(http.Handler) http.Handler, sources ...*store.Source) *ingestServer {
+	t.Helper()
 	s := &ingestServer{reg: prometheus.NewRegistry(), clock: &stepClock{t: t0}, logs: &lockedBuffer{}}
 	byID := map[string]*store.Source{}
 	for _, src := range sources {
@@ -98,7 +106,11 @@ func newIngestServer(t *testing.T, sources ...*store.Source) *ingestServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	var handler http.Handler = h
+	if wrap != nil {
+		handler = wrap(h)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
 	return s
@@ -248,31 +260,151 @@ func TestSharedSecretGuessesAreLimited(t *testing.T) {
 	}
 }
 
-// TestEveryPresetLimitsGuesses: the limit holds for every preset, the
-// shared-secret ones (basic-auth, gitlab) and the signed ones alike.
+// limitedTypes are the presets whose failures spend a client's budget:
+// those whose requests carry the secret itself, which a person may have
+// chosen. The others sign with a secret and are never limited.
+var limitedTypes = map[string]bool{TypeAPIKey: true, TypeBasicAuth: true, TypeGitLab: true}
+
+// TestEveryPresetLimitsGuesses: for every preset whose requests carry the
+// secret itself, a client that keeps sending wrong ones is answered 429,
+// then even with the right one, while another client gets in.
 func TestEveryPresetLimitsGuesses(t *testing.T) {
 	t.Parallel()
-	basic := base64.StdEncoding.EncodeToString([]byte("user:wrong"))
-	for _, tc := range []struct {
-		typ, secret string
-		header      []string
-	}{
-		{TypeBasicAuth, "user:pass", []string{"Authorization", "Basic " + basic}},
-		{TypeGitLab, "gitlab-token", []string{"X-Gitlab-Token", "wrong"}},
-		{TypeGitHub, "github-secret", []string{"X-Hub-Signature-256", "sha256=" + strings.Repeat("0", 64), "X-GitHub-Event", "push"}},
-	} {
-		srv := newIngestServer(t, sharedSecretSource("src_1", tc.typ, tc.secret))
-		c := newSender(t, "127.0.0.5")
-		limited := false
-		for i := 0; i < 100 && !limited; i++ {
-			status, _ := c.post(t, srv.url+"/in/src_1", `{"object_kind":"push"}`, tc.header...)
-			if status != http.StatusUnauthorized && status != http.StatusTooManyRequests {
-				t.Fatalf("%s: wrong credentials: got %d, want 401 or 429", tc.typ, status)
+	for _, r := range presetRequests(t) {
+		if !limitedTypes[r.cfg.Type] {
+			continue
+		}
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newIngestServer(t, r.source("src_1"))
+			url := srv.url + "/in/src_1"
+			guesser, other := newSender(t, "127.0.0.5"), newSender(t, "127.0.0.6")
+			if status, _ := other.post(t, url, r.body, r.header(url, r.secret, r.body)...); status != http.StatusOK {
+				t.Fatalf("right secret: got %d, want 200", status)
 			}
-			limited = status == http.StatusTooManyRequests
+			limited := false
+			for i := 0; i < 100 && !limited; i++ {
+				status, _ := guesser.post(t, url, r.body, r.header(url, r.wrong+strconv.Itoa(i), r.body)...)
+				if status != http.StatusUnauthorized && status != http.StatusTooManyRequests {
+					t.Fatalf("wrong secret %d: got %d, want 401 or 429", i+1, status)
+				}
+				limited = status == http.StatusTooManyRequests
+			}
+			if !limited {
+				t.Fatalf("100 wrong secrets from one client: got no 429")
+			}
+			if status, _ := guesser.post(t, url, r.body, r.header(url, r.secret, r.body)...); status != http.StatusTooManyRequests {
+				t.Errorf("right secret from the limited client: got %d, want 429 (the secret is not checked)", status)
+			}
+			if status, _ := other.post(t, url, r.body, r.header(url, r.secret, r.body)...); status != http.StatusOK {
+				t.Errorf("right secret from another client: got %d, want 200", status)
+			}
+		})
+	}
+}
+
+// TestSignedPresetsAreNeverLimited: providers send every customer's
+// webhooks from a few shared addresses, so requests signed with another
+// secret (a stale webhook, or anyone's own account pointed at this
+// source's URL) come from the same address as the genuine ones. However
+// many there are, a correctly signed request from that address is
+// accepted.
+func TestSignedPresetsAreNeverLimited(t *testing.T) {
+	t.Parallel()
+	for _, r := range presetRequests(t) {
+		if limitedTypes[r.cfg.Type] {
+			continue
 		}
-		if !limited {
-			t.Errorf("%s: 100 wrong credentials from one client: got no 429", tc.typ)
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newIngestServer(t, r.source("src_1"))
+			url := srv.url + "/in/src_1"
+			provider := newSender(t, "127.0.0.9")
+			for i := range 5 * authlimit.DefaultBurst {
+				if status, retry := provider.post(t, url, r.body, r.header(url, r.wrong, r.body)...); status != http.StatusUnauthorized {
+					t.Fatalf("request %d signed with another secret: got %d (Retry-After %q), want 401", i+1, status, retry)
+				}
+			}
+			if status, retry := provider.post(t, url, r.body, r.header(url, r.secret, r.body)...); status != http.StatusOK {
+				t.Errorf("correctly signed request from the same address: got %d (Retry-After %q), want 200", status, retry)
+			}
+		})
+	}
+}
+
+// settleSignal wraps a handler so that it sends on settled once per
+// request, when the handler first reads the body or returns, whichever
+// comes first: then the request has been checked as far as it can be
+// without its body.
+func settleSignal(settled chan<- struct{}) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var once sync.Once
+			settle := func() { once.Do(func() { settled <- struct{}{} }) }
+			defer settle()
+			r.Body = &readSignal{ReadCloser: r.Body, read: settle}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// readSignal calls read before each Read.
+type readSignal struct {
+	io.ReadCloser
+	read func()
+}
+
+func (b *readSignal) Read(p []byte) (int, error) {
+	b.read()
+	return b.ReadCloser.Read(p)
+}
+
+// TestHeldBodiesBuildNoDebt: a client that opens many requests with wrong
+// keys at once and holds back their bodies gets no more answers than its
+// budget allows, and builds no debt: once the budget has refilled, a
+// correct client on the same address gets in.
+func TestHeldBodiesBuildNoDebt(t *testing.T) {
+	t.Parallel()
+	const n, body = 100, `{"n":1}`
+	settled := make(chan struct{}, n)
+	srv := newWrappedIngestServer(t, settleSignal(settled), sharedSecretSource("src_k", TypeAPIKey, "letmein"))
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.7")}}
+		c, err := d.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = c.Close() })
+		fmt.Fprintf(c, "POST /in/src_k HTTP/1.1\r\nHost: herald.test\r\nX-API-Key: guess-%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", i, len(body), body[:3])
+		conns[i] = c
+	}
+	for range n {
+		<-settled
+	}
+	answered := 0
+	for i, c := range conns {
+		if _, err := io.WriteString(c, body[3:]); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		_ = resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			answered++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("request %d with a wrong key: got %d, want 401 or 429", i+1, resp.StatusCode)
+		}
+	}
+	if answered > 2*authlimit.DefaultBurst {
+		t.Errorf("wrong keys answered 401 of %d sent at once: got %d, want at most about the budget (%d)", n, answered, authlimit.DefaultBurst)
+	}
+	srv.clock.add(2 * authlimit.DefaultBurst * authlimit.DefaultEvery)
+	if status, retry := newSender(t, "127.0.0.7").post(t, srv.url+"/in/src_k", `{"n":2}`, "X-API-Key", "letmein"); status != http.StatusOK {
+		t.Errorf("right key from the same address once the budget refilled: got %d (Retry-After %s), want 200", status, retry)
 	}
 }

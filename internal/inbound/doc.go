@@ -14,7 +14,8 @@
 // a trusted reverse proxy, see HandlerConfig.TrustedProxies) and body
 // limit (413),
 // verifies (401, counted in herald_inbound_refused_total and never
-// stored), answers Slack's handshake, and hands the event and the message
+// stored; 429 for a client that keeps sending wrong secrets to an
+// api-key, basic-auth or gitlab source), answers Slack's handshake, and hands the event and the message
 // it becomes (ForwardedMessage: the raw bytes, the provider's content type
 // and headers without credentials) to the delivery engine, which stores
 // both in one transaction, drops duplicates by the provider's event id and

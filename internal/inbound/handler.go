@@ -136,8 +136,8 @@ const (
 	reasonStale     = "stale"
 	reasonIP        = "ip_not_allowed"
 	reasonTooLarge  = "too_large"
-	// reasonTooManyFailures: the client failed verification too often
-	// for this source lately, and was refused before being verified.
+	// reasonTooManyFailures: the client sent wrong secrets to this
+	// source too often lately, and was refused before being verified.
 	reasonTooManyFailures = "too_many_failures"
 )
 
@@ -182,20 +182,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, src, reasonIP, from, http.StatusForbidden, herald.EFORBIDDEN, "This address may not post to this source")
 		return
 	}
-	// A client that keeps failing verification is refused before its
-	// request is read, so a source's secret (an api-key, basic-auth or
-	// gitlab token a person chose) cannot be guessed at network speed. The
-	// budget is per source and client: a source whose secret is wrong
-	// does not hold back a provider's events to the others. Only a
-	// credential or signature that matches none of the source's secrets
-	// (ErrBadSignature) spends it: a missing or malformed one, or a stale
-	// timestamp, tells nothing about the secrets.
-	key := authlimit.ClientKey(src.ID, from.client)
-	if wait, ok := h.failures.Allow(key, h.now()); !ok {
-		secs := int(math.Ceil(wait.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		h.refuse(w, src, reasonTooManyFailures, from, http.StatusTooManyRequests, herald.ERATELIMIT,
-			fmt.Sprintf("Too many requests from this address failed verification; retry in %d s", secs))
+	if ver.limitsGuesses() && !h.checkSecret(w, r, src, ver, from) {
 		return
 	}
 	body, err := readBody(w, r, src.MaxBodyBytes)
@@ -220,9 +207,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, herald.EINTERNAL, "Could not verify the request")
 			return
 		}
-		if errors.Is(err, ErrBadSignature) {
-			h.failures.Fail(key, h.now())
-		}
 		h.refuse(w, src, refusalReason(err), from, http.StatusUnauthorized, herald.EUNAUTHORIZED, err.Error())
 		return
 	}
@@ -233,6 +217,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.accept(w, r, src, cfg, res, body, from.client)
+}
+
+// checkSecret checks the secret a request to a source that limits
+// guesses carries (Verifier.limitsGuesses), before its body is read, and
+// reports whether the request may go on; if not, it has answered.
+//
+// A client that keeps sending wrong secrets is refused before its secret
+// is checked, so that one a person chose cannot be guessed at network
+// speed. The budget is per source and client: a source with a wrong
+// secret does not hold back a sender's requests to the others. Only a
+// secret that matches none of the source's (ErrBadSignature) spends it: a
+// missing or malformed one tells nothing about them. Nothing waits
+// between the check of the budget and the charge of a failure, a body
+// least of all: a client holding many requests open would otherwise have
+// them all pass the check first, each answered, and build a debt that
+// holds back a correct client behind the same address.
+func (h *Handler) checkSecret(w http.ResponseWriter, r *http.Request, src *store.Source, ver *Verifier, from origin) bool {
+	key := authlimit.ClientKey(src.ID, from.client)
+	if wait, ok := h.failures.Allow(key, h.now()); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		h.refuse(w, src, reasonTooManyFailures, from, http.StatusTooManyRequests, herald.ERATELIMIT,
+			fmt.Sprintf("Too many requests from this address failed verification; retry in %d s", secs))
+		return false
+	}
+	err := ver.verifySecret(r.Header)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, ErrBadSignature) {
+		h.failures.Fail(key, h.now())
+	}
+	h.refuse(w, src, refusalReason(err), from, http.StatusUnauthorized, herald.EUNAUTHORIZED, err.Error())
+	return false
 }
 
 // accept stores a verified event and answers once it is durable.
