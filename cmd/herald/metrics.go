@@ -72,7 +72,7 @@ func (g metricsGuard) handler(reg *prometheus.Registry) http.Handler {
 		token = strings.TrimSpace(token)
 		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(token), []byte(g.token)) != 1 {
 			if strings.EqualFold(scheme, "Bearer") && token != "" { // a guess; no token guesses nothing
-				g.failures.Fail(key, now)
+				g.failures.Fail(key, token, now)
 				if g.failures.Log(key, now) {
 					g.log.Warn("metrics: failed authentication", "client", client, "remote", r.RemoteAddr)
 				}

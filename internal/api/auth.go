@@ -88,7 +88,7 @@ func (s *Server) authenticateLimited(c *call) (principal, error) {
 	if !errors.Is(err, errInvalidToken) {
 		return who, err
 	}
-	s.failures.Fail(key, now)
+	s.failures.Fail(key, c.r.Header.Get("Authorization"), now)
 	if s.failures.Log(key, now) {
 		s.log.LogAttrs(c.ctx, slog.LevelWarn, "api: failed authentication",
 			slog.String("client", client.String()), slog.String("remote", c.r.RemoteAddr), slog.String("route", c.route))

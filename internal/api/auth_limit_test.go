@@ -173,7 +173,7 @@ func TestFailedAuthenticationsBehindATrustedProxy(t *testing.T) {
 	})
 	limited := false
 	for i := 0; i < 100 && !limited; i++ {
-		limited = b.callAs(t, "guess", "GET", "/api/v1/app", nil, via("198.51.100.7")).status == http.StatusTooManyRequests
+		limited = b.callAs(t, fmt.Sprint("guess-", i), "GET", "/api/v1/app", nil, via("198.51.100.7")).status == http.StatusTooManyRequests
 	}
 	if !limited {
 		t.Fatalf("100 wrong tokens from one client behind the proxy: got no 429")
@@ -184,8 +184,8 @@ func TestFailedAuthenticationsBehindATrustedProxy(t *testing.T) {
 	b.callAs(t, b.token, "GET", "/api/v1/app", nil, via("203.0.113.9")).want(t, http.StatusOK)
 
 	shared := setup(t, func(c *Config) { c.Now = clock.now })
-	for range 100 {
-		if shared.callAs(t, "guess", "GET", "/api/v1/app", nil, via("198.51.100.7")).status == http.StatusTooManyRequests {
+	for i := range 100 {
+		if shared.callAs(t, fmt.Sprint("guess-", i), "GET", "/api/v1/app", nil, via("198.51.100.7")).status == http.StatusTooManyRequests {
 			break
 		}
 	}
@@ -304,4 +304,20 @@ func TestSlowLookupsBuildNoDebt(t *testing.T) {
 	}
 	clock.add(2 * authlimit.DefaultBurst * authlimit.DefaultEvery)
 	c.callAs(t, b.token, "GET", "/api/v1/app", nil, nil).want(t, http.StatusOK)
+}
+
+// TestRepeatedStaleTokenDoesNotLockOut: a script behind the same address
+// as the operator, still sending a revoked token, is refused each time but
+// spends the budget once, so the operator's correct calls go through.
+func TestRepeatedStaleTokenDoesNotLockOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	script, operator := b.from(t, "127.0.0.8"), b.from(t, "127.0.0.8")
+	for range 50 {
+		script.callAs(t, "revoked-token", "GET", "/api/v1/app", nil, nil).want(t, http.StatusUnauthorized)
+	}
+	operator.callAs(t, b.token, "GET", "/api/v1/app", nil, nil).want(t, http.StatusOK)
+	if failures, _ := guessUntilLimited(t, script); failures > 20 {
+		t.Errorf("distinct wrong tokens after it: %d answered 401 before the limit, want at most 20", failures)
+	}
 }

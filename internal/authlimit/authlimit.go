@@ -7,7 +7,9 @@
 package authlimit
 
 import (
+	"hash/maphash"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -40,7 +42,7 @@ type Config struct {
 // never tells a right guess from a wrong one; only failures spend the
 // budget, so correct clients spend nothing, and one behind the same
 // address (a NAT) as a failing client is refused only while that client
-// keeps failing.
+// keeps guessing: a wrong credential it repeats is charged once (Fail).
 //
 // Callers use it one of two ways. Take spends an attempt before the
 // credential is checked and Refund gives it back on success: concurrent
@@ -76,6 +78,8 @@ type Limiter struct {
 	max      int
 	logEvery time.Duration
 
+	seed maphash.Seed // for the hashes of failed credentials
+
 	mu        sync.Mutex
 	clients   map[Key]*bucket
 	lastSweep time.Time
@@ -91,11 +95,20 @@ type bucket struct {
 	tokens   float64
 	at       time.Time
 	loggedAt time.Time
+	// failed holds hashes of the last credentials that failed (0: none),
+	// next the slot the next one takes.
+	failed [recentFailures]uint64
+	next   int
 }
+
+// recentFailures is how many failed credentials a client's bucket
+// remembers, so that repeating one of them is not charged again.
+const recentFailures = 4
 
 // New returns a Limiter configured by cfg.
 func New(cfg Config) *Limiter {
-	l := &Limiter{every: cfg.Every, burst: float64(cfg.Burst), max: cfg.MaxClients, logEvery: cfg.LogEvery, clients: make(map[Key]*bucket)}
+	l := &Limiter{every: cfg.Every, burst: float64(cfg.Burst), max: cfg.MaxClients, logEvery: cfg.LogEvery,
+		seed: maphash.MakeSeed(), clients: make(map[Key]*bucket)}
 	if l.every <= 0 {
 		l.every = DefaultEvery
 	}
@@ -144,14 +157,26 @@ func (l *Limiter) Allow(key Key, now time.Time) (wait time.Duration, ok bool) {
 	return l.check(b, now)
 }
 
-// Fail charges a failed attempt to key, which Allow let through.
-func (l *Limiter) Fail(key Key, now time.Time) {
+// Fail charges a failed attempt with credential to key, which Allow let
+// through. A credential that is one of the last few key failed with is
+// not charged again: a client repeating the same wrong one (a script with
+// a revoked token, a provider's webhook left with an old secret) guesses
+// nothing new, and charging every repeat would lock out the correct
+// clients that share its address (a NAT, a provider's sending pool).
+func (l *Limiter) Fail(key Key, credential string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if b := l.bucket(key, now); b != nil {
-		l.refill(b, now)
-		b.tokens = max(l.floor, b.tokens-1)
+	b := l.bucket(key, now)
+	if b == nil {
+		return
 	}
+	h := maphash.String(l.seed, credential) | 1 // never 0, an empty slot
+	if slices.Contains(b.failed[:], h) {
+		return
+	}
+	b.failed[b.next], b.next = h, (b.next+1)%recentFailures
+	l.refill(b, now)
+	b.tokens = max(l.floor, b.tokens-1)
 }
 
 // Take spends one attempt of key, before its credential is checked. When

@@ -1,6 +1,7 @@
 package authlimit
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -123,8 +124,8 @@ func TestAllowAndFail(t *testing.T) {
 	if n := l.Len(); n != 0 {
 		t.Errorf("clients tracked after Allow alone: got %d, want 0", n)
 	}
-	for range 5 { // five guesses that all passed Allow at once
-		l.Fail(a, t0)
+	for i := range 5 { // five guesses that all passed Allow at once
+		l.Fail(a, guess(i), t0)
 	}
 	if wait, ok := l.Allow(a, t0); ok || wait != 3*time.Second {
 		t.Errorf("after 5 failures with a burst of 3: got ok=%v wait %s, want refused for 3s", ok, wait)
@@ -133,8 +134,8 @@ func TestAllowAndFail(t *testing.T) {
 		t.Errorf("once the debt is paid: refused")
 	}
 	later := t0.Add(3 * time.Second)
-	for range 100_000 {
-		l.Fail(a, later)
+	for i := range 100_000 {
+		l.Fail(a, guess(i), later)
 	}
 	if wait, _ := l.Allow(a, later); wait != maxDebt+time.Second {
 		t.Errorf("after 100000 failures: wait %s, want %s (the debt's cap, and one attempt)", wait, maxDebt+time.Second)
@@ -147,11 +148,45 @@ func TestEarlierTimeRefillsNothing(t *testing.T) {
 	t.Parallel()
 	l := New(Config{Every: time.Second, Burst: 3})
 	a := ClientKey("", addr("192.0.2.1"))
-	for range 3 {
-		l.Fail(a, t0.Add(10*time.Second))
+	for i := range 3 {
+		l.Fail(a, guess(i), t0.Add(10*time.Second))
 	}
-	l.Fail(a, t0) // read the clock 10 s before the others
+	l.Fail(a, guess(3), t0) // read the clock 10 s before the others
 	if wait, ok := l.Allow(a, t0.Add(10*time.Second)); ok || wait != 2*time.Second {
 		t.Errorf("after 4 failures with a burst of 3: got ok=%v wait %s, want refused for 2s", ok, wait)
+	}
+}
+
+// guess is the i-th of distinct wrong credentials.
+func guess(i int) string { return fmt.Sprint("guess-", i) }
+
+// A client repeating one wrong credential (a stale token in a script, a
+// webhook left with an old secret) is charged for it once, so it does not
+// lock out the clients that share its address; new guesses are charged
+// as ever, and one the bucket no longer remembers is charged again.
+func TestRepeatedCredentialIsChargedOnce(t *testing.T) {
+	t.Parallel()
+	l := New(Config{Every: time.Second, Burst: 3})
+	a := ClientKey("", addr("192.0.2.1"))
+	for range 1000 {
+		l.Fail(a, "stale-token", t0)
+	}
+	if _, ok := l.Allow(a, t0); !ok {
+		t.Fatalf("after one wrong credential repeated: refused")
+	}
+	for i := range 2 {
+		l.Fail(a, guess(i), t0)
+	}
+	if wait, ok := l.Allow(a, t0); ok || wait != time.Second {
+		t.Errorf("after the repeated one and two guesses with a burst of 3: got ok=%v wait %s, want refused for 1s", ok, wait)
+	}
+	// Four newer failures push it out of the bucket's memory.
+	for i := range recentFailures {
+		l.Fail(a, guess(10+i), t0.Add(10*time.Second))
+	}
+	before, _ := l.Allow(a, t0.Add(10*time.Second))
+	l.Fail(a, "stale-token", t0.Add(10*time.Second))
+	if after, _ := l.Allow(a, t0.Add(10*time.Second)); after != before+time.Second {
+		t.Errorf("a forgotten credential: wait %s after it, want %s", after, before+time.Second)
 	}
 }

@@ -43,5 +43,9 @@ func newAPIKey(secrets []string, header, prefix string) preset {
 		}
 		return missing("no %s header", locations[0].header)
 	}
-	return preset{verify: verify, eventType: genericEventType, dedupeKey: genericDedupeKey, plainSecret: true}
+	headers := make([]string, len(locations))
+	for i, loc := range locations {
+		headers[i] = loc.header
+	}
+	return preset{verify: verify, eventType: genericEventType, dedupeKey: genericDedupeKey, secretHeaders: headers}
 }

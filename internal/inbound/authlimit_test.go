@@ -408,3 +408,39 @@ func TestHeldBodiesBuildNoDebt(t *testing.T) {
 		t.Errorf("right key from the same address once the budget refilled: got %d (Retry-After %s), want 200", status, retry)
 	}
 }
+
+// TestRepeatedWrongSecretDoesNotLockOut: a sender repeating one wrong
+// secret (a webhook left with an old token, sharing the provider's
+// sending addresses with the genuine one) is refused each time but spends
+// the budget once, so the genuine requests from the same address go
+// through; distinct guesses from it are still limited.
+func TestRepeatedWrongSecretDoesNotLockOut(t *testing.T) {
+	t.Parallel()
+	for _, r := range presetRequests(t) {
+		if !limitedTypes[r.cfg.Type] {
+			continue
+		}
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newIngestServer(t, r.source("src_1"))
+			url := srv.url + "/in/src_1"
+			pool := newSender(t, "127.0.0.7")
+			for i := range 50 {
+				if status, _ := pool.post(t, url, r.body, r.header(url, r.wrong+"stale", r.body)...); status != http.StatusUnauthorized {
+					t.Fatalf("stale secret, request %d: got %d, want 401", i+1, status)
+				}
+			}
+			if status, _ := pool.post(t, url, r.body, r.header(url, r.secret, r.body)...); status != http.StatusOK {
+				t.Errorf("right secret after a stale one repeated 50 times from the same address: got %d, want 200", status)
+			}
+			limited := false
+			for i := 0; i < 100 && !limited; i++ {
+				status, _ := pool.post(t, url, r.body, r.header(url, r.wrong+strconv.Itoa(i), r.body)...)
+				limited = status == http.StatusTooManyRequests
+			}
+			if !limited {
+				t.Errorf("100 distinct wrong secrets after it: got no 429")
+			}
+		})
+	}
+}

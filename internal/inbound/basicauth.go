@@ -24,7 +24,7 @@ func newBasicAuth(secrets []string) preset {
 		}
 		return nil
 	}
-	return preset{verify: verify, eventType: genericEventType, dedupeKey: genericDedupeKey, plainSecret: true}
+	return preset{verify: verify, eventType: genericEventType, dedupeKey: genericDedupeKey, secretHeaders: []string{"Authorization"}}
 }
 
 // parseBasicAuth parses "Basic base64(user:password)"; the scheme's case

@@ -19,9 +19,9 @@ func newGitLab(secrets []string) preset {
 		return nil
 	}
 	return preset{
-		verify:      verify,
-		eventType:   firstNonEmpty(jsonValue("object_kind"), jsonValue("event_name"), headerValue("X-Gitlab-Event")),
-		dedupeKey:   firstNonEmpty(headerValue("Idempotency-Key"), headerValue("X-Gitlab-Event-UUID")),
-		plainSecret: true,
+		verify:        verify,
+		eventType:     firstNonEmpty(jsonValue("object_kind"), jsonValue("event_name"), headerValue("X-Gitlab-Event")),
+		dedupeKey:     firstNonEmpty(headerValue("Idempotency-Key"), headerValue("X-Gitlab-Event-UUID")),
+		secretHeaders: []string{"X-Gitlab-Token"},
 	}
 }

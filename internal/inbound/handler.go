@@ -247,7 +247,7 @@ func (h *Handler) checkSecret(w http.ResponseWriter, r *http.Request, src *store
 		return true
 	}
 	if errors.Is(err, ErrBadSignature) {
-		h.failures.Fail(key, h.now())
+		h.failures.Fail(key, ver.presentedSecret(r.Header), h.now())
 	}
 	h.refuse(w, src, refusalReason(err), from, http.StatusUnauthorized, herald.EUNAUTHORIZED, err.Error())
 	return false

@@ -67,12 +67,13 @@ type preset struct {
 	dedupeKey func(m *message) string
 	challenge func(m *message) *Challenge // nil for providers without a handshake
 
-	// plainSecret marks the presets whose requests carry the secret
-	// itself in a header (api-key, basic-auth, gitlab): a key, password
-	// or token a person may have chosen, which each request guesses
-	// outright. Only they limit a client's failures (see Handler), and
-	// their verify reads nothing but headers, so the handler checks it
-	// before reading the body.
+	// secretHeaders names, for the presets whose requests carry the
+	// secret itself in a header (api-key, basic-auth, gitlab), the
+	// headers that carry it: a key, password or token a person may have
+	// chosen, which each request guesses outright. Only they limit a
+	// client's failures (see Handler), and their verify reads nothing but
+	// headers, so the handler checks it before reading the body. A wrong
+	// secret sent again is not charged again (authlimit.Limiter.Fail).
 	//
 	// The presets that sign the body are not limited. Providers send
 	// every customer's webhooks from a few shared addresses, so a budget
@@ -85,7 +86,7 @@ type preset struct {
 	// hmac) offline, at any rate, which only a long random secret
 	// resists. GitLab.com shares addresses too, but its token is sent as
 	// is: unlimited, anyone could guess a short one online.
-	plainSecret bool
+	secretHeaders []string
 }
 
 // NewVerifier builds the verifier cfg describes. now is the clock used for
@@ -173,8 +174,23 @@ func (v *Verifier) Verify(r *Request) (Result, error) {
 }
 
 // limitsGuesses reports whether each request to v guesses its secret
-// outright, so that a client's failures are limited (preset.plainSecret).
-func (v *Verifier) limitsGuesses() bool { return v.preset.plainSecret }
+// outright, so that a client's failures are limited (preset.secretHeaders).
+func (v *Verifier) limitsGuesses() bool { return len(v.preset.secretHeaders) > 0 }
+
+// presentedSecret is what a request with header offers as v's secret:
+// the values of the headers that carry it, to tell a guess from a wrong
+// secret sent again.
+func (v *Verifier) presentedSecret(header http.Header) string {
+	var b strings.Builder
+	for _, name := range v.preset.secretHeaders {
+		for _, value := range header.Values(name) {
+			b.WriteString(value)
+			b.WriteByte(0)
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
+}
 
 // verifySecret checks the secret a request with header carries, without
 // its body, for a verifier that limitsGuesses; Verify checks the same
