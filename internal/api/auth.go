@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -53,6 +54,13 @@ func readOnlyAllows(r *http.Request) bool {
 	return r.Pattern == "POST /api/v1/auth/logout"
 }
 
+// tokenLookupTimeout bounds the store's lookup of a bearer token, which
+// runs on a context the client cannot cancel (see authenticateLimited).
+const tokenLookupTimeout = 5 * time.Second
+
+// errTokenLookup marks a failed lookup of a bearer token in the store.
+var errTokenLookup = errors.New("token lookup")
+
 // errInvalidToken refuses a bearer token that is neither the admin token
 // nor a stored one: a guess, which authenticateLimited counts.
 var errInvalidToken = herald.Errorf(herald.EUNAUTHORIZED, "Invalid token")
@@ -62,12 +70,19 @@ var errInvalidToken = herald.Errorf(herald.EUNAUTHORIZED, "Invalid token")
 // client it forwards), so that an admin token a person chose cannot be
 // guessed at network speed: a client that failed too often is answered
 // 429 with Retry-After before its token is even read, so the answer never
-// tells a right guess from a wrong one. Only a token that matches none
-// (errInvalidToken) spends the budget: successful calls, and refusals that
-// guess nothing (no or a malformed Authorization header, an expired token,
-// a read-only token writing, a store error), spend nothing, and correct
-// clients never wait on one another (authlimit.Limiter.Allow). Wrong
-// tokens are logged, rate-limited, never with the token.
+// tells a right guess from a wrong one. A token that is not shown to
+// exist spends the budget: one that matches none (errInvalidToken), and
+// one whose lookup failed (errTokenLookup), since a guess whose answer
+// differs from a right token's must be paid for whatever the reason. The
+// lookup runs on a context the client cannot cancel: a client that hung
+// up at once would otherwise have every wrong guess fail as a canceled
+// lookup, uncharged, while the admin token, compared before any lookup,
+// still got its own answer. Successful calls, and refusals that guess
+// nothing (no or a malformed Authorization header, an expired token, a
+// read-only token writing), spend nothing, a token sent again is charged
+// once (authlimit.Limiter.Fail), and correct clients never wait on one
+// another (authlimit.Limiter.Allow). Wrong tokens are logged,
+// rate-limited, never with the token.
 //
 // The budget is checked again once authenticate returns, before its
 // answer is given: it may have waited on the store, and wrong tokens sent
@@ -80,12 +95,14 @@ func (s *Server) authenticateLimited(c *call) (principal, error) {
 	if err := s.checkFailures(c, key, client, c.now); err != nil {
 		return principal{}, err
 	}
-	who, err := s.authenticate(c.ctx, c.r)
+	lookup, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), tokenLookupTimeout)
+	who, err := s.authenticate(lookup, c.r)
+	cancel()
 	now := s.now()
 	if err := s.checkFailures(c, key, client, now); err != nil {
 		return principal{}, err
 	}
-	if !errors.Is(err, errInvalidToken) {
+	if !errors.Is(err, errInvalidToken) && !errors.Is(err, errTokenLookup) {
 		return who, err
 	}
 	s.failures.Fail(key, c.r.Header.Get("Authorization"), now)
@@ -133,7 +150,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (principal, 
 	case errors.Is(err, herald.ErrNotFound):
 		return principal{}, errInvalidToken
 	case err != nil:
-		return principal{}, err
+		return principal{}, fmt.Errorf("%w: %w", errTokenLookup, err)
 	}
 	if !t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt) {
 		return principal{}, herald.Errorf(herald.EUNAUTHORIZED, "The token has expired")

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +16,9 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/authlimit"
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlite"
 )
 
 // stepClock is a clock a test moves by hand.
@@ -319,5 +323,83 @@ func TestRepeatedStaleTokenDoesNotLockOut(t *testing.T) {
 	operator.callAs(t, b.token, "GET", "/api/v1/app", nil, nil).want(t, http.StatusOK)
 	if failures, _ := guessUntilLimited(t, script); failures > 20 {
 		t.Errorf("distinct wrong tokens after it: %d answered 401 before the limit, want at most 20", failures)
+	}
+}
+
+// cancelingTokenStore fails a token lookup whose context has ended, as
+// PostgreSQL does when the client that asked has hung up.
+type cancelingTokenStore struct{ store.Store }
+
+func (s cancelingTokenStore) GetToken(ctx context.Context, hash []byte) (*store.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Store.GetToken(ctx, hash)
+}
+
+// TestHungUpGuessesAreCharged: a client that hangs up as soon as it has
+// sent each request must not get its wrong guesses answered uncharged
+// (as canceled lookups) while the admin token, compared before any
+// lookup, is answered as itself: that would be an oracle with no limit.
+func TestHungUpGuessesAreCharged(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "herald.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	h := New(Config{Store: cancelingTokenStore{st}, Publisher: &fakePublisher{store: st}, AdminToken: adminToken}).Handler()
+	hungUp, cancel := context.WithCancel(context.Background())
+	cancel()
+	call := func(token string, ctx context.Context) int {
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/app", nil).WithContext(ctx)
+		r.RemoteAddr = "192.0.2.9:1234"
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range 30 {
+		call(fmt.Sprint("guess-", i), hungUp)
+	}
+	if status := call("one-more-guess", context.Background()); status != http.StatusTooManyRequests {
+		t.Errorf("a wrong token after 30 hung-up guesses: got %d, want 429", status)
+	}
+	if status := call(adminToken, hungUp); status != http.StatusTooManyRequests {
+		t.Errorf("the admin token from that client, hung up: got %d, want 429 like any guess", status)
+	}
+}
+
+// canceledListStore fails listing applications once the request's
+// context has ended, as a store does when the client hangs up.
+type canceledListStore struct{ store.Store }
+
+func (s canceledListStore) ListApplications(ctx context.Context, p store.Page) ([]herald.Application, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Store.ListApplications(ctx, p)
+}
+
+// TestClientGoneIsNotAnError: a request whose client hung up is answered
+// 499 and not logged as Herald's failure.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "herald.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	logs := &syncBuffer{}
+	h := New(Config{Store: canceledListStore{st}, Publisher: &fakePublisher{store: st}, AdminToken: adminToken,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}).Handler()
+	hungUp, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/app", nil).WithContext(hungUp)
+	r.Header.Set("Authorization", "Bearer "+adminToken)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 499 || strings.Contains(logs.String(), "api request failed") {
+		t.Errorf("client gone: got %d, logs %q; want 499 and no error line", w.Code, logs.String())
 	}
 }

@@ -112,10 +112,18 @@ func (s *Server) resolveApp(c *call, a access) error {
 
 var errOtherApp = herald.Errorf(herald.EFORBIDDEN, "This token is scoped to another application")
 
+// statusClientGone is the status of a request whose client hung up before
+// its answer (nginx's 499): nobody reads it, and it is not Herald's
+// failure, so it is neither a 5xx in the metrics nor an error in the log.
+const statusClientGone = 499
+
 // fail answers with err mapped to its status. Internal errors are logged
 // and replaced by a generic detail.
 func (s *Server) fail(c *call, err error) {
 	status, body := errorResponse(err)
+	if errors.Is(err, context.Canceled) && c.r.Context().Err() != nil {
+		status = statusClientGone
+	}
 	if status >= 500 {
 		s.log.LogAttrs(c.ctx, slog.LevelError, "api request failed",
 			slog.String("route", c.route), slog.Int("status", status), slog.Any("err", err))
