@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +28,8 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	if _, err := call(ctx, h.URL, token, "POST", "/api/v1/app", map[string]any{"name": "crash"}, &app); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := call(ctx, h.URL, token, "POST", "/api/v1/app/"+app.ID+"/endpoint", map[string]any{"url": snk.URL}, nil); err != nil {
+	var ep struct{ ID string }
+	if _, err := call(ctx, h.URL, token, "POST", "/api/v1/app/"+app.ID+"/endpoint", map[string]any{"url": snk.URL}, &ep); err != nil {
 		t.Fatal(err)
 	}
 
@@ -75,4 +77,33 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	defer h2.interrupt()
 	dup := snk.waitAllDelivered(t, ctx, acked)
 	t.Logf("all %d acknowledged messages delivered; %d delivered more than once (in flight at the kill)", want, dup)
+
+	// Every attempt is logged: once the endpoint's stats count each
+	// acknowledged delivery as succeeded (a result moves its delivery in
+	// the transaction that logs the attempt), each message lists its
+	// successful attempt.
+	for tick := time.NewTicker(20 * time.Millisecond); ; {
+		var stats struct{ Success int }
+		if _, err := call(ctx, h2.URL, token, "GET", "/api/v1/app/"+app.ID+"/endpoint/"+ep.ID+"/stats", nil, &stats); err != nil {
+			t.Fatal(err)
+		}
+		if stats.Success >= want {
+			tick.Stop()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d acknowledged deliveries succeeded on record", stats.Success, want)
+		case <-tick.C:
+		}
+	}
+	for id := range acked {
+		var attempts struct{ Data []struct{ Status int } }
+		if _, err := call(ctx, h2.URL, token, "GET", "/api/v1/app/"+app.ID+"/attempt/msg/"+id, nil, &attempts); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(attempts.Data, func(a struct{ Status int }) bool { return a.Status == 0 }) {
+			t.Errorf("message %s: attempts %+v, want a successful one logged", id, attempts.Data)
+		}
+	}
 }
