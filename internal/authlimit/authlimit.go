@@ -167,16 +167,36 @@ func (l *Limiter) Fail(key Key, credential string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucket(key, now)
-	if b == nil {
+	if b == nil || !l.remember(b, credential) {
 		return
 	}
-	h := maphash.String(l.seed, credential) | 1 // never 0, an empty slot
-	if slices.Contains(b.failed[:], h) {
-		return
-	}
-	b.failed[b.next], b.next = h, (b.next+1)%recentFailures
 	l.refill(b, now)
 	b.tokens = max(l.floor, b.tokens-1)
+}
+
+// Failed notes that the attempt Take spent for key failed with
+// credential. One of the last few key failed with gets its attempt back,
+// as Fail would not charge it.
+func (l *Limiter) Failed(key Key, credential string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.clients[key]
+	if !ok || l.remember(b, credential) {
+		return
+	}
+	l.refill(b, now)
+	b.tokens = min(l.burst, b.tokens+1)
+}
+
+// remember adds credential to b's last failed ones, and reports whether
+// it was not among them. l.mu is held.
+func (l *Limiter) remember(b *bucket, credential string) bool {
+	h := maphash.String(l.seed, credential) | 1 // never 0, an empty slot
+	if slices.Contains(b.failed[:], h) {
+		return false
+	}
+	b.failed[b.next], b.next = h, (b.next+1)%recentFailures
+	return true
 }
 
 // Take spends one attempt of key, before its credential is checked. When

@@ -190,3 +190,26 @@ func TestRepeatedCredentialIsChargedOnce(t *testing.T) {
 		t.Errorf("a forgotten credential: wait %s after it, want %s", after, before+time.Second)
 	}
 }
+
+// Take and Failed, the login's way: a wrong credential repeated gets its
+// attempt back, a new one does not.
+func TestFailedRefundsARepeat(t *testing.T) {
+	t.Parallel()
+	l := New(Config{Every: time.Second, Burst: 3})
+	a := ClientKey("", addr("192.0.2.1"))
+	for range 100 {
+		if _, ok := l.Take(a, t0); !ok {
+			t.Fatalf("the same wrong credential, taken again: refused")
+		}
+		l.Failed(a, "typo", t0)
+	}
+	for i := range 2 {
+		if _, ok := l.Take(a, t0); !ok {
+			t.Fatalf("guess %d: refused", i)
+		}
+		l.Failed(a, guess(i), t0)
+	}
+	if wait, ok := l.Take(a, t0); ok || wait != time.Second {
+		t.Errorf("after the repeated one and two guesses with a burst of 3: got ok=%v wait %s, want refused for 1s", ok, wait)
+	}
+}

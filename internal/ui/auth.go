@@ -112,6 +112,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token := r.PostFormValue("token")
 	if s.adminToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) != 1 {
+		s.logins.Failed(key, token, s.now())
 		s.log.Warn("ui: failed login", "client", client, "remote", r.RemoteAddr)
 		s.showLogin(w, r, http.StatusUnauthorized, "That token is not the admin token.")
 		return

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -181,7 +182,7 @@ func TestFailedLoginsArePerClient(t *testing.T) {
 
 	limited := false
 	for i := 0; i < 50 && !limited; i++ {
-		limited = tryLogin(s, attacker, "guess").Code == http.StatusTooManyRequests
+		limited = tryLogin(s, attacker, guess()).Code == http.StatusTooManyRequests
 	}
 	if !limited {
 		t.Fatalf("50 wrong tokens from one client: got no 429, want the client limited")
@@ -201,21 +202,21 @@ func TestFailedLoginsArePerClient(t *testing.T) {
 	}
 	// An IPv6 client is one /64: rotating the interface ID does not help.
 	for i := 0; i < 10; i++ {
-		tryLogin(s, "[2001:db8:1:2::"+strconv.Itoa(i+1)+"]:80", "guess")
+		tryLogin(s, "[2001:db8:1:2::"+strconv.Itoa(i+1)+"]:80", guess())
 	}
-	if w := tryLogin(s, "[2001:db8:1:2::ff]:80", "guess"); w.Code != http.StatusTooManyRequests {
+	if w := tryLogin(s, "[2001:db8:1:2::ff]:80", guess()); w.Code != http.StatusTooManyRequests {
 		t.Errorf("eleventh guess from one IPv6 /64: got %d, want 429", w.Code)
 	}
-	if w := tryLogin(s, "[2001:db8:1:3::1]:80", "guess"); w.Code != http.StatusUnauthorized {
+	if w := tryLogin(s, "[2001:db8:1:3::1]:80", guess()); w.Code != http.StatusUnauthorized {
 		t.Errorf("guess from another IPv6 /64: got %d, want 401", w.Code)
 	}
 
 	// A second later the attacker has one more attempt, and no more.
 	clock.add(time.Second)
-	if w := tryLogin(s, attacker, "guess"); w.Code != http.StatusUnauthorized {
+	if w := tryLogin(s, attacker, guess()); w.Code != http.StatusUnauthorized {
 		t.Errorf("wrong token a second later: got %d, want 401", w.Code)
 	}
-	if w := tryLogin(s, attacker, "guess"); w.Code != http.StatusTooManyRequests {
+	if w := tryLogin(s, attacker, guess()); w.Code != http.StatusTooManyRequests {
 		t.Errorf("second wrong token in that second: got %d, want 429", w.Code)
 	}
 
@@ -224,7 +225,7 @@ func TestFailedLoginsArePerClient(t *testing.T) {
 		t.Errorf("clients tracked while limited: got 0, want some")
 	}
 	clock.add(time.Minute)
-	if w := tryLogin(s, "192.0.2.200:1", "guess"); w.Code != http.StatusUnauthorized {
+	if w := tryLogin(s, "192.0.2.200:1", guess()); w.Code != http.StatusUnauthorized {
 		t.Errorf("wrong token from a new client: got %d, want 401", w.Code)
 	}
 	if n := s.logins.Len(); n != 1 {
@@ -258,7 +259,7 @@ func TestFailedLoginsArePerClientBehindATrustedProxy(t *testing.T) {
 
 	limited := false
 	for i := 0; i < 50 && !limited; i++ {
-		limited = tryLoginVia(s, proxy, []string{attacker}, "guess").Code == http.StatusTooManyRequests
+		limited = tryLoginVia(s, proxy, []string{attacker}, guess()).Code == http.StatusTooManyRequests
 	}
 	if !limited {
 		t.Fatalf("50 wrong tokens from one client behind the proxy: got no 429, want the client limited")
@@ -282,20 +283,46 @@ func TestFailedLoginsArePerClientBehindATrustedProxy(t *testing.T) {
 	// its header claims: a fresh one each time buys no attempts.
 	const direct = "198.51.100.8:4000"
 	for i := range 10 {
-		if w := tryLoginVia(s, direct, []string{"192.0.2." + strconv.Itoa(i+10)}, "guess"); w.Code != http.StatusUnauthorized {
+		if w := tryLoginVia(s, direct, []string{"192.0.2." + strconv.Itoa(i+10)}, guess()); w.Code != http.StatusUnauthorized {
 			t.Fatalf("guess %d from an untrusted peer: got %d, want 401", i+1, w.Code)
 		}
 	}
-	if w := tryLoginVia(s, direct, []string{"192.0.2.200"}, "guess"); w.Code != http.StatusTooManyRequests {
+	if w := tryLoginVia(s, direct, []string{"192.0.2.200"}, guess()); w.Code != http.StatusTooManyRequests {
 		t.Errorf("eleventh guess from an untrusted peer with a new X-Forwarded-For: got %d, want 429", w.Code)
 	}
 
 	// Trusting no proxy, the clients behind one share its budget.
 	shared := authServer(t, b, testAdminToken, nil, clock.now)
 	for range 10 {
-		tryLoginVia(shared, proxy, []string{attacker}, "guess")
+		tryLoginVia(shared, proxy, []string{attacker}, guess())
 	}
 	if w := tryLoginVia(shared, proxy, []string{user}, testAdminToken); w.Code != http.StatusTooManyRequests {
 		t.Errorf("right token behind an untrusted proxy after another client failed 10 times: got %d, want 429 (one budget)", w.Code)
+	}
+}
+
+// guesses numbers the wrong tokens the tests try, so each is a new guess:
+// a wrong token sent again is refunded (authlimit.Limiter.Failed).
+var guesses atomic.Int64
+
+// guess returns a wrong token not tried before.
+func guess() string { return "guess-" + strconv.FormatInt(guesses.Add(1), 10) }
+
+// TestRepeatedWrongLoginIsChargedOnce: the same wrong token submitted
+// again and again (a password manager's stale entry) costs one attempt,
+// so the right token from that client still logs in.
+func TestRepeatedWrongLoginIsChargedOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	clock := &manualClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	s := authServer(t, b, testAdminToken, nil, clock.now)
+	const client = "198.51.100.8:4000"
+	for i := range 30 {
+		if w := tryLogin(s, client, "stale-entry"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("stale token, attempt %d: got %d, want 401", i+1, w.Code)
+		}
+	}
+	if w := tryLogin(s, client, testAdminToken); w.Code != http.StatusSeeOther {
+		t.Errorf("right token after a stale one repeated: got %d, want 303 (logged in)", w.Code)
 	}
 }

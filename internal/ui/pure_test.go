@@ -195,7 +195,7 @@ func TestFailedLoginsAreLimited(t *testing.T) {
 	limited := false
 	for i := 0; i < 20 && !limited; i++ {
 		page := c.get(t, "/ui/login")
-		r := c.post(t, "/ui/login", map[string][]string{"_csrf": {csrf(t, page)}, "token": {"guess"}})
+		r := c.post(t, "/ui/login", map[string][]string{"_csrf": {csrf(t, page)}, "token": {guess()}})
 		limited = r.status == 429
 	}
 	if !limited {
