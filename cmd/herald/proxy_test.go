@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -64,7 +65,7 @@ func TestServeLimitsLoginsPerForwardedClient(t *testing.T) {
 	const attacker, user = "198.51.100.7", "203.0.113.9"
 	limited := false
 	for i := 0; i < 50 && !limited; i++ {
-		limited = postLogin(t, s.URL, attacker, "guess") == http.StatusTooManyRequests
+		limited = postLogin(t, s.URL, attacker, fmt.Sprint("guess-", i)) == http.StatusTooManyRequests
 	}
 	if !limited {
 		t.Fatalf("50 wrong tokens from one forwarded client: got no 429, want it limited")
