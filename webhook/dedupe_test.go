@@ -7,25 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/fakeclock"
 )
-
-// manualClock is a clock tests move by hand.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func seen(t *testing.T, d DedupeStore, id string) bool {
 	t.Helper()
@@ -38,7 +22,7 @@ func seen(t *testing.T, d DedupeStore, id string) bool {
 
 func TestMemoryDedupeSeenAndExpiry(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: testNow}
+	clock := fakeclock.New(testNow)
 	d := NewMemoryDedupe(MemoryDedupeConfig{TTL: time.Hour, Now: clock.Now})
 	if seen(t, d, "a") {
 		t.Fatal("first Seen(a): got true, want false")
@@ -76,7 +60,7 @@ func TestMemoryDedupeForget(t *testing.T) {
 
 func TestMemoryDedupeBounded(t *testing.T) {
 	t.Parallel()
-	clock := &manualClock{now: testNow}
+	clock := fakeclock.New(testNow)
 	d := NewMemoryDedupe(MemoryDedupeConfig{MaxEntries: 3, Now: clock.Now})
 	for _, id := range []string{"a", "b", "c", "d"} {
 		clock.Advance(time.Second)

@@ -16,28 +16,11 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/authlimit"
+	"github.com/heraldhq/herald/internal/fakeclock"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
 )
-
-// stepClock is a clock a test moves by hand.
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *stepClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // from returns b calling from the loopback address ip (any of 127.0.0.0/8
 // reaches the server), so one test can be several clients.
@@ -84,10 +67,10 @@ func guessUntilLimited(t *testing.T, b *bundle) (int, int) {
 // successful calls do not spend it.
 func TestFailedAuthenticationsAreLimitedPerClient(t *testing.T) {
 	t.Parallel()
-	clock := &stepClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	logs := &syncBuffer{}
 	b := setup(t, func(c *Config) {
-		c.Now = clock.now
+		c.Now = clock.Now
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
 	attacker, neighbour, other := b.from(t, "127.0.0.2"), b.from(t, "127.0.0.2"), b.from(t, "127.0.0.3")
@@ -109,12 +92,12 @@ func TestFailedAuthenticationsAreLimitedPerClient(t *testing.T) {
 	attacker.callAs(t, "", "GET", "/api/v1/health", nil, nil).want(t, http.StatusNoContent)
 
 	// Once Retry-After has passed, the client has one attempt again.
-	clock.add(time.Duration(wait) * time.Second)
+	clock.Advance(time.Duration(wait) * time.Second)
 	attacker.callAs(t, "still-wrong", "GET", "/api/v1/app", nil, nil).want(t, http.StatusUnauthorized)
 	attacker.callAs(t, "still-wrong", "GET", "/api/v1/app", nil, nil).want(t, http.StatusTooManyRequests)
 	// The neighbour with the right token gets in as soon as there is
 	// budget, and its successful calls do not spend it.
-	clock.add(time.Duration(wait) * time.Second)
+	clock.Advance(time.Duration(wait) * time.Second)
 	for i := range 3 * failures {
 		if r := neighbour.callAs(t, b.token, "GET", "/api/v1/app", nil, nil); r.status != http.StatusOK {
 			t.Fatalf("right token %d from the neighbour once the budget refilled: got %d, want 200", i+1, r.status)
@@ -140,8 +123,8 @@ func TestFailedAuthenticationsAreLimitedPerClient(t *testing.T) {
 // application's token) and successful calls leave the budget alone.
 func TestAuthenticationLimitCountsOnlyFailures(t *testing.T) {
 	t.Parallel()
-	clock := &stepClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	b := setup(t, func(c *Config) { c.Now = clock.now })
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	b := setup(t, func(c *Config) { c.Now = clock.Now })
 	b.createApp(t, "Acme", "acme")
 	b.createApp(t, "Other", "other")
 	readOnly := b.call(t, "POST", "/api/v1/auth/app-portal-access/acme", map[string]any{"readOnly": true}).want(t, 200).obj(t)["token"].(string)
@@ -169,10 +152,10 @@ func TestAuthenticationLimitCountsOnlyFailures(t *testing.T) {
 // they share the proxy's.
 func TestFailedAuthenticationsBehindATrustedProxy(t *testing.T) {
 	t.Parallel()
-	clock := &stepClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	via := func(client string) http.Header { return http.Header{"X-Forwarded-For": {client}} }
 	b := setup(t, func(c *Config) {
-		c.Now = clock.now
+		c.Now = clock.Now
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
 	limited := false
@@ -187,7 +170,7 @@ func TestFailedAuthenticationsBehindATrustedProxy(t *testing.T) {
 	}
 	b.callAs(t, b.token, "GET", "/api/v1/app", nil, via("203.0.113.9")).want(t, http.StatusOK)
 
-	shared := setup(t, func(c *Config) { c.Now = clock.now })
+	shared := setup(t, func(c *Config) { c.Now = clock.Now })
 	for i := range 100 {
 		if shared.callAs(t, fmt.Sprint("guess-", i), "GET", "/api/v1/app", nil, via("198.51.100.7")).status == http.StatusTooManyRequests {
 			break
@@ -256,10 +239,10 @@ func (s *slowTokenStore) GetToken(ctx context.Context, hash []byte) (*store.Toke
 func TestSlowLookupsBuildNoDebt(t *testing.T) {
 	t.Parallel()
 	const n = 64
-	clock := &stepClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	slow := &slowTokenStore{arrived: make(chan struct{}, n), release: make(chan struct{})}
 	b := setup(t, func(c *Config) {
-		c.Now = clock.now
+		c.Now = clock.Now
 		slow.Store = c.Store
 		c.Store = slow
 	})
@@ -306,7 +289,7 @@ func TestSlowLookupsBuildNoDebt(t *testing.T) {
 	if answered > 2*authlimit.DefaultBurst {
 		t.Errorf("wrong tokens answered 401 of %d sent at once: got %d, want at most about the budget (%d)", n, answered, authlimit.DefaultBurst)
 	}
-	clock.add(2 * authlimit.DefaultBurst * authlimit.DefaultEvery)
+	clock.Advance(2 * authlimit.DefaultBurst * authlimit.DefaultEvery)
 	c.callAs(t, b.token, "GET", "/api/v1/app", nil, nil).want(t, http.StatusOK)
 }
 

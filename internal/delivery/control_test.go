@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/fakeclock"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -64,7 +65,7 @@ func TestApplicationThrottleRateRereadAfterInvalidate(t *testing.T) {
 	t.Parallel()
 	srv, got := sink(t, ok)
 	ep := endpoint("ep_app_rate_change", srv.URL)
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.New(time.Now())
 	s := newMemStore()
 	s.setApplication(herald.Application{ID: testApp})
 	s.addEndpoint(ep)
@@ -127,7 +128,7 @@ func TestCircuitBreaker(t *testing.T) {
 	release := func() { holdOne.Do(func() { close(hold) }) }
 	t.Cleanup(release)
 	ep := endpoint("ep_circuit", srv.URL)
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.New(time.Now())
 	b := setup(t, Config{Now: clock.Now, EndpointConcurrency: 4, CircuitCooldown: 30 * time.Second,
 		Policy: herald.Policy{Schedule: []time.Duration{time.Hour}}}, ep)
 	count := func() int {
@@ -207,7 +208,7 @@ func TestCircuitOpenedByAnotherNodeHoldsBack(t *testing.T) {
 	t.Parallel()
 	srv, got := sink(t, ok)
 	ep := endpoint("ep_circuit_other", srv.URL)
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.New(time.Now())
 	b := setup(t, Config{Now: clock.Now, EndpointCacheTTL: time.Hour}, ep)
 	if _, err := b.store.OpenCircuit(context.Background(), ep.ID, herald.CircuitClosed, clock.Now(), time.Minute); err != nil {
 		t.Fatal(err)
@@ -336,7 +337,7 @@ func (statusWriter) WriteHeader(int) {}
 // is sent to later.
 func TestApplicationLimitersOfIdleApplicationsAreSwept(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.New(time.Now())
 	s := newMemStore()
 	s.setApplication(herald.Application{ID: testApp, ThrottleRate: 7})
 	e, err := New(Config{Store: s, Now: clock.Now})

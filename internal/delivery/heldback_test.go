@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/fakeclock"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -28,7 +29,7 @@ func TestSQLiteHeldBacklogDrainsOnceTheProbeSucceeds(t *testing.T) {
 	})
 	ep := endpoint("ep_held", srv.URL)
 	db := openSQLite(t, ep)
-	clock := &fakeClock{t: time.Now().Truncate(time.Millisecond)}
+	clock := fakeclock.New(time.Now().Truncate(time.Millisecond))
 	e := startSQLiteEngine(t, db, Config{Now: clock.Now, EndpointQueue: 4, EndpointConcurrency: 1,
 		CircuitCooldown: 30 * time.Second, Policy: herald.Policy{Schedule: []time.Duration{time.Hour}, Jitter: -1}})
 	ctx := context.Background()

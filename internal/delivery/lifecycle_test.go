@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/fakeclock"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -259,29 +260,11 @@ func TestEndpointThrottleRate(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestAutoDisableUsesHealthSeenInMemory(t *testing.T) {
 	t.Parallel()
 	srv, _ := sink(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(http.StatusInternalServerError) })
 	ep := endpoint("ep_dying", srv.URL)
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	// The endpoint list is cached for longer than the test, so the engine
 	// never learns FailingSince from the store: it must track it itself.
 	b := setup(t, Config{Now: clock.Now, EndpointCacheTTL: 1000 * time.Hour,
@@ -588,7 +571,7 @@ func TestReenabledEndpointStartsAfresh(t *testing.T) {
 	t.Parallel()
 	srv, _ := sink(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(http.StatusInternalServerError) })
 	ep := endpoint("ep_reenabled", srv.URL)
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	b := setup(t, Config{Now: clock.Now, CircuitFailures: -1,
 		Policy: herald.Policy{Schedule: []time.Duration{}, DisableAfter: time.Hour}}, ep)
 	b.waitFinal(t, b.publish(t, message("a", `{}`)).ID, ep.ID)
@@ -614,7 +597,7 @@ func TestSuccessElsewhereKeepsTheEndpoint(t *testing.T) {
 	t.Parallel()
 	srv, _ := sink(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(http.StatusInternalServerError) })
 	ep := endpoint("ep_flaky", srv.URL)
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	ep.FailingSince = clock.Now().Add(-50 * time.Minute)
 	b := setup(t, Config{Now: clock.Now, CircuitFailures: -1,
 		Policy: herald.Policy{Schedule: []time.Duration{}, DisableAfter: time.Hour}}, ep)

@@ -19,27 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldhq/herald/internal/authlimit"
+	"github.com/heraldhq/herald/internal/fakeclock"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
-
-// stepClock is a clock a test moves by hand.
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *stepClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // lockedBuffer is a log destination the handler and the test share.
 type lockedBuffer struct {
@@ -64,7 +47,7 @@ func (l *lockedBuffer) String() string {
 type ingestServer struct {
 	url       string
 	reg       *prometheus.Registry
-	clock     *stepClock
+	clock     *fakeclock.Clock
 	logs      *lockedBuffer
 	mu        sync.Mutex
 	published int
@@ -79,7 +62,7 @@ func newIngestServer(t *testing.T, sources ...*store.Source) *ingestServer {
 // wrap, when it is not nil.
 func newWrappedIngestServer(t *testing.T, wrap func(http.Handler) http.Handler, sources ...*store.Source) *ingestServer {
 	t.Helper()
-	s := &ingestServer{reg: prometheus.NewRegistry(), clock: &stepClock{t: t0}, logs: &lockedBuffer{}}
+	s := &ingestServer{reg: prometheus.NewRegistry(), clock: fakeclock.New(t0), logs: &lockedBuffer{}}
 	byID := map[string]*store.Source{}
 	for _, src := range sources {
 		byID[src.ID] = src
@@ -100,7 +83,7 @@ func newWrappedIngestServer(t *testing.T, wrap func(http.Handler) http.Handler, 
 		}},
 		Logger:         slog.New(slog.NewTextHandler(s.logs, nil)),
 		Registry:       s.reg,
-		Now:            s.clock.now,
+		Now:            s.clock.Now,
 		SourceCacheTTL: -1,
 	})
 	if err != nil {
@@ -222,7 +205,7 @@ func TestSharedSecretGuessesAreLimited(t *testing.T) {
 	}
 
 	// Once Retry-After has passed, one more attempt.
-	srv.clock.add(time.Duration(wait) * time.Second)
+	srv.clock.Advance(time.Duration(wait) * time.Second)
 	if status, _ := attacker.post(t, source, `{"n":6}`, "X-API-Key", "guess"); status != http.StatusUnauthorized {
 		t.Errorf("guess after Retry-After: got %d, want 401", status)
 	}
@@ -231,7 +214,7 @@ func TestSharedSecretGuessesAreLimited(t *testing.T) {
 	}
 	// The neighbour with the right key gets in as soon as there is budget,
 	// and what it sends does not spend it.
-	srv.clock.add(time.Duration(wait) * time.Second)
+	srv.clock.Advance(time.Duration(wait) * time.Second)
 	for i := range 3 * failures {
 		if status, _ := neighbour.post(t, source, `{"n":`+strconv.Itoa(100+i)+`}`, "X-API-Key", key); status != http.StatusOK {
 			t.Fatalf("right key %d from the neighbour once the budget refilled: got %d, want 200", i+1, status)
@@ -403,7 +386,7 @@ func TestHeldBodiesBuildNoDebt(t *testing.T) {
 	if answered > 2*authlimit.DefaultBurst {
 		t.Errorf("wrong keys answered 401 of %d sent at once: got %d, want at most about the budget (%d)", n, answered, authlimit.DefaultBurst)
 	}
-	srv.clock.add(2 * authlimit.DefaultBurst * authlimit.DefaultEvery)
+	srv.clock.Advance(2 * authlimit.DefaultBurst * authlimit.DefaultEvery)
 	if status, retry := newSender(t, "127.0.0.7").post(t, srv.url+"/in/src_k", `{"n":2}`, "X-API-Key", "letmein"); status != http.StatusOK {
 		t.Errorf("right key from the same address once the budget refilled: got %d (Retry-After %s), want 200", status, retry)
 	}

@@ -12,29 +12,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/fakeclock"
 )
-
-// manualClock is a clock a test moves by hand.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // authServer is a Server on b's store with its own admin token and the
 // given session secret and clock, as `herald serve` builds it.
@@ -176,8 +159,8 @@ func TestAdminSessionEndsWithItsToken(t *testing.T) {
 func TestFailedLoginsArePerClient(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	clock := &manualClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	s := authServer(t, b, testAdminToken, nil, clock.now)
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	s := authServer(t, b, testAdminToken, nil, clock.Now)
 	const attacker, admin = "198.51.100.7:4000", "203.0.113.9:5000"
 
 	limited := false
@@ -212,7 +195,7 @@ func TestFailedLoginsArePerClient(t *testing.T) {
 	}
 
 	// A second later the attacker has one more attempt, and no more.
-	clock.add(time.Second)
+	clock.Advance(time.Second)
 	if w := tryLogin(s, attacker, guess()); w.Code != http.StatusUnauthorized {
 		t.Errorf("wrong token a second later: got %d, want 401", w.Code)
 	}
@@ -224,7 +207,7 @@ func TestFailedLoginsArePerClient(t *testing.T) {
 	if n := s.logins.Len(); n == 0 {
 		t.Errorf("clients tracked while limited: got 0, want some")
 	}
-	clock.add(time.Minute)
+	clock.Advance(time.Minute)
 	if w := tryLogin(s, "192.0.2.200:1", guess()); w.Code != http.StatusUnauthorized {
 		t.Errorf("wrong token from a new client: got %d, want 401", w.Code)
 	}
@@ -242,7 +225,7 @@ func TestFailedLoginsArePerClient(t *testing.T) {
 func TestFailedLoginsArePerClientBehindATrustedProxy(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	clock := &manualClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	var logs bytes.Buffer
 	s, err := New(Config{
 		Store:          b.db,
@@ -250,7 +233,7 @@ func TestFailedLoginsArePerClientBehindATrustedProxy(t *testing.T) {
 		AdminToken:     testAdminToken,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
-		Now:            clock.now,
+		Now:            clock.Now,
 	})
 	if err != nil {
 		t.Fatalf("new: %v", err)
@@ -292,7 +275,7 @@ func TestFailedLoginsArePerClientBehindATrustedProxy(t *testing.T) {
 	}
 
 	// Trusting no proxy, the clients behind one share its budget.
-	shared := authServer(t, b, testAdminToken, nil, clock.now)
+	shared := authServer(t, b, testAdminToken, nil, clock.Now)
 	for range 10 {
 		tryLoginVia(shared, proxy, []string{attacker}, guess())
 	}
@@ -314,8 +297,8 @@ func guess() string { return "guess-" + strconv.FormatInt(guesses.Add(1), 10) }
 func TestRepeatedWrongLoginIsChargedOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	clock := &manualClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	s := authServer(t, b, testAdminToken, nil, clock.now)
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	s := authServer(t, b, testAdminToken, nil, clock.Now)
 	const client = "198.51.100.8:4000"
 	for i := range 30 {
 		if w := tryLogin(s, client, "stale-entry"); w.Code != http.StatusUnauthorized {
